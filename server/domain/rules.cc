@@ -1,0 +1,242 @@
+#include "server/domain/rules.h"
+
+#include <openssl/rand.h>
+
+#include <cstdint>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "nlohmann/json.hpp"
+#include "server/domain/canonical.h"
+
+namespace approval {
+namespace {
+
+using Json = nlohmann::json;
+
+std::string Upper(std::string_view s) {
+  return absl::AsciiStrToUpper(std::string(s));
+}
+
+// Actions name a kind of operation and become metric labels: keep them to a
+// small, printable alphabet.
+bool IsActionChar(char c) {
+  return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' ||
+         c == '_' || c == '-' || c == ':' || c == '/';
+}
+
+bool HasControlChars(std::string_view s) {
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == 0x7f) return true;
+  }
+  return false;
+}
+
+absl::Status CheckText(std::string_view field, std::string_view value,
+                       size_t max_bytes, bool required) {
+  if (required && value.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": must not be empty"));
+  }
+  if (value.size() > max_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, ": ", value.size(), " bytes, limit is ", max_bytes));
+  }
+  // Round-trips through JSON to reject invalid UTF-8.
+  try {
+    (void)Json(std::string(value)).dump();
+  } catch (const Json::exception&) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": not valid UTF-8"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<NewApproval> ValidateRequest(const RequestInput& in,
+                                            std::string_view requester,
+                                            const Limits& limits) {
+  if (absl::Status s =
+          CheckText("action", in.action, limits.max_action_bytes, true);
+      !s.ok()) {
+    return s;
+  }
+  for (char c : in.action) {
+    if (!IsActionChar(c)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "action: \"", in.action,
+          "\" may contain only letters, digits and . _ - : /"));
+    }
+  }
+  if (absl::Status s =
+          CheckText("resource", in.resource, limits.max_resource_bytes, true);
+      !s.ok()) {
+    return s;
+  }
+  if (HasControlChars(in.resource)) {
+    return absl::InvalidArgumentError(
+        "resource: must not contain control characters");
+  }
+  if (absl::Status s = CheckText("justification", in.justification,
+                                 limits.max_justification_bytes, false);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s =
+          CheckText("idempotency_key", in.idempotency_key,
+                    limits.max_idempotency_key_bytes, false);
+      !s.ok()) {
+    return s;
+  }
+  if (HasControlChars(in.idempotency_key)) {
+    return absl::InvalidArgumentError(
+        "idempotency_key: must not contain control characters");
+  }
+  if (in.parameters_json.size() > limits.max_parameters_bytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("parameters: ", in.parameters_json.size(),
+                     " bytes, limit is ", limits.max_parameters_bytes));
+  }
+  absl::StatusOr<std::string> params = CanonicalizeJsonObject(
+      in.parameters_json.empty() ? std::string_view("{}")
+                                 : std::string_view(in.parameters_json));
+  if (!params.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("parameters: ", params.status().message()));
+  }
+  absl::Duration ttl = in.ttl.value_or(limits.default_ttl);
+  if (ttl < limits.min_ttl || ttl > limits.max_ttl) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "ttl: ", absl::FormatDuration(ttl), " is outside [",
+        absl::FormatDuration(limits.min_ttl), ", ",
+        absl::FormatDuration(limits.max_ttl), "]"));
+  }
+
+  NewApproval out;
+  out.action = in.action;
+  out.resource = in.resource;
+  out.parameters_json = *std::move(params);
+  out.justification = in.justification;
+  out.requester = std::string(requester);
+  out.idempotency_key = in.idempotency_key;
+  out.ttl = ttl;
+  out.action_digest =
+      ActionDigest(out.action, out.resource, out.parameters_json);
+  Json fingerprint = {{"action_digest", out.action_digest},
+                      {"justification", out.justification},
+                      {"ttl_us", absl::ToInt64Microseconds(ttl)}};
+  out.request_fingerprint = Sha256Hex(fingerprint.dump());
+  return out;
+}
+
+absl::Status ValidateApprovalId(std::string_view id) {
+  bool ok = id.size() == 36;
+  for (size_t i = 0; ok && i < id.size(); ++i) {
+    char c = id[i];
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      ok = c == '-';
+    } else {
+      ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+    }
+  }
+  if (!ok) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "approval_id: \"", id.substr(0, 64),
+        "\" is not a lower-case UUID like 0b7d6e52-3f0a-4c8e-9a51-6f1e2d3c4b5a"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateComment(std::string_view comment, const Limits& limits) {
+  return CheckText("comment", comment, limits.max_comment_bytes, false);
+}
+
+bool IsSelfApproval(const Approval& a, std::string_view actor) {
+  return a.requester == actor;
+}
+
+absl::Status CheckDecision(const Approval& a, std::string_view actor,
+                           absl::Time now) {
+  if (IsSelfApproval(a, actor)) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "self-approval refused: ", actor, " requested approval ", a.id,
+        "; another reviewer must decide"));
+  }
+  if (IsTerminal(a.state)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("approval ", a.id, " is already ", Upper(StateName(a.state))));
+  }
+  if (now >= a.expires_at) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "approval ", a.id, " expired at ", FormatTime(a.expires_at)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckCancel(const Approval& a, std::string_view actor) {
+  if (a.requester != actor) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "only the requester may cancel approval ", a.id));
+  }
+  if (IsTerminal(a.state)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("approval ", a.id, " is already ", Upper(StateName(a.state))));
+  }
+  return absl::OkStatus();
+}
+
+std::string NewUuid() {
+  unsigned char b[16];
+  if (RAND_bytes(b, sizeof(b)) != 1) {
+    // Without randomness we cannot mint unguessable ids; this is not a state
+    // a caller can recover from.
+    std::abort();
+  }
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  std::string hex = HexEncode(
+      std::string_view(reinterpret_cast<const char*>(b), sizeof(b)));
+  return absl::StrCat(hex.substr(0, 8), "-", hex.substr(8, 4), "-",
+                      hex.substr(12, 4), "-", hex.substr(16, 4), "-",
+                      hex.substr(20));
+}
+
+std::string FormatTime(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", t, absl::UTCTimeZone());
+}
+
+std::string CreatedDetails(const Approval& a) {
+  Json d = {{"action", a.action},
+            {"resource", a.resource},
+            {"action_digest", a.action_digest},
+            {"justification", a.justification},
+            {"requester", a.requester},
+            {"idempotency_key", a.idempotency_key},
+            {"expires_at", FormatTime(a.expires_at)}};
+  return d.dump();
+}
+
+std::string DecisionDetails(Verdict v, std::string_view comment) {
+  Json d = {{"verdict", v == Verdict::kApprove ? "approve" : "deny"},
+            {"comment", std::string(comment)}};
+  return d.dump();
+}
+
+std::string RefusalDetails(std::string_view reason, Verdict v) {
+  Json d = {{"reason", std::string(reason)},
+            {"verdict", v == Verdict::kApprove ? "approve" : "deny"}};
+  return d.dump();
+}
+
+std::string CancelDetails(std::string_view reason) {
+  Json d = {{"reason", std::string(reason)}};
+  return d.dump();
+}
+
+std::string ExpiryDetails(absl::Time expires_at) {
+  Json d = {{"expires_at", FormatTime(expires_at)}};
+  return d.dump();
+}
+
+}  // namespace approval

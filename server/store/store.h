@@ -1,0 +1,120 @@
+// ApprovalStore: durable state of approvals and the audit chain.
+//
+// Contract shared by every implementation (tests/unit/store_contract.h runs
+// the same suite against each):
+// - Every state change and its audit event commit atomically; a method
+//   returns OK only after its change is durable.
+// - Audit events get seq 1, 2, 3, ... in commit order with no gaps, chained
+//   by hash (audit_chain.h), even with concurrent writers (and, for
+//   PostgresStore, several processes on one database).
+// - Decide/Cancel/ExpireDue apply the domain rules (rules.h) against the
+//   store's own clock (PostgresStore: the database's now()) while holding the
+//   approval, so concurrent deciders see exactly one winner.
+// - Errors: NOT_FOUND (unknown id), FAILED_PRECONDITION (terminal or
+//   expired), PERMISSION_DENIED (self-approval; only Decide returns it, and
+//   only after the refusal's audit event is committed), ALREADY_EXISTS
+//   (idempotency key reused with different content), UNAVAILABLE (the
+//   database cannot be reached or the commit outcome is unknown: retry).
+// All methods are thread-safe.
+#ifndef APPROVAL_SERVER_STORE_STORE_H_
+#define APPROVAL_SERVER_STORE_STORE_H_
+
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "server/domain/approval.h"
+
+namespace approval {
+
+struct CreateResult {
+  Approval approval;
+  bool created = false;  // false: an idempotent repeat returned the original
+};
+
+struct ListQuery {
+  std::optional<State> state;  // nullopt: every state
+  std::optional<std::string> requester;  // only this requester's approvals
+  int page_size = 50;
+  // Keyset position: return approvals strictly older than this one
+  // (created_at, id), newest first. Empty: from the newest.
+  std::string page_token;
+};
+
+struct ApprovalPage {
+  std::vector<Approval> approvals;
+  std::string next_page_token;  // empty on the last page
+};
+
+struct DecideInput {
+  std::string approval_id;
+  std::string actor;
+  Verdict verdict = Verdict::kApprove;
+  std::string comment;
+};
+
+// Which stream events to read. Only state-changing events are returned
+// (kDecisionRefused is audit-only).
+struct EventQuery {
+  int64_t after_cursor = 0;  // exclusive
+  int64_t up_to_cursor = std::numeric_limits<int64_t>::max();  // inclusive
+  std::vector<std::string> approval_ids;  // empty: every approval
+  std::optional<std::string> requester;  // only this requester's approvals
+  bool terminal_only = false;  // only events that end an approval
+  int limit = 500;
+};
+
+class ApprovalStore {
+ public:
+  virtual ~ApprovalStore() = default;
+
+  // Stores a new pending approval (expires_at = store now + ttl) and its
+  // kCreated event. With a non-empty idempotency key already used by the same
+  // requester: the original approval (created=false) if its
+  // request_fingerprint matches, else ALREADY_EXISTS.
+  virtual absl::StatusOr<CreateResult> Create(const NewApproval& req) = 0;
+
+  virtual absl::StatusOr<Approval> Get(const std::string& id) = 0;
+  virtual absl::StatusOr<ApprovalPage> List(const ListQuery& q) = 0;
+
+  // Records a decision; returns the event that made the approval terminal.
+  virtual absl::StatusOr<ApprovalEvent> Decide(const DecideInput& in) = 0;
+
+  // The requester withdraws a pending approval.
+  virtual absl::StatusOr<ApprovalEvent> Cancel(const std::string& id,
+                                               const std::string& actor,
+                                               const std::string& reason) = 0;
+
+  // Moves up to `limit` pending approvals whose expiry has passed to
+  // kExpired, each with its event. Safe to run from several processes.
+  virtual absl::StatusOr<std::vector<ApprovalEvent>> ExpireDue(int limit) = 0;
+
+  // State-changing events matching `q`, ascending by cursor, at most q.limit.
+  virtual absl::StatusOr<std::vector<ApprovalEvent>> Events(
+      const EventQuery& q) = 0;
+
+  // The highest committed cursor (0 when there are no events).
+  virtual absl::StatusOr<int64_t> LatestCursor() = 0;
+
+  virtual absl::StatusOr<int64_t> CountPending() = 0;
+
+  // Raw audit events with seq > after_seq, ascending, at most `limit`
+  // (including kDecisionRefused), for verification and export.
+  virtual absl::StatusOr<std::vector<AuditEvent>> AuditEvents(
+      int64_t after_seq, int limit) = 0;
+
+  // OK when the store can serve requests right now.
+  virtual absl::Status Ping() = 0;
+};
+
+// Walks the whole audit chain of `store` in pages. OK with the number of
+// verified events, or DATA_LOSS naming the first event that does not verify.
+absl::StatusOr<int64_t> VerifyAuditChain(ApprovalStore& store);
+
+}  // namespace approval
+
+#endif  // APPROVAL_SERVER_STORE_STORE_H_
