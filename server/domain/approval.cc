@@ -4,7 +4,7 @@ namespace approval {
 
 bool IsTerminal(State s) { return s != State::kPending; }
 
-std::string_view StateName(State s) {
+absl::string_view StateName(State s) {
   switch (s) {
     case State::kPending: return "pending";
     case State::kApproved: return "approved";
@@ -15,7 +15,7 @@ std::string_view StateName(State s) {
   return "unknown";
 }
 
-std::string_view EventTypeName(EventType t) {
+absl::string_view EventTypeName(EventType t) {
   switch (t) {
     case EventType::kCreated: return "created";
     case EventType::kApproved: return "approved";
@@ -27,7 +27,7 @@ std::string_view EventTypeName(EventType t) {
   return "unknown";
 }
 
-std::optional<State> ParseState(std::string_view name) {
+std::optional<State> ParseState(absl::string_view name) {
   for (State s : {State::kPending, State::kApproved, State::kDenied,
                   State::kExpired, State::kCancelled}) {
     if (StateName(s) == name) return s;
@@ -35,7 +35,7 @@ std::optional<State> ParseState(std::string_view name) {
   return std::nullopt;
 }
 
-std::optional<EventType> ParseEventType(std::string_view name) {
+std::optional<EventType> ParseEventType(absl::string_view name) {
   for (EventType t :
        {EventType::kCreated, EventType::kApproved, EventType::kDenied,
         EventType::kExpired, EventType::kCancelled,

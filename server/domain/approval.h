@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace approval {
@@ -27,16 +28,16 @@ enum class EventType {
 
 bool IsTerminal(State s);
 // Stable lower-case names used in the database and in canonical bytes.
-std::string_view StateName(State s);
-std::string_view EventTypeName(EventType t);
-std::optional<State> ParseState(std::string_view name);
-std::optional<EventType> ParseEventType(std::string_view name);
+absl::string_view StateName(State s);
+absl::string_view EventTypeName(EventType t);
+std::optional<State> ParseState(absl::string_view name);
+std::optional<EventType> ParseEventType(absl::string_view name);
 // The state an approval is in after an event of this type; nullopt for
 // events that change no state (kDecisionRefused).
 std::optional<State> StateAfter(EventType t);
 
 // Actor recorded for events the broker causes by itself (expiry).
-inline constexpr std::string_view kSystemActor = "system";
+inline constexpr absl::string_view kSystemActor = "system";
 
 struct Approval {
   std::string id;  // UUID, lower-case canonical text

@@ -1,5 +1,6 @@
 #include "server/domain/audit_chain.h"
 
+#include "absl/strings/string_view.h"
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
 #include "server/domain/canonical.h"
@@ -26,7 +27,7 @@ std::string CanonicalEventBytes(const AuditEvent& e) {
   return doc.dump();
 }
 
-std::string ChainHash(std::string_view prev_hash, const AuditEvent& e) {
+std::string ChainHash(absl::string_view prev_hash, const AuditEvent& e) {
   return Sha256(absl::StrCat(prev_hash, CanonicalEventBytes(e)));
 }
 

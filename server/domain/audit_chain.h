@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 
+#include "absl/strings/string_view.h"
 #include "absl/status/status.h"
 #include "server/domain/approval.h"
 
@@ -20,7 +21,7 @@ std::string GenesisHash();
 std::string CanonicalEventBytes(const AuditEvent& e);
 
 // SHA-256(prev_hash || CanonicalEventBytes(e)), 32 raw bytes.
-std::string ChainHash(std::string_view prev_hash, const AuditEvent& e);
+std::string ChainHash(absl::string_view prev_hash, const AuditEvent& e);
 
 // Feed events in seq order; the first one that breaks the chain yields
 // DATA_LOSS naming its seq and what is wrong. Once broken, stays broken.

@@ -5,6 +5,7 @@
 #include <set>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
@@ -50,7 +51,7 @@ class DuplicateKeyGuard {
 
 }  // namespace
 
-absl::StatusOr<std::string> CanonicalizeJsonObject(std::string_view text) {
+absl::StatusOr<std::string> CanonicalizeJsonObject(absl::string_view text) {
   DuplicateKeyGuard guard;
   Json value;
   try {
@@ -78,14 +79,14 @@ absl::StatusOr<std::string> CanonicalizeJsonObject(std::string_view text) {
   }
 }
 
-std::string Sha256(std::string_view data) {
+std::string Sha256(absl::string_view data) {
   unsigned char out[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(),
          out);
   return std::string(reinterpret_cast<const char*>(out), sizeof(out));
 }
 
-std::string HexEncode(std::string_view raw) {
+std::string HexEncode(absl::string_view raw) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   out.reserve(raw.size() * 2);
@@ -96,10 +97,10 @@ std::string HexEncode(std::string_view raw) {
   return out;
 }
 
-std::string Sha256Hex(std::string_view data) { return HexEncode(Sha256(data)); }
+std::string Sha256Hex(absl::string_view data) { return HexEncode(Sha256(data)); }
 
-std::string ActionDigest(std::string_view action, std::string_view resource,
-                         std::string_view canonical_parameters) {
+std::string ActionDigest(absl::string_view action, absl::string_view resource,
+                         absl::string_view canonical_parameters) {
   Json doc = Json::object();
   doc["action"] = std::string(action);
   doc["resource"] = std::string(resource);

@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "absl/strings/string_view.h"
 #include "absl/status/statusor.h"
 
 namespace approval {
@@ -20,18 +21,18 @@ inline constexpr int kMaxJsonDepth = 64;
 // Parses `text` as a JSON object and returns its canonical encoding.
 // INVALID_ARGUMENT, with a message naming the problem, if `text` is not JSON,
 // not an object, nests deeper than kMaxJsonDepth or repeats a key.
-absl::StatusOr<std::string> CanonicalizeJsonObject(std::string_view text);
+absl::StatusOr<std::string> CanonicalizeJsonObject(absl::string_view text);
 
 // SHA-256 of `data`: 32 raw bytes, or 64 lower-case hex characters.
-std::string Sha256(std::string_view data);
-std::string Sha256Hex(std::string_view data);
-std::string HexEncode(std::string_view raw);
+std::string Sha256(absl::string_view data);
+std::string Sha256Hex(absl::string_view data);
+std::string HexEncode(absl::string_view raw);
 
 // The action digest: lower-case hex SHA-256 over the canonical JSON of
 // {"action": action, "parameters": <parameters>, "resource": resource}.
 // `canonical_parameters` must come from CanonicalizeJsonObject.
-std::string ActionDigest(std::string_view action, std::string_view resource,
-                         std::string_view canonical_parameters);
+std::string ActionDigest(absl::string_view action, absl::string_view resource,
+                         absl::string_view canonical_parameters);
 
 }  // namespace approval
 

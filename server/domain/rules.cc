@@ -4,6 +4,7 @@
 
 #include <cstdint>
 
+#include "absl/strings/string_view.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -15,7 +16,7 @@ namespace {
 
 using Json = nlohmann::json;
 
-std::string Upper(std::string_view s) {
+std::string Upper(absl::string_view s) {
   return absl::AsciiStrToUpper(std::string(s));
 }
 
@@ -26,14 +27,14 @@ bool IsActionChar(char c) {
          c == '_' || c == '-' || c == ':' || c == '/';
 }
 
-bool HasControlChars(std::string_view s) {
+bool HasControlChars(absl::string_view s) {
   for (unsigned char c : s) {
     if (c < 0x20 || c == 0x7f) return true;
   }
   return false;
 }
 
-absl::Status CheckText(std::string_view field, std::string_view value,
+absl::Status CheckText(absl::string_view field, absl::string_view value,
                        size_t max_bytes, bool required) {
   if (required && value.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(field, ": must not be empty"));
@@ -55,7 +56,7 @@ absl::Status CheckText(std::string_view field, std::string_view value,
 }  // namespace
 
 absl::StatusOr<NewApproval> ValidateRequest(const RequestInput& in,
-                                            std::string_view requester,
+                                            absl::string_view requester,
                                             const Limits& limits) {
   if (absl::Status s =
           CheckText("action", in.action, limits.max_action_bytes, true);
@@ -99,8 +100,8 @@ absl::StatusOr<NewApproval> ValidateRequest(const RequestInput& in,
                      " bytes, limit is ", limits.max_parameters_bytes));
   }
   absl::StatusOr<std::string> params = CanonicalizeJsonObject(
-      in.parameters_json.empty() ? std::string_view("{}")
-                                 : std::string_view(in.parameters_json));
+      in.parameters_json.empty() ? absl::string_view("{}")
+                                 : absl::string_view(in.parameters_json));
   if (!params.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("parameters: ", params.status().message()));
@@ -130,7 +131,7 @@ absl::StatusOr<NewApproval> ValidateRequest(const RequestInput& in,
   return out;
 }
 
-absl::Status ValidateApprovalId(std::string_view id) {
+absl::Status ValidateApprovalId(absl::string_view id) {
   bool ok = id.size() == 36;
   for (size_t i = 0; ok && i < id.size(); ++i) {
     char c = id[i];
@@ -148,15 +149,15 @@ absl::Status ValidateApprovalId(std::string_view id) {
   return absl::OkStatus();
 }
 
-absl::Status ValidateComment(std::string_view comment, const Limits& limits) {
+absl::Status ValidateComment(absl::string_view comment, const Limits& limits) {
   return CheckText("comment", comment, limits.max_comment_bytes, false);
 }
 
-bool IsSelfApproval(const Approval& a, std::string_view actor) {
+bool IsSelfApproval(const Approval& a, absl::string_view actor) {
   return a.requester == actor;
 }
 
-absl::Status CheckDecision(const Approval& a, std::string_view actor,
+absl::Status CheckDecision(const Approval& a, absl::string_view actor,
                            absl::Time now) {
   if (IsSelfApproval(a, actor)) {
     return absl::PermissionDeniedError(absl::StrCat(
@@ -169,12 +170,12 @@ absl::Status CheckDecision(const Approval& a, std::string_view actor,
   }
   if (now >= a.expires_at) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "approval ", a.id, " expired at ", FormatTime(a.expires_at)));
+        "approval ", a.id, " expired at ", FormatTimestamp(a.expires_at)));
   }
   return absl::OkStatus();
 }
 
-absl::Status CheckCancel(const Approval& a, std::string_view actor) {
+absl::Status CheckCancel(const Approval& a, absl::string_view actor) {
   if (a.requester != actor) {
     return absl::PermissionDeniedError(absl::StrCat(
         "only the requester may cancel approval ", a.id));
@@ -196,13 +197,13 @@ std::string NewUuid() {
   b[6] = (b[6] & 0x0f) | 0x40;
   b[8] = (b[8] & 0x3f) | 0x80;
   std::string hex = HexEncode(
-      std::string_view(reinterpret_cast<const char*>(b), sizeof(b)));
+      absl::string_view(reinterpret_cast<const char*>(b), sizeof(b)));
   return absl::StrCat(hex.substr(0, 8), "-", hex.substr(8, 4), "-",
                       hex.substr(12, 4), "-", hex.substr(16, 4), "-",
                       hex.substr(20));
 }
 
-std::string FormatTime(absl::Time t) {
+std::string FormatTimestamp(absl::Time t) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", t, absl::UTCTimeZone());
 }
 
@@ -213,29 +214,29 @@ std::string CreatedDetails(const Approval& a) {
             {"justification", a.justification},
             {"requester", a.requester},
             {"idempotency_key", a.idempotency_key},
-            {"expires_at", FormatTime(a.expires_at)}};
+            {"expires_at", FormatTimestamp(a.expires_at)}};
   return d.dump();
 }
 
-std::string DecisionDetails(Verdict v, std::string_view comment) {
+std::string DecisionDetails(Verdict v, absl::string_view comment) {
   Json d = {{"verdict", v == Verdict::kApprove ? "approve" : "deny"},
             {"comment", std::string(comment)}};
   return d.dump();
 }
 
-std::string RefusalDetails(std::string_view reason, Verdict v) {
+std::string RefusalDetails(absl::string_view reason, Verdict v) {
   Json d = {{"reason", std::string(reason)},
             {"verdict", v == Verdict::kApprove ? "approve" : "deny"}};
   return d.dump();
 }
 
-std::string CancelDetails(std::string_view reason) {
+std::string CancelDetails(absl::string_view reason) {
   Json d = {{"reason", std::string(reason)}};
   return d.dump();
 }
 
 std::string ExpiryDetails(absl::Time expires_at) {
-  Json d = {{"expires_at", FormatTime(expires_at)}};
+  Json d = {{"expires_at", FormatTimestamp(expires_at)}};
   return d.dump();
 }
 

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "absl/strings/string_view.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -44,40 +45,40 @@ struct RequestInput {
 // request fingerprint. INVALID_ARGUMENT naming the field and the bound on
 // any violation.
 absl::StatusOr<NewApproval> ValidateRequest(const RequestInput& in,
-                                            std::string_view requester,
+                                            absl::string_view requester,
                                             const Limits& limits);
 
 // INVALID_ARGUMENT unless `id` is a canonical lower-case UUID.
-absl::Status ValidateApprovalId(std::string_view id);
+absl::Status ValidateApprovalId(absl::string_view id);
 // INVALID_ARGUMENT if a decision or cancel comment exceeds its bound or is
 // not valid UTF-8 text.
-absl::Status ValidateComment(std::string_view comment, const Limits& limits);
+absl::Status ValidateComment(absl::string_view comment, const Limits& limits);
 
 // True when `actor` is the requester of `a`: nobody decides their own request.
-bool IsSelfApproval(const Approval& a, std::string_view actor);
+bool IsSelfApproval(const Approval& a, absl::string_view actor);
 
 // May `actor` decide `a` at database time `now`?
 // PERMISSION_DENIED for a self-approval (checked first, whatever the state);
 // FAILED_PRECONDITION naming the state if `a` is terminal, or naming the
 // expiry time if it is pending but past it.
-absl::Status CheckDecision(const Approval& a, std::string_view actor,
+absl::Status CheckDecision(const Approval& a, absl::string_view actor,
                            absl::Time now);
 
 // May `actor` cancel `a`? PERMISSION_DENIED unless `actor` is the requester;
 // FAILED_PRECONDITION if `a` is terminal.
-absl::Status CheckCancel(const Approval& a, std::string_view actor);
+absl::Status CheckCancel(const Approval& a, absl::string_view actor);
 
 // A random (version 4) UUID in canonical lower-case form.
 std::string NewUuid();
 
 // RFC 3339 UTC text with microseconds, as used in messages and details.
-std::string FormatTime(absl::Time t);
+std::string FormatTimestamp(absl::Time t);
 
 // Canonical JSON details recorded with each audit event.
 std::string CreatedDetails(const Approval& a);
-std::string DecisionDetails(Verdict v, std::string_view comment);
-std::string RefusalDetails(std::string_view reason, Verdict v);
-std::string CancelDetails(std::string_view reason);
+std::string DecisionDetails(Verdict v, absl::string_view comment);
+std::string RefusalDetails(absl::string_view reason, Verdict v);
+std::string CancelDetails(absl::string_view reason);
 std::string ExpiryDetails(absl::Time expires_at);
 
 }  // namespace approval

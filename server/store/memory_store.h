@@ -1,0 +1,60 @@
+// MemoryStore: an in-process ApprovalStore for fast unit tests of the logic
+// above the store. It keeps the full contract of store.h (atomic changes,
+// gap-free hash-chained events, domain rules under one lock) but nothing is
+// durable. Never used by `approval-broker serve`.
+#ifndef APPROVAL_SERVER_STORE_MEMORY_STORE_H_
+#define APPROVAL_SERVER_STORE_MEMORY_STORE_H_
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "server/store/store.h"
+
+namespace approval {
+
+class MemoryStore final : public ApprovalStore {
+ public:
+  // `clock` is the store's "database clock" (tests inject a fake one).
+  explicit MemoryStore(std::function<absl::Time()> clock = absl::Now);
+
+  absl::StatusOr<CreateResult> Create(const NewApproval& req) override;
+  absl::StatusOr<Approval> Get(const std::string& id) override;
+  absl::StatusOr<ApprovalPage> List(const ListQuery& q) override;
+  absl::StatusOr<ApprovalEvent> Decide(const DecideInput& in) override;
+  absl::StatusOr<ApprovalEvent> Cancel(const std::string& id,
+                                       const std::string& actor,
+                                       const std::string& reason) override;
+  absl::StatusOr<std::vector<ApprovalEvent>> ExpireDue(int limit) override;
+  absl::StatusOr<std::vector<ApprovalEvent>> Events(
+      const EventQuery& q) override;
+  absl::StatusOr<int64_t> LatestCursor() override;
+  absl::StatusOr<int64_t> CountPending() override;
+  absl::StatusOr<std::vector<AuditEvent>> AuditEvents(int64_t after_seq,
+                                                      int limit) override;
+  absl::Status Ping() override;
+
+  // Test hook: makes every call fail UNAVAILABLE while set, as an
+  // unreachable database would.
+  void SetUnavailable(bool unavailable);
+
+ private:
+  ApprovalEvent AppendEvent(const Approval& a, EventType type,
+                            const std::string& actor, std::string details,
+                            absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status CheckAvailable() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const std::function<absl::Time()> clock_;
+  mutable absl::Mutex mu_;
+  bool unavailable_ ABSL_GUARDED_BY(mu_) = false;
+  std::map<std::string, Approval> approvals_ ABSL_GUARDED_BY(mu_);
+  std::vector<AuditEvent> audit_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace approval
+
+#endif  // APPROVAL_SERVER_STORE_MEMORY_STORE_H_

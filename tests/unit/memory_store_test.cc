@@ -1,0 +1,31 @@
+// The store contract against MemoryStore.
+#include <catch2/catch.hpp>
+
+#include "server/store/memory_store.h"
+#include "tests/unit/store_contract.h"
+
+namespace approval {
+namespace {
+
+TEST_CASE("MemoryStore satisfies the store contract", "[store][memory]") {
+  for (const StoreContractCase& c : StoreContractCases()) {
+    DYNAMIC_SECTION(c.name) {
+      MemoryStore store;
+      c.run(store);
+    }
+  }
+}
+
+TEST_CASE("MemoryStore reports UNAVAILABLE while marked unavailable",
+          "[store][memory]") {
+  MemoryStore store;
+  store.SetUnavailable(true);
+  CHECK(store.Ping().code() == absl::StatusCode::kUnavailable);
+  CHECK(store.CountPending().status().code() ==
+        absl::StatusCode::kUnavailable);
+  store.SetUnavailable(false);
+  CHECK(store.Ping().ok());
+}
+
+}  // namespace
+}  // namespace approval

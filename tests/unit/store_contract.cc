@@ -1,0 +1,329 @@
+#include "tests/unit/store_contract.h"
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "server/domain/rules.h"
+
+namespace approval {
+namespace {
+
+NewApproval MakeRequest(const std::string& requester,
+                        const std::string& key = "",
+                        const std::string& table = "customers",
+                        absl::Duration ttl = absl::Minutes(10)) {
+  RequestInput in;
+  in.action = "db.export";
+  in.resource = "postgres://prod/" + table;
+  in.parameters_json = R"({"table":")" + table + R"(","rows":12})";
+  in.justification = "report";
+  in.idempotency_key = key;
+  in.ttl = ttl;
+  Limits limits;
+  absl::StatusOr<NewApproval> a = ValidateRequest(in, requester, limits);
+  REQUIRE(a.ok());
+  return *a;
+}
+
+Approval MustCreate(ApprovalStore& store, const std::string& requester,
+                    const std::string& table = "customers") {
+  absl::StatusOr<CreateResult> r =
+      store.Create(MakeRequest(requester, "", table));
+  REQUIRE(r.ok());
+  REQUIRE(r->created);
+  return r->approval;
+}
+
+DecideInput Decision(const std::string& id, const std::string& actor,
+                     Verdict v = Verdict::kApprove) {
+  DecideInput in;
+  in.approval_id = id;
+  in.actor = actor;
+  in.verdict = v;
+  in.comment = "looks fine";
+  return in;
+}
+
+std::vector<AuditEvent> AllAudit(ApprovalStore& store) {
+  absl::StatusOr<std::vector<AuditEvent>> events = store.AuditEvents(0, 10000);
+  REQUIRE(events.ok());
+  return *events;
+}
+
+void CreateThenGet(ApprovalStore& store) {
+  NewApproval req = MakeRequest("agent-1", "", "customers", absl::Minutes(7));
+  absl::StatusOr<CreateResult> r = store.Create(req);
+  REQUIRE(r.ok());
+  CHECK(r->created);
+  const Approval& a = r->approval;
+  CHECK(ValidateApprovalId(a.id).ok());
+  CHECK(a.state == State::kPending);
+  CHECK(a.requester == "agent-1");
+  CHECK(a.parameters_json == req.parameters_json);
+  CHECK(a.action_digest == req.action_digest);
+  CHECK(a.expires_at - a.created_at == absl::Minutes(7));
+  absl::StatusOr<Approval> got = store.Get(a.id);
+  REQUIRE(got.ok());
+  CHECK(got->id == a.id);
+  CHECK(got->parameters_json == req.parameters_json);
+  CHECK(got->created_at == a.created_at);
+  CHECK(got->expires_at == a.expires_at);
+  CHECK(!got->decided_at.has_value());
+  CHECK(store.Get(NewUuid()).status().code() == absl::StatusCode::kNotFound);
+}
+
+void IdempotentCreate(ApprovalStore& store) {
+  absl::StatusOr<CreateResult> first =
+      store.Create(MakeRequest("agent-1", "key-1"));
+  REQUIRE(first.ok());
+  absl::StatusOr<CreateResult> again =
+      store.Create(MakeRequest("agent-1", "key-1"));
+  REQUIRE(again.ok());
+  CHECK_FALSE(again->created);
+  CHECK(again->approval.id == first->approval.id);
+  absl::StatusOr<CreateResult> different =
+      store.Create(MakeRequest("agent-1", "key-1", "orders"));
+  CHECK(different.status().code() == absl::StatusCode::kAlreadyExists);
+  // The key belongs to its requester: another agent's key is its own.
+  absl::StatusOr<CreateResult> other =
+      store.Create(MakeRequest("agent-2", "key-1"));
+  REQUIRE(other.ok());
+  CHECK(other->created);
+  CHECK(other->approval.id != first->approval.id);
+  ListQuery all;
+  all.page_size = 100;
+  CHECK(store.List(all)->approvals.size() == 2);
+}
+
+void DecideApproveAndDeny(ApprovalStore& store) {
+  Approval a = MustCreate(store, "agent-1");
+  Approval b = MustCreate(store, "agent-1", "orders");
+  absl::StatusOr<ApprovalEvent> approved = store.Decide(Decision(a.id, "alice"));
+  REQUIRE(approved.ok());
+  CHECK(approved->type == EventType::kApproved);
+  CHECK(approved->approval.state == State::kApproved);
+  CHECK(approved->approval.decided_by == "alice");
+  CHECK(approved->approval.decision_comment == "looks fine");
+  CHECK(approved->approval.decided_at.has_value());
+  absl::StatusOr<ApprovalEvent> denied =
+      store.Decide(Decision(b.id, "bob", Verdict::kDeny));
+  REQUIRE(denied.ok());
+  CHECK(denied->approval.state == State::kDenied);
+  CHECK(denied->cursor > approved->cursor);
+  CHECK(store.Get(a.id)->state == State::kApproved);
+  CHECK(store.Get(b.id)->state == State::kDenied);
+}
+
+void SelfApprovalRefusedAndAudited(ApprovalStore& store) {
+  Approval a = MustCreate(store, "agent-1");
+  absl::StatusOr<ApprovalEvent> r = store.Decide(Decision(a.id, "agent-1"));
+  CHECK(r.status().code() == absl::StatusCode::kPermissionDenied);
+  CHECK(store.Get(a.id)->state == State::kPending);
+  std::vector<AuditEvent> audit = AllAudit(store);
+  REQUIRE(audit.size() == 2);
+  CHECK(audit[1].type == EventType::kDecisionRefused);
+  CHECK(audit[1].actor == "agent-1");
+  CHECK(audit[1].approval_id == a.id);
+  // The refusal is audit-only: no stream event.
+  absl::StatusOr<std::vector<ApprovalEvent>> events = store.Events({});
+  REQUIRE(events.ok());
+  CHECK(events->size() == 1);
+}
+
+void TerminalCannotBeDecidedAgain(ApprovalStore& store) {
+  Approval a = MustCreate(store, "agent-1");
+  REQUIRE(store.Decide(Decision(a.id, "alice")).ok());
+  absl::StatusOr<ApprovalEvent> again =
+      store.Decide(Decision(a.id, "bob", Verdict::kDeny));
+  CHECK(again.status().code() == absl::StatusCode::kFailedPrecondition);
+  CHECK_THAT(std::string(again.status().message()),
+             Catch::Contains("APPROVED"));
+  CHECK(store.Decide(Decision(NewUuid(), "alice")).status().code() ==
+        absl::StatusCode::kNotFound);
+}
+
+void CancelRules(ApprovalStore& store) {
+  Approval a = MustCreate(store, "agent-1");
+  CHECK(store.Cancel(a.id, "alice", "not yours").status().code() ==
+        absl::StatusCode::kPermissionDenied);
+  absl::StatusOr<ApprovalEvent> c = store.Cancel(a.id, "agent-1", "changed my mind");
+  REQUIRE(c.ok());
+  CHECK(c->type == EventType::kCancelled);
+  CHECK(c->approval.state == State::kCancelled);
+  CHECK(c->approval.decision_comment == "changed my mind");
+  CHECK(store.Cancel(a.id, "agent-1", "").status().code() ==
+        absl::StatusCode::kFailedPrecondition);
+  CHECK(store.Decide(Decision(a.id, "alice")).status().code() ==
+        absl::StatusCode::kFailedPrecondition);
+}
+
+void EventsFiltersAndSnapshots(ApprovalStore& store) {
+  Approval a = MustCreate(store, "agent-1");
+  Approval b = MustCreate(store, "agent-2", "orders");
+  REQUIRE(store.Decide(Decision(a.id, "alice")).ok());
+  absl::StatusOr<std::vector<ApprovalEvent>> all = store.Events({});
+  REQUIRE(all.ok());
+  REQUIRE(all->size() == 3);
+  CHECK((*all)[0].type == EventType::kCreated);
+  CHECK((*all)[0].approval.id == a.id);
+  // The created event shows the approval as it was then.
+  CHECK((*all)[0].approval.state == State::kPending);
+  CHECK((*all)[0].approval.decided_by.empty());
+  CHECK((*all)[1].approval.id == b.id);
+  CHECK((*all)[2].type == EventType::kApproved);
+  CHECK((*all)[2].approval.state == State::kApproved);
+  CHECK((*all)[0].cursor < (*all)[1].cursor);
+  CHECK((*all)[1].cursor < (*all)[2].cursor);
+
+  EventQuery terminal;
+  terminal.approval_ids = {a.id, b.id};
+  terminal.terminal_only = true;
+  absl::StatusOr<std::vector<ApprovalEvent>> t = store.Events(terminal);
+  REQUIRE(t.ok());
+  REQUIRE(t->size() == 1);
+  CHECK((*t)[0].approval.id == a.id);
+
+  EventQuery mine;
+  mine.requester = "agent-2";
+  absl::StatusOr<std::vector<ApprovalEvent>> m = store.Events(mine);
+  REQUIRE(m.ok());
+  REQUIRE(m->size() == 1);
+  CHECK((*m)[0].approval.id == b.id);
+
+  EventQuery window;
+  window.after_cursor = (*all)[0].cursor;
+  window.up_to_cursor = (*all)[1].cursor;
+  absl::StatusOr<std::vector<ApprovalEvent>> w = store.Events(window);
+  REQUIRE(w.ok());
+  REQUIRE(w->size() == 1);
+  CHECK((*w)[0].cursor == (*all)[1].cursor);
+
+  CHECK(*store.LatestCursor() == (*all)[2].cursor);
+}
+
+void ListPagesNewestFirst(ApprovalStore& store) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) {
+    ids.push_back(MustCreate(store, "agent-1", absl::StrCat("t", i)).id);
+  }
+  REQUIRE(store.Decide(Decision(ids[0], "alice")).ok());
+  ListQuery q;
+  q.page_size = 2;
+  std::vector<std::string> seen;
+  for (int pages = 0; pages < 10; ++pages) {
+    absl::StatusOr<ApprovalPage> page = store.List(q);
+    REQUIRE(page.ok());
+    CHECK(page->approvals.size() <= 2);
+    for (const Approval& a : page->approvals) seen.push_back(a.id);
+    if (page->next_page_token.empty()) break;
+    q.page_token = page->next_page_token;
+  }
+  std::vector<std::string> newest_first(ids.rbegin(), ids.rend());
+  CHECK(seen == newest_first);
+
+  ListQuery pending;
+  pending.state = State::kPending;
+  CHECK(store.List(pending)->approvals.size() == 4);
+  ListQuery other;
+  other.requester = "agent-9";
+  CHECK(store.List(other)->approvals.empty());
+  ListQuery bad;
+  bad.page_token = "garbage";
+  CHECK(store.List(bad).status().code() == absl::StatusCode::kInvalidArgument);
+}
+
+void AuditChainVerifiesAfterEveryKindOfChange(ApprovalStore& store) {
+  Approval a = MustCreate(store, "agent-1");
+  Approval b = MustCreate(store, "agent-1", "b");
+  Approval c = MustCreate(store, "agent-1", "c");
+  REQUIRE(store.Decide(Decision(a.id, "alice")).ok());
+  REQUIRE(store.Decide(Decision(b.id, "bob", Verdict::kDeny)).ok());
+  REQUIRE_FALSE(store.Decide(Decision(c.id, "agent-1")).ok());
+  REQUIRE(store.Cancel(c.id, "agent-1", "").ok());
+  absl::StatusOr<int64_t> verified = VerifyAuditChain(store);
+  REQUIRE(verified.ok());
+  CHECK(*verified == 7);
+  CHECK(*store.LatestCursor() == 7);
+}
+
+void ConcurrentDecidersOneWinner(ApprovalStore& store) {
+  Approval a = MustCreate(store, "agent-1");
+  constexpr int kDeciders = 8;
+  std::atomic<int> ok{0}, precondition{0}, other{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kDeciders; ++i) {
+    threads.emplace_back([&, i] {
+      absl::StatusOr<ApprovalEvent> r = store.Decide(Decision(
+          a.id, absl::StrCat("reviewer-", i),
+          i % 2 == 0 ? Verdict::kApprove : Verdict::kDeny));
+      if (r.ok()) {
+        ++ok;
+      } else if (r.status().code() == absl::StatusCode::kFailedPrecondition) {
+        ++precondition;
+      } else {
+        ++other;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  CHECK(ok == 1);
+  CHECK(precondition == kDeciders - 1);
+  CHECK(other == 0);
+  int decisions = 0;
+  for (const AuditEvent& e : AllAudit(store)) {
+    if (e.type == EventType::kApproved || e.type == EventType::kDenied) {
+      ++decisions;
+    }
+  }
+  CHECK(decisions == 1);
+}
+
+void ExpiryMovesPendingToExpired(ApprovalStore& store) {
+  absl::StatusOr<CreateResult> r =
+      store.Create(MakeRequest("agent-1", "", "t", absl::Seconds(1)));
+  REQUIRE(r.ok());
+  const std::string id = r->approval.id;
+  Approval keep = MustCreate(store, "agent-1", "long-lived");
+  // Bounded wait on the event itself: ExpireDue returns it once due.
+  std::vector<ApprovalEvent> expired;
+  absl::Time give_up = absl::Now() + absl::Seconds(20);
+  while (expired.empty() && absl::Now() < give_up) {
+    absl::StatusOr<std::vector<ApprovalEvent>> batch = store.ExpireDue(10);
+    REQUIRE(batch.ok());
+    expired = *batch;
+    if (expired.empty()) absl::SleepFor(absl::Milliseconds(50));
+  }
+  REQUIRE(expired.size() == 1);
+  CHECK(expired[0].approval.id == id);
+  CHECK(expired[0].type == EventType::kExpired);
+  CHECK(expired[0].actor == "system");
+  CHECK(store.Get(id)->state == State::kExpired);
+  CHECK(store.Get(keep.id)->state == State::kPending);
+  CHECK(store.Decide(Decision(id, "alice")).status().code() ==
+        absl::StatusCode::kFailedPrecondition);
+  CHECK(*store.CountPending() == 1);
+}
+
+}  // namespace
+
+std::vector<StoreContractCase> StoreContractCases() {
+  return {
+      {"create then get", CreateThenGet},
+      {"idempotent create", IdempotentCreate},
+      {"decide approve and deny", DecideApproveAndDeny},
+      {"self-approval refused and audited", SelfApprovalRefusedAndAudited},
+      {"terminal cannot be decided again", TerminalCannotBeDecidedAgain},
+      {"cancel rules", CancelRules},
+      {"events filters and snapshots", EventsFiltersAndSnapshots},
+      {"list pages newest first", ListPagesNewestFirst},
+      {"audit chain verifies", AuditChainVerifiesAfterEveryKindOfChange},
+      {"concurrent deciders: one winner", ConcurrentDecidersOneWinner},
+      {"expiry moves pending to expired", ExpiryMovesPendingToExpired},
+  };
+}
+
+}  // namespace approval
