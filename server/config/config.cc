@@ -1,0 +1,549 @@
+#include "server/config/config.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <limits>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
+#include "nlohmann/json.hpp"
+
+namespace approval {
+namespace {
+
+// ordered_json so that errors come in file order.
+using Json = nlohmann::ordered_json;
+
+constexpr size_t kMaxParametersBytesCeiling = 16 * 1024 * 1024;
+constexpr int kMaxPoolSize = 256;
+
+// A value as it appeared in the file, shortened so one bad value cannot flood
+// a log line.
+std::string Show(const Json& v) {
+  std::string s = v.dump(-1, ' ', false, Json::error_handler_t::replace);
+  constexpr size_t kMax = 80;
+  if (s.size() > kMax) s = absl::StrCat(s.substr(0, kMax), "...");
+  return s;
+}
+
+std::string Quote(absl::string_view s) { return Show(Json(std::string(s))); }
+
+std::string JoinPath(absl::string_view parent, absl::string_view key) {
+  return parent.empty() ? std::string(key) : absl::StrCat(parent, ".", key);
+}
+
+// Parses one JSON value at `path` into its destination.
+using FieldParser =
+    std::function<absl::Status(const Json& value, const std::string& path)>;
+
+struct Field {
+  absl::string_view name;
+  FieldParser parse;
+};
+
+// Turns the JSON tree into a Config; every error names source_ and the
+// dotted key.
+class Parser final {
+ public:
+  explicit Parser(absl::string_view source) : source_(source) {}
+
+  absl::Status Error(absl::string_view path, absl::string_view what) const {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source_, ": ", path, ": ", what));
+  }
+
+  absl::Status WrongType(const Json& v, absl::string_view path,
+                         absl::string_view expected) const {
+    return Error(path, absl::StrCat(Show(v), " is ", ArticleType(v),
+                                    ", expected ", expected));
+  }
+
+  // Dispatches each member of the object `v` to its field; a key that is not
+  // a field is an error listing the known ones.
+  absl::Status Object(const Json& v, const std::string& path,
+                      const std::vector<Field>& fields) const {
+    if (!v.is_object()) {
+      return WrongType(v, path.empty() ? "(top level)" : path, "an object");
+    }
+    for (const auto& [key, value] : v.items()) {
+      const std::string key_path = JoinPath(path, key);
+      const Field* field = nullptr;
+      for (const Field& f : fields) {
+        if (f.name == key) field = &f;
+      }
+      if (field == nullptr) {
+        std::vector<absl::string_view> names;
+        for (const Field& f : fields) names.push_back(f.name);
+        return Error(key_path, absl::StrCat("unknown key (expected one of: ",
+                                            absl::StrJoin(names, ", "), ")"));
+      }
+      if (absl::Status s = field->parse(value, key_path); !s.ok()) return s;
+    }
+    return absl::OkStatus();
+  }
+
+  FieldParser String(std::string* out) const {
+    return [this, out](const Json& v, const std::string& path) {
+      if (!v.is_string()) return WrongType(v, path, "a string");
+      *out = v.get<std::string>();
+      return absl::OkStatus();
+    };
+  }
+
+  FieldParser Int(int* out) const {
+    return [this, out](const Json& v, const std::string& path) {
+      if (!v.is_number_integer()) return WrongType(v, path, "an integer");
+      if (v.is_number_unsigned()
+              ? v.get<uint64_t>() >
+                    static_cast<uint64_t>(std::numeric_limits<int>::max())
+              : (v.get<int64_t>() > std::numeric_limits<int>::max() ||
+                 v.get<int64_t>() < std::numeric_limits<int>::min())) {
+        return Error(path, absl::StrCat(Show(v), " is out of range"));
+      }
+      *out = static_cast<int>(v.get<int64_t>());
+      return absl::OkStatus();
+    };
+  }
+
+  FieldParser Size(size_t* out) const {
+    return [this, out](const Json& v, const std::string& path) {
+      if (!v.is_number_integer()) {
+        return WrongType(v, path, "a non-negative integer");
+      }
+      if (!v.is_number_unsigned()) {
+        return Error(path, absl::StrCat(Show(v), " is negative"));
+      }
+      *out = static_cast<size_t>(v.get<uint64_t>());
+      return absl::OkStatus();
+    };
+  }
+
+  FieldParser Duration(absl::Duration* out) const {
+    return [this, out](const Json& v, const std::string& path) {
+      if (!v.is_string()) {
+        return WrongType(v, path, "a duration string (like \"90s\", \"1h\")");
+      }
+      if (!absl::ParseDuration(v.get<std::string>(), out)) {
+        return Error(path, absl::StrCat(Show(v),
+                                        " is not a duration (like \"90s\", "
+                                        "\"1h\")"));
+      }
+      return absl::OkStatus();
+    };
+  }
+
+  FieldParser Roles(std::set<Role>* out) const {
+    return [this, out](const Json& v, const std::string& path) {
+      if (!v.is_array()) return WrongType(v, path, "an array of roles");
+      out->clear();
+      for (size_t i = 0; i < v.size(); ++i) {
+        const std::string item_path = absl::StrCat(path, "[", i, "]");
+        const Json& item = v[i];
+        if (!item.is_string()) return WrongType(item, item_path, "a role");
+        std::optional<Role> role = ParseRole(item.get<std::string>());
+        if (!role) {
+          return Error(item_path,
+                       absl::StrCat(Show(item),
+                                    " is not a role (agent, reviewer, admin)"));
+        }
+        out->insert(*role);
+      }
+      return absl::OkStatus();
+    };
+  }
+
+  FieldParser MtlsIdentities(std::vector<MtlsIdentity>* out) const {
+    return [this, out](const Json& v, const std::string& path) {
+      if (!v.is_array()) return WrongType(v, path, "an array of objects");
+      out->assign(v.size(), MtlsIdentity{});
+      for (size_t i = 0; i < v.size(); ++i) {
+        MtlsIdentity& id = (*out)[i];
+        if (absl::Status s = Object(v[i], absl::StrCat(path, "[", i, "]"),
+                                    {{"identity", String(&id.identity)},
+                                     {"roles", Roles(&id.roles)}});
+            !s.ok()) {
+          return s;
+        }
+      }
+      return absl::OkStatus();
+    };
+  }
+
+  FieldParser Nested(std::vector<Field> fields) const {
+    return [this, fields = std::move(fields)](const Json& v,
+                                              const std::string& path) {
+      return Object(v, path, fields);
+    };
+  }
+
+  absl::Status Top(const Json& v, Config& c) const {
+    return Object(
+        v, "",
+        {
+            {"database_url", String(&c.database_url)},
+            {"database_pool_size", Int(&c.database_pool_size)},
+            {"database_statement_timeout",
+             Duration(&c.database_statement_timeout)},
+            {"listen_address", String(&c.listen_address)},
+            {"metrics_address", String(&c.metrics_address)},
+            {"tls",
+             Nested({{"cert_file", String(&c.tls.cert_file)},
+                     {"key_file", String(&c.tls.key_file)},
+                     {"client_ca_file", String(&c.tls.client_ca_file)}})},
+            {"auth", Nested({{"tokens_file", String(&c.auth.tokens_file)},
+                             {"mtls_identities",
+                              MtlsIdentities(&c.auth.mtls_identities)}})},
+            {"limits",
+             Nested({
+                 {"max_action_bytes", Size(&c.limits.max_action_bytes)},
+                 {"max_resource_bytes", Size(&c.limits.max_resource_bytes)},
+                 {"max_parameters_bytes", Size(&c.limits.max_parameters_bytes)},
+                 {"max_justification_bytes",
+                  Size(&c.limits.max_justification_bytes)},
+                 {"max_comment_bytes", Size(&c.limits.max_comment_bytes)},
+                 {"max_idempotency_key_bytes",
+                  Size(&c.limits.max_idempotency_key_bytes)},
+                 {"default_ttl", Duration(&c.limits.default_ttl)},
+                 {"min_ttl", Duration(&c.limits.min_ttl)},
+                 {"max_ttl", Duration(&c.limits.max_ttl)},
+             })},
+            {"expiry_sweep_interval", Duration(&c.expiry_sweep_interval)},
+            {"event_poll_interval", Duration(&c.event_poll_interval)},
+            {"stream_max_backlog", Int(&c.stream_max_backlog)},
+            {"shutdown_grace", Duration(&c.shutdown_grace)},
+        });
+  }
+
+ private:
+  static std::string ArticleType(const Json& v) {
+    switch (v.type()) {
+      case Json::value_t::object:
+        return "an object";
+      case Json::value_t::array:
+        return "an array";
+      case Json::value_t::string:
+        return "a string";
+      case Json::value_t::boolean:
+        return "a boolean";
+      case Json::value_t::null:
+        return "null";
+      case Json::value_t::number_float:
+        return "a fractional number";
+      default:
+        return "a number";
+    }
+  }
+
+  absl::string_view source_;
+};
+
+// Reads a whole file; NOT_FOUND / PERMISSION_DENIED / ... from errno.
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) {
+    const int err = errno;
+    return absl::ErrnoToStatus(err, absl::StrCat(path, ": cannot open"));
+  }
+  std::string text;
+  char buf[8192];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) text.append(buf, n);
+  const bool failed = std::ferror(f) != 0;
+  const int err = errno;
+  std::fclose(f);
+  if (failed)
+    return absl::ErrnoToStatus(err, absl::StrCat(path, ": cannot read"));
+  return text;
+}
+
+absl::Status CheckReadable(absl::string_view key, const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(key, ": ", Quote(path), " is a directory, not a file"));
+  }
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) {
+    const int err = errno;
+    return absl::InvalidArgumentError(absl::StrCat(
+        key, ": ", Quote(path), " is not readable: ", std::strerror(err)));
+  }
+  std::fclose(f);
+  return absl::OkStatus();
+}
+
+absl::Status CheckDuration(absl::string_view key, absl::Duration d) {
+  if (d <= absl::ZeroDuration() || d == absl::InfiniteDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(key, ": ", absl::FormatDuration(d),
+                     " must be a positive, finite duration"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckHostPort(absl::string_view key, const std::string& address) {
+  auto bad = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        key, ": ", Quote(address), " is not \"host:port\" (", why, ")"));
+  };
+  const size_t colon = address.rfind(':');
+  if (colon == std::string::npos) return bad("no port");
+  const absl::string_view host = absl::string_view(address).substr(0, colon);
+  const absl::string_view port = absl::string_view(address).substr(colon + 1);
+  if (host.empty()) return bad("empty host");
+  if (host.front() == '[' && host.back() != ']') return bad("unclosed [");
+  uint32_t port_number = 0;
+  if (port.empty() || port.size() > 5 ||
+      !std::all_of(port.begin(), port.end(),
+                   [](char ch) { return absl::ascii_isdigit(ch); }) ||
+      !absl::SimpleAtoi(port, &port_number) || port_number > 65535) {
+    return bad("port must be 0..65535");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckBytes(absl::string_view key, size_t value) {
+  if (value == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(key, ": 0 must be > 0"));
+  }
+  return absl::OkStatus();
+}
+
+std::string Resolve(const std::filesystem::path& dir, const std::string& p) {
+  if (p.empty() || dir.empty() || std::filesystem::path(p).is_absolute()) {
+    return p;
+  }
+  return (dir / p).string();
+}
+
+}  // namespace
+
+bool TlsConfig::enabled() const {
+  return !cert_file.empty() || !key_file.empty() || !client_ca_file.empty();
+}
+
+absl::StatusOr<Config> ParseConfig(std::string_view text,
+                                   std::string_view source_view) {
+  // This Abseil build has its own string_view type, distinct from std's.
+  const absl::string_view source(source_view.data(), source_view.size());
+  // nlohmann silently keeps one of two equal keys; a repeated key is as much
+  // a mistake as a misspelt one, so the parse callback looks for it.
+  std::vector<std::set<std::string>> seen_keys;
+  std::string duplicate;
+  Json::parser_callback_t find_duplicates =
+      [&](int /*depth*/, Json::parse_event_t event, Json& parsed) {
+        switch (event) {
+          case Json::parse_event_t::object_start:
+            seen_keys.emplace_back();
+            break;
+          case Json::parse_event_t::object_end:
+            seen_keys.pop_back();
+            break;
+          case Json::parse_event_t::key:
+            if (!seen_keys.empty() &&
+                !seen_keys.back().insert(parsed.get<std::string>()).second &&
+                duplicate.empty()) {
+              duplicate = parsed.get<std::string>();
+            }
+            break;
+          default:
+            break;
+        }
+        return true;
+      };
+  Json root;
+  try {
+    root = Json::parse(text, find_duplicates, /*allow_exceptions=*/true,
+                       /*ignore_comments=*/true);
+  } catch (const Json::exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": invalid JSON: ", e.what()));
+  }
+  if (!duplicate.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": key ", Quote(duplicate), " appears twice"));
+  }
+  Config c;
+  if (absl::Status s = Parser(source).Top(root, c); !s.ok()) return s;
+  return c;
+}
+
+absl::StatusOr<Config> LoadConfigFile(const std::string& path) {
+  absl::StatusOr<std::string> text = ReadFile(path);
+  if (!text.ok()) return text.status();
+  absl::StatusOr<Config> c = ParseConfig(*text, path);
+  if (!c.ok()) return c.status();
+  const std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  c->tls.cert_file = Resolve(dir, c->tls.cert_file);
+  c->tls.key_file = Resolve(dir, c->tls.key_file);
+  c->tls.client_ca_file = Resolve(dir, c->tls.client_ca_file);
+  c->auth.tokens_file = Resolve(dir, c->auth.tokens_file);
+  return c;
+}
+
+std::optional<std::string> ProcessGetenv(const char* name) {
+  const char* value = std::getenv(name);
+  if (value == nullptr) return std::nullopt;
+  return std::string(value);
+}
+
+void ApplyEnvironment(Config& c, const GetenvFunction& getenv) {
+  const std::pair<const char*, std::string*> overrides[] = {
+      {"APPROVAL_BROKER_DATABASE_URL", &c.database_url},
+      {"APPROVAL_BROKER_LISTEN_ADDRESS", &c.listen_address},
+      {"APPROVAL_BROKER_METRICS_ADDRESS", &c.metrics_address},
+  };
+  for (const auto& [name, field] : overrides) {
+    if (std::optional<std::string> value = getenv(name)) {
+      *field = std::move(*value);
+    }
+  }
+}
+
+absl::Status ValidateConfig(const Config& c, bool require_database) {
+  if (require_database && c.database_url.empty()) {
+    return absl::InvalidArgumentError(
+        "database_url: required (set it in the config file or "
+        "APPROVAL_BROKER_DATABASE_URL)");
+  }
+  if (c.database_pool_size < 1 || c.database_pool_size > kMaxPoolSize) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("database_pool_size: ", c.database_pool_size,
+                     " is out of range 1..", kMaxPoolSize));
+  }
+  if (absl::Status s = CheckHostPort("listen_address", c.listen_address);
+      !s.ok()) {
+    return s;
+  }
+  if (!c.metrics_address.empty()) {
+    if (absl::Status s = CheckHostPort("metrics_address", c.metrics_address);
+        !s.ok()) {
+      return s;
+    }
+  }
+
+  const std::pair<absl::string_view, absl::Duration> durations[] = {
+      {"database_statement_timeout", c.database_statement_timeout},
+      {"limits.default_ttl", c.limits.default_ttl},
+      {"limits.min_ttl", c.limits.min_ttl},
+      {"limits.max_ttl", c.limits.max_ttl},
+      {"expiry_sweep_interval", c.expiry_sweep_interval},
+      {"event_poll_interval", c.event_poll_interval},
+      {"shutdown_grace", c.shutdown_grace},
+  };
+  for (const auto& [key, d] : durations) {
+    if (absl::Status s = CheckDuration(key, d); !s.ok()) return s;
+  }
+  auto ttl_order = [](absl::string_view a, absl::Duration da,
+                      absl::string_view relation, absl::string_view b,
+                      absl::Duration db) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(a, ": ", absl::FormatDuration(da), " is ", relation, " ",
+                     b, ": ", absl::FormatDuration(db)));
+  };
+  const Limits& l = c.limits;
+  if (l.min_ttl > l.max_ttl) {
+    return ttl_order("limits.min_ttl", l.min_ttl, "greater than",
+                     "limits.max_ttl", l.max_ttl);
+  }
+  if (l.default_ttl < l.min_ttl) {
+    return ttl_order("limits.default_ttl", l.default_ttl, "less than",
+                     "limits.min_ttl", l.min_ttl);
+  }
+  if (l.default_ttl > l.max_ttl) {
+    return ttl_order("limits.default_ttl", l.default_ttl, "greater than",
+                     "limits.max_ttl", l.max_ttl);
+  }
+
+  const std::pair<absl::string_view, size_t> bytes[] = {
+      {"limits.max_action_bytes", c.limits.max_action_bytes},
+      {"limits.max_resource_bytes", c.limits.max_resource_bytes},
+      {"limits.max_parameters_bytes", c.limits.max_parameters_bytes},
+      {"limits.max_justification_bytes", c.limits.max_justification_bytes},
+      {"limits.max_comment_bytes", c.limits.max_comment_bytes},
+      {"limits.max_idempotency_key_bytes", c.limits.max_idempotency_key_bytes},
+  };
+  for (const auto& [key, value] : bytes) {
+    if (absl::Status s = CheckBytes(key, value); !s.ok()) return s;
+  }
+  if (c.limits.max_parameters_bytes > kMaxParametersBytesCeiling) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "limits.max_parameters_bytes: ", c.limits.max_parameters_bytes,
+        " exceeds ", kMaxParametersBytesCeiling, " (16 MiB)"));
+  }
+  if (c.stream_max_backlog < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "stream_max_backlog: ", c.stream_max_backlog, " must be > 0"));
+  }
+
+  if (c.tls.enabled()) {
+    const std::pair<absl::string_view, const std::string*> files[] = {
+        {"tls.cert_file", &c.tls.cert_file},
+        {"tls.key_file", &c.tls.key_file},
+        {"tls.client_ca_file", &c.tls.client_ca_file},
+    };
+    std::vector<absl::string_view> missing;
+    for (const auto& [key, file] : files) {
+      if (file->empty()) missing.push_back(key);
+    }
+    if (!missing.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "tls: set all of cert_file, key_file and client_ca_file, or none; "
+          "missing: ",
+          absl::StrJoin(missing, ", ")));
+    }
+    for (const auto& [key, file] : files) {
+      if (absl::Status s = CheckReadable(key, *file); !s.ok()) return s;
+    }
+  }
+
+  if (c.auth.tokens_file.empty() && c.auth.mtls_identities.empty()) {
+    return absl::InvalidArgumentError(
+        "auth: set auth.tokens_file or auth.mtls_identities; with neither no "
+        "caller can authenticate");
+  }
+  if (!c.auth.tokens_file.empty()) {
+    if (absl::Status s = CheckReadable("auth.tokens_file", c.auth.tokens_file);
+        !s.ok()) {
+      return s;
+    }
+  }
+  if (!c.auth.mtls_identities.empty() && !c.tls.enabled()) {
+    return absl::InvalidArgumentError(
+        "auth.mtls_identities: configured without tls; client certificates "
+        "are only seen over TLS");
+  }
+  std::set<absl::string_view> identities;
+  for (size_t i = 0; i < c.auth.mtls_identities.size(); ++i) {
+    const MtlsIdentity& id = c.auth.mtls_identities[i];
+    const std::string key = absl::StrCat("auth.mtls_identities[", i, "]");
+    if (id.identity.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(key, ".identity: must not be empty"));
+    }
+    if (!identities.insert(id.identity).second) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          key, ".identity: ", Quote(id.identity), " is listed twice"));
+    }
+    if (id.roles.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(key, ".roles: ", Quote(id.identity),
+                       " has no roles (agent, reviewer, admin)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace approval

@@ -1,0 +1,74 @@
+// Throw-away X.509 material for TLS and mTLS tests, generated in memory at
+// test time so that no private key is ever committed.
+//
+// Keys are EC P-256, certificates are valid from one hour ago for one day.
+// Failures inside OpenSSL are impossible states in a test and abort with a
+// message rather than return a status.
+#ifndef APPROVAL_TESTS_SUPPORT_CERTS_TEST_CERTS_H_
+#define APPROVAL_TESTS_SUPPORT_CERTS_TEST_CERTS_H_
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace approval::testing {
+
+// A PEM certificate and its PEM (PKCS#8) private key.
+struct KeyPair {
+  std::string cert_pem;
+  std::string key_pem;
+};
+
+// A fresh certificate authority and the leaf certificates it signs. Two
+// TestPki objects do not trust each other. Thread-compatible.
+class TestPki final {
+ public:
+  TestPki();
+
+  // The self-signed CA (basicConstraints CA:TRUE): its cert_pem is what a
+  // peer configures as root / client CA.
+  const KeyPair& ca() const { return ca_; }
+
+  // A server certificate: CN=localhost, SANs DNS:localhost and IP:127.0.0.1,
+  // extendedKeyUsage serverAuth.
+  KeyPair Server() const;
+
+  // A client certificate (extendedKeyUsage clientAuth) with one URI SAN per
+  // element of `uri_sans` (none: no SAN extension) and subject CN `cn`
+  // ("": empty subject).
+  KeyPair Client(std::vector<std::string> uri_sans, std::string cn) const;
+
+ private:
+  KeyPair ca_;
+};
+
+// A directory under $TMPDIR (else /tmp), removed with its contents on
+// destruction. For code that reads certificates, keys or configs from files.
+class TempDir final {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  const std::string& path() const { return path_; }
+
+  // Writes `contents` to path()/`name` (replacing it) and returns that path.
+  std::string Write(std::string_view name, std::string_view contents) const;
+
+ private:
+  std::string path_;
+};
+
+struct PemFiles {
+  std::string cert_file;
+  std::string key_file;
+};
+
+// Writes `pair` to `dir` as <name>.crt and <name>.key.
+PemFiles WriteKeyPair(const TempDir& dir, std::string_view name,
+                      const KeyPair& pair);
+
+}  // namespace approval::testing
+
+#endif  // APPROVAL_TESTS_SUPPORT_CERTS_TEST_CERTS_H_
