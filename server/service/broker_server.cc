@@ -1,0 +1,174 @@
+#include "server/service/broker_server.h"
+
+#include <fstream>
+#include <sstream>
+#include <utility>
+
+#include "absl/strings/string_view.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server_builder.h"
+#include "server/service/log.h"
+
+namespace approval {
+namespace {
+
+constexpr int kExpireBatch = 100;
+constexpr char kServiceName[] = "approval.v1.ApprovalBroker";
+
+absl::StatusOr<std::string> ReadFile(const std::string& path,
+                                     absl::string_view key) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(key, ": cannot read \"", path, "\""));
+  }
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
+    const TlsConfig& tls) {
+  if (!tls.enabled()) return grpc::InsecureServerCredentials();
+  absl::StatusOr<std::string> cert = ReadFile(tls.cert_file, "tls.cert_file");
+  if (!cert.ok()) return cert.status();
+  absl::StatusOr<std::string> key = ReadFile(tls.key_file, "tls.key_file");
+  if (!key.ok()) return key.status();
+  absl::StatusOr<std::string> ca =
+      ReadFile(tls.client_ca_file, "tls.client_ca_file");
+  if (!ca.ok()) return ca.status();
+  // A client certificate is optional (token callers need none) but, when
+  // presented, must chain to the client CA.
+  grpc::SslServerCredentialsOptions options(
+      GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
+  options.pem_root_certs = *ca;
+  options.pem_key_cert_pairs.push_back({*key, *cert});
+  return grpc::SslServerCredentials(options);
+}
+
+ServiceOptions ServiceOptionsFrom(const Config& c) {
+  ServiceOptions o;
+  o.limits = c.limits;
+  o.stream_max_backlog = c.stream_max_backlog;
+  return o;
+}
+
+}  // namespace
+
+BrokerServer::BrokerServer(const Config& config, ApprovalStore& store,
+                           const Authenticator& auth, BrokerMetrics& metrics)
+    : config_(config),
+      store_(store),
+      metrics_(metrics),
+      executor_(config.database_pool_size),
+      hub_(store, config.event_poll_interval, &metrics),
+      service_(store, auth, hub_, executor_, metrics,
+               ServiceOptionsFrom(config)) {}
+
+absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(
+    const Config& config, ApprovalStore& store, const Authenticator& auth,
+    BrokerMetrics& metrics) {
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds =
+      Credentials(config.tls);
+  if (!creds.ok()) return creds.status();
+  std::unique_ptr<BrokerServer> server(
+      new BrokerServer(config, store, auth, metrics));
+  if (absl::Status s = server->hub_.Start(); !s.ok()) return s;
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(config.listen_address, *creds, &server->port_);
+  builder.RegisterService(&server->service_);
+  server->server_ = builder.BuildAndStart();
+  if (server->server_ == nullptr || server->port_ == 0) {
+    server->hub_.Stop();
+    return absl::InvalidArgumentError(absl::StrCat(
+        "listen_address: cannot listen on \"", config.listen_address, "\""));
+  }
+  server->SetServing(store.Ping().ok());
+  server->maintenance_ = std::thread([s = server.get()] { s->MaintenanceLoop(); });
+  return server;
+}
+
+BrokerServer::~BrokerServer() { Shutdown(); }
+
+void BrokerServer::Shutdown() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  if (maintenance_.joinable()) maintenance_.join();
+  if (server_ != nullptr) {
+    server_->GetHealthCheckService()->Shutdown();
+    // Streams never end by themselves: the deadline cancels them.
+    server_->Shutdown(absl::ToChronoTime(absl::Now() + config_.shutdown_grace));
+  }
+  hub_.Stop();
+  // Every call has finished; let the last stream page loads complete before
+  // the service they point into goes away.
+  executor_.Stop();
+}
+
+void BrokerServer::Wait() {
+  absl::MutexLock lock(&mu_);
+  mu_.Await(absl::Condition(&stopping_));
+}
+
+void BrokerServer::SetServing(bool serving) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (serving_ != serving) {
+      LogInfo("database ", serving ? "reachable: SERVING" : "unreachable: NOT_SERVING");
+    }
+    serving_ = serving;
+  }
+  grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
+  health->SetServingStatus(serving);
+  health->SetServingStatus(kServiceName, serving);
+}
+
+void BrokerServer::MaintenanceLoop() {
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (mu_.AwaitWithTimeout(absl::Condition(&stopping_),
+                               config_.expiry_sweep_interval)) {
+        return;
+      }
+    }
+    absl::Status ping = store_.Ping();
+    SetServing(ping.ok());
+    if (!ping.ok()) {
+      metrics_.RecordDatabaseError();
+      continue;
+    }
+    for (;;) {
+      absl::StatusOr<std::vector<ApprovalEvent>> expired =
+          store_.ExpireDue(kExpireBatch);
+      if (!expired.ok()) {
+        metrics_.RecordDatabaseError();
+        LogWarning("expiry sweep failed: ", expired.status().ToString());
+        break;
+      }
+      if (!expired->empty()) hub_.Notify();
+      for (const ApprovalEvent& e : *expired) {
+        if (e.approval.decided_at) {
+          metrics_.ObserveTimeToDecision(
+              "expired", absl::ToDoubleSeconds(*e.approval.decided_at -
+                                               e.approval.created_at));
+        }
+      }
+      if (static_cast<int>(expired->size()) < kExpireBatch) break;
+    }
+    absl::StatusOr<int64_t> pending = store_.CountPending();
+    if (pending.ok()) metrics_.SetPending(static_cast<double>(*pending));
+  }
+}
+
+}  // namespace approval

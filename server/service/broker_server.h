@@ -1,0 +1,68 @@
+// BrokerServer: a running broker — the gRPC server (ApprovalBroker,
+// reflection, grpc.health.v1), the event hub, the executor and a
+// maintenance loop that tracks database health, expires overdue approvals
+// and refreshes the pending gauge. Used by `approval-broker serve` and by the
+// integration tests (listen on port 0 and ask port()).
+#ifndef APPROVAL_SERVER_SERVICE_BROKER_SERVER_H_
+#define APPROVAL_SERVER_SERVICE_BROKER_SERVER_H_
+
+#include <memory>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "grpcpp/server.h"
+#include "server/auth/authenticator.h"
+#include "server/config/config.h"
+#include "server/service/broker_service.h"
+#include "server/service/event_hub.h"
+#include "server/service/executor.h"
+#include "server/service/metrics.h"
+#include "server/store/store.h"
+
+namespace approval {
+
+class BrokerServer final {
+ public:
+  // Starts serving on config.listen_address. UNAVAILABLE if the store cannot
+  // be read at start; INVALID_ARGUMENT if TLS files cannot be read or the
+  // address cannot be bound. `store`, `auth` and `metrics` must outlive the
+  // server.
+  static absl::StatusOr<std::unique_ptr<BrokerServer>> Start(
+      const Config& config, ApprovalStore& store, const Authenticator& auth,
+      BrokerMetrics& metrics);
+  ~BrokerServer();  // Shutdown()
+
+  // The bound port (useful with port 0).
+  int port() const { return port_; }
+  // Stops accepting calls, ends open streams, waits up to the configured
+  // grace for calls in flight. Idempotent.
+  void Shutdown();
+  // Blocks until Shutdown() has been called (from another thread).
+  void Wait();
+
+ private:
+  BrokerServer(const Config& config, ApprovalStore& store,
+               const Authenticator& auth, BrokerMetrics& metrics);
+  void MaintenanceLoop();
+  void SetServing(bool serving);
+
+  const Config config_;
+  ApprovalStore& store_;
+  BrokerMetrics& metrics_;
+  Executor executor_;
+  EventHub hub_;
+  BrokerService service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+
+  absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool serving_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread maintenance_;
+};
+
+}  // namespace approval
+
+#endif  // APPROVAL_SERVER_SERVICE_BROKER_SERVER_H_

@@ -1,0 +1,295 @@
+#include "server/service/broker_service.h"
+
+#include <utility>
+
+#include "absl/strings/string_view.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "server/service/convert.h"
+#include "server/service/decision_stream.h"
+#include "server/service/log.h"
+
+namespace approval {
+namespace {
+
+// Reviewers and admins see every approval; an agent sees only its own.
+bool SeesAll(const Principal& p) {
+  return p.Has(Role::kReviewer) || p.Has(Role::kAdmin);
+}
+
+std::string RolesOf(const Principal& p) {
+  std::vector<std::string> names;
+  for (Role r : p.roles) names.emplace_back(RoleName(r));
+  return names.empty() ? "none" : absl::StrJoin(names, ", ");
+}
+
+absl::Status RequireRole(const Principal& p, Role a, Role b,
+                         absl::string_view what) {
+  if (p.Has(a) || p.Has(b)) return absl::OkStatus();
+  return absl::PermissionDeniedError(
+      absl::StrCat("identity ", p.id, " (roles: ", RolesOf(p), ") may not ",
+                   what, "; needs role ", std::string(RoleName(a)), " or ",
+                   std::string(RoleName(b))));
+}
+
+absl::Status NotFound(absl::string_view id) {
+  return absl::NotFoundError(absl::StrCat("approval ", id, " not found"));
+}
+
+}  // namespace
+
+BrokerService::BrokerService(ApprovalStore& store, const Authenticator& auth,
+                             EventHub& hub, Executor& executor,
+                             BrokerMetrics& metrics, ServiceOptions options)
+    : store_(store),
+      auth_(auth),
+      hub_(hub),
+      executor_(executor),
+      metrics_(metrics),
+      options_(std::move(options)) {}
+
+grpc::ServerUnaryReactor* BrokerService::Unary(grpc::CallbackServerContext* ctx,
+                                               absl::string_view method,
+                                               Handler handler) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  absl::Time start = absl::Now();
+  auto finish = [this, reactor, method, start](const absl::Status& s) {
+    if (s.code() == absl::StatusCode::kUnavailable ||
+        s.code() == absl::StatusCode::kInternal) {
+      metrics_.RecordDatabaseError();
+    }
+    metrics_.ObserveRpc(method, CodeLabel(s.code()),
+                        absl::ToDoubleSeconds(absl::Now() - start));
+    reactor->Finish(ToGrpcStatus(s));
+  };
+  absl::StatusOr<Principal> principal = auth_.Authenticate(*ctx);
+  if (!principal.ok()) {
+    LogWarning(method, ": refused ", ctx->peer(), ": ",
+               principal.status().message());
+    metrics_.ObserveRpc(method, CodeLabel(principal.status().code()),
+                        absl::ToDoubleSeconds(absl::Now() - start));
+    reactor->Finish(ToGrpcStatus(principal.status()));
+    return reactor;
+  }
+  executor_.Submit([finish = std::move(finish), handler = std::move(handler),
+                    p = *std::move(principal)] { finish(handler(p)); });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* BrokerService::RequestApproval(
+    grpc::CallbackServerContext* ctx, const v1::RequestApprovalRequest* req,
+    v1::RequestApprovalResponse* resp) {
+  return Unary(ctx, "RequestApproval", [this, req, resp](const Principal& p) {
+    return DoRequestApproval(p, *req, resp);
+  });
+}
+
+grpc::ServerUnaryReactor* BrokerService::Decide(grpc::CallbackServerContext* ctx,
+                                                const v1::DecideRequest* req,
+                                                v1::DecideResponse* resp) {
+  return Unary(ctx, "Decide", [this, req, resp](const Principal& p) {
+    return DoDecide(p, *req, resp);
+  });
+}
+
+grpc::ServerUnaryReactor* BrokerService::GetApproval(
+    grpc::CallbackServerContext* ctx, const v1::GetApprovalRequest* req,
+    v1::Approval* resp) {
+  return Unary(ctx, "GetApproval", [this, req, resp](const Principal& p) {
+    return DoGet(p, *req, resp);
+  });
+}
+
+grpc::ServerUnaryReactor* BrokerService::ListApprovals(
+    grpc::CallbackServerContext* ctx, const v1::ListApprovalsRequest* req,
+    v1::ListApprovalsResponse* resp) {
+  return Unary(ctx, "ListApprovals", [this, req, resp](const Principal& p) {
+    return DoList(p, *req, resp);
+  });
+}
+
+grpc::ServerUnaryReactor* BrokerService::CancelApproval(
+    grpc::CallbackServerContext* ctx, const v1::CancelApprovalRequest* req,
+    v1::Approval* resp) {
+  return Unary(ctx, "CancelApproval", [this, req, resp](const Principal& p) {
+    return DoCancel(p, *req, resp);
+  });
+}
+
+absl::Status BrokerService::DoRequestApproval(
+    const Principal& p, const v1::RequestApprovalRequest& req,
+    v1::RequestApprovalResponse* resp) {
+  if (absl::Status s =
+          RequireRole(p, Role::kAgent, Role::kAdmin, "request approvals");
+      !s.ok()) {
+    return s;
+  }
+  RequestInput in;
+  in.action = req.action();
+  in.resource = req.resource();
+  in.parameters_json = req.parameters_json();
+  in.justification = req.justification();
+  in.idempotency_key = req.idempotency_key();
+  if (req.has_ttl()) {
+    in.ttl = absl::Seconds(req.ttl().seconds()) +
+             absl::Nanoseconds(req.ttl().nanos());
+  }
+  absl::StatusOr<NewApproval> valid =
+      ValidateRequest(in, p.id, options_.limits);
+  if (!valid.ok()) {
+    // The action is unvalidated here: keep it out of the metric labels.
+    metrics_.RecordRequest("invalid", CodeLabel(valid.status().code()));
+    return valid.status();
+  }
+  absl::StatusOr<CreateResult> created = store_.Create(*valid);
+  if (!created.ok()) {
+    metrics_.RecordRequest(valid->action, CodeLabel(created.status().code()));
+    return created.status();
+  }
+  if (created->created) hub_.Notify();
+  metrics_.RecordRequest(valid->action,
+                         created->created ? "created" : "idempotent_replay");
+  ToProto(created->approval, resp->mutable_approval());
+  resp->set_created(created->created);
+  return absl::OkStatus();
+}
+
+absl::Status BrokerService::DoDecide(const Principal& p,
+                                     const v1::DecideRequest& req,
+                                     v1::DecideResponse* resp) {
+  if (absl::Status s =
+          RequireRole(p, Role::kReviewer, Role::kAdmin, "decide approvals");
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = ValidateApprovalId(req.approval_id()); !s.ok()) return s;
+  if (req.verdict() != v1::APPROVE && req.verdict() != v1::DENY) {
+    return absl::InvalidArgumentError("verdict: must be APPROVE or DENY");
+  }
+  if (absl::Status s = ValidateComment(req.comment(), options_.limits);
+      !s.ok()) {
+    return s;
+  }
+  DecideInput in;
+  in.approval_id = req.approval_id();
+  in.actor = p.id;
+  in.verdict = req.verdict() == v1::APPROVE ? Verdict::kApprove : Verdict::kDeny;
+  in.comment = req.comment();
+  absl::StatusOr<ApprovalEvent> event = store_.Decide(in);
+  if (!event.ok()) {
+    if (event.status().code() == absl::StatusCode::kPermissionDenied) {
+      metrics_.RecordSelfApprovalRefused();
+      LogWarning("Decide: ", event.status().message());
+    }
+    return event.status();
+  }
+  hub_.Notify();
+  bool approved = in.verdict == Verdict::kApprove;
+  metrics_.RecordDecision(approved ? "approve" : "deny");
+  const Approval& a = event->approval;
+  if (a.decided_at) {
+    metrics_.ObserveTimeToDecision(
+        approved ? "approved" : "denied",
+        absl::ToDoubleSeconds(*a.decided_at - a.created_at));
+  }
+  ToProto(a, resp->mutable_approval());
+  return absl::OkStatus();
+}
+
+absl::Status BrokerService::DoGet(const Principal& p,
+                                  const v1::GetApprovalRequest& req,
+                                  v1::Approval* resp) {
+  if (absl::Status s = ValidateApprovalId(req.approval_id()); !s.ok()) return s;
+  absl::StatusOr<Approval> a = store_.Get(req.approval_id());
+  if (!a.ok()) return a.status();
+  // Another requester's approval looks exactly like an unknown one.
+  if (!SeesAll(p) && a->requester != p.id) return NotFound(req.approval_id());
+  ToProto(*a, resp);
+  return absl::OkStatus();
+}
+
+absl::Status BrokerService::DoList(const Principal& p,
+                                   const v1::ListApprovalsRequest& req,
+                                   v1::ListApprovalsResponse* resp) {
+  ListQuery q;
+  if (req.state() != v1::STATE_UNSPECIFIED) {
+    q.state = FromProto(req.state());
+    if (!q.state) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("state: ", static_cast<int>(req.state()),
+                       " is not a known state"));
+    }
+  }
+  if (req.page_size() < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "page_size: ", req.page_size(), " is negative"));
+  }
+  q.page_size = req.page_size() == 0 ? 50 : std::min(req.page_size(), 500);
+  q.page_token = req.page_token();
+  if (!SeesAll(p)) q.requester = p.id;
+  absl::StatusOr<ApprovalPage> page = store_.List(q);
+  if (!page.ok()) return page.status();
+  for (const Approval& a : page->approvals) ToProto(a, resp->add_approvals());
+  resp->set_next_page_token(page->next_page_token);
+  return absl::OkStatus();
+}
+
+absl::Status BrokerService::DoCancel(const Principal& p,
+                                     const v1::CancelApprovalRequest& req,
+                                     v1::Approval* resp) {
+  if (absl::Status s = ValidateApprovalId(req.approval_id()); !s.ok()) return s;
+  if (absl::Status s = ValidateComment(req.reason(), options_.limits);
+      !s.ok()) {
+    return s;
+  }
+  absl::StatusOr<ApprovalEvent> event =
+      store_.Cancel(req.approval_id(), p.id, req.reason());
+  if (!event.ok()) return event.status();
+  hub_.Notify();
+  const Approval& a = event->approval;
+  if (a.decided_at) {
+    metrics_.ObserveTimeToDecision(
+        "cancelled", absl::ToDoubleSeconds(*a.decided_at - a.created_at));
+  }
+  ToProto(a, resp);
+  return absl::OkStatus();
+}
+
+grpc::ServerWriteReactor<v1::DecisionEvent>* BrokerService::StreamDecisions(
+    grpc::CallbackServerContext* ctx, const v1::StreamDecisionsRequest* req) {
+  absl::StatusOr<Principal> p = auth_.Authenticate(*ctx);
+  if (!p.ok()) {
+    LogWarning("StreamDecisions: refused ", ctx->peer(), ": ",
+               p.status().message());
+    return new RefusedStream(ToGrpcStatus(p.status()));
+  }
+  if (req->approval_ids_size() > options_.stream_max_ids) {
+    return new RefusedStream(grpc::Status(
+        grpc::StatusCode::INVALID_ARGUMENT,
+        absl::StrCat("approval_ids: ", req->approval_ids_size(),
+                     " ids, limit is ", options_.stream_max_ids)));
+  }
+  DecisionStream::Params params;
+  for (const std::string& id : req->approval_ids()) {
+    if (absl::Status s = ValidateApprovalId(id); !s.ok()) {
+      return new RefusedStream(ToGrpcStatus(s));
+    }
+    params.filter.approval_ids.push_back(id);
+  }
+  if (req->after_cursor() >
+      static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+    return new RefusedStream(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                          "after_cursor: out of range"));
+  }
+  // Agents only ever receive events of their own approvals.
+  if (!SeesAll(*p)) params.filter.requester = p->id;
+  params.after_cursor = static_cast<int64_t>(req->after_cursor());
+  params.max_backlog = options_.stream_max_backlog;
+  auto* stream =
+      new DecisionStream(store_, hub_, executor_, metrics_, std::move(params));
+  stream->Start();
+  return stream;
+}
+
+}  // namespace approval

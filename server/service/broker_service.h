@@ -1,0 +1,85 @@
+// BrokerService: the approval.v1.ApprovalBroker gRPC service on the callback
+// API. Handlers authenticate on gRPC's thread, then run their store call on
+// the Executor and finish the reactor from there; a waiting StreamDecisions
+// holds no thread at all, only a registration in the EventHub.
+#ifndef APPROVAL_SERVER_SERVICE_BROKER_SERVICE_H_
+#define APPROVAL_SERVER_SERVICE_BROKER_SERVICE_H_
+
+#include <functional>
+#include <string_view>
+
+#include "approval/v1/approval.grpc.pb.h"
+#include "server/auth/authenticator.h"
+#include "server/domain/rules.h"
+#include "server/service/event_hub.h"
+#include "server/service/executor.h"
+#include "server/service/metrics.h"
+#include "server/store/store.h"
+
+namespace approval {
+
+struct ServiceOptions {
+  Limits limits;
+  // Events a stream may have queued for a slow reader before it is ended
+  // with RESOURCE_EXHAUSTED (the client resumes from its last cursor).
+  int stream_max_backlog = 10000;
+  // Most approval ids one StreamDecisions call may follow.
+  int stream_max_ids = 1000;
+};
+
+// Thread-safe. All dependencies must outlive the service.
+class BrokerService final : public v1::ApprovalBroker::CallbackService {
+ public:
+  BrokerService(ApprovalStore& store, const Authenticator& auth, EventHub& hub,
+                Executor& executor, BrokerMetrics& metrics,
+                ServiceOptions options);
+
+  grpc::ServerUnaryReactor* RequestApproval(
+      grpc::CallbackServerContext* ctx, const v1::RequestApprovalRequest* req,
+      v1::RequestApprovalResponse* resp) override;
+  grpc::ServerUnaryReactor* Decide(grpc::CallbackServerContext* ctx,
+                                   const v1::DecideRequest* req,
+                                   v1::DecideResponse* resp) override;
+  grpc::ServerUnaryReactor* GetApproval(grpc::CallbackServerContext* ctx,
+                                        const v1::GetApprovalRequest* req,
+                                        v1::Approval* resp) override;
+  grpc::ServerUnaryReactor* ListApprovals(
+      grpc::CallbackServerContext* ctx, const v1::ListApprovalsRequest* req,
+      v1::ListApprovalsResponse* resp) override;
+  grpc::ServerUnaryReactor* CancelApproval(
+      grpc::CallbackServerContext* ctx, const v1::CancelApprovalRequest* req,
+      v1::Approval* resp) override;
+  grpc::ServerWriteReactor<v1::DecisionEvent>* StreamDecisions(
+      grpc::CallbackServerContext* ctx,
+      const v1::StreamDecisionsRequest* req) override;
+
+ private:
+  using Handler = std::function<absl::Status(const Principal&)>;
+  // Authenticates, runs `handler` on the executor, finishes the reactor and
+  // records the RPC's latency and outcome.
+  grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* ctx,
+                                  absl::string_view method, Handler handler);
+  absl::Status DoRequestApproval(const Principal& p,
+                                 const v1::RequestApprovalRequest& req,
+                                 v1::RequestApprovalResponse* resp);
+  absl::Status DoDecide(const Principal& p, const v1::DecideRequest& req,
+                        v1::DecideResponse* resp);
+  absl::Status DoGet(const Principal& p, const v1::GetApprovalRequest& req,
+                     v1::Approval* resp);
+  absl::Status DoList(const Principal& p, const v1::ListApprovalsRequest& req,
+                      v1::ListApprovalsResponse* resp);
+  absl::Status DoCancel(const Principal& p,
+                        const v1::CancelApprovalRequest& req,
+                        v1::Approval* resp);
+
+  ApprovalStore& store_;
+  const Authenticator& auth_;
+  EventHub& hub_;
+  Executor& executor_;
+  BrokerMetrics& metrics_;
+  const ServiceOptions options_;
+};
+
+}  // namespace approval
+
+#endif  // APPROVAL_SERVER_SERVICE_BROKER_SERVICE_H_

@@ -1,0 +1,185 @@
+#include "server/service/decision_stream.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "server/service/convert.h"
+
+namespace approval {
+namespace {
+constexpr int kCatchUpPage = 500;
+}  // namespace
+
+DecisionStream::DecisionStream(ApprovalStore& store, EventHub& hub,
+                               Executor& executor, BrokerMetrics& metrics,
+                               Params params)
+    : store_(store),
+      hub_(hub),
+      executor_(executor),
+      metrics_(metrics),
+      params_(std::move(params)) {}
+
+void DecisionStream::Start() {
+  metrics_.StreamOpened();
+  // Subscribe before reading the backlog, so nothing committed in between
+  // is missed: the hub delivers everything after `start`, the catch-up
+  // reads everything up to it.
+  int64_t start = hub_.Subscribe(this, params_.filter);
+  {
+    absl::MutexLock lock(&mu_);
+    hub_start_ = start;
+    last_sent_ = params_.after_cursor;
+    catchup_pos_ = params_.after_cursor;
+    // Without a cursor and without ids there is nothing to catch up on: a
+    // "follow everything" stream starts live.
+    catchup_done_ =
+        params_.after_cursor == 0 && params_.filter.approval_ids.empty();
+  }
+  // Headers go out now, not with the first event, so a client knows its
+  // subscription is in place even while nothing happens.
+  StartSendInitialMetadata();
+  Pump();
+}
+
+void DecisionStream::OnEvent(const EventPtr& event) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (finished_ || done_ || pending_finish_) return;
+    live_.push_back(event);
+    if (static_cast<int>(live_.size() + catchup_.size()) >
+        params_.max_backlog) {
+      FinishLater(grpc::Status(
+          grpc::StatusCode::RESOURCE_EXHAUSTED,
+          absl::StrCat("stream fell more than ", params_.max_backlog,
+                       " events behind; resume with after_cursor=",
+                       last_sent_)));
+    }
+  }
+  Pump();
+}
+
+void DecisionStream::OnWriteDone(bool ok) {
+  {
+    absl::MutexLock lock(&mu_);
+    writing_ = false;
+    if (!ok) {
+      FinishLater(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                               "write failed: the client went away"));
+    }
+  }
+  Pump();
+}
+
+void DecisionStream::OnCancel() {
+  {
+    absl::MutexLock lock(&mu_);
+    FinishLater(grpc::Status::CANCELLED);
+  }
+  Pump();
+}
+
+void DecisionStream::OnDone() {
+  hub_.Unsubscribe(this);
+  metrics_.StreamClosed();
+  bool delete_now;
+  {
+    absl::MutexLock lock(&mu_);
+    done_ = true;
+    delete_now = !loading_;  // else LoadPage deletes when it returns
+  }
+  if (delete_now) delete this;
+}
+
+void DecisionStream::FinishLater(grpc::Status status) {
+  if (!finished_ && !pending_finish_) pending_finish_ = std::move(status);
+}
+
+void DecisionStream::Pump() {
+  enum class Next { kNothing, kWrite, kFinish, kLoad } next = Next::kNothing;
+  grpc::Status finish_status;
+  {
+    absl::MutexLock lock(&mu_);
+    if (finished_ || writing_ || done_) return;
+    if (pending_finish_) {
+      finished_ = true;
+      finish_status = *pending_finish_;
+      next = Next::kFinish;
+    } else {
+      EventPtr event;
+      while (event == nullptr) {
+        std::deque<EventPtr>* queue = !catchup_.empty()  ? &catchup_
+                                      : catchup_done_ ? &live_
+                                                      : nullptr;
+        if (queue == nullptr || queue->empty()) break;
+        EventPtr candidate = std::move(queue->front());
+        queue->pop_front();
+        // Cursors only go up; a resume cursor ahead of the hub filters here.
+        if (candidate->cursor > last_sent_) event = std::move(candidate);
+      }
+      if (event != nullptr) {
+        ToProto(*event, &current_);
+        last_sent_ = event->cursor;
+        writing_ = true;
+        next = Next::kWrite;
+      } else if (!catchup_done_ && !loading_) {
+        loading_ = true;
+        next = Next::kLoad;
+      }
+    }
+  }
+  switch (next) {
+    case Next::kWrite:
+      StartWrite(&current_);
+      break;
+    case Next::kFinish:
+      Finish(finish_status);
+      break;
+    case Next::kLoad:
+      executor_.Submit([this] { LoadPage(); });
+      break;
+    case Next::kNothing:
+      break;
+  }
+}
+
+void DecisionStream::LoadPage() {
+  EventQuery q;
+  {
+    absl::MutexLock lock(&mu_);
+    q.after_cursor = catchup_pos_;
+    q.up_to_cursor = hub_start_;
+  }
+  q.approval_ids = params_.filter.approval_ids;
+  q.requester = params_.filter.requester;
+  // Without a resume cursor the client is owed only the current state of
+  // followed approvals that are already decided.
+  q.terminal_only = params_.after_cursor == 0;
+  q.limit = kCatchUpPage;
+  absl::StatusOr<std::vector<ApprovalEvent>> page = store_.Events(q);
+  bool delete_now = false;
+  {
+    absl::MutexLock lock(&mu_);
+    loading_ = false;
+    if (done_) {
+      delete_now = true;
+    } else if (!page.ok()) {
+      FinishLater(grpc::Status(
+          grpc::StatusCode::UNAVAILABLE,
+          absl::StrCat("reading past events failed: ", page.status().message(),
+                       "; resume with after_cursor=", last_sent_)));
+    } else {
+      for (ApprovalEvent& e : *page) {
+        catchup_pos_ = e.cursor;
+        catchup_.push_back(std::make_shared<const ApprovalEvent>(std::move(e)));
+      }
+      if (static_cast<int>(page->size()) < kCatchUpPage) catchup_done_ = true;
+    }
+  }
+  if (delete_now) {
+    delete this;
+    return;
+  }
+  Pump();
+}
+
+}  // namespace approval

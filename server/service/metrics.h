@@ -1,0 +1,54 @@
+// BrokerMetrics: the broker's Prometheus metrics, registered on one registry.
+// Thread-safe (prometheus-cpp metrics are atomic; families are guarded by
+// the library).
+#ifndef APPROVAL_SERVER_SERVICE_METRICS_H_
+#define APPROVAL_SERVER_SERVICE_METRICS_H_
+
+#include <memory>
+#include <string>
+#include "absl/strings/string_view.h"
+
+#include "prometheus/counter.h"
+#include "prometheus/family.h"
+#include "prometheus/gauge.h"
+#include "prometheus/histogram.h"
+#include "prometheus/registry.h"
+
+namespace approval {
+
+class BrokerMetrics final {
+ public:
+  BrokerMetrics();
+
+  const std::shared_ptr<prometheus::Registry>& registry() const {
+    return registry_;
+  }
+
+  // outcome: "created", "idempotent_replay", or a lower-case status code
+  // name ("invalid_argument", ...).
+  void RecordRequest(absl::string_view action, absl::string_view outcome);
+  void RecordDecision(absl::string_view verdict);  // "approve" | "deny"
+  void RecordSelfApprovalRefused();
+  void RecordDatabaseError();
+  void SetPending(double n);
+  void StreamOpened();
+  void StreamClosed();
+  void ObserveRpc(absl::string_view method, absl::string_view code,
+                  double seconds);
+  void ObserveTimeToDecision(absl::string_view outcome, double seconds);
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>& requests_;
+  prometheus::Family<prometheus::Counter>& decisions_;
+  prometheus::Counter& self_approvals_refused_;
+  prometheus::Counter& database_errors_;
+  prometheus::Gauge& pending_;
+  prometheus::Gauge& open_streams_;
+  prometheus::Family<prometheus::Histogram>& rpc_latency_;
+  prometheus::Family<prometheus::Histogram>& time_to_decision_;
+};
+
+}  // namespace approval
+
+#endif  // APPROVAL_SERVER_SERVICE_METRICS_H_

@@ -1,0 +1,196 @@
+#include "tests/support/broker/broker_harness.h"
+
+#include <openssl/rand.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <future>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "nlohmann/json.hpp"
+#include "server/domain/canonical.h"
+
+namespace approval::testing {
+namespace {
+
+std::string RandomToken() {
+  unsigned char b[24];
+  REQUIRE(RAND_bytes(b, sizeof(b)) == 1);
+  return HexEncode(absl::string_view(reinterpret_cast<char*>(b), sizeof(b)));
+}
+
+std::map<std::string, std::vector<std::string>> Identities() {
+  std::map<std::string, std::vector<std::string>> ids = {
+      {"agent-1", {"agent"}},
+      {"agent-2", {"agent"}},
+      {"alice", {"reviewer"}},
+      {"bob", {"reviewer"}},
+      {"root", {"admin", "agent"}},
+  };
+  for (int i = 0; i < 32; ++i) ids[absl::StrCat("reviewer-", i)] = {"reviewer"};
+  return ids;
+}
+
+}  // namespace
+
+Config HarnessConfig() {
+  Config c;
+  c.database_url = "unused://harness";
+  c.listen_address = "127.0.0.1:0";
+  c.metrics_address = "";
+  c.database_pool_size = 4;
+  c.expiry_sweep_interval = absl::Milliseconds(100);
+  c.event_poll_interval = absl::Milliseconds(500);
+  c.shutdown_grace = absl::Seconds(1);
+  return c;
+}
+
+BrokerHarness::BrokerHarness(ApprovalStore& store, Config config)
+    : config_(std::move(config)) {
+  char tmpl[] = "/tmp/approval-harness-XXXXXX";
+  REQUIRE(mkdtemp(tmpl) != nullptr);
+  dir_ = tmpl;
+  nlohmann::json file = {{"tokens", nlohmann::json::array()}};
+  for (const auto& [identity, roles] : Identities()) {
+    std::string token = RandomToken();
+    tokens_[identity] = token;
+    file["tokens"].push_back(
+        {{"sha256", Sha256Hex(token)}, {"identity", identity}, {"roles", roles}});
+  }
+  std::string tokens_path = dir_ + "/tokens.json";
+  std::ofstream(tokens_path) << file.dump(2);
+  config_.auth.tokens_file = tokens_path;
+
+  absl::StatusOr<std::unique_ptr<Authenticator>> auth =
+      Authenticator::Create(config_.auth);
+  INFO(auth.status().ToString());
+  REQUIRE(auth.ok());
+  auth_ = *std::move(auth);
+  absl::StatusOr<std::unique_ptr<BrokerServer>> server =
+      BrokerServer::Start(config_, store, *auth_, metrics_);
+  INFO(server.status().ToString());
+  REQUIRE(server.ok());
+  server_ = *std::move(server);
+  channel_ = grpc::CreateChannel(address(), grpc::InsecureChannelCredentials());
+}
+
+BrokerHarness::~BrokerHarness() {
+  server_.reset();
+  std::error_code ignored;
+  std::filesystem::remove_all(dir_, ignored);
+}
+
+std::string BrokerHarness::address() const {
+  return absl::StrCat("127.0.0.1:", server_->port());
+}
+
+std::unique_ptr<v1::ApprovalBroker::Stub> BrokerHarness::Stub() const {
+  return v1::ApprovalBroker::NewStub(channel_);
+}
+
+const std::string& BrokerHarness::Token(const std::string& identity) const {
+  auto it = tokens_.find(identity);
+  REQUIRE(it != tokens_.end());
+  return it->second;
+}
+
+std::unique_ptr<grpc::ClientContext> BrokerHarness::Context(
+    const std::string& identity) const {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->AddMetadata("authorization", "Bearer " + Token(identity));
+  ctx->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+  return ctx;
+}
+
+grpc::Status BrokerHarness::Request(const std::string& identity,
+                                    const v1::RequestApprovalRequest& req,
+                                    v1::RequestApprovalResponse* resp) const {
+  return Stub()->RequestApproval(Context(identity).get(), req, resp);
+}
+
+grpc::Status BrokerHarness::Decide(const std::string& identity,
+                                   const std::string& id, v1::Verdict verdict,
+                                   v1::DecideResponse* resp) const {
+  v1::DecideRequest req;
+  req.set_approval_id(id);
+  req.set_verdict(verdict);
+  req.set_comment("decided by " + identity);
+  return Stub()->Decide(Context(identity).get(), req, resp);
+}
+
+grpc::Status BrokerHarness::Get(const std::string& identity,
+                                const std::string& id,
+                                v1::Approval* resp) const {
+  v1::GetApprovalRequest req;
+  req.set_approval_id(id);
+  return Stub()->GetApproval(Context(identity).get(), req, resp);
+}
+
+v1::RequestApprovalRequest ExportRequest(const std::string& table,
+                                         const std::string& key) {
+  v1::RequestApprovalRequest req;
+  req.set_action("db.export");
+  req.set_resource("postgres://prod/" + table);
+  req.set_parameters_json(R"({"table":")" + table + R"(","rows":1200})");
+  req.set_justification("quarterly report");
+  req.set_idempotency_key(key);
+  req.mutable_ttl()->set_seconds(600);
+  return req;
+}
+
+int HealthStatus(const std::string& address, const std::string& service) {
+  auto channel =
+      grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  grpc::GenericStub stub(channel);
+  // HealthCheckRequest{service}: field 1, length-delimited.
+  std::string request;
+  if (!service.empty()) {
+    request.push_back(0x0a);
+    request.push_back(static_cast<char>(service.size()));
+    request += service;
+  }
+  grpc::Slice slice(request);
+  grpc::ByteBuffer request_buffer(&slice, 1);
+  grpc::ByteBuffer response_buffer;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+  std::promise<grpc::Status> done;
+  stub.UnaryCall(&ctx, "/grpc.health.v1.Health/Check", grpc::StubOptions(),
+                 &request_buffer, &response_buffer,
+                 [&done](grpc::Status s) { done.set_value(s); });
+  grpc::Status status = done.get_future().get();
+  if (!status.ok()) return -1;
+  std::vector<grpc::Slice> slices;
+  if (!response_buffer.Dump(&slices).ok()) return -1;
+  std::string response;
+  for (const grpc::Slice& s : slices) {
+    response.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  }
+  // HealthCheckResponse{status}: field 1, varint; absent means UNKNOWN (0).
+  if (response.size() >= 2 && response[0] == 0x08) return response[1];
+  return 0;
+}
+
+int AwaitHealth(const std::string& address, int want, absl::Duration timeout) {
+  absl::Time give_up = absl::Now() + timeout;
+  int seen = HealthStatus(address);
+  while (seen != want && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(50));
+    seen = HealthStatus(address);
+  }
+  return seen;
+}
+
+bool ReadEvent(grpc::ClientReader<v1::DecisionEvent>& reader,
+               v1::DecisionEvent* event) {
+  return reader.Read(event);
+}
+
+}  // namespace approval::testing
