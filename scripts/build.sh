@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Configures and builds the broker and its tests with CMake.
+#   BUILD_DIR  build directory (default: build, relative to the repo root)
+#   JOBS       parallel build jobs (default: 2)
+# Extra arguments are passed to the CMake configure step (e.g. -DFOO=ON).
+set -euo pipefail
+# shellcheck source=scripts/lib/common.sh
+source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib/common.sh"
+
+cd "${AB_REPO_ROOT}"
+command -v cmake >/dev/null 2>&1 ||
+  ab_die "cmake not found: run scripts/install-deps.sh first"
+
+build_dir="$(ab_build_dir)"
+jobs="${JOBS:-2}"
+
+ab_log "configuring in ${build_dir}"
+cmake -S . -B "${build_dir}" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@"
+ab_log "building with ${jobs} jobs"
+cmake --build "${build_dir}" -j "${jobs}"

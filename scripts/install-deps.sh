@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages needed to build, test and run the broker.
+# A no-op (no apt-get at all) when everything is already installed.
+set -euo pipefail
+# shellcheck source=scripts/lib/common.sh
+source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib/common.sh"
+
+# The one list of system packages this project needs.
+readonly PACKAGES=(
+  build-essential
+  cmake
+  pkg-config
+  libgrpc++-dev
+  protobuf-compiler-grpc
+  libprotobuf-dev
+  protobuf-compiler
+  libabsl-dev
+  libpqxx-dev
+  prometheus-cpp-dev
+  catch2
+  libssl-dev
+  nlohmann-json3-dev
+  postgresql
+  postgresql-client
+  openssl
+  ca-certificates
+)
+
+is_installed() {
+  local status
+  status="$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" || return 1
+  [[ "${status}" == installed ]]
+}
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  is_installed "${pkg}" || missing+=("${pkg}")
+done
+
+if ((${#missing[@]} == 0)); then
+  ab_log "system packages: all ${#PACKAGES[@]} installed"
+  exit 0
+fi
+
+ab_log "installing missing packages: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+ab_as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+ab_as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+  -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+  "${missing[@]}"

@@ -1,0 +1,48 @@
+# shellcheck shell=bash
+# Shared helpers for the scripts in scripts/. Source it; it only defines
+# AB_REPO_ROOT and functions, it runs nothing.
+
+# Absolute path of the repository root (this file lives in scripts/lib/).
+AB_REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
+export AB_REPO_ROOT
+
+ab_log() { printf '==> %s\n' "$*" >&2; }
+ab_warn() { printf 'warning: %s\n' "$*" >&2; }
+ab_die() {
+  printf 'error: %s\n' "$*" >&2
+  exit 1
+}
+
+ab_is_root() { [[ "$(id -u)" -eq 0 ]]; }
+
+# First 12 hex digits of the SHA-256 of $1: short, stable names per path.
+ab_short_hash() { printf '%s' "$1" | sha256sum | cut -c1-12; }
+
+# Lower-case hex SHA-256 of the string $1 (no trailing newline hashed).
+ab_sha256_hex() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
+
+# Runs "$@" as root: directly, through sudo, or fails saying why.
+ab_as_root() {
+  if ab_is_root; then
+    "$@"
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo "$@"
+  else
+    ab_die "need root to run: $* (run this script as root or install sudo)"
+  fi
+}
+
+# The build directory (BUILD_DIR overrides; relative to the repo root).
+ab_build_dir() {
+  local dir="${BUILD_DIR:-build}"
+  [[ "${dir}" == /* ]] || dir="${AB_REPO_ROOT}/${dir}"
+  printf '%s\n' "${dir}"
+}
+
+# Escapes $1 for use inside a JSON string literal.
+ab_json_escape() {
+  local s="$1"
+  s="${s//\\/\\\\}"
+  s="${s//\"/\\\"}"
+  printf '%s' "${s}"
+}

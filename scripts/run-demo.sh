@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# Runs the broker locally with demo identities: installs what is missing,
+# builds, starts a private PostgreSQL (scripts/pg.sh), migrates, creates the
+# login role, writes .run/tokens.json and .run/config.json, prints the tokens
+# and a grpcurl walkthrough, then serves in the foreground. Ctrl-C stops the
+# broker and the PostgreSQL cluster.
+#
+#   APPROVAL_BROKER_PGPORT            PostgreSQL port (default: 55432)
+#   APPROVAL_BROKER_LISTEN_ADDRESS    gRPC address (default: 127.0.0.1:50051)
+#   APPROVAL_BROKER_METRICS_ADDRESS   /metrics address (default: 127.0.0.1:9464)
+#   BUILD_DIR, JOBS                   as for scripts/build.sh
+set -euo pipefail
+# shellcheck source=scripts/lib/common.sh
+source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib/common.sh"
+
+cd "${AB_REPO_ROOT}"
+scripts/install-deps.sh
+scripts/build.sh
+
+export APPROVAL_BROKER_PGPORT="${APPROVAL_BROKER_PGPORT:-55432}"
+listen="${APPROVAL_BROKER_LISTEN_ADDRESS:-127.0.0.1:50051}"
+metrics="${APPROVAL_BROKER_METRICS_ADDRESS:-127.0.0.1:9464}"
+broker="$(ab_build_dir)/server/approval-broker"
+[[ -x "${broker}" ]] || ab_die "${broker} was not built"
+
+# shellcheck disable=SC2317  # reached through the EXIT trap
+stop_cluster() {
+  local rc=$?
+  "${AB_REPO_ROOT}/scripts/pg.sh" stop || true
+  exit "${rc}"
+}
+trap stop_cluster EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+scripts/pg.sh start
+
+psql_admin() { scripts/pg.sh psql -q "$@"; }
+
+# Database, schema (as the superuser, who owns it here), then the login role
+# the broker serves as. The group role approval_broker_app comes from the
+# first migration, so the login role is granted it afterwards.
+if [[ -z "$(psql_admin -tAc "SELECT 1 FROM pg_database WHERE datname = 'approval_broker'")" ]]; then
+  ab_log "creating database approval_broker"
+  psql_admin -c 'CREATE DATABASE approval_broker'
+fi
+ab_log "migrating"
+"${broker}" migrate --database-url "$(scripts/pg.sh admin-url approval_broker)"
+psql_admin -d approval_broker <<'SQL'
+SET client_min_messages = warning;
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'approval_broker') THEN
+    CREATE ROLE approval_broker LOGIN;
+  END IF;
+END
+$$;
+GRANT approval_broker_app TO approval_broker;
+SQL
+
+# Fresh demo tokens on every run; the broker only ever sees their SHA-256.
+agent_token="$(openssl rand -hex 24)"
+alice_token="$(openssl rand -hex 24)"
+bob_token="$(openssl rand -hex 24)"
+
+run_dir="${AB_REPO_ROOT}/.run"
+mkdir -p "${run_dir}"
+chmod 700 "${run_dir}"
+(
+  umask 077
+  cat >"${run_dir}/tokens.json" <<JSON
+{"tokens": [
+  {"sha256": "$(ab_sha256_hex "${agent_token}")", "identity": "agent-demo", "roles": ["agent"]},
+  {"sha256": "$(ab_sha256_hex "${alice_token}")", "identity": "alice", "roles": ["reviewer"]},
+  {"sha256": "$(ab_sha256_hex "${bob_token}")", "identity": "bob", "roles": ["reviewer"]}
+]}
+JSON
+  cat >"${run_dir}/config.json" <<JSON
+// Written by scripts/run-demo.sh on every run; see deploy/config.example.jsonc.
+{
+  "database_url": "postgresql://approval_broker@127.0.0.1:${APPROVAL_BROKER_PGPORT}/approval_broker",
+  "listen_address": "$(ab_json_escape "${listen}")",
+  "metrics_address": "$(ab_json_escape "${metrics}")",
+  "auth": {"tokens_file": "$(ab_json_escape "${run_dir}/tokens.json")"}
+}
+JSON
+)
+chmod 600 "${run_dir}/tokens.json"
+
+cat <<EOF
+
+================================================================================
+Approval Broker demo on ${listen} (plaintext; reflection on; metrics on
+http://${metrics}/metrics). Identities and their tokens, for every terminal:
+
+export AGENT_TOKEN=${agent_token}   # agent-demo (agent)
+export ALICE_TOKEN=${alice_token}   # alice (reviewer)
+export BOB_TOKEN=${bob_token}   # bob (reviewer)
+
+Walkthrough with grpcurl (https://github.com/fullstorydev/grpcurl/releases):
+
+  grpcurl -plaintext ${listen} list
+
+  # As the agent, ask for approval:
+  grpcurl -plaintext -H "authorization: Bearer \$AGENT_TOKEN" \\
+    -d '{"action":"db.export","resource":"postgres://prod/customers","parameters_json":"{\"table\":\"customers\",\"rows\":1200}","justification":"quarterly report","idempotency_key":"export-q3"}' \\
+    ${listen} approval.v1.ApprovalBroker/RequestApproval
+  export APPROVAL_ID=<approval.id from the answer>
+
+  # As alice, see what waits:
+  grpcurl -plaintext -H "authorization: Bearer \$ALICE_TOKEN" \\
+    -d '{"state":"PENDING"}' ${listen} approval.v1.ApprovalBroker/ListApprovals
+
+  # In a second terminal, as the agent, follow the approval:
+  grpcurl -plaintext -H "authorization: Bearer \$AGENT_TOKEN" \\
+    -d "{\"approval_ids\":[\"\$APPROVAL_ID\"]}" ${listen} approval.v1.ApprovalBroker/StreamDecisions
+
+  # The agent cannot approve (no reviewer role): PERMISSION_DENIED
+  grpcurl -plaintext -H "authorization: Bearer \$AGENT_TOKEN" \\
+    -d "{\"approval_id\":\"\$APPROVAL_ID\",\"verdict\":\"APPROVE\"}" ${listen} approval.v1.ApprovalBroker/Decide
+
+  # alice approves; the stream shows EVENT_APPROVED:
+  grpcurl -plaintext -H "authorization: Bearer \$ALICE_TOKEN" \\
+    -d "{\"approval_id\":\"\$APPROVAL_ID\",\"verdict\":\"APPROVE\",\"comment\":\"ok\"}" ${listen} approval.v1.ApprovalBroker/Decide
+
+  grpcurl -plaintext ${listen} grpc.health.v1.Health/Check
+
+Ctrl-C stops the broker and its PostgreSQL cluster.
+================================================================================
+
+EOF
+
+ab_log "serving on ${listen}"
+# The demo database only: an exported APPROVAL_BROKER_DATABASE_URL would win
+# over the config file.
+env -u APPROVAL_BROKER_DATABASE_URL \
+  APPROVAL_BROKER_LISTEN_ADDRESS="${listen}" \
+  APPROVAL_BROKER_METRICS_ADDRESS="${metrics}" \
+  "${broker}" serve --config "${run_dir}/config.json"
