@@ -121,6 +121,14 @@ absl::Status RequireDatabaseUrl(const Config& c) {
 }
 
 int RunServe(const Config& config) {
+  // Signals are taken by one thread with sigwait, so every other thread
+  // (gRPC's, the metrics server's, the pool's) must start with them blocked.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
   if (absl::Status s = ValidateConfig(config); !s.ok()) {
     return Fail("invalid configuration", s, kExitUsage);
   }
@@ -148,14 +156,6 @@ int RunServe(const Config& config) {
     }
     exposer->RegisterCollectable(metrics.registry());
   }
-
-  // Signals are taken by one thread with sigwait, so every other thread
-  // (gRPC's, the pool's) must start with them blocked.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   absl::StatusOr<std::unique_ptr<BrokerServer>> server =
       BrokerServer::Start(config, **store, **auth, metrics);

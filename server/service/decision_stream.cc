@@ -42,6 +42,7 @@ void DecisionStream::Start() {
 }
 
 void DecisionStream::OnEvent(const EventPtr& event) {
+  if (FollowsIds() && !IsTerminal(event->approval.state)) return;
   {
     absl::MutexLock lock(&mu_);
     if (finished_ || done_ || pending_finish_) return;
@@ -151,9 +152,10 @@ void DecisionStream::LoadPage() {
   }
   q.approval_ids = params_.filter.approval_ids;
   q.requester = params_.filter.requester;
-  // Without a resume cursor the client is owed only the current state of
-  // followed approvals that are already decided.
-  q.terminal_only = params_.after_cursor == 0;
+  // Without a resume cursor, a stream following everything has nothing to
+  // catch up on (see Start); one following ids is owed the terminal events
+  // of those already decided, and with a cursor, those after it.
+  q.terminal_only = FollowsIds();
   q.limit = kCatchUpPage;
   absl::StatusOr<std::vector<ApprovalEvent>> page = store_.Events(q);
   bool delete_now = false;

@@ -2,8 +2,9 @@
 //
 // On start it registers with the EventHub (getting the hub's cursor H), then
 // reads the events it owes the client up to H from the store in pages on the
-// Executor (every event after the client's cursor, or, without a cursor, the
-// terminal event of each followed approval that is already decided), and
+// Executor (every event after the client's cursor; for followed ids, their
+// terminal events, so without a cursor the outcome of each followed approval
+// that is already decided), and
 // then writes the live events the hub queued meanwhile (all > H). So the
 // client sees strictly increasing cursors with nothing skipped or repeated.
 // While waiting it holds no thread. A reader that falls more than
@@ -52,6 +53,10 @@ class DecisionStream final
   void Pump();
   void LoadPage();
   void FinishLater(grpc::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A stream that follows given ids gets only their terminal events (the
+  // outcome its agent waits for); one that follows everything gets every
+  // state change, creations included.
+  bool FollowsIds() const { return !params_.filter.approval_ids.empty(); }
 
   ApprovalStore& store_;
   EventHub& hub_;
