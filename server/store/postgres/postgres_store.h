@@ -1,0 +1,93 @@
+// PostgresStore: the ApprovalStore (store.h) on PostgreSQL.
+//
+// Every method runs one short transaction on a pooled connection and follows
+// the contract in store.h. The clock is the database's now(); audit events
+// are chained under a lock on the single audit_chain_head row, so several
+// brokers may share one database. Requires the schema of migrator.h at
+// kRequiredSchemaVersion; the broker runs as a role IN ROLE
+// approval_broker_app.
+//
+// Errors, beyond those of the contract: UNAVAILABLE when the database cannot
+// be reached, a statement exceeds statement_timeout, or a commit's outcome is
+// unknown (the message says so); ABORTED when a transaction kept conflicting
+// with concurrent ones after 3 attempts; INTERNAL naming the SQLSTATE for any
+// other database error. No exception escapes.
+//
+// Thread-safe. A call that finds all pool_size connections busy waits up to
+// connect_timeout + 2 * statement_timeout for one, then fails UNAVAILABLE.
+#ifndef APPROVAL_SERVER_STORE_POSTGRES_POSTGRES_STORE_H_
+#define APPROVAL_SERVER_STORE_POSTGRES_POSTGRES_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "server/store/store.h"
+
+namespace approval {
+
+namespace pg_internal {
+class ConnectionPool;
+}  // namespace pg_internal
+
+struct PostgresOptions {
+  // libpq connection string, URL (postgresql://user@host:5432/db?...) or
+  // key=value form. Required. Its own connect_timeout, if any, wins over
+  // `connect_timeout` below.
+  std::string url;
+  // Most connections open at once; a call waits for a free one.
+  int pool_size = 8;
+  // Server-side limit on each statement (including lock waits). A statement
+  // over it fails the call with UNAVAILABLE.
+  absl::Duration statement_timeout = absl::Seconds(5);
+  // Limit on opening one connection (whole seconds, rounded up).
+  absl::Duration connect_timeout = absl::Seconds(3);
+};
+
+class PostgresStore final : public ApprovalStore {
+ public:
+  // Validates `options` (INVALID_ARGUMENT naming the field, including a url
+  // libpq cannot parse) and opens one connection to prove the database is
+  // reachable: UNAVAILABLE if it is not. Does not check the schema version
+  // (CheckSchema in migrator.h does).
+  static absl::StatusOr<std::unique_ptr<PostgresStore>> Open(
+      const PostgresOptions& options);
+
+  ~PostgresStore() override;
+
+  absl::StatusOr<CreateResult> Create(const NewApproval& req) override;
+  // NOT_FOUND for an id that is not a lower-case UUID, as for an unknown one.
+  absl::StatusOr<Approval> Get(const std::string& id) override;
+  // page_size is clamped to [1, 500]. A page_token this store did not hand
+  // out is INVALID_ARGUMENT.
+  absl::StatusOr<ApprovalPage> List(const ListQuery& q) override;
+  absl::StatusOr<ApprovalEvent> Decide(const DecideInput& in) override;
+  absl::StatusOr<ApprovalEvent> Cancel(const std::string& id,
+                                       const std::string& actor,
+                                       const std::string& reason) override;
+  // limit <= 0 expires nothing. Rows another transaction holds are skipped
+  // and left for a later sweep.
+  absl::StatusOr<std::vector<ApprovalEvent>> ExpireDue(int limit) override;
+  // Ids in q.approval_ids that are not lower-case UUIDs match nothing.
+  absl::StatusOr<std::vector<ApprovalEvent>> Events(
+      const EventQuery& q) override;
+  absl::StatusOr<int64_t> LatestCursor() override;
+  absl::StatusOr<int64_t> CountPending() override;
+  absl::StatusOr<std::vector<AuditEvent>> AuditEvents(int64_t after_seq,
+                                                      int limit) override;
+  // Runs SELECT 1 on a pooled connection.
+  absl::Status Ping() override;
+
+ private:
+  explicit PostgresStore(std::unique_ptr<pg_internal::ConnectionPool> pool);
+
+  std::unique_ptr<pg_internal::ConnectionPool> pool_;
+};
+
+}  // namespace approval
+
+#endif  // APPROVAL_SERVER_STORE_POSTGRES_POSTGRES_STORE_H_
