@@ -117,6 +117,37 @@ grpc::ServerUnaryReactor* BrokerService::CancelApproval(
   });
 }
 
+grpc::ServerUnaryReactor* BrokerService::VerifyAuditLog(
+    grpc::CallbackServerContext* ctx, const v1::VerifyAuditLogRequest*,
+    v1::VerifyAuditLogResponse* resp) {
+  return Unary(ctx, "VerifyAuditLog", [this, resp](const Principal& p) {
+    return DoVerifyAuditLog(p, resp);
+  });
+}
+
+absl::Status BrokerService::DoVerifyAuditLog(const Principal& p,
+                                             v1::VerifyAuditLogResponse* resp) {
+  if (!p.Has(Role::kAdmin)) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "identity ", p.id, " (roles: ", RolesOf(p),
+        ") may not verify the audit log; needs role admin"));
+  }
+  absl::StatusOr<int64_t> verified = VerifyAuditChain(store_);
+  if (verified.ok()) {
+    resp->set_verified(true);
+    resp->set_events_verified(*verified);
+    return absl::OkStatus();
+  }
+  // A broken chain is the answer, not a failure of the call.
+  if (verified.status().code() != absl::StatusCode::kDataLoss) {
+    return verified.status();
+  }
+  LogError("audit log verification failed: ", verified.status().message());
+  resp->set_verified(false);
+  resp->set_problem(std::string(verified.status().message()));
+  return absl::OkStatus();
+}
+
 absl::Status BrokerService::DoRequestApproval(
     const Principal& p, const v1::RequestApprovalRequest& req,
     v1::RequestApprovalResponse* resp) {

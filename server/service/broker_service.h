@@ -49,6 +49,9 @@ class BrokerService final : public v1::ApprovalBroker::CallbackService {
   grpc::ServerUnaryReactor* CancelApproval(
       grpc::CallbackServerContext* ctx, const v1::CancelApprovalRequest* req,
       v1::Approval* resp) override;
+  grpc::ServerUnaryReactor* VerifyAuditLog(
+      grpc::CallbackServerContext* ctx, const v1::VerifyAuditLogRequest* req,
+      v1::VerifyAuditLogResponse* resp) override;
   grpc::ServerWriteReactor<v1::DecisionEvent>* StreamDecisions(
       grpc::CallbackServerContext* ctx,
       const v1::StreamDecisionsRequest* req) override;
@@ -68,6 +71,8 @@ class BrokerService final : public v1::ApprovalBroker::CallbackService {
                      v1::Approval* resp);
   absl::Status DoList(const Principal& p, const v1::ListApprovalsRequest& req,
                       v1::ListApprovalsResponse* resp);
+  absl::Status DoVerifyAuditLog(const Principal& p,
+                                v1::VerifyAuditLogResponse* resp);
   absl::Status DoCancel(const Principal& p,
                         const v1::CancelApprovalRequest& req,
                         v1::Approval* resp);

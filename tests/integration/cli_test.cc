@@ -139,7 +139,7 @@ TEST_CASE("a bad config value is named with its key", "[cli]") {
   CHECK_THAT(r.output, Catch::Contains("forever"));
 }
 
-TEST_CASE("serve runs, exposes metrics and stops cleanly on SIGTERM",
+TEST_CASE("serve runs and exposes metrics and stops cleanly on SIGTERM",
           "[cli][postgres]") {
   TestDatabase db;
   TempDir dir;
@@ -211,17 +211,15 @@ TEST_CASE("serve runs, exposes metrics and stops cleanly on SIGTERM",
   CHECK(WEXITSTATUS(status) == 0);
 }
 
-TEST_CASE("audit verify passes, then names a row a superuser altered",
+TEST_CASE("audit verify passes and then names a row a superuser altered",
           "[cli][postgres]") {
   TestDatabase db;
   std::unique_ptr<PostgresStore> store = db.OpenAppStore();
-  {
-    BrokerHarness h(*store);
-    for (int i = 0; i < 3; ++i) {
-      v1::RequestApprovalResponse resp;
-      REQUIRE(h.Request("agent-1", ExportRequest(absl::StrCat("t", i)), &resp)
-                  .ok());
-    }
+  BrokerHarness h(*store);
+  for (int i = 0; i < 3; ++i) {
+    v1::RequestApprovalResponse resp;
+    REQUIRE(
+        h.Request("agent-1", ExportRequest(absl::StrCat("t", i)), &resp).ok());
   }
   Result ok = RunBroker({"audit", "verify", "--database-url", db.app_url()});
   INFO(ok.output);
@@ -244,6 +242,12 @@ TEST_CASE("audit verify passes, then names a row a superuser altered",
   INFO(broken.output);
   CHECK(broken.exit_code == 1);
   CHECK_THAT(broken.output, Catch::Contains("audit event 2:"));
+
+  // The admin RPC says the same.
+  v1::VerifyAuditLogResponse rpc;
+  REQUIRE(h.Stub()->VerifyAuditLog(h.Context("root").get(), {}, &rpc).ok());
+  CHECK_FALSE(rpc.verified());
+  CHECK_THAT(rpc.problem(), Catch::StartsWith("audit event 2:"));
 }
 
 }  // namespace

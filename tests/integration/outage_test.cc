@@ -31,7 +31,7 @@ class RestartOnExit {
   bool stopped_ = false;
 };
 
-TEST_CASE("database outage: UNAVAILABLE, NOT_SERVING, then recovery",
+TEST_CASE("database outage gives UNAVAILABLE and NOT_SERVING and then recovers",
           "[service][postgres][outage]") {
   TestDatabase db;
   std::unique_ptr<PostgresStore> store = db.OpenAppStore();

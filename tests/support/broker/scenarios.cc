@@ -344,6 +344,20 @@ void AgentStreamSeesOnlyOwnApprovals(BrokerHarness& h, ApprovalStore&) {
   ctx->TryCancel();
 }
 
+void AuditLogVerifiesForAdminsOnly(BrokerHarness& h, ApprovalStore&) {
+  std::string id = MustRequest(h, "agent-1");
+  v1::DecideResponse decided;
+  REQUIRE(h.Decide("alice", id, v1::DENY, &decided).ok());
+  v1::VerifyAuditLogResponse resp;
+  grpc::Status s =
+      h.Stub()->VerifyAuditLog(h.Context("root").get(), {}, &resp);
+  REQUIRE(s.ok());
+  CHECK(resp.verified());
+  CHECK(resp.events_verified() == 2);
+  CHECK(h.Stub()->VerifyAuditLog(h.Context("alice").get(), {}, &resp)
+            .error_code() == StatusCode::PERMISSION_DENIED);
+}
+
 }  // namespace
 
 std::vector<Scenario> ServiceScenarios() {
@@ -359,6 +373,7 @@ std::vector<Scenario> ServiceScenarios() {
       {"stream resumes without gaps or repeats",
        StreamResumesWithoutGapsOrRepeats},
       {"agent stream sees only own approvals", AgentStreamSeesOnlyOwnApprovals},
+      {"audit log verifies, for admins only", AuditLogVerifiesForAdminsOnly},
   };
 }
 
