@@ -28,6 +28,8 @@ void DecisionStream::Start() {
   {
     absl::MutexLock lock(&mu_);
     hub_start_ = start;
+    unfinished_ids_.insert(params_.filter.approval_ids.begin(),
+                           params_.filter.approval_ids.end());
     last_sent_ = params_.after_cursor;
     catchup_pos_ = params_.after_cursor;
     // Without a cursor and without ids there is nothing to catch up on: a
@@ -66,6 +68,11 @@ void DecisionStream::OnWriteDone(bool ok) {
     if (!ok) {
       FinishLater(grpc::Status(grpc::StatusCode::UNAVAILABLE,
                                "write failed: the client went away"));
+    } else if (FollowsIds()) {
+      // Only terminal events reach an id-following stream, and a terminal
+      // state never changes: once every id has one, nothing more can come.
+      unfinished_ids_.erase(current_.approval().id());
+      if (unfinished_ids_.empty()) FinishLater(grpc::Status::OK);
     }
   }
   Pump();

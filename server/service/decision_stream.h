@@ -7,7 +7,8 @@
 // that is already decided), and
 // then writes the live events the hub queued meanwhile (all > H). So the
 // client sees strictly increasing cursors with nothing skipped or repeated.
-// While waiting it holds no thread. A reader that falls more than
+// A stream following ids ends with OK once each has delivered its terminal
+// event. While waiting it holds no thread. A reader that falls more than
 // `max_backlog` events behind is ended with RESOURCE_EXHAUSTED naming the
 // cursor to resume from.
 #ifndef APPROVAL_SERVER_SERVICE_DECISION_STREAM_H_
@@ -16,6 +17,8 @@
 #include <deque>
 #include <memory>
 #include <optional>
+#include <set>
+#include <string>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -76,6 +79,8 @@ class DecisionStream final
   std::optional<grpc::Status> pending_finish_ ABSL_GUARDED_BY(mu_);
   std::deque<EventPtr> catchup_ ABSL_GUARDED_BY(mu_);
   std::deque<EventPtr> live_ ABSL_GUARDED_BY(mu_);
+  // Followed ids whose terminal event has not been written yet.
+  std::set<std::string> unfinished_ids_ ABSL_GUARDED_BY(mu_);
   // The message being written; only touched by the writer while writing_.
   v1::DecisionEvent current_;
 };

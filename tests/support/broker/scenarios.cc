@@ -75,7 +75,9 @@ void FullFlow(BrokerHarness& h, ApprovalStore&) {
   CHECK(late.type() == v1::EVENT_APPROVED);
   CHECK(late.cursor() == event.cursor());
   CHECK(late.approval().decided_by() == "alice");
-  after_ctx->TryCancel();
+  // Every followed approval is terminal: the stream ends by itself.
+  CHECK_FALSE(ReadEvent(*after, &late));
+  CHECK(after->Finish().ok());
 
   v1::Approval got;
   REQUIRE(h.Get("agent-1", a.id(), &got).ok());
