@@ -70,7 +70,7 @@ chmod 700 "${run_dir}"
   cat >"${run_dir}/tokens.json" <<JSON
 {"tokens": [
   {"sha256": "$(ab_sha256_hex "${agent_token}")", "identity": "agent-demo", "roles": ["agent"]},
-  {"sha256": "$(ab_sha256_hex "${alice_token}")", "identity": "alice", "roles": ["reviewer"]},
+  {"sha256": "$(ab_sha256_hex "${alice_token}")", "identity": "alice", "roles": ["reviewer", "agent"]},
   {"sha256": "$(ab_sha256_hex "${bob_token}")", "identity": "bob", "roles": ["reviewer"]}
 ]}
 JSON
@@ -93,7 +93,7 @@ Approval Broker demo on ${listen} (plaintext; reflection on; metrics on
 http://${metrics}/metrics). Identities and their tokens, for every terminal:
 
 export AGENT_TOKEN=${agent_token}   # agent-demo (agent)
-export ALICE_TOKEN=${alice_token}   # alice (reviewer)
+export ALICE_TOKEN=${alice_token}   # alice (reviewer; may also request)
 export BOB_TOKEN=${bob_token}   # bob (reviewer)
 
 Walkthrough with grpcurl (https://github.com/fullstorydev/grpcurl/releases):
@@ -121,6 +121,14 @@ Walkthrough with grpcurl (https://github.com/fullstorydev/grpcurl/releases):
   # alice approves; the stream shows EVENT_APPROVED:
   grpcurl -plaintext -H "authorization: Bearer \$ALICE_TOKEN" \\
     -d "{\"approval_id\":\"\$APPROVAL_ID\",\"verdict\":\"APPROVE\",\"comment\":\"ok\"}" ${listen} approval.v1.ApprovalBroker/Decide
+
+  # alice asks for something herself and tries to approve it: refused
+  # (PERMISSION_DENIED "self-approval refused ..."), and audited; bob may.
+  grpcurl -plaintext -H "authorization: Bearer \$ALICE_TOKEN" \\
+    -d '{"action":"iam.grant","resource":"role/prod-admin","parameters_json":"{\"user\":\"alice\"}"}' \\
+    ${listen} approval.v1.ApprovalBroker/RequestApproval
+  grpcurl -plaintext -H "authorization: Bearer \$ALICE_TOKEN" \\
+    -d "{\"approval_id\":\"<its id>\",\"verdict\":\"APPROVE\"}" ${listen} approval.v1.ApprovalBroker/Decide
 
   grpcurl -plaintext ${listen} grpc.health.v1.Health/Check
 

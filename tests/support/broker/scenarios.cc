@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "prometheus/text_serializer.h"
 #include "server/domain/canonical.h"
 
 namespace approval::testing {
@@ -113,6 +114,10 @@ void AdminCannotApproveOwnRequest(BrokerHarness& h, ApprovalStore& store) {
   CHECK(audit->back().type == EventType::kDecisionRefused);
   CHECK(audit->back().actor == "root");
   CHECK(audit->back().approval_id == id);
+  std::string metrics =
+      prometheus::TextSerializer().Serialize(h.metrics().registry()->Collect());
+  CHECK_THAT(metrics,
+             Catch::Contains("approval_self_approvals_refused_total 1"));
   // Another reviewer still can.
   CHECK(h.Decide("alice", id, v1::APPROVE, &resp).ok());
 }
