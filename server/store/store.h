@@ -111,8 +111,9 @@ class ApprovalStore {
   virtual absl::Status Ping() = 0;
 };
 
-// Walks the whole audit chain of `store` in pages. OK with the number of
-// verified events, or DATA_LOSS naming the first event that does not verify.
+// Walks the whole audit chain of `store` in pages and checks that it ends at
+// LatestCursor(). OK with the number of verified events, or DATA_LOSS naming
+// the first event that does not verify (or is missing from the end).
 absl::StatusOr<int64_t> VerifyAuditChain(ApprovalStore& store);
 
 }  // namespace approval

@@ -122,5 +122,22 @@ TEST_CASE("VerifyAuditChain notices an event inserted out of band",
   CHECK(absl::StrContains(verified.status().message(), "audit event 4"));
 }
 
+TEST_CASE("VerifyAuditChain notices events cut off the end",
+          "[postgres][audit]") {
+  TestDatabase db;
+  std::unique_ptr<PostgresStore> store = db.OpenAppStore();
+  Populate(*store);
+  ExecSql(db.admin_url(),
+          "ALTER TABLE audit_events DISABLE TRIGGER "
+          "audit_events_no_update_delete; "
+          "DELETE FROM audit_events WHERE seq = 3; "
+          "ALTER TABLE audit_events ENABLE ALWAYS TRIGGER "
+          "audit_events_no_update_delete");
+  absl::StatusOr<int64_t> verified = VerifyAuditChain(*store);
+  REQUIRE_FALSE(verified.ok());
+  CHECK(verified.status().code() == absl::StatusCode::kDataLoss);
+  CHECK(absl::StrContains(verified.status().message(), "audit event 3"));
+}
+
 }  // namespace
 }  // namespace approval::testing
