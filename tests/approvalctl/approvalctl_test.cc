@@ -1,0 +1,621 @@
+// The approvalctl binary end to end against an in-process broker on a real
+// PostgreSQL: what a reviewer sees, what a script parses, and which exit
+// code each kind of failure gets.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <ostream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "nlohmann/json.hpp"
+#include "pqxx/pqxx"
+#include "tests/support/broker/broker_harness.h"
+#include "tests/support/certs/test_certs.h"
+#include "tests/support/pg/pg_fixture.h"
+
+namespace approval::testing {
+namespace {
+
+using Json = nlohmann::json;
+
+// No approval has this id (version-4 UUIDs come from a random source).
+constexpr char kUnknownId[] = "00000000-0000-4000-8000-000000000000";
+constexpr absl::Duration kRunLimit = absl::Seconds(60);
+
+// A running approvalctl with stdin on /dev/null, stdout and stderr on pipes
+// and exactly the environment given. Killed (if still running) and reaped
+// on destruction.
+class CtlProcess final {
+ public:
+  CtlProcess(const std::vector<std::string>& args,
+             const std::vector<std::string>& env) {
+    int out[2], err[2];
+    REQUIRE(pipe2(out, O_CLOEXEC) == 0);
+    REQUIRE(pipe2(err, O_CLOEXEC) == 0);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+    posix_spawn_file_actions_adddup2(&actions, err[1], 2);
+    std::vector<char*> argv = {const_cast<char*>(APPROVALCTL_BINARY)};
+    for (const std::string& a : args)
+      argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    std::vector<char*> envp;
+    for (const std::string& e : env)
+      envp.push_back(const_cast<char*>(e.c_str()));
+    envp.push_back(nullptr);
+    int rc = posix_spawn(&pid_, APPROVALCTL_BINARY, &actions, nullptr,
+                         argv.data(), envp.data());
+    posix_spawn_file_actions_destroy(&actions);
+    close(out[1]);
+    close(err[1]);
+    fds_[0] = out[0];
+    fds_[1] = err[0];
+    REQUIRE(rc == 0);
+  }
+
+  ~CtlProcess() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    for (int fd : fds_) {
+      if (fd >= 0) close(fd);
+    }
+  }
+
+  CtlProcess(const CtlProcess&) = delete;
+  CtlProcess& operator=(const CtlProcess&) = delete;
+
+  // Reads both pipes until stdout (or stderr) contains `needle`; false if
+  // `timeout` passes or the pipes close first.
+  bool ReadUntil(bool from_stderr, const std::string& needle,
+                 absl::Duration timeout) {
+    absl::Time deadline = absl::Now() + timeout;
+    const std::string& text = from_stderr ? err_ : out_;
+    while (text.find(needle) == std::string::npos) {
+      if (!Pump(deadline)) return text.find(needle) != std::string::npos;
+    }
+    return true;
+  }
+
+  // Reads both pipes to the end and reaps the process: its exit code, or -1
+  // if it did not end within `timeout` (it is killed then).
+  int Wait(absl::Duration timeout) {
+    absl::Time deadline = absl::Now() + timeout;
+    while (Pump(deadline)) {
+    }
+    bool timed_out = fds_[0] >= 0 || fds_[1] >= 0;
+    if (timed_out) kill(pid_, SIGKILL);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    if (timed_out || !WIFEXITED(status)) return -1;
+    return WEXITSTATUS(status);
+  }
+
+  const std::string& out() const { return out_; }
+  const std::string& err() const { return err_; }
+
+ private:
+  // Waits (until `deadline`) for output and appends what is there. False
+  // once both pipes are closed or the deadline has passed.
+  bool Pump(absl::Time deadline) {
+    pollfd p[2] = {{fds_[0], POLLIN, 0}, {fds_[1], POLLIN, 0}};
+    if (fds_[0] < 0 && fds_[1] < 0) return false;
+    absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) return false;
+    int n = poll(p, 2, static_cast<int>(absl::ToInt64Milliseconds(left)) + 1);
+    if (n < 0 && errno != EINTR) return false;
+    std::string* sinks[2] = {&out_, &err_};
+    for (int i = 0; i < 2; ++i) {
+      if (fds_[i] < 0 || (p[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) {
+        continue;
+      }
+      char buf[4096];
+      ssize_t got = read(fds_[i], buf, sizeof(buf));
+      if (got > 0) {
+        sinks[i]->append(buf, got);
+      } else if (got == 0 || errno != EINTR) {
+        close(fds_[i]);
+        fds_[i] = -1;
+      }
+    }
+    return true;
+  }
+
+  pid_t pid_ = -1;
+  int fds_[2] = {-1, -1};
+  std::string out_, err_;
+};
+
+struct CtlResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+std::ostream& operator<<(std::ostream& os, const CtlResult& r) {
+  return os << "exit " << r.exit_code << "\n--- stdout\n"
+            << r.out << "--- stderr\n"
+            << r.err;
+}
+
+CtlResult RunCtl(const std::vector<std::string>& args,
+                 const std::vector<std::string>& env = {}) {
+  CtlProcess p(args, env);
+  CtlResult r;
+  r.exit_code = p.Wait(kRunLimit);
+  r.out = p.out();
+  r.err = p.err();
+  return r;
+}
+
+// A broker on a fresh database, with a wide table for approvalctl.
+struct Broker {
+  explicit Broker(Config config = HarnessConfig())
+      : store(db.OpenAppStore()), h(*store, std::move(config)) {}
+
+  // approvalctl's environment to call the broker as `identity`.
+  std::vector<std::string> As(const std::string& identity) const {
+    return {"APPROVAL_BROKER_ADDR=" + h.address(),
+            "APPROVAL_BROKER_TOKEN=" + h.Token(identity), "COLUMNS=200"};
+  }
+
+  std::string Request(const std::string& identity,
+                      const std::string& table = "customers") {
+    v1::RequestApprovalResponse resp;
+    grpc::Status s = h.Request(identity, ExportRequest(table), &resp);
+    INFO(s.error_message());
+    REQUIRE(s.ok());
+    return resp.approval().id();
+  }
+
+  v1::Approval Get(const std::string& id) {
+    v1::Approval a;
+    REQUIRE(h.Get("alice", id, &a).ok());
+    return a;
+  }
+
+  TestDatabase db;
+  std::unique_ptr<PostgresStore> store;
+  BrokerHarness h;
+};
+
+Json ParseJson(const std::string& text) {
+  INFO(text);
+  Json j = Json::parse(text, nullptr, false);
+  REQUIRE_FALSE(j.is_discarded());
+  return j;
+}
+
+TEST_CASE("pending shows a request made by agent-1 as a table",
+          "[approvalctl][postgres]") {
+  Broker b;
+  std::string id = b.Request("agent-1");
+  CtlResult r = RunCtl({"pending"}, b.As("alice"));
+  INFO(r);
+  REQUIRE(r.exit_code == 0);
+  std::vector<std::string> lines =
+      absl::StrSplit(r.out, '\n', absl::SkipEmpty());
+  REQUIRE(lines.size() == 2);
+  CHECK_THAT(lines[0], Catch::StartsWith("ID"));
+  CHECK_THAT(lines[0], Catch::Contains("REQUESTER"));
+  CHECK_THAT(lines[0], Catch::Contains("PARAMETERS"));
+  CHECK_THAT(lines[1], Catch::StartsWith(id));
+  CHECK_THAT(lines[1], Catch::Contains("agent-1"));
+  CHECK_THAT(lines[1], Catch::Contains("db.export"));
+  CHECK_THAT(lines[1], Catch::Contains("postgres://prod/customers"));
+  CHECK_THAT(lines[1], Catch::Contains(R"({"rows":1200,"table":"customers"})"));
+}
+
+TEST_CASE("pending truncates the parameters preview to the width",
+          "[approvalctl][postgres]") {
+  Broker b;
+  b.Request("agent-1");
+  std::vector<std::string> env = b.As("alice");
+  env.back() = "COLUMNS=110";
+  CtlResult r = RunCtl({"pending"}, env);
+  INFO(r);
+  REQUIRE(r.exit_code == 0);
+  for (absl::string_view line :
+       absl::StrSplit(r.out, '\n', absl::SkipEmpty())) {
+    CHECK(line.size() <= 110 + 2);  // "…" is 3 bytes, 1 column
+  }
+  CHECK_THAT(r.out, Catch::Contains("…"));
+}
+
+TEST_CASE("approve records the reviewer and the comment",
+          "[approvalctl][postgres]") {
+  Broker b;
+  std::string id = b.Request("agent-1");
+  CtlResult r =
+      RunCtl({"approve", id, "-m", "reviewed the query"}, b.As("alice"));
+  INFO(r);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::StartsWith("approved " + id));
+  v1::Approval a = b.Get(id);
+  CHECK(a.state() == v1::APPROVED);
+  CHECK(a.decided_by() == "alice");
+  CHECK(a.decision_comment() == "reviewed the query");
+}
+
+TEST_CASE("deny records the reviewer and the comment",
+          "[approvalctl][postgres]") {
+  Broker b;
+  std::string id = b.Request("agent-1");
+  CtlResult r = RunCtl({"deny", id, "--message=too broad"}, b.As("bob"));
+  INFO(r);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::StartsWith("denied " + id));
+  v1::Approval a = b.Get(id);
+  CHECK(a.state() == v1::DENIED);
+  CHECK(a.decided_by() == "bob");
+  CHECK(a.decision_comment() == "too broad");
+}
+
+TEST_CASE("deciding an already decided approval exits 6",
+          "[approvalctl][postgres]") {
+  Broker b;
+  std::string id = b.Request("agent-1");
+  REQUIRE(RunCtl({"deny", id}, b.As("bob")).exit_code == 0);
+  CtlResult r = RunCtl({"approve", id}, b.As("alice"));
+  INFO(r);
+  CHECK(r.exit_code == 6);
+  CHECK_THAT(r.err, Catch::Contains("cannot approve"));
+  CHECK_THAT(r.err, Catch::Contains("already DENIED"));
+  CHECK(b.Get(id).state() == v1::DENIED);
+}
+
+TEST_CASE("self-approval is refused in words a person understands",
+          "[approvalctl][postgres]") {
+  Broker b;
+  std::string id = b.Request("root");
+  CtlResult r = RunCtl({"approve", id, "-m", "mine"}, b.As("root"));
+  INFO(r);
+  CHECK(r.exit_code == 5);
+  CHECK_THAT(r.err,
+             Catch::Contains(
+                 "you requested this approval; another reviewer must decide"));
+  CHECK(r.out.empty());
+  CHECK(b.Get(id).state() == v1::PENDING);
+}
+
+TEST_CASE("an unknown approval exits 3", "[approvalctl][postgres]") {
+  Broker b;
+  CtlResult show = RunCtl({"show", kUnknownId}, b.As("alice"));
+  INFO(show);
+  CHECK(show.exit_code == 3);
+  CHECK_THAT(show.err, Catch::Contains(kUnknownId));
+  CtlResult approve = RunCtl({"approve", kUnknownId}, b.As("alice"));
+  INFO(approve);
+  CHECK(approve.exit_code == 3);
+}
+
+TEST_CASE("another agent's approval looks unknown to an agent",
+          "[approvalctl][postgres]") {
+  Broker b;
+  std::string id = b.Request("agent-1");
+  CtlResult r = RunCtl({"show", id}, b.As("agent-2"));
+  INFO(r);
+  CHECK(r.exit_code == 3);
+}
+
+TEST_CASE("a bad or missing token exits 4", "[approvalctl][postgres]") {
+  Broker b;
+  std::vector<std::string> env = b.As("alice");
+  env[1] = "APPROVAL_BROKER_TOKEN=not-a-real-token";
+  CtlResult bad = RunCtl({"pending"}, env);
+  INFO(bad);
+  CHECK(bad.exit_code == 4);
+  CHECK_THAT(bad.err, Catch::Contains("not authenticated"));
+  CHECK_THAT(bad.err, !Catch::Contains("not-a-real-token"));
+  CtlResult none = RunCtl({"pending", "--addr", b.h.address()});
+  INFO(none);
+  CHECK(none.exit_code == 4);
+  CtlResult watch = RunCtl({"watch"}, env);
+  INFO(watch);
+  CHECK(watch.exit_code == 4);
+  CHECK_THAT(watch.err, !Catch::Contains("watching"));
+}
+
+TEST_CASE("a role the command needs is missing: exit 5",
+          "[approvalctl][postgres]") {
+  Broker b;
+  std::string id = b.Request("agent-1");
+  CtlResult r = RunCtl({"approve", id}, b.As("agent-2"));
+  INFO(r);
+  CHECK(r.exit_code == 5);
+  CHECK_THAT(r.err, Catch::Contains("needs role reviewer"));
+}
+
+TEST_CASE("an address nothing listens on exits 7", "[approvalctl]") {
+  // A bound socket that never listens refuses connections, and no other
+  // process can take its port meanwhile.
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+  socklen_t len = sizeof(addr);
+  REQUIRE(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  std::string address = absl::StrCat("127.0.0.1:", ntohs(addr.sin_port));
+  CtlResult r = RunCtl({"pending", "--addr", address, "--token", "t"});
+  close(fd);
+  INFO(r);
+  CHECK(r.exit_code == 7);
+  CHECK_THAT(r.err, Catch::Contains(address));
+}
+
+TEST_CASE("invalid usage exits 2 and names the mistake", "[approvalctl]") {
+  struct Case {
+    std::vector<std::string> args;
+    std::string says;
+  };
+  std::vector<Case> cases = {
+      {{}, "missing command"},
+      {{"frobnicate"}, "unknown command frobnicate"},
+      {{"approve"}, "missing the approval ID"},
+      {{"show", "a", "b"}, "unexpected argument b"},
+      {{"pending", "--colour"}, "unknown flag --colour"},
+      {{"pending", "-o", "xml"}, "'xml' is not one of text, json"},
+      {{"pending", "-m", "why"}, "does not take -m"},
+      {{"watch", "--after", "-3"}, "--after"},
+      {{"audit"}, "audit verify"},
+      {{"pending", "--timeout", "soon"}, "--timeout"},
+      {{"pending", "--cert", "c.pem"}, "--cert and --key"},
+      {{"pending", "--ca", "/nonexistent/ca.pem"}, "/nonexistent/ca.pem"},
+      {{"pending", "--token"}, "--token: needs a value"},
+  };
+  for (const Case& c : cases) {
+    CtlResult r = RunCtl(c.args);
+    INFO(absl::StrJoin(c.args, " ") << "\n" << r);
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Catch::Contains(c.says));
+  }
+}
+
+TEST_CASE("a malformed approval id from the broker exits 2",
+          "[approvalctl][postgres]") {
+  Broker b;
+  CtlResult r = RunCtl({"show", "not-a-uuid"}, b.As("alice"));
+  INFO(r);
+  CHECK(r.exit_code == 2);
+}
+
+TEST_CASE("help lists the commands and every exit code", "[approvalctl]") {
+  CtlResult r = RunCtl({"--help"});
+  INFO(r);
+  REQUIRE(r.exit_code == 0);
+  for (const char* command : {"pending", "show ID", "approve ID", "deny ID",
+                              "watch", "audit verify"}) {
+    CHECK_THAT(r.out, Catch::Contains(command));
+  }
+  for (int code = 0; code <= 10; ++code) {
+    CHECK_THAT(r.out, Catch::Contains(
+                          absl::StrCat(code < 10 ? "   " : "  ", code, "  ")));
+  }
+}
+
+TEST_CASE("json output parses and has the approval fields",
+          "[approvalctl][postgres]") {
+  Broker b;
+  std::string id = b.Request("agent-1");
+
+  CtlResult show = RunCtl({"show", id, "-o", "json"}, b.As("alice"));
+  INFO(show);
+  REQUIRE(show.exit_code == 0);
+  Json a = ParseJson(show.out);
+  CHECK(a["id"] == id);
+  CHECK(a["state"] == "PENDING");
+  CHECK(a["requester"] == "agent-1");
+  CHECK(a["action"] == "db.export");
+  CHECK(a["resource"] == "postgres://prod/customers");
+  CHECK(a["parameters_json"] == R"({"rows":1200,"table":"customers"})");
+  CHECK(a["decided_by"] == "");
+  CHECK(a["create_time"].is_string());
+
+  CtlResult pending = RunCtl({"pending", "--output", "json"}, b.As("alice"));
+  INFO(pending);
+  REQUIRE(pending.exit_code == 0);
+  Json list = ParseJson(pending.out);
+  REQUIRE(list["approvals"].size() == 1);
+  CHECK(list["approvals"][0]["id"] == id);
+
+  CtlResult approve =
+      RunCtl({"approve", id, "-m", "ok", "--output=json"}, b.As("bob"));
+  INFO(approve);
+  REQUIRE(approve.exit_code == 0);
+  Json decided = ParseJson(approve.out);
+  CHECK(decided["state"] == "APPROVED");
+  CHECK(decided["decided_by"] == "bob");
+  CHECK(decided["decision_comment"] == "ok");
+
+  CtlResult empty = RunCtl({"pending", "-o", "json"}, b.As("alice"));
+  INFO(empty);
+  REQUIRE(empty.exit_code == 0);
+  CHECK(ParseJson(empty.out)["approvals"].empty());
+}
+
+TEST_CASE("show prints every field for a person", "[approvalctl][postgres]") {
+  Broker b;
+  std::string id = b.Request("agent-1");
+  CtlResult r = RunCtl({"show", id}, b.As("alice"));
+  INFO(r);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains("state:           PENDING"));
+  CHECK_THAT(r.out, Catch::Contains("justification:   quarterly report"));
+  CHECK_THAT(r.out, Catch::Contains("\"table\": \"customers\""));
+}
+
+TEST_CASE("text output escapes terminal controls an agent sent",
+          "[approvalctl][postgres]") {
+  Broker b;
+  v1::RequestApprovalRequest req = ExportRequest();
+  // An escape that would clear the screen, and a right-to-left override
+  // that would show "txt.exe" as "exe.txt".
+  req.set_justification("routine\x1b[2J");
+  req.set_resource("s3://bucket/\u202etxt.exe");
+  v1::RequestApprovalResponse resp;
+  grpc::Status s = b.h.Request("agent-1", req, &resp);
+  INFO(s.error_message());
+  REQUIRE(s.ok());
+  for (const char* command : {"show", "pending"}) {
+    std::vector<std::string> args = {command};
+    if (args[0] == "show") args.push_back(resp.approval().id());
+    CtlResult r = RunCtl(args, b.As("alice"));
+    INFO(r);
+    REQUIRE(r.exit_code == 0);
+    CHECK(r.out.find('\x1b') == std::string::npos);
+    CHECK(r.out.find("\u202e") == std::string::npos);
+    CHECK_THAT(r.out, Catch::Contains("s3://bucket/\\u202etxt.exe"));
+  }
+  CtlResult show = RunCtl({"show", resp.approval().id()}, b.As("alice"));
+  CHECK_THAT(show.out, Catch::Contains("routine\\x1b[2J"));
+}
+
+TEST_CASE("audit verify as an admin says OK and exits 9 once broken",
+          "[approvalctl][postgres]") {
+  Broker b;
+  std::string id = b.Request("agent-1");
+  REQUIRE(RunCtl({"deny", id}, b.As("alice")).exit_code == 0);
+
+  CtlResult ok = RunCtl({"audit", "verify"}, b.As("root"));
+  INFO(ok);
+  CHECK(ok.exit_code == 0);
+  CHECK_THAT(ok.out, Catch::Contains("audit chain OK: 2 events verified"));
+  CtlResult json = RunCtl({"audit", "verify", "-o", "json"}, b.As("root"));
+  INFO(json);
+  CHECK(json.exit_code == 0);
+  Json verified = ParseJson(json.out);
+  CHECK(verified["verified"] == true);
+  CHECK(verified["events_verified"] == "2");
+
+  CtlResult reviewer = RunCtl({"audit", "verify"}, b.As("alice"));
+  INFO(reviewer);
+  CHECK(reviewer.exit_code == 5);
+
+  {
+    pqxx::connection conn(b.db.admin_url());
+    pqxx::work tx(conn);
+    tx.exec0("ALTER TABLE audit_events DISABLE TRIGGER USER");
+    tx.exec0("UPDATE audit_events SET actor = 'mallory' WHERE seq = 2");
+    tx.exec0(
+        "ALTER TABLE audit_events ENABLE ALWAYS TRIGGER "
+        "audit_events_no_update_delete");
+    tx.commit();
+  }
+  CtlResult broken = RunCtl({"audit", "verify"}, b.As("root"));
+  INFO(broken);
+  CHECK(broken.exit_code == 9);
+  CHECK_THAT(broken.out, Catch::Contains("audit chain BROKEN: audit event 2"));
+}
+
+TEST_CASE("watch on decided approvals prints their outcome and ends",
+          "[approvalctl][postgres]") {
+  Broker b;
+  std::string approved = b.Request("agent-1", "t1");
+  std::string denied = b.Request("agent-1", "t2");
+  v1::DecideResponse resp;
+  REQUIRE(b.h.Decide("alice", approved, v1::APPROVE, &resp).ok());
+  REQUIRE(b.h.Decide("bob", denied, v1::DENY, &resp).ok());
+
+  CtlResult one = RunCtl({"watch", approved}, b.As("agent-1"));
+  INFO(one);
+  CHECK(one.exit_code == 0);
+  CHECK_THAT(one.out, Catch::StartsWith("cursor "));
+  CHECK_THAT(one.out, Catch::Contains("approved"));
+  CHECK_THAT(one.out, Catch::Contains(approved));
+  CHECK_THAT(one.out, Catch::Contains("by alice"));
+
+  CtlResult both =
+      RunCtl({"watch", approved, denied, "-o", "json"}, b.As("agent-1"));
+  INFO(both);
+  CHECK(both.exit_code == 10);
+  std::vector<std::string> lines =
+      absl::StrSplit(both.out, '\n', absl::SkipEmpty());
+  REQUIRE(lines.size() == 2);
+  Json first = ParseJson(lines[0]);
+  Json second = ParseJson(lines[1]);
+  CHECK(first["type"] == "EVENT_APPROVED");
+  CHECK(second["type"] == "EVENT_DENIED");
+  CHECK(second["approval"]["id"] == denied);
+  CHECK(std::stoull(second["cursor"].get<std::string>()) >
+        std::stoull(first["cursor"].get<std::string>()));
+}
+
+TEST_CASE("watch without ids follows new approvals live",
+          "[approvalctl][postgres]") {
+  Broker b;
+  CtlProcess watch({"watch"}, b.As("alice"));
+  // Bounded by the broker's answer: "watching" once the subscription is in
+  // place, so the request below cannot be missed.
+  REQUIRE(watch.ReadUntil(true, "watching", absl::Seconds(30)));
+  std::string id = b.Request("agent-1");
+  bool seen = watch.ReadUntil(false, id, absl::Seconds(30));
+  INFO(watch.out() << watch.err());
+  REQUIRE(seen);
+  CHECK_THAT(watch.out(), Catch::StartsWith("cursor "));
+  CHECK_THAT(watch.out(), Catch::Contains("created"));
+  CHECK_THAT(watch.out(), Catch::Contains("by agent-1"));
+}
+
+TEST_CASE("approvalctl decides over mTLS as the certificate's identity",
+          "[approvalctl][postgres][mtls]") {
+  constexpr char kCarol[] = "spiffe://test.example/ops/carol";
+  TestPki pki;
+  TempDir dir;
+  KeyPair server = pki.Server();
+  Config config = HarnessConfig();
+  config.tls.cert_file = dir.Write("server.crt", server.cert_pem);
+  config.tls.key_file = dir.Write("server.key", server.key_pem);
+  config.tls.client_ca_file = dir.Write("ca.crt", pki.ca().cert_pem);
+  config.auth.mtls_identities = {{kCarol, {Role::kReviewer}}};
+  Broker b(config);
+  PemFiles carol = WriteKeyPair(dir, "carol", pki.Client({kCarol}, "carol"));
+
+  // The harness's own channel is plaintext: request over TLS with a token.
+  grpc::SslCredentialsOptions tls;
+  tls.pem_root_certs = pki.ca().cert_pem;
+  auto stub = v1::ApprovalBroker::NewStub(
+      grpc::CreateChannel(absl::StrCat("localhost:", b.h.server().port()),
+                          grpc::SslCredentials(tls)));
+  v1::RequestApprovalResponse created;
+  REQUIRE(stub->RequestApproval(b.h.Context("agent-1").get(), ExportRequest(),
+                                &created)
+              .ok());
+  const std::string id = created.approval().id();
+
+  std::vector<std::string> env = {
+      absl::StrCat("APPROVAL_BROKER_ADDR=localhost:", b.h.server().port()),
+      "APPROVAL_BROKER_CA=" + dir.path() + "/ca.crt",
+      "APPROVAL_BROKER_CERT=" + carol.cert_file,
+      "APPROVAL_BROKER_KEY=" + carol.key_file};
+  CtlResult r = RunCtl({"approve", id, "-o", "json"}, env);
+  INFO(r);
+  REQUIRE(r.exit_code == 0);
+  CHECK(ParseJson(r.out)["decided_by"] == kCarol);
+
+  // Without the client certificate the broker does not know who calls.
+  CtlResult anonymous =
+      RunCtl({"pending", "--ca", dir.path() + "/ca.crt"}, {env[0]});
+  INFO(anonymous);
+  CHECK(anonymous.exit_code == 4);
+}
+
+}  // namespace
+}  // namespace approval::testing

@@ -1,0 +1,229 @@
+// approvalctl: the reviewer's and operator's command line for the Approval
+// Broker. `approvalctl --help` lists the commands, flags and exit codes.
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <iostream>
+#include <set>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "tools/approvalctl/broker_client.h"
+#include "tools/approvalctl/exit_codes.h"
+#include "tools/approvalctl/options.h"
+#include "tools/approvalctl/render.h"
+
+namespace approval::ctl {
+namespace {
+
+std::string Env(absl::string_view name) {
+  const char* value = std::getenv(std::string(name).c_str());
+  return value == nullptr ? "" : value;
+}
+
+int TerminalWidth() {
+  winsize ws{};
+  if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 &&
+      ws.ws_col > 0) {
+    return ws.ws_col;
+  }
+  int columns = 0;
+  if (absl::SimpleAtoi(Env("COLUMNS"), &columns) && columns > 0) {
+    return columns;
+  }
+  return 120;
+}
+
+absl::Status PrintJson(const google::protobuf::Message& m) {
+  absl::StatusOr<std::string> json = ToJson(m);
+  if (!json.ok()) return json.status();
+  std::cout << *json << std::endl;
+  return absl::OkStatus();
+}
+
+// The broker's own words for what went wrong, plus what to check on this
+// side for the failures that are about the connection.
+std::string Explain(const absl::Status& s, const ConnectionOptions& c) {
+  switch (s.code()) {
+    case absl::StatusCode::kUnauthenticated:
+      return absl::StrCat(
+          "not authenticated by the broker at ", c.address, ": ", s.message(),
+          " (set APPROVAL_BROKER_TOKEN or --token, or --cert and --key)");
+    case absl::StatusCode::kUnavailable:
+      return absl::StrCat("broker at ", c.address,
+                          " unavailable: ", s.message(),
+                          " (is it running? check --addr / "
+                          "APPROVAL_BROKER_ADDR; otherwise retry later)");
+    case absl::StatusCode::kDeadlineExceeded:
+      return absl::StrCat("no answer from the broker at ", c.address,
+                          " within ", absl::FormatDuration(c.timeout),
+                          " (--timeout)");
+    default:
+      return std::string(s.message());
+  }
+}
+
+absl::StatusOr<ExitCode> RunPending(BrokerClient& client,
+                                    const Invocation& inv) {
+  absl::StatusOr<std::vector<v1::Approval>> approvals = client.ListPending();
+  if (!approvals.ok()) return approvals.status();
+  if (inv.output == OutputFormat::kText) {
+    std::cout << PendingTable(*approvals, absl::Now(), TerminalWidth());
+    return ExitCode::kOk;
+  }
+  std::string out = "{\"approvals\":[";
+  for (size_t i = 0; i < approvals->size(); ++i) {
+    absl::StatusOr<std::string> json = ToJson((*approvals)[i]);
+    if (!json.ok()) return json.status();
+    absl::StrAppend(&out, i == 0 ? "" : ",", *json);
+  }
+  std::cout << out << "]}" << std::endl;
+  return ExitCode::kOk;
+}
+
+absl::StatusOr<ExitCode> RunShow(BrokerClient& client, const Invocation& inv) {
+  absl::StatusOr<v1::Approval> a = client.Get(inv.approval_ids[0]);
+  if (!a.ok()) return a.status();
+  if (inv.output == OutputFormat::kJson) {
+    if (absl::Status s = PrintJson(*a); !s.ok()) return s;
+  } else {
+    std::cout << ApprovalDetails(*a, absl::Now());
+  }
+  return ExitCode::kOk;
+}
+
+absl::StatusOr<ExitCode> RunDecide(BrokerClient& client, const Invocation& inv,
+                                   v1::Verdict verdict) {
+  const std::string& id = inv.approval_ids[0];
+  const char* verb = verdict == v1::APPROVE ? "approve" : "deny";
+  absl::StatusOr<v1::Approval> a = client.Decide(id, verdict, inv.message);
+  if (!a.ok()) {
+    const absl::Status& s = a.status();
+    if (s.code() == absl::StatusCode::kPermissionDenied &&
+        absl::StrContains(s.message(), "self-approval refused")) {
+      // The broker words it for logs; say it to the person who tried.
+      const char* why = absl::StrContains(s.message(), "on their behalf")
+                            ? "an agent requested this approval on your behalf"
+                            : "you requested this approval";
+      return absl::PermissionDeniedError(
+          absl::StrCat("cannot ", verb, " ", id, ": ", why,
+                       "; another reviewer must decide"));
+    }
+    if (s.code() == absl::StatusCode::kFailedPrecondition) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("cannot ", verb, ": ", s.message()));
+    }
+    return s;
+  }
+  if (inv.output == OutputFormat::kJson) {
+    if (absl::Status s = PrintJson(*a); !s.ok()) return s;
+  } else {
+    std::cout << (verdict == v1::APPROVE ? "approved " : "denied ")
+              << Printable(a->id()) << ": " << Printable(a->action()) << " on "
+              << Printable(a->resource()) << " (requested by "
+              << Printable(a->requester()) << ")" << std::endl;
+  }
+  return ExitCode::kOk;
+}
+
+absl::StatusOr<ExitCode> RunWatch(BrokerClient& client, const Invocation& inv) {
+  v1::StreamDecisionsRequest request;
+  for (const std::string& id : inv.approval_ids) request.add_approval_ids(id);
+  request.set_after_cursor(inv.after_cursor);
+  bool all_approved = true;
+  absl::Status print_error;
+  auto on_ready = [&inv] {
+    std::cerr << "watching "
+              << (inv.approval_ids.empty()
+                      ? std::string("every approval you may see")
+                      : absl::StrCat(inv.approval_ids.size(),
+                                     " approval(s) until each is final"))
+              << "; Ctrl-C to stop" << std::endl;
+  };
+  auto on_event = [&](const v1::DecisionEvent& e) {
+    if (e.approval().state() != v1::APPROVED) all_approved = false;
+    if (inv.output == OutputFormat::kJson) {
+      print_error = PrintJson(e);
+      return print_error.ok();
+    }
+    std::cout << EventLine(e) << std::endl;
+    return true;
+  };
+  absl::Status s = client.Watch(request, on_ready, on_event);
+  if (!s.ok()) return s;
+  if (!print_error.ok()) return print_error;
+  // Following ids, the broker sends only their final events and ends the
+  // stream once each has had its own.
+  if (!inv.approval_ids.empty() && !all_approved) return ExitCode::kNotApproved;
+  return ExitCode::kOk;
+}
+
+absl::StatusOr<ExitCode> RunAuditVerify(BrokerClient& client,
+                                        const Invocation& inv) {
+  absl::StatusOr<v1::VerifyAuditLogResponse> r = client.VerifyAuditLog();
+  if (!r.ok()) return r.status();
+  if (inv.output == OutputFormat::kJson) {
+    if (absl::Status s = PrintJson(*r); !s.ok()) return s;
+  } else if (r->verified()) {
+    std::cout << "audit chain OK: " << r->events_verified()
+              << " events verified" << std::endl;
+  } else {
+    std::cout << "audit chain BROKEN: " << Printable(r->problem()) << std::endl;
+  }
+  return r->verified() ? ExitCode::kOk : ExitCode::kAuditBroken;
+}
+
+absl::StatusOr<ExitCode> Run(BrokerClient& client, const Invocation& inv) {
+  switch (inv.command) {
+    case Command::kPending:
+      return RunPending(client, inv);
+    case Command::kShow:
+      return RunShow(client, inv);
+    case Command::kApprove:
+      return RunDecide(client, inv, v1::APPROVE);
+    case Command::kDeny:
+      return RunDecide(client, inv, v1::DENY);
+    case Command::kWatch:
+      return RunWatch(client, inv);
+    case Command::kAudit:
+      return RunAuditVerify(client, inv);
+    case Command::kHelp:
+      break;
+  }
+  std::cout << UsageText();
+  return ExitCode::kOk;
+}
+
+int Main(int argc, char** argv) {
+  absl::StatusOr<Invocation> inv =
+      ParseCommandLine(std::vector<std::string>(argv + 1, argv + argc), Env);
+  if (!inv.ok()) {
+    std::cerr << "approvalctl: " << inv.status().message()
+              << "\nRun 'approvalctl --help' for usage." << std::endl;
+    return static_cast<int>(ExitCode::kUsage);
+  }
+  if (inv->command == Command::kHelp) {
+    std::cout << UsageText();
+    return static_cast<int>(ExitCode::kOk);
+  }
+  absl::StatusOr<ExitCode> result = [&]() -> absl::StatusOr<ExitCode> {
+    absl::StatusOr<std::unique_ptr<BrokerClient>> client =
+        BrokerClient::Create(inv->connection);
+    if (!client.ok()) return client.status();
+    return Run(**client, *inv);
+  }();
+  if (!result.ok()) {
+    std::cerr << "approvalctl: " << Explain(result.status(), inv->connection)
+              << std::endl;
+    return static_cast<int>(ExitCodeFor(result.status()));
+  }
+  return static_cast<int>(*result);
+}
+
+}  // namespace
+}  // namespace approval::ctl
+
+int main(int argc, char** argv) { return approval::ctl::Main(argc, argv); }

@@ -1,0 +1,263 @@
+#include "tools/approvalctl/options.h"
+
+#include <map>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "tools/approvalctl/exit_codes.h"
+
+namespace approval::ctl {
+namespace {
+
+struct FlagSpec {
+  const char* name;   // canonical long form
+  const char* alias;  // short form, or nullptr
+};
+
+constexpr FlagSpec kFlags[] = {
+    {"--addr", nullptr}, {"--token", nullptr}, {"--ca", nullptr},
+    {"--cert", nullptr}, {"--key", nullptr},   {"--timeout", nullptr},
+    {"--output", "-o"},  {"--message", "-m"},  {"--after", nullptr},
+};
+
+const char* CanonicalFlag(absl::string_view arg) {
+  for (const FlagSpec& f : kFlags) {
+    if (arg == f.name || (f.alias != nullptr && arg == f.alias)) return f.name;
+  }
+  return nullptr;
+}
+
+absl::Status Usage(absl::string_view message) {
+  return absl::InvalidArgumentError(message);
+}
+
+// A token travels in an HTTP/2 header: printable ASCII without spaces.
+bool IsHeaderSafe(absl::string_view token) {
+  for (unsigned char c : token) {
+    if (c <= 0x20 || c >= 0x7f) return false;
+  }
+  return true;
+}
+
+struct ParsedArgs {
+  std::vector<std::string> positional;
+  std::map<std::string, std::string> flags;  // canonical name -> last value
+  bool help = false;
+};
+
+absl::StatusOr<ParsedArgs> Split(const std::vector<std::string>& args) {
+  ParsedArgs out;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg == "--") {
+      out.positional.insert(out.positional.end(), args.begin() + i + 1,
+                            args.end());
+      break;
+    }
+    if (arg == "-h" || arg == "--help") {
+      out.help = true;
+      continue;
+    }
+    if (arg.size() < 2 || arg[0] != '-') {
+      out.positional.push_back(arg);
+      continue;
+    }
+    std::string name = arg;
+    std::string value;
+    bool has_value = false;
+    if (size_t eq = arg.find('=');
+        absl::StartsWith(arg, "--") && eq != std::string::npos) {
+      name = arg.substr(0, eq);
+      value = arg.substr(eq + 1);
+      has_value = true;
+    }
+    const char* canonical = CanonicalFlag(name);
+    if (canonical == nullptr) {
+      return Usage(absl::StrCat("unknown flag ", name));
+    }
+    if (!has_value) {
+      if (i + 1 >= args.size()) {
+        return Usage(absl::StrCat(name, ": needs a value"));
+      }
+      value = args[++i];
+    }
+    out.flags[canonical] = value;
+  }
+  return out;
+}
+
+// The flag's value if given, else the environment variable's, else `def`.
+std::string Setting(const ParsedArgs& parsed, const std::string& flag,
+                    const EnvLookup& env, absl::string_view variable,
+                    std::string def) {
+  if (auto it = parsed.flags.find(flag); it != parsed.flags.end()) {
+    return it->second;
+  }
+  std::string from_env = env(variable);
+  return from_env.empty() ? def : from_env;
+}
+
+absl::StatusOr<ConnectionOptions> ParseConnection(const ParsedArgs& parsed,
+                                                  const EnvLookup& env) {
+  ConnectionOptions c;
+  c.address = Setting(parsed, "--addr", env, "APPROVAL_BROKER_ADDR", c.address);
+  c.token = Setting(parsed, "--token", env, "APPROVAL_BROKER_TOKEN", "");
+  c.ca_file = Setting(parsed, "--ca", env, "APPROVAL_BROKER_CA", "");
+  c.cert_file = Setting(parsed, "--cert", env, "APPROVAL_BROKER_CERT", "");
+  c.key_file = Setting(parsed, "--key", env, "APPROVAL_BROKER_KEY", "");
+  std::string timeout =
+      Setting(parsed, "--timeout", env, "APPROVAL_BROKER_TIMEOUT", "30s");
+  if (c.address.empty()) return Usage("--addr: must not be empty");
+  if (!IsHeaderSafe(c.token)) {
+    return Usage(
+        "--token: contains spaces or non-ASCII characters; a bearer token "
+        "cannot");
+  }
+  if (c.cert_file.empty() != c.key_file.empty()) {
+    return Usage("--cert and --key: give both or neither");
+  }
+  if (!c.cert_file.empty() && c.ca_file.empty()) {
+    return Usage("--cert: needs --ca (a client certificate needs TLS)");
+  }
+  if (!absl::ParseDuration(timeout, &c.timeout) ||
+      c.timeout <= absl::ZeroDuration()) {
+    return Usage(
+        absl::StrCat("--timeout: '", timeout,
+                     "' is not a positive duration such as 10s or 2m"));
+  }
+  return c;
+}
+
+struct CommandSpec {
+  const char* name;
+  Command command;
+  int min_ids;
+  int max_ids;  // -1: any number
+};
+
+constexpr CommandSpec kCommands[] = {
+    {"pending", Command::kPending, 0, 0}, {"show", Command::kShow, 1, 1},
+    {"approve", Command::kApprove, 1, 1}, {"deny", Command::kDeny, 1, 1},
+    {"watch", Command::kWatch, 0, -1},
+};
+
+}  // namespace
+
+absl::StatusOr<Invocation> ParseCommandLine(
+    const std::vector<std::string>& args, const EnvLookup& env) {
+  absl::StatusOr<ParsedArgs> parsed = Split(args);
+  if (!parsed.ok()) return parsed.status();
+  Invocation inv;
+  std::vector<std::string>& pos = parsed->positional;
+  if (parsed->help || (!pos.empty() && pos[0] == "help")) return inv;
+  if (pos.empty()) return Usage("missing command");
+
+  const std::string name = pos[0];
+  std::vector<std::string> rest(pos.begin() + 1, pos.end());
+  if (name == "audit") {
+    if (rest.empty() || rest[0] != "verify") {
+      return Usage("audit: the only subcommand is 'audit verify'");
+    }
+    if (rest.size() > 1) {
+      return Usage(absl::StrCat("audit verify: unexpected argument ", rest[1]));
+    }
+    inv.command = Command::kAudit;
+  } else {
+    const CommandSpec* spec = nullptr;
+    for (const CommandSpec& s : kCommands) {
+      if (name == s.name) spec = &s;
+    }
+    if (spec == nullptr) return Usage(absl::StrCat("unknown command ", name));
+    int n = static_cast<int>(rest.size());
+    if (n < spec->min_ids) {
+      return Usage(absl::StrCat(name, ": missing the approval ID"));
+    }
+    if (spec->max_ids >= 0 && n > spec->max_ids) {
+      return Usage(
+          absl::StrCat(name, ": unexpected argument ", rest[spec->max_ids]));
+    }
+    inv.command = spec->command;
+    inv.approval_ids = std::move(rest);
+  }
+
+  const bool decides =
+      inv.command == Command::kApprove || inv.command == Command::kDeny;
+  if (auto it = parsed->flags.find("--message"); it != parsed->flags.end()) {
+    if (!decides) return Usage(absl::StrCat(name, ": does not take -m"));
+    inv.message = it->second;
+  }
+  if (auto it = parsed->flags.find("--after"); it != parsed->flags.end()) {
+    if (inv.command != Command::kWatch) {
+      return Usage(absl::StrCat(name, ": does not take --after"));
+    }
+    if (!absl::SimpleAtoi(it->second, &inv.after_cursor)) {
+      return Usage(absl::StrCat("--after: '", it->second,
+                                "' is not a cursor (a non-negative integer)"));
+    }
+  }
+  if (auto it = parsed->flags.find("--output"); it != parsed->flags.end()) {
+    if (it->second == "json") {
+      inv.output = OutputFormat::kJson;
+    } else if (it->second != "text") {
+      return Usage(absl::StrCat("--output: '", it->second,
+                                "' is not one of text, json"));
+    }
+  }
+  absl::StatusOr<ConnectionOptions> connection = ParseConnection(*parsed, env);
+  if (!connection.ok()) return connection.status();
+  inv.connection = *std::move(connection);
+  return inv;
+}
+
+std::string UsageText() {
+  return absl::StrCat(
+      R"(approvalctl: review, decide and audit approvals on an Approval Broker.
+
+Usage:
+  approvalctl pending                    pending approvals, newest first
+  approvalctl show ID                    one approval in full
+  approvalctl approve ID [-m COMMENT]    approve it (role reviewer or admin)
+  approvalctl deny ID [-m COMMENT]       deny it (role reviewer or admin)
+  approvalctl watch [ID...] [--after CURSOR]
+                                         follow events live, one line each
+  approvalctl audit verify               check the audit hash chain (admin)
+
+Connection (flag, else environment variable, else default):
+  --addr HOST:PORT    APPROVAL_BROKER_ADDR     default 127.0.0.1:50051
+  --token TOKEN       APPROVAL_BROKER_TOKEN    bearer token; prefer the
+                                               variable (flags show in ps)
+  --ca FILE           APPROVAL_BROKER_CA       PEM CA that signed the broker's
+                                               certificate: use TLS. Without
+                                               it the connection is plaintext.
+  --cert FILE         APPROVAL_BROKER_CERT     PEM client certificate (mTLS);
+  --key FILE          APPROVAL_BROKER_KEY      and its PEM key
+  --timeout DURATION  APPROVAL_BROKER_TIMEOUT  per request (not watch), e.g.
+                                               10s, 2m; default 30s
+
+Output:
+  -o, --output text|json
+      text (default) is for people. json is for scripts, on stdout:
+        show, approve, deny   the approval, one JSON object
+        pending               {"approvals": [...]}, newest first
+        audit verify          {"verified": ..., "events_verified": "N",
+                               "problem": "..."}
+        watch                 one DecisionEvent object per line (JSON lines)
+      Objects follow the proto3 JSON mapping with the .proto field names and
+      every field present; 64-bit integers (cursor, events_verified) are
+      strings. Errors always go to stderr as text.
+
+watch:
+  Without IDs: every event you may see (creations included), live from now,
+  until Ctrl-C. With IDs: the outcome of each (those already decided first),
+  ending once all are final. --after CURSOR first replays the events after
+  CURSOR (resume from the last cursor printed). Text lines start with the
+  event's cursor. "watching ..." goes to stderr once the subscription is in
+  place.
+
+Exit codes:
+)",
+      ExitCodeTable());
+}
+
+}  // namespace approval::ctl

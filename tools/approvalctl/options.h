@@ -1,0 +1,64 @@
+// approvalctl's command line: flags (anywhere on the line), environment
+// fallbacks and the command with its arguments, parsed into one typed value.
+#ifndef APPROVAL_TOOLS_APPROVALCTL_OPTIONS_H_
+#define APPROVAL_TOOLS_APPROVALCTL_OPTIONS_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace approval::ctl {
+
+// How to reach and authenticate to the broker. A flag beats its environment
+// variable, which beats the default.
+struct ConnectionOptions {
+  // --addr / APPROVAL_BROKER_ADDR. Default: the demo broker.
+  std::string address = "127.0.0.1:50051";
+  // --token / APPROVAL_BROKER_TOKEN, sent as "authorization: Bearer <token>".
+  // Default "": no token (an mTLS certificate may identify the caller).
+  std::string token;
+  // --ca / APPROVAL_BROKER_CA: PEM roots to verify the broker with. Default
+  // "": plaintext. --cert and --key need it.
+  std::string ca_file;
+  // --cert / APPROVAL_BROKER_CERT and --key / APPROVAL_BROKER_KEY: a PEM
+  // client certificate and its key for mTLS, both or neither. Default: none.
+  std::string cert_file;
+  std::string key_file;
+  // --timeout / APPROVAL_BROKER_TIMEOUT: deadline of each unary call (watch
+  // has none). Default 30s.
+  absl::Duration timeout = absl::Seconds(30);
+};
+
+enum class Command { kHelp, kPending, kShow, kApprove, kDeny, kWatch, kAudit };
+enum class OutputFormat { kText, kJson };
+
+struct Invocation {
+  Command command = Command::kHelp;
+  ConnectionOptions connection;
+  OutputFormat output = OutputFormat::kText;  // -o / --output; default text
+  // show, approve, deny: exactly one; watch: any number (none: everything).
+  std::vector<std::string> approval_ids;
+  std::string message;        // approve, deny: -m / --message; default ""
+  uint64_t after_cursor = 0;  // watch: --after; default 0 (live from now)
+};
+
+// Returns the value of an environment variable, "" when unset.
+using EnvLookup = std::function<std::string(absl::string_view name)>;
+
+// Parses argv[1..] (without the program name). INVALID_ARGUMENT naming the
+// flag or argument on any mistake: unknown command or flag, missing or extra
+// arguments, a flag the command does not take, a bad value.
+absl::StatusOr<Invocation> ParseCommandLine(
+    const std::vector<std::string>& args, const EnvLookup& env);
+
+// The --help text, exit codes included.
+std::string UsageText();
+
+}  // namespace approval::ctl
+
+#endif  // APPROVAL_TOOLS_APPROVALCTL_OPTIONS_H_

@@ -1,0 +1,247 @@
+#include "tools/approvalctl/render.h"
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "google/protobuf/util/json_util.h"
+#include "nlohmann/json.hpp"
+
+namespace approval::ctl {
+namespace {
+
+// The code point at s[i] and its length in *len; -1 (length 1) when s[i]
+// does not start a valid, shortest-form UTF-8 sequence.
+int32_t DecodeUtf8(absl::string_view s, size_t i, size_t* len) {
+  *len = 1;
+  const auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  unsigned char b = byte(i);
+  if (b < 0x80) return b;
+  size_t n = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 0;
+  if (n == 0 || b >= 0xf5 || i + n > s.size()) return -1;
+  int32_t cp = b & (0x7f >> n);
+  for (size_t k = 1; k < n; ++k) {
+    if ((byte(i + k) & 0xc0) != 0x80) return -1;
+    cp = (cp << 6) | (byte(i + k) & 0x3f);
+  }
+  constexpr int32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+  if (cp < kMin[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+    return -1;
+  }
+  *len = n;
+  return cp;
+}
+
+bool IsControl(int32_t cp) {
+  return cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0);
+}
+
+// Marks and embeddings/overrides/isolates that reorder displayed text.
+bool IsBidiControl(int32_t cp) {
+  return cp == 0x061c || cp == 0x200e || cp == 0x200f ||
+         (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+// Display columns of printable UTF-8, taken as one per code point.
+int Columns(absl::string_view s) {
+  return static_cast<int>(std::count_if(s.begin(), s.end(), [](char c) {
+    return (static_cast<unsigned char>(c) & 0xc0) != 0x80;
+  }));
+}
+
+// `s` (printable UTF-8) cut to `width` columns, ending in "…" if cut.
+std::string Fit(absl::string_view s, int width) {
+  if (Columns(s) <= width) return std::string(s);
+  if (width <= 0) return "";
+  int kept = 0;
+  size_t end = 0;
+  while (end < s.size()) {
+    size_t next = end + 1;
+    while (next < s.size() &&
+           (static_cast<unsigned char>(s[next]) & 0xc0) == 0x80) {
+      ++next;
+    }
+    if (++kept > width - 1) break;
+    end = next;
+  }
+  return absl::StrCat(s.substr(0, end), "…");
+}
+
+std::string Pad(absl::string_view s, int width) {
+  return absl::StrCat(s, std::string(std::max(0, width - Columns(s)), ' '));
+}
+
+absl::Time FromProto(const google::protobuf::Timestamp& t) {
+  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+}
+
+std::string FormatTimestamp(const google::protobuf::Timestamp& t) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", FromProto(t),
+                          absl::UTCTimeZone());
+}
+
+std::string Relative(absl::Time t, absl::Time now) {
+  return t <= now ? absl::StrCat(FormatAge(now - t), " ago")
+                  : absl::StrCat("in ", FormatAge(t - now));
+}
+
+// "EVENT_APPROVED" -> "approved".
+std::string EventName(v1::EventType type) {
+  const std::string& name = v1::EventType_Name(type);
+  return absl::AsciiStrToLower(absl::StripPrefix(name, "EVENT_"));
+}
+
+// Parameters as indented JSON, each line printable; as they came if they
+// are not JSON.
+std::string PrettyParameters(const std::string& json) {
+  std::string pretty = json.empty() ? "{}" : json;
+  nlohmann::json parsed = nlohmann::json::parse(pretty, nullptr, false);
+  if (!parsed.is_discarded()) {
+    pretty =
+        parsed.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
+  std::string out;
+  for (absl::string_view line : absl::StrSplit(pretty, '\n')) {
+    absl::StrAppend(&out, "  ", Printable(line), "\n");
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string Printable(absl::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    size_t len;
+    int32_t cp = DecodeUtf8(s, i, &len);
+    if (cp < 0) {
+      absl::StrAppend(
+          &out, absl::StrFormat("\\x%02x", static_cast<unsigned char>(s[i])));
+    } else if (IsControl(cp)) {
+      absl::StrAppend(&out, absl::StrFormat("\\x%02x", cp));
+    } else if (IsBidiControl(cp)) {
+      absl::StrAppend(&out, absl::StrFormat("\\u%04x", cp));
+    } else {
+      out.append(s.data() + i, len);
+    }
+    i += len;
+  }
+  return out;
+}
+
+std::string FormatAge(absl::Duration d) {
+  if (d < absl::Minutes(1)) {
+    return absl::StrCat(std::max<int64_t>(0, absl::ToInt64Seconds(d)), "s");
+  }
+  if (d < absl::Hours(1)) return absl::StrCat(absl::ToInt64Minutes(d), "m");
+  if (d < absl::Hours(48)) return absl::StrCat(absl::ToInt64Hours(d), "h");
+  return absl::StrCat(absl::ToInt64Hours(d) / 24, "d");
+}
+
+std::string PendingTable(const std::vector<v1::Approval>& approvals,
+                         absl::Time now, int width) {
+  if (approvals.empty()) return "no pending approvals\n";
+  constexpr int kColumns = 6;
+  // Caps keep one long field from squeezing the parameters out; the id is
+  // needed whole to act on it.
+  constexpr int kCap[kColumns] = {1000, 6, 24, 24, 40, 0};
+  std::vector<std::array<std::string, kColumns>> rows;
+  rows.push_back(
+      {"ID", "AGE", "REQUESTER", "ACTION", "RESOURCE", "PARAMETERS"});
+  for (const v1::Approval& a : approvals) {
+    rows.push_back(
+        {Printable(a.id()), FormatAge(now - FromProto(a.create_time())),
+         Printable(a.requester()), Printable(a.action()),
+         Printable(a.resource()),
+         Printable(a.parameters_json().empty() ? "{}" : a.parameters_json())});
+  }
+  int widths[kColumns] = {};
+  int used = 0;
+  for (int c = 0; c + 1 < kColumns; ++c) {
+    for (const auto& row : rows) {
+      widths[c] = std::max(widths[c], std::min(kCap[c], Columns(row[c])));
+    }
+    used += widths[c] + 2;
+  }
+  widths[kColumns - 1] = std::max(16, width - used);
+  std::string out;
+  for (const auto& row : rows) {
+    std::string line;
+    for (int c = 0; c < kColumns; ++c) {
+      std::string cell = Fit(row[c], widths[c]);
+      absl::StrAppend(&line,
+                      c + 1 < kColumns ? Pad(cell, widths[c] + 2) : cell);
+    }
+    absl::StrAppend(&out, absl::StripTrailingAsciiWhitespace(line), "\n");
+  }
+  return out;
+}
+
+std::string ApprovalDetails(const v1::Approval& a, absl::Time now) {
+  std::string out;
+  auto field = [&out](absl::string_view name, absl::string_view value) {
+    absl::StrAppend(&out, Pad(absl::StrCat(name, ":"), 17), value, "\n");
+  };
+  field("id", Printable(a.id()));
+  field("state", v1::State_Name(a.state()));
+  field("action", Printable(a.action()));
+  field("resource", Printable(a.resource()));
+  field("requester", Printable(a.requester()));
+  field("justification", Printable(a.justification()));
+  field("created",
+        absl::StrCat(FormatTimestamp(a.create_time()), " (",
+                     Relative(FromProto(a.create_time()), now), ")"));
+  field("expires",
+        absl::StrCat(FormatTimestamp(a.expire_time()), " (",
+                     Relative(FromProto(a.expire_time()), now), ")"));
+  if (a.has_decide_time()) {
+    std::string decided = FormatTimestamp(a.decide_time());
+    if (!a.decided_by().empty()) {
+      absl::StrAppend(&decided, " by ", Printable(a.decided_by()));
+    }
+    field("decided", decided);
+  }
+  if (!a.decision_comment().empty()) {
+    field("comment", Printable(a.decision_comment()));
+  }
+  if (!a.idempotency_key().empty()) {
+    field("idempotency key", Printable(a.idempotency_key()));
+  }
+  field("action digest", Printable(a.action_digest()));
+  absl::StrAppend(&out, "parameters:\n", PrettyParameters(a.parameters_json()));
+  return out;
+}
+
+std::string EventLine(const v1::DecisionEvent& e) {
+  const v1::Approval& a = e.approval();
+  std::string line =
+      absl::StrCat("cursor ", e.cursor(), "  ", FormatTimestamp(e.event_time()),
+                   "  ", Pad(EventName(e.type()), 9), "  ", Printable(a.id()),
+                   "  by ", Printable(e.actor()), "  ", Printable(a.action()),
+                   " ", Printable(a.resource()));
+  if (e.type() != v1::EVENT_CREATED && !a.decision_comment().empty()) {
+    absl::StrAppend(&line, "  \"", Printable(a.decision_comment()), "\"");
+  }
+  return line;
+}
+
+absl::StatusOr<std::string> ToJson(const google::protobuf::Message& m) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.always_print_primitive_fields = true;
+  options.preserve_proto_field_names = true;
+  std::string out;
+  auto status = google::protobuf::util::MessageToJsonString(m, &out, options);
+  if (!status.ok()) {
+    return absl::InternalError(absl::StrCat("encoding a ", m.GetTypeName(),
+                                            " as JSON: ", status.ToString()));
+  }
+  return out;
+}
+
+}  // namespace approval::ctl

@@ -1,0 +1,48 @@
+// How approvalctl shows approvals and events: text for people, JSON for
+// scripts. Pure functions of their arguments.
+//
+// Everything in an approval except its id and timestamps comes from the
+// requesting agent. Text output passes it through Printable so that no
+// terminal escape or bidirectional override can hide or reorder what a
+// reviewer reads before deciding.
+#ifndef APPROVAL_TOOLS_APPROVALCTL_RENDER_H_
+#define APPROVAL_TOOLS_APPROVALCTL_RENDER_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "approval/v1/approval.pb.h"
+#include "google/protobuf/message.h"
+
+namespace approval::ctl {
+
+// `s` with control characters (C0, DEL, C1), Unicode bidirectional controls
+// and invalid UTF-8 replaced by visible escapes (\x1b, \u202e).
+std::string Printable(absl::string_view s);
+
+// A coarse age for tables: "42s", "5m", "3h", "2d"; "0s" for negatives.
+std::string FormatAge(absl::Duration d);
+
+// Pending approvals as a table no wider than `width` columns (the id is
+// never shortened; the parameters preview takes what is left, at least 16).
+// "no pending approvals" when empty.
+std::string PendingTable(const std::vector<v1::Approval>& approvals,
+                         absl::Time now, int width);
+
+// Every field of `a`, one per line, parameters pretty-printed.
+std::string ApprovalDetails(const v1::Approval& a, absl::Time now);
+
+// One line, starting with the cursor: "cursor 17  <time>  approved  <id>
+// by alice  db.export postgres://prod/customers  \"ok\"".
+std::string EventLine(const v1::DecisionEvent& e);
+
+// The proto3 JSON mapping of `m` on one line, with the .proto field names
+// and every field present. INTERNAL if protobuf cannot encode it.
+absl::StatusOr<std::string> ToJson(const google::protobuf::Message& m);
+
+}  // namespace approval::ctl
+
+#endif  // APPROVAL_TOOLS_APPROVALCTL_RENDER_H_
