@@ -1,0 +1,222 @@
+#include "tests/client/client_test_support.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cstdio>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "nlohmann/json.hpp"
+#include "server/domain/canonical.h"
+#include "tests/support/broker/broker_harness.h"
+
+namespace approval::testing {
+namespace {
+
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+  socklen_t len = sizeof(addr);
+  REQUIRE(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+// A plain HTTP/1.0 GET on loopback; the whole response, or "" on error.
+std::string HttpGet(int port, const std::string& path) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return "";
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string out;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+    std::string req = "GET " + path + " HTTP/1.0\r\nHost: localhost\r\n\r\n";
+    if (write(fd, req.data(), req.size()) == static_cast<ssize_t>(req.size())) {
+      char buf[4096];
+      ssize_t n;
+      while ((n = read(fd, buf, sizeof(buf))) > 0) out.append(buf, n);
+    }
+  }
+  close(fd);
+  return out;
+}
+
+std::string RandomHex() {
+  std::random_device rd;
+  std::string out;
+  for (int i = 0; i < 6; ++i)
+    absl::StrAppend(&out, absl::Hex(rd(), absl::kZeroPad8));
+  return out;
+}
+
+}  // namespace
+
+ApprovalRequest ExportOf(const std::string& table) {
+  ApprovalRequest r;
+  r.action = "db.export";
+  r.resource = "postgres://prod/" + table;
+  r.parameters_json = nlohmann::json{{"table", table}, {"rows", 1200}}.dump();
+  r.justification = "quarterly report";
+  return r;
+}
+
+std::string ExpectedDigest(const ApprovalRequest& request) {
+  absl::StatusOr<std::string> params = CanonicalizeJsonObject(
+      request.parameters_json.empty() ? "{}" : request.parameters_json);
+  REQUIRE(params.ok());
+  return ActionDigest(request.action, request.resource, *params);
+}
+
+ClientOptions OptionsFor(const std::string& address, const std::string& token) {
+  ClientOptions o;
+  o.target = address;
+  o.bearer_token = token;
+  return o;
+}
+
+BrokerCaller::BrokerCaller(
+    const std::string& address, std::string token,
+    std::shared_ptr<grpc::ChannelCredentials> credentials)
+    : stub_(v1::ApprovalBroker::NewStub(
+          grpc::CreateChannel(address, std::move(credentials)))),
+      token_(std::move(token)) {}
+
+std::unique_ptr<grpc::ClientContext> BrokerCaller::Context() const {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->AddMetadata("authorization", "Bearer " + token_);
+  ctx->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  return ctx;
+}
+
+std::vector<v1::Approval> BrokerCaller::AwaitApprovals(
+    v1::State state, size_t count, absl::Duration timeout) const {
+  absl::Time give_up = absl::Now() + timeout;
+  v1::ListApprovalsRequest req;
+  req.set_state(state);
+  req.set_page_size(500);
+  std::vector<v1::Approval> seen;
+  for (;;) {
+    v1::ListApprovalsResponse resp;
+    if (stub_->ListApprovals(Context().get(), req, &resp).ok()) {
+      seen.assign(resp.approvals().begin(), resp.approvals().end());
+    }
+    if (seen.size() >= count || absl::Now() >= give_up) return seen;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+}
+
+grpc::Status BrokerCaller::Decide(const std::string& id, v1::Verdict verdict,
+                                  const std::string& comment) const {
+  v1::DecideRequest req;
+  req.set_approval_id(id);
+  req.set_verdict(verdict);
+  req.set_comment(comment);
+  v1::DecideResponse resp;
+  return stub_->Decide(Context().get(), req, &resp);
+}
+
+grpc::Status BrokerCaller::Cancel(const std::string& id) const {
+  v1::CancelApprovalRequest req;
+  req.set_approval_id(id);
+  req.set_reason("changed my mind");
+  v1::Approval resp;
+  return stub_->CancelApproval(Context().get(), req, &resp);
+}
+
+grpc::Status BrokerCaller::Get(const std::string& id,
+                               v1::Approval* approval) const {
+  v1::GetApprovalRequest req;
+  req.set_approval_id(id);
+  return stub_->GetApproval(Context().get(), req, approval);
+}
+
+BrokerProcess::BrokerProcess(const std::string& database_url)
+    : grpc_port_(FreePort()), metrics_port_(FreePort()) {
+  nlohmann::json tokens = {{"tokens", nlohmann::json::array()}};
+  for (const auto& [identity, role] :
+       {std::pair<std::string, std::string>{"agent-1", "agent"},
+        {"alice", "reviewer"}}) {
+    tokens_[identity] = RandomHex();
+    tokens["tokens"].push_back({{"sha256", Sha256Hex(tokens_[identity])},
+                                {"identity", identity},
+                                {"roles", {role}}});
+  }
+  std::string tokens_path = dir_.Write("tokens.json", tokens.dump());
+  config_path_ = dir_.Write(
+      "config.json", nlohmann::json{{"database_url", database_url},
+                                    {"listen_address", address()},
+                                    {"metrics_address",
+                                     absl::StrCat("127.0.0.1:", metrics_port_)},
+                                    {"auth", {{"tokens_file", tokens_path}}}}
+                         .dump());
+  log_path_ = dir_.path() + "/broker.log";
+}
+
+BrokerProcess::~BrokerProcess() {
+  if (pid_ > 0) Kill();
+}
+
+void BrokerProcess::Start() {
+  REQUIRE(pid_ < 0);
+  pid_ = fork();
+  REQUIRE(pid_ >= 0);
+  if (pid_ == 0) {
+    if (std::freopen(log_path_.c_str(), "a", stderr) == nullptr) _exit(126);
+    execl(APPROVAL_BROKER_BINARY, APPROVAL_BROKER_BINARY, "serve", "--config",
+          config_path_.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  int health = AwaitHealth(address(), 1, absl::Seconds(30));
+  INFO(Log());
+  REQUIRE(health == 1);
+}
+
+void BrokerProcess::Kill() {
+  REQUIRE(pid_ > 0);
+  REQUIRE(kill(pid_, SIGKILL) == 0);
+  int status = 0;
+  REQUIRE(waitpid(pid_, &status, 0) == pid_);
+  pid_ = -1;
+}
+
+std::string BrokerProcess::address() const {
+  return absl::StrCat("127.0.0.1:", grpc_port_);
+}
+
+const std::string& BrokerProcess::Token(const std::string& identity) const {
+  auto it = tokens_.find(identity);
+  REQUIRE(it != tokens_.end());
+  return it->second;
+}
+
+int BrokerProcess::OpenStreams() const {
+  static constexpr char kGauge[] = "\napproval_decision_streams_open ";
+  std::string metrics = HttpGet(metrics_port_, "/metrics");
+  size_t at = metrics.find(kGauge);
+  if (at == std::string::npos) return -1;
+  return std::atoi(metrics.c_str() + at + sizeof(kGauge) - 1);
+}
+
+std::string BrokerProcess::Log() const {
+  std::ifstream in(log_path_);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+}  // namespace approval::testing
