@@ -246,6 +246,12 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Create(
               Millis(options.reconnect_backoff_initial));
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
               Millis(options.reconnect_backoff_max));
+  // A waiting stream sends nothing; keepalive pings notice a connection that
+  // died silently (a NAT or load balancer dropping it) instead of waiting
+  // for the deadline. The broker accepts pings this often.
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
   auto connection = std::make_shared<Connection>();
   connection->channel =
       grpc::CreateCustomChannel(options.target, *credentials, args);
