@@ -61,6 +61,7 @@ SQL
 agent_token="$(openssl rand -hex 24)"
 alice_token="$(openssl rand -hex 24)"
 bob_token="$(openssl rand -hex 24)"
+admin_token="$(openssl rand -hex 24)"
 
 run_dir="${AB_REPO_ROOT}/.run"
 mkdir -p "${run_dir}"
@@ -71,7 +72,8 @@ chmod 700 "${run_dir}"
 {"tokens": [
   {"sha256": "$(ab_sha256_hex "${agent_token}")", "identity": "agent-demo", "roles": ["agent"]},
   {"sha256": "$(ab_sha256_hex "${alice_token}")", "identity": "alice", "roles": ["reviewer", "agent"]},
-  {"sha256": "$(ab_sha256_hex "${bob_token}")", "identity": "bob", "roles": ["reviewer"]}
+  {"sha256": "$(ab_sha256_hex "${bob_token}")", "identity": "bob", "roles": ["reviewer"]},
+  {"sha256": "$(ab_sha256_hex "${admin_token}")", "identity": "ops-admin", "roles": ["admin"]}
 ]}
 JSON
   cat >"${run_dir}/config.json" <<JSON
@@ -95,6 +97,7 @@ http://${metrics}/metrics). Identities and their tokens, for every terminal:
 export AGENT_TOKEN=${agent_token}   # agent-demo (agent)
 export ALICE_TOKEN=${alice_token}   # alice (reviewer; may also request)
 export BOB_TOKEN=${bob_token}   # bob (reviewer)
+export ADMIN_TOKEN=${admin_token}   # ops-admin (admin: audit verify)
 
 Walkthrough with grpcurl (https://github.com/fullstorydev/grpcurl/releases):
 
