@@ -19,6 +19,7 @@ readonly PACKAGES=(
   prometheus-cpp-dev
   catch2
   libssl-dev
+  libcurl4-openssl-dev
   nlohmann-json3-dev
   postgresql
   postgresql-client

@@ -9,6 +9,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -21,7 +22,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/clock.h"
 #include "nlohmann/json.hpp"
+#include "server/auth/jwks_source.h"
+#include "server/auth/refusal.h"
+#include "server/auth/spiffe_id.h"
 
 namespace approval {
 namespace {
@@ -33,6 +38,7 @@ constexpr absl::string_view kMissingCredentials =
     "certificate";
 constexpr absl::string_view kMalformedHeader =
     "malformed authorization header: expected 'Bearer <token>'";
+constexpr size_t kMaxClaimIdentityBytes = 256;
 
 struct BioFree {
   void operator()(BIO* b) const { BIO_free(b); }
@@ -157,7 +163,8 @@ absl::StatusOr<std::vector<std::string>> UriSans(X509* cert) {
   std::vector<std::string> uris;
   if (names == nullptr) {
     if (crit == -1) return uris;  // no SAN extension
-    return absl::UnauthenticatedError(
+    return Unauthenticated(
+        "cert_malformed",
         "client certificate has a repeated or unparseable subjectAltName");
   }
   for (int i = 0; i < sk_GENERAL_NAME_num(names.get()); ++i) {
@@ -168,7 +175,8 @@ absl::StatusOr<std::vector<std::string>> UriSans(X509* cert) {
         reinterpret_cast<const char*>(ASN1_STRING_get0_data(uri)),
         static_cast<size_t>(ASN1_STRING_length(uri)));
     if (!IsPrintableIdentity(text, /*allow_space=*/false)) {
-      return absl::UnauthenticatedError(
+      return Unauthenticated(
+          "cert_malformed",
           "client certificate has a URI SAN that is not a printable URI");
     }
     uris.emplace_back(text);
@@ -184,37 +192,107 @@ absl::StatusOr<std::string> CommonName(X509* cert) {
   const int index = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
   if (index < 0) return std::string();
   if (X509_NAME_get_index_by_NID(subject, NID_commonName, index) >= 0) {
-    return absl::UnauthenticatedError(
-        "client certificate has several subject CNs");
+    return Unauthenticated("cert_malformed",
+                           "client certificate has several subject CNs");
   }
   const ASN1_STRING* data =
       X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, index));
   unsigned char* utf8 = nullptr;
   const int length = ASN1_STRING_to_UTF8(&utf8, data);
   if (length < 0) {
-    return absl::UnauthenticatedError(
-        "client certificate subject CN is not valid text");
+    return Unauthenticated("cert_malformed",
+                           "client certificate subject CN is not valid text");
   }
   std::string cn(reinterpret_cast<const char*>(utf8),
                  static_cast<size_t>(length));
   OPENSSL_free(utf8);
   if (!IsPrintableIdentity(cn, /*allow_space=*/true)) {
-    return absl::UnauthenticatedError(
+    return Unauthenticated(
+        "cert_malformed",
         "client certificate subject CN is not printable text");
   }
   return cn;
+}
+
+// The SVID rules and validity period that apply to every client
+// certificate, whatever identifies it.
+absl::Status CheckLeaf(X509* cert, absl::Time now) {
+  time_t now_t = absl::ToTimeT(now);
+  if (X509_cmp_time(X509_get0_notAfter(cert), &now_t) < 0) {
+    return Unauthenticated("cert_expired", "client certificate has expired");
+  }
+  if (X509_cmp_time(X509_get0_notBefore(cert), &now_t) > 0) {
+    return Unauthenticated("cert_not_yet_valid",
+                           "client certificate is not valid yet");
+  }
+  // A CA certificate signs identities; it is never one (X.509-SVID 5.2).
+  const uint32_t usage = X509_get_key_usage(cert);
+  const bool signs =
+      usage != UINT32_MAX && (usage & (KU_KEY_CERT_SIGN | KU_CRL_SIGN)) != 0;
+  if (X509_check_ca(cert) != 0 || signs) {
+    return Unauthenticated(
+        "cert_is_ca",
+        "client certificate is a CA certificate; present a leaf certificate");
+  }
+  return absl::OkStatus();
+}
+
+// Printable text for an identity claim: no control characters, bounded.
+bool IsClaimIdentity(const std::string& s) {
+  return !s.empty() && s.size() <= kMaxClaimIdentityBytes &&
+         IsPrintableIdentity(s, /*allow_space=*/true);
+}
+
+absl::StatusOr<std::unique_ptr<JwtVerifier>> NewJwtVerifier(
+    const OidcConfig& oidc, std::function<absl::Time()> clock) {
+  JwtVerifierOptions options;
+  options.issuer = oidc.issuer;
+  options.audience = oidc.audience;
+  options.allowed_algorithms.clear();
+  for (const std::string& name : oidc.allowed_algorithms) {
+    std::optional<JwsAlgorithm> alg = ParseJwsAlgorithm(name);
+    if (!alg) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("auth.oidc.allowed_algorithms: ", name,
+                       " is not supported (RS256, ES256)"));
+    }
+    options.allowed_algorithms.insert(*alg);
+  }
+  options.clock_skew = oidc.clock_skew;
+  options.refresh_min_interval = oidc.jwks_refresh_min_interval;
+  options.initial_load_required = !oidc.jwks_file.empty();
+  std::unique_ptr<JwksSource> source =
+      oidc.jwks_file.empty()
+          ? NewHttpsJwksSource(oidc.jwks_url, oidc.jwks_ca_file,
+                               oidc.jwks_fetch_timeout)
+          : NewFileJwksSource(oidc.jwks_file);
+  absl::StatusOr<std::unique_ptr<JwtVerifier>> verifier = JwtVerifier::Create(
+      std::move(options), std::move(source), std::move(clock));
+  if (!verifier.ok()) {
+    return absl::Status(
+        verifier.status().code(),
+        absl::StrCat("auth.oidc: ", verifier.status().message()));
+  }
+  return verifier;
 }
 
 }  // namespace
 
 Authenticator::Authenticator(
     std::map<std::string, Entry, std::less<>> tokens_by_sha256,
-    std::map<std::string, std::set<Role>, std::less<>> mtls_roles)
+    std::map<std::string, std::set<Role>, std::less<>> mtls_roles,
+    const AuthConfig& config, IdentityMap identities,
+    std::unique_ptr<JwtVerifier> jwt, std::function<absl::Time()> clock)
     : tokens_by_sha256_(std::move(tokens_by_sha256)),
-      mtls_roles_(std::move(mtls_roles)) {}
+      mtls_roles_(std::move(mtls_roles)),
+      oidc_(config.oidc),
+      trust_domain_(config.spiffe.trust_domain),
+      identities_(std::move(identities)),
+      jwt_(std::move(jwt)),
+      clock_(std::move(clock)) {}
 
 absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::Create(
-    const AuthConfig& config) {
+    const AuthConfig& config, AuthenticatorOptions options) {
   std::map<std::string, Entry, std::less<>> tokens;
   if (!config.tokens_file.empty()) {
     const std::string& file = config.tokens_file;
@@ -289,8 +367,49 @@ absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::Create(
   for (const MtlsIdentity& id : config.mtls_identities) {
     mtls[id.identity].insert(id.roles.begin(), id.roles.end());
   }
-  return std::unique_ptr<Authenticator>(
-      new Authenticator(std::move(tokens), std::move(mtls)));
+  absl::StatusOr<IdentityMap> identities =
+      IdentityMap::Create(config.principals, config.on_behalf_of);
+  if (!identities.ok()) return identities.status();
+  // A principal name that is also an unlinked identity would merge two
+  // callers without anyone having said so.
+  auto check_unlinked = [&](std::string_view method,
+                            const std::string& identity) -> absl::Status {
+    if (!identities->IsConfiguredPrincipal(identity)) return absl::OkStatus();
+    const std::string qualified = QualifiedIdentity(method, identity);
+    const std::vector<std::string> linked = identities->IdentitiesOf(identity);
+    if (std::find(linked.begin(), linked.end(), qualified) != linked.end() ||
+        identities->PrincipalOf(method, identity) != identity) {
+      return absl::OkStatus();  // linked, to this principal or another
+    }
+    return absl::InvalidArgumentError(absl::StrCat(
+        "auth.principals: principal \"", identity, "\" is also the ",
+        method == kMethodToken ? "tokens file" : "certificate", " identity \"",
+        identity, "\", which it does not list; add \"", qualified,
+        "\" to its identities or rename one of them"));
+  };
+  for (const auto& [hash, entry] : tokens) {
+    if (absl::Status s = check_unlinked(kMethodToken, entry.identity);
+        !s.ok()) {
+      return s;
+    }
+  }
+  for (const auto& [identity, roles] : mtls) {
+    if (absl::Status s = check_unlinked(kMethodMtls, identity); !s.ok()) {
+      return s;
+    }
+  }
+  std::function<absl::Time()> clock =
+      options.clock ? std::move(options.clock) : [] { return absl::Now(); };
+  std::unique_ptr<JwtVerifier> jwt;
+  if (config.oidc.enabled()) {
+    absl::StatusOr<std::unique_ptr<JwtVerifier>> verifier =
+        NewJwtVerifier(config.oidc, clock);
+    if (!verifier.ok()) return verifier.status();
+    jwt = *std::move(verifier);
+  }
+  return std::unique_ptr<Authenticator>(new Authenticator(
+      std::move(tokens), std::move(mtls), config, *std::move(identities),
+      std::move(jwt), std::move(clock)));
 }
 
 absl::StatusOr<Principal> Authenticator::Authenticate(
@@ -299,8 +418,8 @@ absl::StatusOr<Principal> Authenticator::Authenticate(
   const auto [first, last] = metadata.equal_range("authorization");
   if (first != last) {
     if (std::next(first) != last) {
-      return absl::UnauthenticatedError(
-          "several authorization headers; send exactly one");
+      return Unauthenticated("malformed_header",
+                             "several authorization headers; send exactly one");
     }
     return AuthenticateBearer(
         std::string_view(first->second.data(), first->second.size()));
@@ -314,7 +433,7 @@ absl::StatusOr<Principal> Authenticator::Authenticate(
           std::string_view(pems.front().data(), pems.front().size()));
     }
   }
-  return absl::UnauthenticatedError(kMissingCredentials);
+  return Unauthenticated("missing_credentials", kMissingCredentials);
 }
 
 absl::StatusOr<Principal> Authenticator::AuthenticateBearer(
@@ -325,22 +444,156 @@ absl::StatusOr<Principal> Authenticator::AuthenticateBearer(
   constexpr absl::string_view kScheme = "bearer ";
   if (authorization_value.size() <= kScheme.size() ||
       !absl::StartsWithIgnoreCase(authorization_value, kScheme)) {
-    return absl::UnauthenticatedError(kMalformedHeader);
+    return Unauthenticated("malformed_header", kMalformedHeader);
   }
   const absl::string_view token = authorization_value.substr(kScheme.size());
-  if (!IsB64Token(token)) return absl::UnauthenticatedError(kMalformedHeader);
-  const auto it = tokens_by_sha256_.find(Sha256Hex(token));
-  if (it == tokens_by_sha256_.end()) {
-    return absl::UnauthenticatedError("unknown bearer token");
+  if (!IsB64Token(token)) {
+    return Unauthenticated("malformed_header", kMalformedHeader);
   }
-  return Principal{it->second.identity, it->second.roles, "token"};
+  const auto it = tokens_by_sha256_.find(Sha256Hex(token));
+  if (it != tokens_by_sha256_.end()) {
+    return Finish(kMethodToken, it->second.identity, it->second.roles,
+                  std::nullopt);
+  }
+  if (jwt_ != nullptr && std::count(token.begin(), token.end(), '.') == 2) {
+    return AuthenticateJwt(token);
+  }
+  return Unauthenticated("unknown_token", "unknown bearer token");
+}
+
+absl::StatusOr<Principal> Authenticator::AuthenticateJwt(
+    absl::string_view token) const {
+  absl::StatusOr<VerifiedJwt> jwt = jwt_->Verify(token);
+  if (!jwt.ok()) return jwt.status();
+  const Json& claims = jwt->claims;
+
+  const auto subject = claims.find(oidc_.identity_claim);
+  if (subject == claims.end() || !subject->is_string() ||
+      !IsClaimIdentity(subject->get<std::string>())) {
+    return Unauthenticated(
+        "jwt_bad_identity",
+        "bearer token refused: the identity claim is missing or not a "
+        "printable string",
+        absl::StrCat(
+            "claim ", ForLog(oidc_.identity_claim), ": ",
+            subject == claims.end() ? "missing" : ForLog(subject->dump())));
+  }
+  const std::string identity = subject->get<std::string>();
+
+  std::set<Role> roles;
+  std::set<std::string> names;
+  if (!oidc_.groups_claim.empty()) {
+    const auto groups = claims.find(oidc_.groups_claim);
+    bool malformed = false;
+    if (groups == claims.end()) {
+      // No groups: no roles from them.
+    } else if (groups->is_string()) {
+      names.insert(groups->get<std::string>());
+    } else if (groups->is_array()) {
+      for (const Json& g : *groups) {
+        if (!g.is_string()) malformed = true;
+        if (g.is_string()) names.insert(g.get<std::string>());
+      }
+    } else {
+      malformed = true;
+    }
+    if (malformed) {
+      return Unauthenticated(
+          "jwt_bad_groups",
+          "bearer token refused: the groups claim is not a string or an "
+          "array of strings",
+          absl::StrCat("claim ", ForLog(oidc_.groups_claim)));
+    }
+    for (const std::string& name : names) {
+      const auto mapped = oidc_.group_roles.find(name);
+      if (mapped != oidc_.group_roles.end()) {
+        roles.insert(mapped->second.begin(), mapped->second.end());
+      }
+    }
+  }
+
+  // RFC 8693 4.1: "act" names the party acting for the subject; the
+  // outermost act is the current actor (nested ones are earlier actors).
+  const auto act = claims.find("act");
+  if (act == claims.end()) {
+    absl::StatusOr<Principal> p =
+        Finish(kMethodOidc, identity, std::move(roles), std::nullopt);
+    // Groups describe the subject; a delegated caller (below) is not it.
+    if (p.ok() && p->on_behalf_of.empty()) p->groups = std::move(names);
+    return p;
+  }
+  const auto actor = act->is_object() ? act->find("sub") : act->end();
+  if (!act->is_object() || actor == act->end() || !actor->is_string() ||
+      !IsClaimIdentity(actor->get<std::string>())) {
+    return Unauthenticated(
+        "jwt_bad_act",
+        "bearer token refused: the act claim has no printable sub");
+  }
+  const auto actor_issuer = act->find("iss");
+  if (actor_issuer != act->end() &&
+      (!actor_issuer->is_string() ||
+       actor_issuer->get<std::string>() != oidc_.issuer)) {
+    return Unauthenticated(
+        "jwt_bad_act",
+        "bearer token refused: the actor (act) belongs to another issuer",
+        absl::StrCat("act.iss ", ForLog(actor_issuer->dump())));
+  }
+  return Finish(kMethodOidc, actor->get<std::string>(), std::move(roles),
+                identities_.PrincipalOf(kMethodOidc, identity));
+}
+
+absl::StatusOr<Principal> Authenticator::Finish(
+    std::string_view method, std::string_view identity, std::set<Role> roles,
+    std::optional<std::string> token_human) const {
+  Principal p;
+  p.method = std::string(method);
+  p.identity = QualifiedIdentity(method, identity);
+  p.id = identities_.PrincipalOf(method, identity);
+  const std::optional<std::string> configured_human =
+      identities_.HumanFor(p.identity);
+  if (token_human && configured_human && *token_human != *configured_human) {
+    return PermissionDenied(
+        "delegation_conflict",
+        absl::StrCat("identity ", p.identity,
+                     " presented a token acting for another human than the "
+                     "one configured in auth.on_behalf_of"),
+        absl::StrCat("token act for ", ForLog(*token_human), ", configured ",
+                     ForLog(*configured_human)));
+  }
+  const std::optional<std::string> human =
+      token_human ? token_human : configured_human;
+  // Acting for oneself (an actor linked to the subject's own principal) is
+  // no delegation.
+  if (human && *human != p.id) {
+    p.on_behalf_of = *human;
+    // An agent asks for approval; only the humans themselves decide.
+    const bool agent = roles.count(Role::kAgent) > 0;
+    roles.clear();
+    if (agent) roles.insert(Role::kAgent);
+    if (roles.empty()) {
+      return PermissionDenied(
+          "no_roles",
+          absl::StrCat("identity ", p.identity, " acts for ", p.on_behalf_of,
+                       " and so may only act as an agent, but has no agent "
+                       "role"));
+    }
+  }
+  if (roles.empty()) {
+    return PermissionDenied(
+        "no_roles", absl::StrCat("identity ", p.identity, " has no roles",
+                                 method == kMethodOidc
+                                     ? ": none of its groups maps to a role"
+                                     : ""));
+  }
+  p.roles = std::move(roles);
+  return p;
 }
 
 absl::StatusOr<Principal> Authenticator::AuthenticateCertificate(
     std::string_view peer_cert_pem) const {
   if (peer_cert_pem.empty() ||
       peer_cert_pem.size() > static_cast<size_t>(INT32_MAX)) {
-    return absl::UnauthenticatedError("client certificate is missing");
+    return Unauthenticated("cert_malformed", "client certificate is missing");
   }
   std::unique_ptr<BIO, BioFree> bio(BIO_new_mem_buf(
       peer_cert_pem.data(), static_cast<int>(peer_cert_pem.size())));
@@ -348,33 +601,61 @@ absl::StatusOr<Principal> Authenticator::AuthenticateCertificate(
       bio == nullptr ? nullptr
                      : PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
   if (cert == nullptr) {
-    return absl::UnauthenticatedError("client certificate does not parse");
+    return Unauthenticated("cert_malformed",
+                           "client certificate does not parse");
   }
+  if (absl::Status s = CheckLeaf(cert.get(), clock_()); !s.ok()) return s;
   absl::StatusOr<std::vector<std::string>> uris = UriSans(cert.get());
   if (!uris.ok()) return uris.status();
   std::string identity;
   if (uris->size() > 1) {
-    return absl::UnauthenticatedError(
+    return Unauthenticated(
+        "cert_uri_san_count",
         absl::StrCat("client certificate has ", uris->size(), " URI SANs (",
                      absl::StrJoin(*uris, ", "), "); expected one identity"));
   }
-  if (uris->size() == 1) {
+  if (!trust_domain_.empty()) {
+    // X.509-SVID: the single URI SAN is a SPIFFE ID of our trust domain.
+    if (uris->empty()) {
+      return Unauthenticated(
+          "cert_uri_san_count",
+          "client certificate has no URI SAN; an X.509-SVID has exactly one");
+    }
+    const std::optional<SpiffeId> id = ParseSpiffeId(uris->front());
+    if (!id || id->path.empty()) {
+      return Unauthenticated(
+          "cert_not_spiffe",
+          "client certificate's URI SAN is not a SPIFFE ID with a path",
+          absl::StrCat("URI SAN ", ForLog(uris->front())));
+    }
+    if (id->trust_domain != trust_domain_) {
+      return Unauthenticated(
+          "cert_foreign_trust_domain",
+          "client certificate belongs to a trust domain this broker does "
+          "not accept",
+          absl::StrCat("trust domain ", ForLog(id->trust_domain),
+                       ", configured ", ForLog(trust_domain_)));
+    }
+    identity = uris->front();
+  } else if (uris->size() == 1) {
     identity = uris->front();
   } else {
     absl::StatusOr<std::string> cn = CommonName(cert.get());
     if (!cn.ok()) return cn.status();
     if (cn->empty()) {
-      return absl::UnauthenticatedError(
+      return Unauthenticated(
+          "cert_no_identity",
           "client certificate has neither a URI SAN nor a subject CN");
     }
     identity = *std::move(cn);
   }
   const auto it = mtls_roles_.find(identity);
   if (it == mtls_roles_.end() || it->second.empty()) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "certificate identity ", identity, " has no roles configured"));
+    return PermissionDenied("no_roles",
+                            absl::StrCat("certificate identity ", identity,
+                                         " has no roles configured"));
   }
-  return Principal{identity, it->second, "mtls"};
+  return Finish(kMethodMtls, identity, it->second, std::nullopt);
 }
 
 }  // namespace approval

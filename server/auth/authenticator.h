@@ -1,5 +1,9 @@
 // Turns the credentials of a gRPC call into a Principal: a bearer token
-// (looked up by its SHA-256) or a verified mTLS client certificate.
+// (looked up by its SHA-256 in the tokens file, else verified as an OIDC JWT
+// when auth.oidc is configured) or a verified mTLS client certificate (an
+// X.509-SVID when auth.spiffe is configured). The identity is then mapped to
+// its canonical principal (auth.principals) and to the human it acts for
+// (an OIDC token's "act" claim, or auth.on_behalf_of).
 //
 // Tokens file (JSON, `//` comments allowed). Tokens are never stored in
 // clear: each entry holds the lower-case hex SHA-256 of the token, e.g.
@@ -10,18 +14,28 @@
 //     {"sha256": "<64 lower-case hex>", "identity": "agent-demo",
 //      "roles": ["agent"]}
 //   ]}
+//
+// Every refusal is UNAUTHENTICATED (bad or missing credentials) or
+// PERMISSION_DENIED (authenticated, not allowed), built by refusal.h: a
+// message fit for the client, a reason for the metric and a detail for the
+// log.
 #ifndef APPROVAL_SERVER_AUTH_AUTHENTICATOR_H_
 #define APPROVAL_SERVER_AUTH_AUTHENTICATOR_H_
 
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "server/auth/identity_map.h"
+#include "server/auth/jwt_verifier.h"
 #include "server/auth/principal.h"
 #include "server/config/config.h"
 
@@ -31,16 +45,29 @@ class ServerContextBase;
 
 namespace approval {
 
-// Immutable after Create: all methods are const and thread-safe.
+struct AuthenticatorOptions {
+  // The current time, for token expiry and certificate validity. Default
+  // (empty): absl::Now.
+  std::function<absl::Time()> clock;
+};
+
+// Immutable after Create except for the cached OIDC key set, which is
+// internally synchronized: all methods are const and thread-safe.
 class Authenticator final {
  public:
-  // Loads config.tokens_file (if set) and copies the mTLS identities.
+  // Loads config.tokens_file (if set), copies the mTLS identities, builds the
+  // identity map and, with auth.oidc, the JWT verifier (reading jwks_file, or
+  // trying jwks_url once: an IdP that is down at start only means tokens are
+  // refused until a later reload succeeds).
   // INVALID_ARGUMENT naming the file and the entry on bad content (bad JSON,
   // unknown key, hash not 64 lower-case hex, duplicate hash, empty identity,
-  // no roles or an unknown role); NOT_FOUND / PERMISSION_DENIED when the file
-  // cannot be read.
+  // no roles or an unknown role), when a principal name in auth.principals is
+  // also an unlinked token or certificate identity (two callers would
+  // silently become one), or when jwks_file is not a usable JWKS;
+  // NOT_FOUND / PERMISSION_DENIED when the tokens file cannot be read,
+  // UNAVAILABLE when jwks_file cannot be.
   static absl::StatusOr<std::unique_ptr<Authenticator>> Create(
-      const AuthConfig& config);
+      const AuthConfig& config, AuthenticatorOptions options = {});
 
   Authenticator(const Authenticator&) = delete;
   Authenticator& operator=(const Authenticator&) = delete;
@@ -52,23 +79,37 @@ class Authenticator final {
   //
   // The server must verify client certificates against the client CA
   // (GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY or REQUIRE_..._AND_VERIFY):
-  // this method trusts whatever certificate gRPC reports for the peer.
+  // this method trusts whatever certificate gRPC reports for the peer. May
+  // block for one JWKS fetch (bounded by auth.oidc.jwks_fetch_timeout, at
+  // most once per jwks_refresh_min_interval).
   absl::StatusOr<Principal> Authenticate(
       const grpc::ServerContextBase& ctx) const;
 
   // `authorization_value` is the value of the authorization header,
-  // "Bearer <token>". UNAUTHENTICATED when it is malformed or the token is
-  // unknown; the message never contains the token. method = "token".
+  // "Bearer <token>". A token from the tokens file yields method "token";
+  // otherwise, with auth.oidc, a JWT is verified (jwt_verifier.h) and yields
+  // method "oidc", identity "oidc:<identity claim>", roles from its groups.
+  // A token with an RFC 8693 "act" claim is the actor (act.sub) acting for
+  // the subject. UNAUTHENTICATED when the header is malformed, the token is
+  // unknown or fails verification, or a claim it needs is malformed; the
+  // message never contains the token. PERMISSION_DENIED when it has no roles
+  // or its act claim contradicts auth.on_behalf_of.
   absl::StatusOr<Principal> AuthenticateBearer(
       std::string_view authorization_value) const;
 
-  // `peer_cert_pem` is the leaf certificate of an already verified peer. Its
-  // identity is its single URI SAN, else (no URI SAN) its subject CN.
-  // UNAUTHENTICATED when it does not parse, has several URI SANs or CNs, or
-  // has no identity; PERMISSION_DENIED when the identity has no roles in
-  // AuthConfig::mtls_identities. method = "mtls".
+  // `peer_cert_pem` is the leaf certificate of an already verified peer.
+  // Refused (UNAUTHENTICATED) when it does not parse, is outside its
+  // validity period, or is a CA (basicConstraints CA or keyCertSign /
+  // cRLSign). With auth.spiffe it must be an X.509-SVID: exactly one URI
+  // SAN, a SPIFFE ID with a path in the configured trust domain, which is its
+  // identity. Without, its identity is its single URI SAN, else (no URI SAN)
+  // its subject CN, and several URI SANs or CNs are refused. PERMISSION_DENIED
+  // when the identity has no roles in AuthConfig::mtls_identities.
+  // method = "mtls".
   absl::StatusOr<Principal> AuthenticateCertificate(
       std::string_view peer_cert_pem) const;
+
+  const IdentityMap& identities() const { return identities_; }
 
  private:
   struct Entry {
@@ -77,13 +118,31 @@ class Authenticator final {
   };
 
   Authenticator(std::map<std::string, Entry, std::less<>> tokens_by_sha256,
-                std::map<std::string, std::set<Role>, std::less<>> mtls_roles);
+                std::map<std::string, std::set<Role>, std::less<>> mtls_roles,
+                const AuthConfig& config, IdentityMap identities,
+                std::unique_ptr<JwtVerifier> jwt,
+                std::function<absl::Time()> clock);
+
+  absl::StatusOr<Principal> AuthenticateJwt(absl::string_view token) const;
+  // The principal of `identity` authenticated by `method` with `roles`:
+  // canonical id, the human it acts for (`token_human` from an act claim,
+  // else auth.on_behalf_of) and, when it acts for someone, roles cut down to
+  // agent. PERMISSION_DENIED when no role is left or the two sources of the
+  // human disagree.
+  absl::StatusOr<Principal> Finish(
+      std::string_view method, std::string_view identity, std::set<Role> roles,
+      std::optional<std::string> token_human) const;
 
   // Keyed by lower-case hex SHA-256 of the token. Comparing hashes rather
   // than tokens keeps lookup timing independent of how much of a guessed
   // token is right.
   const std::map<std::string, Entry, std::less<>> tokens_by_sha256_;
   const std::map<std::string, std::set<Role>, std::less<>> mtls_roles_;
+  const OidcConfig oidc_;
+  const std::string trust_domain_;  // "" = no SVID rules
+  const IdentityMap identities_;
+  const std::unique_ptr<JwtVerifier> jwt_;  // null without auth.oidc
+  const std::function<absl::Time()> clock_;
 };
 
 }  // namespace approval

@@ -9,16 +9,20 @@
 #include <filesystem>
 #include <functional>
 #include <limits>
+#include <map>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "nlohmann/json.hpp"
+#include "server/auth/spiffe_id.h"
 
 namespace approval {
 namespace {
@@ -181,11 +185,94 @@ class Parser final {
     };
   }
 
+  FieldParser StringArray(std::vector<std::string>* out) const {
+    return [this, out](const Json& v, const std::string& path) {
+      if (!v.is_array()) return WrongType(v, path, "an array of strings");
+      out->clear();
+      for (size_t i = 0; i < v.size(); ++i) {
+        if (!v[i].is_string()) {
+          return WrongType(v[i], absl::StrCat(path, "[", i, "]"), "a string");
+        }
+        out->push_back(v[i].get<std::string>());
+      }
+      return absl::OkStatus();
+    };
+  }
+
+  FieldParser GroupRoles(std::map<std::string, std::set<Role>>* out) const {
+    return [this, out](const Json& v, const std::string& path) {
+      if (!v.is_object()) {
+        return WrongType(v, path, "an object {\"group\": [roles]}");
+      }
+      out->clear();
+      for (const auto& [group, roles] : v.items()) {
+        if (absl::Status s =
+                Roles(&(*out)[group])(roles, JoinPath(path, group));
+            !s.ok()) {
+          return s;
+        }
+      }
+      return absl::OkStatus();
+    };
+  }
+
+  FieldParser Principals(std::vector<PrincipalMapping>* out) const {
+    return [this, out](const Json& v, const std::string& path) {
+      if (!v.is_array()) return WrongType(v, path, "an array of objects");
+      out->assign(v.size(), PrincipalMapping{});
+      for (size_t i = 0; i < v.size(); ++i) {
+        PrincipalMapping& m = (*out)[i];
+        if (absl::Status s =
+                Object(v[i], absl::StrCat(path, "[", i, "]"),
+                       {{"principal", String(&m.principal)},
+                        {"identities", StringArray(&m.identities)}});
+            !s.ok()) {
+          return s;
+        }
+      }
+      return absl::OkStatus();
+    };
+  }
+
+  FieldParser OnBehalfOfList(std::vector<OnBehalfOf>* out) const {
+    return [this, out](const Json& v, const std::string& path) {
+      if (!v.is_array()) return WrongType(v, path, "an array of objects");
+      out->assign(v.size(), OnBehalfOf{});
+      for (size_t i = 0; i < v.size(); ++i) {
+        OnBehalfOf& o = (*out)[i];
+        if (absl::Status s = Object(
+                v[i], absl::StrCat(path, "[", i, "]"),
+                {{"agent", String(&o.agent)}, {"human", String(&o.human)}});
+            !s.ok()) {
+          return s;
+        }
+      }
+      return absl::OkStatus();
+    };
+  }
+
   FieldParser Nested(std::vector<Field> fields) const {
     return [this, fields = std::move(fields)](const Json& v,
                                               const std::string& path) {
       return Object(v, path, fields);
     };
+  }
+
+  FieldParser Oidc(OidcConfig* o) const {
+    return Nested({
+        {"issuer", String(&o->issuer)},
+        {"audience", String(&o->audience)},
+        {"jwks_file", String(&o->jwks_file)},
+        {"jwks_url", String(&o->jwks_url)},
+        {"jwks_ca_file", String(&o->jwks_ca_file)},
+        {"allowed_algorithms", StringArray(&o->allowed_algorithms)},
+        {"identity_claim", String(&o->identity_claim)},
+        {"groups_claim", String(&o->groups_claim)},
+        {"group_roles", GroupRoles(&o->group_roles)},
+        {"clock_skew", Duration(&o->clock_skew)},
+        {"jwks_refresh_min_interval", Duration(&o->jwks_refresh_min_interval)},
+        {"jwks_fetch_timeout", Duration(&o->jwks_fetch_timeout)},
+    });
   }
 
   absl::Status Top(const Json& v, Config& c) const {
@@ -202,9 +289,16 @@ class Parser final {
              Nested({{"cert_file", String(&c.tls.cert_file)},
                      {"key_file", String(&c.tls.key_file)},
                      {"client_ca_file", String(&c.tls.client_ca_file)}})},
-            {"auth", Nested({{"tokens_file", String(&c.auth.tokens_file)},
-                             {"mtls_identities",
-                              MtlsIdentities(&c.auth.mtls_identities)}})},
+            {"auth",
+             Nested({
+                 {"tokens_file", String(&c.auth.tokens_file)},
+                 {"mtls_identities", MtlsIdentities(&c.auth.mtls_identities)},
+                 {"oidc", Oidc(&c.auth.oidc)},
+                 {"spiffe", Nested({{"trust_domain",
+                                     String(&c.auth.spiffe.trust_domain)}})},
+                 {"principals", Principals(&c.auth.principals)},
+                 {"on_behalf_of", OnBehalfOfList(&c.auth.on_behalf_of)},
+             })},
             {"limits",
              Nested({
                  {"max_action_bytes", Size(&c.limits.max_action_bytes)},
@@ -321,6 +415,210 @@ absl::Status CheckBytes(absl::string_view key, size_t value) {
   return absl::OkStatus();
 }
 
+constexpr absl::Duration kMaxClockSkew = absl::Minutes(5);
+constexpr absl::Duration kMaxJwksFetchTimeout = absl::Seconds(60);
+
+absl::Status Invalid(absl::string_view key, absl::string_view what) {
+  return absl::InvalidArgumentError(absl::StrCat(key, ": ", what));
+}
+
+absl::Status ValidateOidc(const OidcConfig& o) {
+  if (!o.enabled()) {
+    const std::pair<absl::string_view, bool> set[] = {
+        {"audience", !o.audience.empty()},
+        {"jwks_file", !o.jwks_file.empty()},
+        {"jwks_url", !o.jwks_url.empty()},
+        {"jwks_ca_file", !o.jwks_ca_file.empty()},
+        {"groups_claim", !o.groups_claim.empty()},
+        {"group_roles", !o.group_roles.empty()},
+    };
+    for (const auto& [key, is_set] : set) {
+      if (is_set) {
+        return Invalid("auth.oidc.issuer",
+                       absl::StrCat("required when auth.oidc.", key,
+                                    " is set (OIDC is off without it)"));
+      }
+    }
+    return absl::OkStatus();
+  }
+  if (o.audience.empty()) {
+    return Invalid("auth.oidc.audience",
+                   "required: the value tokens for this broker carry in aud");
+  }
+  if (o.jwks_file.empty() == o.jwks_url.empty()) {
+    return Invalid("auth.oidc",
+                   "set exactly one of jwks_file and jwks_url (where the "
+                   "IdP's signing keys come from)");
+  }
+  if (!o.jwks_url.empty()) {
+    const bool has_space =
+        std::any_of(o.jwks_url.begin(), o.jwks_url.end(), [](char c) {
+          return absl::ascii_isspace(static_cast<unsigned char>(c)) ||
+                 absl::ascii_iscntrl(static_cast<unsigned char>(c));
+        });
+    if (!absl::StartsWith(o.jwks_url, "https://") || o.jwks_url.size() <= 8 ||
+        has_space) {
+      return Invalid("auth.oidc.jwks_url",
+                     absl::StrCat(Quote(o.jwks_url),
+                                  " is not an https:// URL (keys are only "
+                                  "fetched over verified TLS)"));
+    }
+  }
+  if (!o.jwks_file.empty()) {
+    if (absl::Status s = CheckReadable("auth.oidc.jwks_file", o.jwks_file);
+        !s.ok()) {
+      return s;
+    }
+  }
+  if (!o.jwks_ca_file.empty()) {
+    if (o.jwks_url.empty()) {
+      return Invalid("auth.oidc.jwks_ca_file",
+                     "only used with jwks_url, which is not set");
+    }
+    if (absl::Status s =
+            CheckReadable("auth.oidc.jwks_ca_file", o.jwks_ca_file);
+        !s.ok()) {
+      return s;
+    }
+  }
+  if (o.allowed_algorithms.empty()) {
+    return Invalid("auth.oidc.allowed_algorithms",
+                   "empty: no token could be verified (use RS256 and/or "
+                   "ES256)");
+  }
+  for (size_t i = 0; i < o.allowed_algorithms.size(); ++i) {
+    const std::string& alg = o.allowed_algorithms[i];
+    const std::string key =
+        absl::StrCat("auth.oidc.allowed_algorithms[", i, "]");
+    if (alg == "RS256" || alg == "ES256") continue;
+    if (absl::AsciiStrToLower(alg) == "none") {
+      return Invalid(key, "\"none\" (unsigned tokens) is never accepted");
+    }
+    if (absl::StartsWith(alg, "HS")) {
+      return Invalid(key, absl::StrCat(Quote(alg),
+                                       " is refused: HMAC algorithms would "
+                                       "turn a public key into a secret"));
+    }
+    return Invalid(
+        key, absl::StrCat(Quote(alg), " is not supported (RS256, ES256)"));
+  }
+  if (o.identity_claim.empty()) {
+    return Invalid("auth.oidc.identity_claim", "must not be empty");
+  }
+  if (!o.group_roles.empty() && o.groups_claim.empty()) {
+    return Invalid("auth.oidc.group_roles",
+                   "set auth.oidc.groups_claim too: without it tokens carry "
+                   "no groups");
+  }
+  for (const auto& [group, roles] : o.group_roles) {
+    if (group.empty()) {
+      return Invalid("auth.oidc.group_roles", "a group name is empty");
+    }
+    if (roles.empty()) {
+      return Invalid(JoinPath("auth.oidc.group_roles", group),
+                     "no roles (agent, reviewer, admin)");
+    }
+  }
+  if (o.clock_skew < absl::ZeroDuration() || o.clock_skew > kMaxClockSkew) {
+    return Invalid(
+        "auth.oidc.clock_skew",
+        absl::StrCat(absl::FormatDuration(o.clock_skew), " is outside [0s, ",
+                     absl::FormatDuration(kMaxClockSkew), "]"));
+  }
+  if (absl::Status s = CheckDuration("auth.oidc.jwks_refresh_min_interval",
+                                     o.jwks_refresh_min_interval);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s =
+          CheckDuration("auth.oidc.jwks_fetch_timeout", o.jwks_fetch_timeout);
+      !s.ok()) {
+    return s;
+  }
+  if (o.jwks_fetch_timeout > kMaxJwksFetchTimeout) {
+    return Invalid(
+        "auth.oidc.jwks_fetch_timeout",
+        absl::StrCat(absl::FormatDuration(o.jwks_fetch_timeout), " exceeds ",
+                     absl::FormatDuration(kMaxJwksFetchTimeout)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckQualifiedIdentity(absl::string_view key,
+                                    const std::string& identity) {
+  if (IsQualifiedIdentity(identity)) return absl::OkStatus();
+  return Invalid(key, absl::StrCat(Quote(identity),
+                                   " is not a qualified identity (token:<id>, "
+                                   "oidc:<claim value>, mtls:<certificate "
+                                   "identity> or spiffe://<trust "
+                                   "domain>/<path>)"));
+}
+
+// principals and on_behalf_of: well-formed, each identity at most once.
+absl::Status ValidateIdentityLinks(const AuthConfig& a) {
+  std::map<std::string, std::string> principal_of;  // identity -> principal
+  std::set<std::string> principals;
+  for (size_t i = 0; i < a.principals.size(); ++i) {
+    const PrincipalMapping& m = a.principals[i];
+    const std::string key = absl::StrCat("auth.principals[", i, "]");
+    if (m.principal.empty() ||
+        std::any_of(m.principal.begin(), m.principal.end(), [](char c) {
+          return absl::ascii_iscntrl(static_cast<unsigned char>(c));
+        })) {
+      return Invalid(absl::StrCat(key, ".principal"),
+                     "must be non-empty printable text");
+    }
+    if (!principals.insert(m.principal).second) {
+      return Invalid(absl::StrCat(key, ".principal"),
+                     absl::StrCat(Quote(m.principal),
+                                  " is listed twice; merge the entries"));
+    }
+    if (m.identities.empty()) {
+      return Invalid(absl::StrCat(key, ".identities"), "no identities to link");
+    }
+    for (size_t j = 0; j < m.identities.size(); ++j) {
+      const std::string& identity = m.identities[j];
+      const std::string id_key = absl::StrCat(key, ".identities[", j, "]");
+      if (absl::Status s = CheckQualifiedIdentity(id_key, identity); !s.ok()) {
+        return s;
+      }
+      if (auto [it, inserted] = principal_of.emplace(identity, m.principal);
+          !inserted) {
+        return Invalid(id_key, absl::StrCat(Quote(identity),
+                                            " is already linked to principal ",
+                                            Quote(it->second)));
+      }
+    }
+  }
+  std::set<std::string> agents;
+  for (size_t i = 0; i < a.on_behalf_of.size(); ++i) {
+    const OnBehalfOf& o = a.on_behalf_of[i];
+    const std::string key = absl::StrCat("auth.on_behalf_of[", i, "]");
+    if (absl::Status s =
+            CheckQualifiedIdentity(absl::StrCat(key, ".agent"), o.agent);
+        !s.ok()) {
+      return s;
+    }
+    if (!agents.insert(o.agent).second) {
+      return Invalid(absl::StrCat(key, ".agent"),
+                     absl::StrCat(Quote(o.agent),
+                                  " is listed twice; an agent acts for one "
+                                  "human"));
+    }
+    if (o.human.empty()) {
+      return Invalid(absl::StrCat(key, ".human"),
+                     "must name the human's principal");
+    }
+    const auto mapped = principal_of.find(o.agent);
+    if (mapped != principal_of.end() && mapped->second == o.human) {
+      return Invalid(absl::StrCat(key, ".human"),
+                     absl::StrCat(Quote(o.human), " is the agent ",
+                                  Quote(o.agent), " itself"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 std::string Resolve(const std::filesystem::path& dir, const std::string& p) {
   if (p.empty() || dir.empty() || std::filesystem::path(p).is_absolute()) {
     return p;
@@ -390,6 +688,8 @@ absl::StatusOr<Config> LoadConfigFile(const std::string& path) {
   c->tls.key_file = Resolve(dir, c->tls.key_file);
   c->tls.client_ca_file = Resolve(dir, c->tls.client_ca_file);
   c->auth.tokens_file = Resolve(dir, c->auth.tokens_file);
+  c->auth.oidc.jwks_file = Resolve(dir, c->auth.oidc.jwks_file);
+  c->auth.oidc.jwks_ca_file = Resolve(dir, c->auth.oidc.jwks_ca_file);
   return c;
 }
 
@@ -509,10 +809,11 @@ absl::Status ValidateConfig(const Config& c, bool require_database) {
     }
   }
 
-  if (c.auth.tokens_file.empty() && c.auth.mtls_identities.empty()) {
+  if (c.auth.tokens_file.empty() && c.auth.mtls_identities.empty() &&
+      !c.auth.oidc.enabled()) {
     return absl::InvalidArgumentError(
-        "auth: set auth.tokens_file or auth.mtls_identities; with neither no "
-        "caller can authenticate");
+        "auth: set auth.tokens_file, auth.mtls_identities or auth.oidc; with "
+        "none of them no caller can authenticate");
   }
   if (!c.auth.tokens_file.empty()) {
     if (absl::Status s = CheckReadable("auth.tokens_file", c.auth.tokens_file);
@@ -525,6 +826,21 @@ absl::Status ValidateConfig(const Config& c, bool require_database) {
         "auth.mtls_identities: configured without tls; client certificates "
         "are only seen over TLS");
   }
+  if (c.auth.spiffe.enabled()) {
+    if (!IsTrustDomainName(c.auth.spiffe.trust_domain)) {
+      return Invalid("auth.spiffe.trust_domain",
+                     absl::StrCat(Quote(c.auth.spiffe.trust_domain),
+                                  " is not a trust domain name (lower-case "
+                                  "letters, digits, '.', '-', '_')"));
+    }
+    if (!c.tls.enabled()) {
+      return Invalid("auth.spiffe",
+                     "configured without tls; client certificates are only "
+                     "seen over TLS");
+    }
+  }
+  if (absl::Status s = ValidateOidc(c.auth.oidc); !s.ok()) return s;
+  if (absl::Status s = ValidateIdentityLinks(c.auth); !s.ok()) return s;
   std::set<absl::string_view> identities;
   for (size_t i = 0; i < c.auth.mtls_identities.size(); ++i) {
     const MtlsIdentity& id = c.auth.mtls_identities[i];
@@ -532,6 +848,19 @@ absl::Status ValidateConfig(const Config& c, bool require_database) {
     if (id.identity.empty()) {
       return absl::InvalidArgumentError(
           absl::StrCat(key, ".identity: must not be empty"));
+    }
+    if (c.auth.spiffe.enabled()) {
+      const std::optional<SpiffeId> spiffe = ParseSpiffeId(id.identity);
+      if (!spiffe || spiffe->path.empty() ||
+          spiffe->trust_domain != c.auth.spiffe.trust_domain) {
+        return Invalid(
+            absl::StrCat(key, ".identity"),
+            absl::StrCat(Quote(id.identity),
+                         " is not a SPIFFE ID with a path in trust domain ",
+                         Quote(c.auth.spiffe.trust_domain),
+                         "; with auth.spiffe set no other certificate is "
+                         "accepted"));
+      }
     }
     if (!identities.insert(id.identity).second) {
       return absl::InvalidArgumentError(absl::StrCat(

@@ -19,6 +19,28 @@
 //       "mtls_identities": [
 //         {"identity": "spiffe://example.org/reviewer/carol",
 //          "roles": ["reviewer"]}
+//       ],
+//       "oidc": {                                   // off while issuer is ""
+//         "issuer": "https://idp.example.org/realms/corp",
+//         "audience": "approval-broker",
+//         "jwks_url": "https://idp.example.org/realms/corp/certs",
+//         "jwks_file": "",                          // or a file, not both
+//         "jwks_ca_file": "",                       // "" = system CAs
+//         "allowed_algorithms": ["RS256", "ES256"],
+//         "identity_claim": "sub",
+//         "groups_claim": "groups",
+//         "group_roles": {"approvers": ["reviewer"], "agents": ["agent"]},
+//         "clock_skew": "60s",
+//         "jwks_refresh_min_interval": "30s",
+//         "jwks_fetch_timeout": "5s"
+//       },
+//       "spiffe": {"trust_domain": "example.org"},  // "" = no SVID rules
+//       "principals": [
+//         {"principal": "alice",
+//          "identities": ["oidc:alice", "spiffe://example.org/user/alice"]}
+//       ],
+//       "on_behalf_of": [
+//         {"agent": "token:deploy-bot", "human": "alice"}
 //       ]
 //     },
 //     "limits": {
@@ -33,13 +55,15 @@
 //     "shutdown_grace": "5s"
 //   }
 //
-// Relative file paths (tls.*, auth.tokens_file) read through LoadConfigFile
+// Relative file paths (tls.*, auth.tokens_file, auth.oidc.jwks_file,
+// auth.oidc.jwks_ca_file) read through LoadConfigFile
 // are resolved against the directory of the config file, so a config and its
 // tokens file can move together. ParseConfig leaves them as written.
 #ifndef APPROVAL_SERVER_CONFIG_CONFIG_H_
 #define APPROVAL_SERVER_CONFIG_CONFIG_H_
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -73,13 +97,94 @@ struct MtlsIdentity {
   std::set<Role> roles;
 };
 
-// Who may call. At least one of the two must be configured.
+// OpenID Connect: bearer tokens that are JWTs signed by the organisation's
+// IdP. Off while `issuer` is "" (the default). The configuration, never the
+// token, decides which keys and algorithms are trusted: a token's jku, x5u,
+// x5c and jwk headers are ignored.
+struct OidcConfig {
+  // The exact "iss" of every accepted token. Default "": OIDC off.
+  std::string issuer;
+  // A value the token's "aud" (string or array) must contain. Required with
+  // issuer. Default "".
+  std::string audience;
+  // Where the IdP's signing keys (a JWKS document) come from: exactly one of
+  // jwks_file (a local file) and jwks_url (https:// only). Either is read at
+  // start and again, at most once per jwks_refresh_min_interval, when a token
+  // names a key id it does not hold (key rotation needs no restart).
+  // Defaults "".
+  std::string jwks_file;
+  std::string jwks_url;
+  // PEM CA bundle that jwks_url's server certificate must chain to. Default
+  // "": the system's trusted CAs.
+  std::string jwks_ca_file;
+  // Signature algorithms accepted; only "RS256" and "ES256" exist here
+  // ("none" and HMAC algorithms are refused at load). Default both.
+  std::vector<std::string> allowed_algorithms = {"RS256", "ES256"};
+  // Claim naming the caller; its value v is the identity "oidc:v". Default
+  // "sub".
+  std::string identity_claim = "sub";
+  // Claim holding the caller's groups (array of strings, or one string).
+  // Default "": tokens carry no groups.
+  std::string groups_claim;
+  // Roles granted by each group; a token's roles are the union over its
+  // groups. Default: none, so OIDC callers have no roles.
+  std::map<std::string, std::set<Role>> group_roles;
+  // Tolerance on exp and nbf, 0..5m. Default 60s.
+  absl::Duration clock_skew = absl::Seconds(60);
+  // Least time between two JWKS reloads caused by unknown key ids. Default
+  // 30s.
+  absl::Duration jwks_refresh_min_interval = absl::Seconds(30);
+  // Bound on one jwks_url fetch, at most 60s. Default 5s.
+  absl::Duration jwks_fetch_timeout = absl::Seconds(5);
+
+  bool enabled() const { return !issuer.empty(); }
+};
+
+// SPIFFE X.509-SVIDs as client certificates. Off while trust_domain is ""
+// (the default): certificates are then identified as before (single URI SAN,
+// else subject CN). On: every client certificate must be an X.509-SVID of
+// this trust domain — exactly one URI SAN, a spiffe:// ID, not a CA — and
+// its SPIFFE ID needs roles in mtls_identities. Needs tls.
+struct SpiffeConfig {
+  std::string trust_domain;  // e.g. "example.org"; default ""
+
+  bool enabled() const { return !trust_domain.empty(); }
+};
+
+// Identities (qualified, see server/auth/principal.h) that are one person or
+// workload: they share the canonical principal `principal`.
+struct PrincipalMapping {
+  std::string principal;
+  std::vector<std::string> identities;
+};
+
+// The identity `agent` (qualified) always acts for the human whose canonical
+// principal is `human`.
+struct OnBehalfOf {
+  std::string agent;
+  std::string human;
+};
+
+// Who may call. At least one of tokens_file, mtls_identities and oidc must
+// be configured.
 struct AuthConfig {
   // Bearer tokens: JSON file of SHA-256 hashes, identities and roles (see
   // server/auth/authenticator.h). Default "": bearer tokens are rejected.
   std::string tokens_file;
   // Roles of verified client-certificate identities. Default: none.
   std::vector<MtlsIdentity> mtls_identities;
+  // Default: off.
+  OidcConfig oidc;
+  // Default: off.
+  SpiffeConfig spiffe;
+  // Identities linked to one canonical principal. An identity listed nowhere
+  // is its own principal (token and certificate identities as written, OIDC
+  // identities as "oidc:<value>"). Default: none.
+  std::vector<PrincipalMapping> principals;
+  // Agents that act for a human. An OIDC token may also say so itself with
+  // an RFC 8693 "act" claim. A caller acting for a human has at most the
+  // agent role, and that human may not decide its requests. Default: none.
+  std::vector<OnBehalfOf> on_behalf_of;
 };
 
 struct Config {
@@ -125,7 +230,8 @@ absl::StatusOr<Config> ParseConfig(std::string_view text,
                                    std::string_view source);
 
 // Reads and parses the file at `path` (see ParseConfig) and resolves relative
-// tls.* and auth.tokens_file paths against the file's directory. NOT_FOUND or
+// tls.*, auth.tokens_file and auth.oidc.jwks_*_file paths against the file's
+// directory. NOT_FOUND or
 // PERMISSION_DENIED (from errno) when the file cannot be read.
 absl::StatusOr<Config> LoadConfigFile(const std::string& path);
 
@@ -147,9 +253,13 @@ void ApplyEnvironment(Config& c, const GetenvFunction& getenv);
 // limits.min_ttl <= default_ttl <= max_ttl, byte limits > 0 with
 // max_parameters_bytes <= 16 MiB, stream_max_backlog > 0, addresses
 // "host:port", tls all-or-nothing with readable files, at least one of
-// auth.tokens_file / auth.mtls_identities (readable file; identities unique,
-// non-empty, with roles; mTLS identities need TLS). Returns INVALID_ARGUMENT
-// naming the dotted key and value of the first violation.
+// auth.tokens_file / auth.mtls_identities / auth.oidc (readable file;
+// identities unique, non-empty, with roles; mTLS identities need TLS), a
+// complete auth.oidc (audience, exactly one JWKS source, https jwks_url,
+// known algorithms only, bounded durations), a well-formed spiffe trust
+// domain (needs TLS), and principals / on_behalf_of entries that name
+// qualified identities, each at most once. Returns INVALID_ARGUMENT naming
+// the dotted key and value of the first violation.
 absl::Status ValidateConfig(const Config& c, bool require_database = true);
 
 }  // namespace approval

@@ -45,7 +45,12 @@ struct Approval {
   std::string resource;
   std::string parameters_json;  // canonical JSON object
   std::string justification;
+  // Canonical principal of the caller that asked (an agent or a person).
   std::string requester;
+  // Canonical principal of the human the requester acted for (RFC 8693
+  // `act`, or configured); empty when it acted for nobody. That human may
+  // not decide the approval either.
+  std::string on_behalf_of;
   std::string idempotency_key;  // empty: none
   std::string action_digest;  // lower-case hex SHA-256
   // SHA-256 (hex) over everything the requester sent that identifies the
@@ -66,6 +71,7 @@ struct NewApproval {
   std::string parameters_json;  // canonical
   std::string justification;
   std::string requester;
+  std::string on_behalf_of;  // empty: the requester acts for nobody
   std::string idempotency_key;
   std::string action_digest;
   std::string request_fingerprint;

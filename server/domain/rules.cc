@@ -4,10 +4,11 @@
 
 #include <cstdint>
 
-#include "absl/strings/string_view.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/string_view.h"
 #include "nlohmann/json.hpp"
 #include "server/domain/canonical.h"
 
@@ -57,7 +58,8 @@ absl::Status CheckText(absl::string_view field, absl::string_view value,
 
 absl::StatusOr<NewApproval> ValidateRequest(const RequestInput& in,
                                             absl::string_view requester,
-                                            const Limits& limits) {
+                                            const Limits& limits,
+                                            absl::string_view on_behalf_of) {
   if (absl::Status s =
           CheckText("action", in.action, limits.max_action_bytes, true);
       !s.ok()) {
@@ -120,6 +122,7 @@ absl::StatusOr<NewApproval> ValidateRequest(const RequestInput& in,
   out.parameters_json = *std::move(params);
   out.justification = in.justification;
   out.requester = std::string(requester);
+  out.on_behalf_of = std::string(on_behalf_of);
   out.idempotency_key = in.idempotency_key;
   out.ttl = ttl;
   out.action_digest =
@@ -127,6 +130,9 @@ absl::StatusOr<NewApproval> ValidateRequest(const RequestInput& in,
   Json fingerprint = {{"action_digest", out.action_digest},
                       {"justification", out.justification},
                       {"ttl_us", absl::ToInt64Microseconds(ttl)}};
+  // Only when set, so that fingerprints of requests made for nobody stay
+  // what they were before on_behalf_of existed.
+  if (!out.on_behalf_of.empty()) fingerprint["on_behalf_of"] = out.on_behalf_of;
   out.request_fingerprint = Sha256Hex(fingerprint.dump());
   return out;
 }
@@ -153,16 +159,37 @@ absl::Status ValidateComment(absl::string_view comment, const Limits& limits) {
   return CheckText("comment", comment, limits.max_comment_bytes, false);
 }
 
+absl::Status WithRefusalReason(absl::Status s, absl::string_view reason) {
+  if (!s.ok()) s.SetPayload(kRefusalReasonUrl, absl::Cord(reason));
+  return s;
+}
+
+std::string RefusalReason(const absl::Status& s) {
+  absl::optional<absl::Cord> reason = s.GetPayload(kRefusalReasonUrl);
+  return reason.has_value() ? std::string(*reason) : std::string();
+}
+
 bool IsSelfApproval(const Approval& a, absl::string_view actor) {
-  return a.requester == actor;
+  return a.requester == actor ||
+         (!a.on_behalf_of.empty() && a.on_behalf_of == actor);
 }
 
 absl::Status CheckDecision(const Approval& a, absl::string_view actor,
                            absl::Time now) {
+  if (a.requester == actor) {
+    return WithRefusalReason(
+        absl::PermissionDeniedError(absl::StrCat(
+            "self-approval refused: ", actor, " requested approval ", a.id,
+            "; another reviewer must decide")),
+        "self_approval");
+  }
   if (IsSelfApproval(a, actor)) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "self-approval refused: ", actor, " requested approval ", a.id,
-        "; another reviewer must decide"));
+    return WithRefusalReason(
+        absl::PermissionDeniedError(absl::StrCat(
+            "self-approval refused: ", actor, " is the human behind ",
+            a.requester, ", which requested approval ", a.id,
+            " on their behalf; another reviewer must decide")),
+        "on_behalf_of_self_approval");
   }
   if (IsTerminal(a.state)) {
     return absl::FailedPreconditionError(
@@ -177,8 +204,10 @@ absl::Status CheckDecision(const Approval& a, absl::string_view actor,
 
 absl::Status CheckCancel(const Approval& a, absl::string_view actor) {
   if (a.requester != actor) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "only the requester may cancel approval ", a.id));
+    return WithRefusalReason(
+        absl::PermissionDeniedError(
+            absl::StrCat("only the requester may cancel approval ", a.id)),
+        "not_requester");
   }
   if (IsTerminal(a.state)) {
     return absl::FailedPreconditionError(
@@ -215,6 +244,8 @@ std::string CreatedDetails(const Approval& a) {
             {"requester", a.requester},
             {"idempotency_key", a.idempotency_key},
             {"expires_at", FormatTimestamp(a.expires_at)}};
+  // Only when set: events of approvals made for nobody keep their bytes.
+  if (!a.on_behalf_of.empty()) d["on_behalf_of"] = a.on_behalf_of;
   return d.dump();
 }
 

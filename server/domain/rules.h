@@ -42,11 +42,14 @@ struct RequestInput {
 };
 
 // Validates `in` and computes its canonical parameters, action digest and
-// request fingerprint. INVALID_ARGUMENT naming the field and the bound on
-// any violation.
-absl::StatusOr<NewApproval> ValidateRequest(const RequestInput& in,
-                                            absl::string_view requester,
-                                            const Limits& limits);
+// request fingerprint. `requester` and `on_behalf_of` are canonical
+// principals ("" on_behalf_of: the requester acts for nobody; a non-empty one
+// is part of the fingerprint, so an idempotent retry for another human does
+// not match). INVALID_ARGUMENT naming the field and the bound on any
+// violation.
+absl::StatusOr<NewApproval> ValidateRequest(
+    const RequestInput& in, absl::string_view requester, const Limits& limits,
+    absl::string_view on_behalf_of = "");
 
 // INVALID_ARGUMENT unless `id` is a canonical lower-case UUID.
 absl::Status ValidateApprovalId(absl::string_view id);
@@ -54,18 +57,33 @@ absl::Status ValidateApprovalId(absl::string_view id);
 // not valid UTF-8 text.
 absl::Status ValidateComment(absl::string_view comment, const Limits& limits);
 
-// True when `actor` is the requester of `a`: nobody decides their own request.
+// Why a call was refused, as a short snake_case label for metrics and logs
+// ("self_approval", "jwt_expired", ...). It travels as a payload of the
+// UNAUTHENTICATED / PERMISSION_DENIED status under kRefusalReasonUrl and is
+// never sent to the client (only code and message are).
+inline constexpr absl::string_view kRefusalReasonUrl =
+    "type.approval.broker/refusal_reason";
+// `s` with the reason attached (an OK status is returned unchanged).
+absl::Status WithRefusalReason(absl::Status s, absl::string_view reason);
+// The attached reason; "" when there is none.
+std::string RefusalReason(const absl::Status& s);
+
+// True when `actor` (a canonical principal) is the requester of `a` or the
+// human the requester acted for: nobody decides their own request, and no
+// human decides a request an agent made on their behalf.
 bool IsSelfApproval(const Approval& a, absl::string_view actor);
 
 // May `actor` decide `a` at database time `now`?
-// PERMISSION_DENIED for a self-approval (checked first, whatever the state);
+// PERMISSION_DENIED for a self-approval (checked first, whatever the state),
+// with refusal reason "self_approval" (actor is the requester) or
+// "on_behalf_of_self_approval" (actor is the human behind the requester);
 // FAILED_PRECONDITION naming the state if `a` is terminal, or naming the
 // expiry time if it is pending but past it.
 absl::Status CheckDecision(const Approval& a, absl::string_view actor,
                            absl::Time now);
 
-// May `actor` cancel `a`? PERMISSION_DENIED unless `actor` is the requester;
-// FAILED_PRECONDITION if `a` is terminal.
+// May `actor` cancel `a`? PERMISSION_DENIED (reason "not_requester") unless
+// `actor` is the requester; FAILED_PRECONDITION if `a` is terminal.
 absl::Status CheckCancel(const Approval& a, absl::string_view actor);
 
 // A random (version 4) UUID in canonical lower-case form.

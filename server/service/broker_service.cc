@@ -2,10 +2,11 @@
 
 #include <utility>
 
-#include "absl/strings/string_view.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
+#include "server/auth/refusal.h"
 #include "server/service/convert.h"
 #include "server/service/decision_stream.h"
 #include "server/service/log.h"
@@ -27,7 +28,8 @@ std::string RolesOf(const Principal& p) {
 absl::Status RequireRole(const Principal& p, Role a, Role b,
                          absl::string_view what) {
   if (p.Has(a) || p.Has(b)) return absl::OkStatus();
-  return absl::PermissionDeniedError(
+  return PermissionDenied(
+      "missing_role",
       absl::StrCat("identity ", p.id, " (roles: ", RolesOf(p), ") may not ",
                    what, "; needs role ", std::string(RoleName(a)), " or ",
                    std::string(RoleName(b))));
@@ -49,6 +51,21 @@ BrokerService::BrokerService(ApprovalStore& store, const Authenticator& auth,
       metrics_(metrics),
       options_(std::move(options)) {}
 
+void BrokerService::RecordIfRefused(absl::string_view method,
+                                    absl::string_view who,
+                                    const absl::Status& s) {
+  if (s.code() != absl::StatusCode::kUnauthenticated &&
+      s.code() != absl::StatusCode::kPermissionDenied) {
+    return;
+  }
+  std::string reason = RefusalReason(s);
+  if (reason.empty()) reason = "unspecified";
+  const std::string detail = RefusalDetail(s);
+  LogWarning(method, ": refused ", who, " (", reason, "): ", s.message(),
+             detail.empty() ? "" : " [", detail, detail.empty() ? "" : "]");
+  metrics_.RecordRefusal(CodeLabel(s.code()), reason);
+}
+
 grpc::ServerUnaryReactor* BrokerService::Unary(grpc::CallbackServerContext* ctx,
                                                absl::string_view method,
                                                Handler handler) {
@@ -65,15 +82,16 @@ grpc::ServerUnaryReactor* BrokerService::Unary(grpc::CallbackServerContext* ctx,
   };
   absl::StatusOr<Principal> principal = auth_.Authenticate(*ctx);
   if (!principal.ok()) {
-    LogWarning(method, ": refused ", ctx->peer(), ": ",
-               principal.status().message());
-    metrics_.ObserveRpc(method, CodeLabel(principal.status().code()),
-                        absl::ToDoubleSeconds(absl::Now() - start));
-    reactor->Finish(ToGrpcStatus(principal.status()));
+    RecordIfRefused(method, ctx->peer(), principal.status());
+    finish(principal.status());
     return reactor;
   }
-  executor_.Submit([finish = std::move(finish), handler = std::move(handler),
-                    p = *std::move(principal)] { finish(handler(p)); });
+  executor_.Submit([this, method, finish = std::move(finish),
+                    handler = std::move(handler), p = *std::move(principal)] {
+    absl::Status s = handler(p);
+    RecordIfRefused(method, p.identity, s);
+    finish(s);
+  });
   return reactor;
 }
 
@@ -128,9 +146,10 @@ grpc::ServerUnaryReactor* BrokerService::VerifyAuditLog(
 absl::Status BrokerService::DoVerifyAuditLog(const Principal& p,
                                              v1::VerifyAuditLogResponse* resp) {
   if (!p.Has(Role::kAdmin)) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "identity ", p.id, " (roles: ", RolesOf(p),
-        ") may not verify the audit log; needs role admin"));
+    return PermissionDenied(
+        "missing_role",
+        absl::StrCat("identity ", p.id, " (roles: ", RolesOf(p),
+                     ") may not verify the audit log; needs role admin"));
   }
   absl::StatusOr<int64_t> verified = VerifyAuditChain(store_);
   if (verified.ok()) {
@@ -166,8 +185,10 @@ absl::Status BrokerService::DoRequestApproval(
     in.ttl = absl::Seconds(req.ttl().seconds()) +
              absl::Nanoseconds(req.ttl().nanos());
   }
+  // The canonical principals: the agent that asks, and the human it acts
+  // for, who may not decide this approval either.
   absl::StatusOr<NewApproval> valid =
-      ValidateRequest(in, p.id, options_.limits);
+      ValidateRequest(in, p.id, options_.limits, p.on_behalf_of);
   if (!valid.ok()) {
     // The action is unvalidated here: keep it out of the metric labels.
     metrics_.RecordRequest("invalid", CodeLabel(valid.status().code()));
@@ -209,9 +230,10 @@ absl::Status BrokerService::DoDecide(const Principal& p,
   in.comment = req.comment();
   absl::StatusOr<ApprovalEvent> event = store_.Decide(in);
   if (!event.ok()) {
+    // Refusals of both kinds (requester, or the human behind it) were
+    // audited by the store; Unary logs and counts them by reason.
     if (event.status().code() == absl::StatusCode::kPermissionDenied) {
       metrics_.RecordSelfApprovalRefused();
-      LogWarning("Decide: ", event.status().message());
     }
     return event.status();
   }
@@ -291,8 +313,7 @@ grpc::ServerWriteReactor<v1::DecisionEvent>* BrokerService::StreamDecisions(
     grpc::CallbackServerContext* ctx, const v1::StreamDecisionsRequest* req) {
   absl::StatusOr<Principal> p = auth_.Authenticate(*ctx);
   if (!p.ok()) {
-    LogWarning("StreamDecisions: refused ", ctx->peer(), ": ",
-               p.status().message());
+    RecordIfRefused("StreamDecisions", ctx->peer(), p.status());
     return new RefusedStream(ToGrpcStatus(p.status()));
   }
   if (req->approval_ids_size() > options_.stream_max_ids) {

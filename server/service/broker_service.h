@@ -58,6 +58,10 @@ class BrokerService final : public v1::ApprovalBroker::CallbackService {
 
  private:
   using Handler = std::function<absl::Status(const Principal&)>;
+  // Logs a refusal (UNAUTHENTICATED or PERMISSION_DENIED) of `who` with its
+  // detail and counts it by reason; any other status is left alone.
+  void RecordIfRefused(absl::string_view method, absl::string_view who,
+                       const absl::Status& s);
   // Authenticates, runs `handler` on the executor, finishes the reactor and
   // records the RPC's latency and outcome.
   grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* ctx,

@@ -71,6 +71,7 @@ void ToProto(const Approval& a, v1::Approval* out) {
   out->set_decision_comment(a.decision_comment);
   out->set_action_digest(a.action_digest);
   out->set_idempotency_key(a.idempotency_key);
+  out->set_on_behalf_of(a.on_behalf_of);
 }
 
 void ToProto(const ApprovalEvent& e, v1::DecisionEvent* out) {

@@ -26,6 +26,11 @@ BrokerMetrics::BrokerMetrics()
                     "approval")
               .Register(*registry_)
               .Add({})),
+      refusals_(prometheus::BuildCounter()
+                    .Name("approval_refusals_total")
+                    .Help("Calls refused as unauthenticated or "
+                          "permission_denied, by code and reason")
+                    .Register(*registry_)),
       database_errors_(prometheus::BuildCounter()
                            .Name("approval_database_errors_total")
                            .Help("Store operations that failed with a "
@@ -65,6 +70,12 @@ void BrokerMetrics::RecordDecision(absl::string_view verdict) {
 
 void BrokerMetrics::RecordSelfApprovalRefused() {
   self_approvals_refused_.Increment();
+}
+
+void BrokerMetrics::RecordRefusal(absl::string_view code,
+                                  absl::string_view reason) {
+  refusals_.Add({{"code", std::string(code)}, {"reason", std::string(reason)}})
+      .Increment();
 }
 
 void BrokerMetrics::RecordDatabaseError() { database_errors_.Increment(); }

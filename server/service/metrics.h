@@ -29,6 +29,10 @@ class BrokerMetrics final {
   void RecordRequest(absl::string_view action, absl::string_view outcome);
   void RecordDecision(absl::string_view verdict);  // "approve" | "deny"
   void RecordSelfApprovalRefused();
+  // A call refused as UNAUTHENTICATED or PERMISSION_DENIED. code: the
+  // lower-case status code name; reason: the refusal reason (RefusalReason in
+  // server/domain/rules.h), a small fixed set of snake_case labels.
+  void RecordRefusal(absl::string_view code, absl::string_view reason);
   void RecordDatabaseError();
   void SetPending(double n);
   void StreamOpened();
@@ -42,6 +46,7 @@ class BrokerMetrics final {
   prometheus::Family<prometheus::Counter>& requests_;
   prometheus::Family<prometheus::Counter>& decisions_;
   prometheus::Counter& self_approvals_refused_;
+  prometheus::Family<prometheus::Counter>& refusals_;
   prometheus::Counter& database_errors_;
   prometheus::Gauge& pending_;
   prometheus::Gauge& open_streams_;

@@ -95,6 +95,7 @@ absl::StatusOr<CreateResult> MemoryStore::Create(const NewApproval& req) {
   a.parameters_json = req.parameters_json;
   a.justification = req.justification;
   a.requester = req.requester;
+  a.on_behalf_of = req.on_behalf_of;
   a.idempotency_key = req.idempotency_key;
   a.action_digest = req.action_digest;
   a.request_fingerprint = req.request_fingerprint;

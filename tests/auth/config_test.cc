@@ -309,8 +309,9 @@ TEST_CASE("ValidateConfig wants some way to authenticate", "[config]") {
   TempDir dir;
   Config c = ValidBase(dir);
   c.auth.tokens_file.clear();
-  CHECK_THAT(ValidationError(c), Contains("auth.tokens_file or "
-                                          "auth.mtls_identities"));
+  CHECK_THAT(ValidationError(c), Contains("auth.tokens_file, "
+                                          "auth.mtls_identities or "
+                                          "auth.oidc"));
   c.auth.tokens_file = dir.path() + "/absent.json";
   CHECK_THAT(ValidationError(c), Contains("auth.tokens_file: "));
 }

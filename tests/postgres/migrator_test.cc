@@ -73,8 +73,10 @@ TEST_CASE("CheckSchema tells an operator to migrate an old database",
   absl::Status s = CheckSchema(db.admin_url());
   CHECK(s.code() == absl::StatusCode::kFailedPrecondition);
   CHECK(s.message() ==
-        "database schema is at version 0; this broker needs version 1: run "
-        "`approval-broker migrate`");
+        absl::StrCat("database schema is at version 0; this broker needs "
+                     "version ",
+                     kRequiredSchemaVersion,
+                     ": run `approval-broker migrate`"));
 }
 
 TEST_CASE("CheckSchema refuses a database newer than the broker",

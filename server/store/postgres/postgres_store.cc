@@ -47,10 +47,11 @@ const std::string& ApprovalColumns() {
       "a.requester, a.idempotency_key, a.action_digest, "
       "a.request_fingerprint, a.state, ",
       MicrosOf("a.created_at"), ", ", MicrosOf("a.expires_at"), ", ",
-      MicrosOf("a.decided_at"), ", a.decided_by, a.decision_comment"));
+      MicrosOf("a.decided_at"),
+      ", a.decided_by, a.decision_comment, a.on_behalf_of"));
   return *kColumns;
 }
-constexpr int kApprovalColumnCount = 15;
+constexpr int kApprovalColumnCount = 16;
 
 absl::StatusOr<Approval> ApprovalFromRow(const pqxx::row& r, int first) {
   Approval a;
@@ -78,6 +79,7 @@ absl::StatusOr<Approval> ApprovalFromRow(const pqxx::row& r, int first) {
   }
   a.decided_by = r[first + 13].as<std::string>();
   a.decision_comment = r[first + 14].as<std::string>();
+  a.on_behalf_of = r[first + 15].as<std::string>();
   return a;
 }
 
@@ -344,16 +346,17 @@ absl::StatusOr<CreateResult> PostgresStore::Create(const NewApproval& req) {
             absl::StrCat(
                 "INSERT INTO approvals AS a (id, action, resource, parameters, "
                 "justification, requester, idempotency_key, action_digest, "
-                "request_fingerprint, state, created_at, expires_at) VALUES "
+                "request_fingerprint, state, created_at, expires_at, "
+                "on_behalf_of) VALUES "
                 "($1::uuid, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', now(), "
-                "now() + $10::bigint * interval '1 microsecond') "
+                "now() + $10::bigint * interval '1 microsecond', $11) "
                 "ON CONFLICT (requester, idempotency_key) "
                 "WHERE idempotency_key <> '' DO NOTHING RETURNING ",
                 ApprovalColumns()),
             NewUuid(), req.action, req.resource, req.parameters_json,
             req.justification, req.requester, req.idempotency_key,
             req.action_digest, req.request_fingerprint,
-            absl::ToInt64Microseconds(req.ttl));
+            absl::ToInt64Microseconds(req.ttl), req.on_behalf_of);
         if (inserted.empty()) {
           // The key is taken. ON CONFLICT waited for the other transaction
           // to commit, so this new snapshot sees its row.

@@ -123,7 +123,9 @@ void AddSubjectAltNames(X509* cert, const std::vector<AltName>& names,
 // A certificate for `key` named `cn`, unsigned, with serial, validity and
 // issuer name set.
 Owned<X509> NewCert(EVP_PKEY* key, const std::string& cn,
-                    X509* issuer /* nullptr: self-signed */) {
+                    X509* issuer /* nullptr: self-signed */,
+                    long valid_from_s = -60 * 60,
+                    long valid_until_s = 24 * 60 * 60) {
   Owned<X509> cert(X509_new());
   Check(cert != nullptr, "X509_new");
   Check(X509_set_version(cert.get(), 2) == 1, "X509_set_version");
@@ -135,10 +137,11 @@ Owned<X509> NewCert(EVP_PKEY* key, const std::string& cn,
   Check(bn && BN_to_ASN1_INTEGER(bn.get(), X509_get_serialNumber(cert.get())),
         "serial");
 
-  Check(X509_gmtime_adj(X509_getm_notBefore(cert.get()), -60 * 60) != nullptr,
-        "notBefore");
   Check(
-      X509_gmtime_adj(X509_getm_notAfter(cert.get()), 24 * 60 * 60) != nullptr,
+      X509_gmtime_adj(X509_getm_notBefore(cert.get()), valid_from_s) != nullptr,
+      "notBefore");
+  Check(
+      X509_gmtime_adj(X509_getm_notAfter(cert.get()), valid_until_s) != nullptr,
       "notAfter");
   Check(X509_set_pubkey(cert.get(), key) == 1, "X509_set_pubkey");
 
@@ -164,15 +167,19 @@ void Sign(X509* cert, X509* issuer, EVP_PKEY* issuer_key) {
 }
 
 KeyPair IssueLeaf(const KeyPair& ca, const std::string& cn,
-                  const std::vector<AltName>& sans, const char* eku) {
+                  const std::vector<AltName>& sans, const char* eku,
+                  bool is_ca = false, long valid_from_s = -60 * 60,
+                  long valid_until_s = 24 * 60 * 60) {
   Owned<X509> ca_cert = ParseCert(ca.cert_pem);
   Owned<EVP_PKEY> ca_key = ParseKey(ca.key_pem);
   Owned<EVP_PKEY> key = NewKey();
-  Owned<X509> cert = NewCert(key.get(), cn, ca_cert.get());
+  Owned<X509> cert =
+      NewCert(key.get(), cn, ca_cert.get(), valid_from_s, valid_until_s);
   AddExtension(cert.get(), ca_cert.get(), NID_basic_constraints,
-               "critical,CA:FALSE");
+               is_ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
   AddExtension(cert.get(), ca_cert.get(), NID_key_usage,
-               "critical,digitalSignature,keyEncipherment");
+               is_ca ? "critical,digitalSignature,keyCertSign,cRLSign"
+                     : "critical,digitalSignature,keyEncipherment");
   AddExtension(cert.get(), ca_cert.get(), NID_ext_key_usage, eku);
   // RFC 5280: with an empty subject the SAN extension must be critical.
   AddSubjectAltNames(cert.get(), sans, /*critical=*/cn.empty());
@@ -204,6 +211,13 @@ KeyPair TestPki::Client(std::vector<std::string> uri_sans,
   std::vector<AltName> sans;
   for (std::string& uri : uri_sans) sans.push_back({GEN_URI, std::move(uri)});
   return IssueLeaf(ca_, cn, sans, "clientAuth");
+}
+
+KeyPair TestPki::Client(const ClientSpec& spec) const {
+  std::vector<AltName> sans;
+  for (const std::string& uri : spec.uri_sans) sans.push_back({GEN_URI, uri});
+  return IssueLeaf(ca_, spec.cn, sans, "clientAuth", spec.ca, spec.valid_from_s,
+                   spec.valid_until_s);
 }
 
 TempDir::TempDir() {

@@ -19,6 +19,19 @@ struct KeyPair {
   std::string key_pem;
 };
 
+// A client certificate to issue, for tests of what must be refused.
+struct ClientSpec {
+  std::vector<std::string> uri_sans;  // one URI SAN each; none: no SAN
+  std::string cn;                     // "": empty subject
+  // basicConstraints CA:TRUE and keyUsage keyCertSign, cRLSign (a CA
+  // certificate presented as a client certificate).
+  bool ca = false;
+  // Validity relative to now, in seconds. Default: from an hour ago for a
+  // day. Both negative: expired.
+  long valid_from_s = -60 * 60;
+  long valid_until_s = 24 * 60 * 60;
+};
+
 // A fresh certificate authority and the leaf certificates it signs. Two
 // TestPki objects do not trust each other. Thread-compatible.
 class TestPki final {
@@ -37,6 +50,9 @@ class TestPki final {
   // element of `uri_sans` (none: no SAN extension) and subject CN `cn`
   // ("": empty subject).
   KeyPair Client(std::vector<std::string> uri_sans, std::string cn) const;
+
+  // A client certificate (extendedKeyUsage clientAuth) as `spec` says.
+  KeyPair Client(const ClientSpec& spec) const;
 
  private:
   KeyPair ca_;

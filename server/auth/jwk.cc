@@ -1,0 +1,323 @@
+#include "server/auth/jwk.h"
+
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/param_build.h>
+
+#include <cstdint>
+#include <utility>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
+
+namespace approval {
+namespace {
+
+using Json = nlohmann::json;
+
+constexpr int kMinRsaBits = 2048;
+constexpr int kMaxRsaBits = 16384;
+constexpr size_t kP256CoordinateBytes = 32;
+constexpr size_t kMaxKeyIdBytes = 128;
+
+struct Free {
+  void operator()(BIGNUM* p) const { BN_free(p); }
+  void operator()(OSSL_PARAM_BLD* p) const { OSSL_PARAM_BLD_free(p); }
+  void operator()(OSSL_PARAM* p) const { OSSL_PARAM_free(p); }
+  void operator()(EVP_PKEY_CTX* p) const { EVP_PKEY_CTX_free(p); }
+  void operator()(EVP_MD_CTX* p) const { EVP_MD_CTX_free(p); }
+  void operator()(ECDSA_SIG* p) const { ECDSA_SIG_free(p); }
+};
+template <typename T>
+using Owned = std::unique_ptr<T, Free>;
+
+std::shared_ptr<EVP_PKEY> Share(EVP_PKEY* key) {
+  return std::shared_ptr<EVP_PKEY>(key, EVP_PKEY_free);
+}
+
+int Base64UrlValue(char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '-') return 62;
+  if (c == '_') return 63;
+  return -1;
+}
+
+// Builds a public key of `type` ("RSA" or "EC") from OSSL_PARAMs.
+std::shared_ptr<EVP_PKEY> FromParams(const char* type, OSSL_PARAM_BLD* bld) {
+  Owned<OSSL_PARAM> params(OSSL_PARAM_BLD_to_param(bld));
+  Owned<EVP_PKEY_CTX> ctx(EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr));
+  EVP_PKEY* key = nullptr;
+  if (params == nullptr || ctx == nullptr ||
+      EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
+      EVP_PKEY_fromdata(ctx.get(), &key, EVP_PKEY_PUBLIC_KEY, params.get()) !=
+          1) {
+    return nullptr;
+  }
+  return Share(key);
+}
+
+// nullopt when the member is missing, not a string or not base64url.
+std::optional<std::string> Member(const Json& jwk, const char* name) {
+  const auto it = jwk.find(name);
+  if (it == jwk.end() || !it->is_string()) return std::nullopt;
+  return Base64UrlDecode(it->get<std::string>());
+}
+
+absl::StatusOr<std::shared_ptr<EVP_PKEY>> RsaKey(const Json& jwk) {
+  const std::optional<std::string> n = Member(jwk, "n");
+  const std::optional<std::string> e = Member(jwk, "e");
+  if (!n || !e || n->empty() || e->empty()) {
+    return absl::InvalidArgumentError("n or e is missing or not base64url");
+  }
+  Owned<BIGNUM> n_bn(
+      BN_bin2bn(reinterpret_cast<const unsigned char*>(n->data()),
+                static_cast<int>(n->size()), nullptr));
+  Owned<BIGNUM> e_bn(
+      BN_bin2bn(reinterpret_cast<const unsigned char*>(e->data()),
+                static_cast<int>(e->size()), nullptr));
+  Owned<OSSL_PARAM_BLD> bld(OSSL_PARAM_BLD_new());
+  if (n_bn == nullptr || e_bn == nullptr || bld == nullptr ||
+      OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, n_bn.get()) !=
+          1 ||
+      OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_E, e_bn.get()) !=
+          1) {
+    return absl::InternalError("OpenSSL could not hold the RSA values");
+  }
+  if (!BN_is_odd(e_bn.get()) || BN_is_one(e_bn.get())) {
+    return absl::InvalidArgumentError("e is not a valid RSA exponent");
+  }
+  std::shared_ptr<EVP_PKEY> key = FromParams("RSA", bld.get());
+  if (key == nullptr) {
+    return absl::InvalidArgumentError("OpenSSL refused the RSA key");
+  }
+  const int bits = EVP_PKEY_get_bits(key.get());
+  if (bits < kMinRsaBits || bits > kMaxRsaBits) {
+    return absl::InvalidArgumentError(absl::StrCat("RSA key of ", bits,
+                                                   " bits; ", kMinRsaBits, "..",
+                                                   kMaxRsaBits, " accepted"));
+  }
+  return key;
+}
+
+absl::StatusOr<std::shared_ptr<EVP_PKEY>> P256Key(const Json& jwk) {
+  const std::optional<std::string> x = Member(jwk, "x");
+  const std::optional<std::string> y = Member(jwk, "y");
+  if (!x || !y || x->size() != kP256CoordinateBytes ||
+      y->size() != kP256CoordinateBytes) {
+    return absl::InvalidArgumentError(
+        "x or y is missing, not base64url or not 32 bytes");
+  }
+  const std::string point = absl::StrCat("\x04", *x, *y);
+  Owned<OSSL_PARAM_BLD> bld(OSSL_PARAM_BLD_new());
+  if (bld == nullptr ||
+      OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME,
+                                      "prime256v1", 0) != 1 ||
+      OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY,
+                                       point.data(), point.size()) != 1) {
+    return absl::InternalError("OpenSSL could not hold the EC point");
+  }
+  std::shared_ptr<EVP_PKEY> key = FromParams("EC", bld.get());
+  if (key == nullptr) {
+    return absl::InvalidArgumentError("the point is not on P-256");
+  }
+  Owned<EVP_PKEY_CTX> check(
+      EVP_PKEY_CTX_new_from_pkey(nullptr, key.get(), nullptr));
+  if (check == nullptr || EVP_PKEY_public_check(check.get()) != 1) {
+    return absl::InvalidArgumentError("the point is not a valid P-256 key");
+  }
+  return key;
+}
+
+bool HasPrivateMembers(const Json& jwk) {
+  for (const char* name : {"d", "p", "q", "dp", "dq", "qi", "oth", "k"}) {
+    if (jwk.contains(name)) return true;
+  }
+  return false;
+}
+
+std::string Str(const Json& jwk, const char* name) {
+  const auto it = jwk.find(name);
+  return it != jwk.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+}  // namespace
+
+// Grants ParseJwks access to Jwk's private constructor.
+struct JwkFactory {
+  static Jwk Make(JwsAlgorithm alg, std::shared_ptr<EVP_PKEY> key) {
+    return Jwk(alg, std::move(key));
+  }
+};
+
+std::optional<JwsAlgorithm> ParseJwsAlgorithm(absl::string_view name) {
+  if (name == "RS256") return JwsAlgorithm::kRs256;
+  if (name == "ES256") return JwsAlgorithm::kEs256;
+  return std::nullopt;
+}
+
+absl::string_view JwsAlgorithmName(JwsAlgorithm alg) {
+  switch (alg) {
+    case JwsAlgorithm::kRs256:
+      return "RS256";
+    case JwsAlgorithm::kEs256:
+      return "ES256";
+  }
+  return "unknown";
+}
+
+std::optional<std::string> Base64UrlDecode(absl::string_view in) {
+  if (in.size() % 4 == 1) return std::nullopt;
+  std::string out;
+  out.reserve(in.size() * 3 / 4);
+  uint32_t buffer = 0;
+  int bits = 0;
+  for (char c : in) {
+    const int v = Base64UrlValue(c);
+    if (v < 0) return std::nullopt;
+    buffer = (buffer << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((buffer >> bits) & 0xff));
+    }
+  }
+  // Left-over bits must be zero: otherwise two texts decode alike.
+  if ((buffer & ((1u << bits) - 1)) != 0) return std::nullopt;
+  return out;
+}
+
+std::string Base64UrlEncode(absl::string_view in) {
+  return absl::WebSafeBase64Escape(in);
+}
+
+bool IsSafeKeyId(absl::string_view kid) {
+  if (kid.empty() || kid.size() > kMaxKeyIdBytes) return false;
+  if (absl::StrContains(kid, "..")) return false;
+  for (char c : kid) {
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                    (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+                    c == '=' || c == '+' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+Jwk::Jwk(JwsAlgorithm algorithm, std::shared_ptr<EVP_PKEY> key)
+    : algorithm_(algorithm), key_(std::move(key)) {}
+
+bool Jwk::Verify(absl::string_view signing_input,
+                 absl::string_view signature) const {
+  std::string der;
+  absl::string_view to_check = signature;
+  if (algorithm_ == JwsAlgorithm::kEs256) {
+    // JWS carries r||s; OpenSSL wants a DER ECDSA-Sig-Value.
+    if (signature.size() != 2 * kP256CoordinateBytes) return false;
+    const auto* raw = reinterpret_cast<const unsigned char*>(signature.data());
+    Owned<ECDSA_SIG> sig(ECDSA_SIG_new());
+    BIGNUM* r = BN_bin2bn(raw, kP256CoordinateBytes, nullptr);
+    BIGNUM* s =
+        BN_bin2bn(raw + kP256CoordinateBytes, kP256CoordinateBytes, nullptr);
+    if (sig == nullptr || r == nullptr || s == nullptr ||
+        ECDSA_SIG_set0(sig.get(), r, s) != 1) {
+      BN_free(r);
+      BN_free(s);
+      return false;
+    }
+    unsigned char* out = nullptr;
+    const int length = i2d_ECDSA_SIG(sig.get(), &out);
+    if (length <= 0) return false;
+    der.assign(reinterpret_cast<const char*>(out), static_cast<size_t>(length));
+    OPENSSL_free(out);
+    to_check = der;
+  } else if (signature.size() !=
+             static_cast<size_t>(EVP_PKEY_get_size(key_.get()))) {
+    return false;
+  }
+  Owned<EVP_MD_CTX> ctx(EVP_MD_CTX_new());
+  return ctx != nullptr &&
+         EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr,
+                              key_.get()) == 1 &&
+         EVP_DigestVerify(
+             ctx.get(), reinterpret_cast<const unsigned char*>(to_check.data()),
+             to_check.size(),
+             reinterpret_cast<const unsigned char*>(signing_input.data()),
+             signing_input.size()) == 1;
+}
+
+absl::StatusOr<JwkSet> ParseJwks(absl::string_view text) {
+  Json root;
+  try {
+    root = Json::parse(text.begin(), text.end());
+  } catch (const Json::exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("JWKS is not valid JSON: ", e.what()));
+  }
+  const auto keys = root.is_object() ? root.find("keys") : root.end();
+  if (!root.is_object() || keys == root.end() || !keys->is_array()) {
+    return absl::InvalidArgumentError(
+        "JWKS is not an object {\"keys\": [...]}");
+  }
+  JwkSet set;
+  for (size_t i = 0; i < keys->size(); ++i) {
+    const Json& jwk = (*keys)[i];
+    const std::string where = absl::StrCat("keys[", i, "]");
+    if (!jwk.is_object()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("JWKS ", where, " is not an object"));
+    }
+    if (HasPrivateMembers(jwk)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "JWKS ", where,
+          " holds private or symmetric key material; publish public keys "
+          "only"));
+    }
+    auto skip = [&](absl::string_view why) {
+      set.skipped.push_back(absl::StrCat(where, ": ", why));
+    };
+    const std::string kty = Str(jwk, "kty");
+    const std::string kid = Str(jwk, "kid");
+    const std::string use = Str(jwk, "use");
+    const std::string alg = Str(jwk, "alg");
+    if (jwk.contains("use") && use != "sig") {
+      skip("not a signing key (use)");
+      continue;
+    }
+    JwsAlgorithm key_alg;
+    absl::StatusOr<std::shared_ptr<EVP_PKEY>> key;
+    if (kty == "RSA") {
+      key_alg = JwsAlgorithm::kRs256;
+    } else if (kty == "EC" && Str(jwk, "crv") == "P-256") {
+      key_alg = JwsAlgorithm::kEs256;
+    } else {
+      skip("key type or curve not supported (RSA, EC P-256)");
+      continue;
+    }
+    if (jwk.contains("alg") && alg != JwsAlgorithmName(key_alg)) {
+      skip(absl::StrCat("alg is not ", JwsAlgorithmName(key_alg)));
+      continue;
+    }
+    if (!IsSafeKeyId(kid)) {
+      skip("no kid, or one with characters outside [A-Za-z0-9._=+-]");
+      continue;
+    }
+    key = key_alg == JwsAlgorithm::kRs256 ? RsaKey(jwk) : P256Key(jwk);
+    if (!key.ok()) {
+      skip(absl::StrCat("kid ", kid, ": ", key.status().message()));
+      continue;
+    }
+    if (!set.keys.emplace(kid, JwkFactory::Make(key_alg, *std::move(key)))
+             .second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("JWKS has two keys with kid ", kid));
+    }
+  }
+  return set;
+}
+
+}  // namespace approval
