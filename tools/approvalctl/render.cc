@@ -193,6 +193,9 @@ std::string ApprovalDetails(const v1::Approval& a, absl::Time now) {
   field("action", Printable(a.action()));
   field("resource", Printable(a.resource()));
   field("requester", Printable(a.requester()));
+  if (!a.on_behalf_of().empty()) {
+    field("on behalf of", Printable(a.on_behalf_of()));
+  }
   field("justification", Printable(a.justification()));
   field("created",
         absl::StrCat(FormatTimestamp(a.create_time()), " (",
