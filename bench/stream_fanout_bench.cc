@@ -45,9 +45,8 @@ class Arrivals {
   }
   bool WaitFor(int n, absl::Duration timeout) {
     absl::MutexLock lock(&mu_);
-    auto reached = [this, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      return n_ >= n;
-    };
+    auto reached = [this, n]()
+                       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return n_ >= n; };
     return mu_.AwaitWithTimeout(absl::Condition(&reached), timeout);
   }
 
@@ -153,10 +152,11 @@ int Main(int argc, char** argv) {
   if (mkdtemp(dir) == nullptr) return 1;
   std::string agent = "bench-agent-token", reviewer = "bench-reviewer-token";
   std::string tokens_path = std::string(dir) + "/tokens.json";
-  std::ofstream(tokens_path) << absl::StrCat(
-      R"({"tokens":[{"sha256":")", Sha256Hex(agent),
-      R"(","identity":"agent","roles":["agent"]},{"sha256":")",
-      Sha256Hex(reviewer), R"(","identity":"reviewer","roles":["reviewer"]}]})");
+  std::ofstream(tokens_path)
+      << absl::StrCat(R"({"tokens":[{"sha256":")", Sha256Hex(agent),
+                      R"(","identity":"agent","roles":["agent"]},{"sha256":")",
+                      Sha256Hex(reviewer),
+                      R"(","identity":"reviewer","roles":["reviewer"]}]})");
   Config config;
   config.database_url = url != nullptr ? url : "memory";
   config.listen_address = "127.0.0.1:0";
@@ -169,13 +169,14 @@ int Main(int argc, char** argv) {
   if (!server.ok()) return 1;
   grpc::ChannelArguments args;
   // One TCP connection per K would measure the kernel, not the broker.
-  auto channel = grpc::CreateCustomChannel(
-      absl::StrCat("127.0.0.1:", (*server)->port()),
-      grpc::InsecureChannelCredentials(), args);
+  auto channel =
+      grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", (*server)->port()),
+                                grpc::InsecureChannelCredentials(), args);
   auto stub = v1::ApprovalBroker::NewStub(channel);
 
   std::printf("store: %s\n", url != nullptr ? "postgresql" : "memory");
-  std::printf("%8s %14s %10s %16s\n", "K", "decide->all(s)", "ratio", "threads for K");
+  std::printf("%8s %14s %10s %16s\n", "K", "decide->all(s)", "ratio",
+              "threads for K");
   double baseline = 0;
   for (int k : ks) {
     // Best of three, so one scheduler hiccup does not make the number.

@@ -148,11 +148,11 @@ int RunServe(const Config& config) {
     try {
       exposer = std::make_unique<prometheus::Exposer>(config.metrics_address);
     } catch (const std::exception& e) {
-      return Fail("metrics_address",
-                  absl::InvalidArgumentError(absl::StrCat(
-                      "cannot listen on \"", config.metrics_address,
-                      "\": ", e.what())),
-                  kExitUsage);
+      return Fail(
+          "metrics_address",
+          absl::InvalidArgumentError(absl::StrCat(
+              "cannot listen on \"", config.metrics_address, "\": ", e.what())),
+          kExitUsage);
     }
     exposer->RegisterCollectable(metrics.registry());
   }

@@ -52,7 +52,7 @@ struct Approval {
   // not decide the approval either.
   std::string on_behalf_of;
   std::string idempotency_key;  // empty: none
-  std::string action_digest;  // lower-case hex SHA-256
+  std::string action_digest;    // lower-case hex SHA-256
   // SHA-256 (hex) over everything the requester sent that identifies the
   // request (digest, justification, ttl): an idempotent retry must match it.
   std::string request_fingerprint;
@@ -84,10 +84,10 @@ struct AuditEvent {
   std::string approval_id;
   EventType type = EventType::kCreated;
   std::string actor;
-  absl::Time occurred_at;  // microsecond precision
+  absl::Time occurred_at;    // microsecond precision
   std::string details_json;  // canonical JSON object
-  std::string prev_hash;  // 32 raw bytes; all zero for seq 1
-  std::string hash;  // 32 raw bytes
+  std::string prev_hash;     // 32 raw bytes; all zero for seq 1
+  std::string hash;          // 32 raw bytes
 };
 
 // What StreamDecisions delivers: a state-changing event and the approval as

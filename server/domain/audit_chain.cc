@@ -1,7 +1,7 @@
 #include "server/domain/audit_chain.h"
 
-#include "absl/strings/string_view.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "nlohmann/json.hpp"
 #include "server/domain/canonical.h"
 
@@ -34,9 +34,9 @@ std::string ChainHash(absl::string_view prev_hash, const AuditEvent& e) {
 absl::Status AuditChainVerifier::Next(const AuditEvent& e) {
   if (!broken_.ok()) return broken_;
   if (e.seq != last_seq_ + 1) {
-    broken_ = absl::DataLossError(absl::StrCat(
-        "audit event ", e.seq, ": expected seq ", last_seq_ + 1,
-        " (events missing or reordered)"));
+    broken_ = absl::DataLossError(
+        absl::StrCat("audit event ", e.seq, ": expected seq ", last_seq_ + 1,
+                     " (events missing or reordered)"));
   } else if (e.prev_hash != last_hash_) {
     broken_ = absl::DataLossError(absl::StrCat(
         "audit event ", e.seq, ": prev_hash does not match the hash of event ",

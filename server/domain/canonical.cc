@@ -5,9 +5,9 @@
 #include <set>
 #include <vector>
 
-#include "absl/strings/string_view.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "nlohmann/json.hpp"
 
 namespace approval {
@@ -30,8 +30,8 @@ class DuplicateKeyGuard {
       case Json::parse_event_t::key:
         if (!keys_.empty() &&
             !keys_.back().insert(parsed.get<std::string>()).second) {
-          error_ = absl::StrCat("duplicate key \"", parsed.get<std::string>(),
-                                "\"");
+          error_ =
+              absl::StrCat("duplicate key \"", parsed.get<std::string>(), "\"");
         }
         break;
       default:
@@ -81,8 +81,7 @@ absl::StatusOr<std::string> CanonicalizeJsonObject(absl::string_view text) {
 
 std::string Sha256(absl::string_view data) {
   unsigned char out[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(),
-         out);
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), out);
   return std::string(reinterpret_cast<const char*>(out), sizeof(out));
 }
 
@@ -97,7 +96,9 @@ std::string HexEncode(absl::string_view raw) {
   return out;
 }
 
-std::string Sha256Hex(absl::string_view data) { return HexEncode(Sha256(data)); }
+std::string Sha256Hex(absl::string_view data) {
+  return HexEncode(Sha256(data));
+}
 
 std::string ActionDigest(absl::string_view action, absl::string_view resource,
                          absl::string_view canonical_parameters) {

@@ -38,7 +38,8 @@ bool HasControlChars(absl::string_view s) {
 absl::Status CheckText(absl::string_view field, absl::string_view value,
                        size_t max_bytes, bool required) {
   if (required && value.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(field, ": must not be empty"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": must not be empty"));
   }
   if (value.size() > max_bytes) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -48,8 +49,7 @@ absl::Status CheckText(absl::string_view field, absl::string_view value,
   try {
     (void)Json(std::string(value)).dump();
   } catch (const Json::exception&) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, ": not valid UTF-8"));
+    return absl::InvalidArgumentError(absl::StrCat(field, ": not valid UTF-8"));
   }
   return absl::OkStatus();
 }
@@ -67,9 +67,9 @@ absl::StatusOr<NewApproval> ValidateRequest(const RequestInput& in,
   }
   for (char c : in.action) {
     if (!IsActionChar(c)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "action: \"", in.action,
-          "\" may contain only letters, digits and . _ - : /"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("action: \"", in.action,
+                       "\" may contain only letters, digits and . _ - : /"));
     }
   }
   if (absl::Status s =
@@ -86,9 +86,8 @@ absl::StatusOr<NewApproval> ValidateRequest(const RequestInput& in,
       !s.ok()) {
     return s;
   }
-  if (absl::Status s =
-          CheckText("idempotency_key", in.idempotency_key,
-                    limits.max_idempotency_key_bytes, false);
+  if (absl::Status s = CheckText("idempotency_key", in.idempotency_key,
+                                 limits.max_idempotency_key_bytes, false);
       !s.ok()) {
     return s;
   }
@@ -110,10 +109,10 @@ absl::StatusOr<NewApproval> ValidateRequest(const RequestInput& in,
   }
   absl::Duration ttl = in.ttl.value_or(limits.default_ttl);
   if (ttl < limits.min_ttl || ttl > limits.max_ttl) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "ttl: ", absl::FormatDuration(ttl), " is outside [",
-        absl::FormatDuration(limits.min_ttl), ", ",
-        absl::FormatDuration(limits.max_ttl), "]"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("ttl: ", absl::FormatDuration(ttl), " is outside [",
+                     absl::FormatDuration(limits.min_ttl), ", ",
+                     absl::FormatDuration(limits.max_ttl), "]"));
   }
 
   NewApproval out;
@@ -148,9 +147,10 @@ absl::Status ValidateApprovalId(absl::string_view id) {
     }
   }
   if (!ok) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "approval_id: \"", id.substr(0, 64),
-        "\" is not a lower-case UUID like 0b7d6e52-3f0a-4c8e-9a51-6f1e2d3c4b5a"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("approval_id: \"", id.substr(0, 64),
+                     "\" is not a lower-case UUID like "
+                     "0b7d6e52-3f0a-4c8e-9a51-6f1e2d3c4b5a"));
   }
   return absl::OkStatus();
 }
@@ -192,8 +192,8 @@ absl::Status CheckDecision(const Approval& a, absl::string_view actor,
         "on_behalf_of_self_approval");
   }
   if (IsTerminal(a.state)) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("approval ", a.id, " is already ", Upper(StateName(a.state))));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "approval ", a.id, " is already ", Upper(StateName(a.state))));
   }
   if (now >= a.expires_at) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -210,8 +210,8 @@ absl::Status CheckCancel(const Approval& a, absl::string_view actor) {
         "not_requester");
   }
   if (IsTerminal(a.state)) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("approval ", a.id, " is already ", Upper(StateName(a.state))));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "approval ", a.id, " is already ", Upper(StateName(a.state))));
   }
   return absl::OkStatus();
 }
@@ -225,8 +225,8 @@ std::string NewUuid() {
   }
   b[6] = (b[6] & 0x0f) | 0x40;
   b[8] = (b[8] & 0x3f) | 0x80;
-  std::string hex = HexEncode(
-      absl::string_view(reinterpret_cast<const char*>(b), sizeof(b)));
+  std::string hex =
+      HexEncode(absl::string_view(reinterpret_cast<const char*>(b), sizeof(b)));
   return absl::StrCat(hex.substr(0, 8), "-", hex.substr(8, 4), "-",
                       hex.substr(12, 4), "-", hex.substr(16, 4), "-",
                       hex.substr(20));

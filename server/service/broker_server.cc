@@ -4,8 +4,8 @@
 #include <sstream>
 #include <utility>
 
-#include "absl/strings/string_view.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -89,8 +89,8 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
-                             10000);
+  builder.AddChannelArgument(
+      GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
   builder.RegisterService(&server->service_);
   server->server_ = builder.BuildAndStart();
@@ -100,7 +100,8 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(
         "listen_address: cannot listen on \"", config.listen_address, "\""));
   }
   server->SetServing(store.Ping().ok());
-  server->maintenance_ = std::thread([s = server.get()] { s->MaintenanceLoop(); });
+  server->maintenance_ =
+      std::thread([s = server.get()] { s->MaintenanceLoop(); });
   return server;
 }
 
@@ -133,7 +134,8 @@ void BrokerServer::SetServing(bool serving) {
   {
     absl::MutexLock lock(&mu_);
     if (serving_ != serving) {
-      LogInfo("database ", serving ? "reachable: SERVING" : "unreachable: NOT_SERVING");
+      LogInfo("database ",
+              serving ? "reachable: SERVING" : "unreachable: NOT_SERVING");
     }
     serving_ = serving;
   }

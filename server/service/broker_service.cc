@@ -103,9 +103,9 @@ grpc::ServerUnaryReactor* BrokerService::RequestApproval(
   });
 }
 
-grpc::ServerUnaryReactor* BrokerService::Decide(grpc::CallbackServerContext* ctx,
-                                                const v1::DecideRequest* req,
-                                                v1::DecideResponse* resp) {
+grpc::ServerUnaryReactor* BrokerService::Decide(
+    grpc::CallbackServerContext* ctx, const v1::DecideRequest* req,
+    v1::DecideResponse* resp) {
   return Unary(ctx, "Decide", [this, req, resp](const Principal& p) {
     return DoDecide(p, *req, resp);
   });
@@ -226,7 +226,8 @@ absl::Status BrokerService::DoDecide(const Principal& p,
   DecideInput in;
   in.approval_id = req.approval_id();
   in.actor = p.id;
-  in.verdict = req.verdict() == v1::APPROVE ? Verdict::kApprove : Verdict::kDeny;
+  in.verdict =
+      req.verdict() == v1::APPROVE ? Verdict::kApprove : Verdict::kDeny;
   in.comment = req.comment();
   absl::StatusOr<ApprovalEvent> event = store_.Decide(in);
   if (!event.ok()) {
@@ -269,14 +270,13 @@ absl::Status BrokerService::DoList(const Principal& p,
   if (req.state() != v1::STATE_UNSPECIFIED) {
     q.state = FromProto(req.state());
     if (!q.state) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("state: ", static_cast<int>(req.state()),
-                       " is not a known state"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "state: ", static_cast<int>(req.state()), " is not a known state"));
     }
   }
   if (req.page_size() < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "page_size: ", req.page_size(), " is negative"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("page_size: ", req.page_size(), " is negative"));
   }
   q.page_size = req.page_size() == 0 ? 50 : std::min(req.page_size(), 500);
   q.page_token = req.page_token();
@@ -317,10 +317,10 @@ grpc::ServerWriteReactor<v1::DecisionEvent>* BrokerService::StreamDecisions(
     return new RefusedStream(ToGrpcStatus(p.status()));
   }
   if (req->approval_ids_size() > options_.stream_max_ids) {
-    return new RefusedStream(grpc::Status(
-        grpc::StatusCode::INVALID_ARGUMENT,
-        absl::StrCat("approval_ids: ", req->approval_ids_size(),
-                     " ids, limit is ", options_.stream_max_ids)));
+    return new RefusedStream(
+        grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                     absl::StrCat("approval_ids: ", req->approval_ids_size(),
+                                  " ids, limit is ", options_.stream_max_ids)));
   }
   DecisionStream::Params params;
   for (const std::string& id : req->approval_ids()) {

@@ -46,9 +46,9 @@ class BrokerService final : public v1::ApprovalBroker::CallbackService {
   grpc::ServerUnaryReactor* ListApprovals(
       grpc::CallbackServerContext* ctx, const v1::ListApprovalsRequest* req,
       v1::ListApprovalsResponse* resp) override;
-  grpc::ServerUnaryReactor* CancelApproval(
-      grpc::CallbackServerContext* ctx, const v1::CancelApprovalRequest* req,
-      v1::Approval* resp) override;
+  grpc::ServerUnaryReactor* CancelApproval(grpc::CallbackServerContext* ctx,
+                                           const v1::CancelApprovalRequest* req,
+                                           v1::Approval* resp) override;
   grpc::ServerUnaryReactor* VerifyAuditLog(
       grpc::CallbackServerContext* ctx, const v1::VerifyAuditLogRequest* req,
       v1::VerifyAuditLogResponse* resp) override;

@@ -13,12 +13,18 @@ void SetTime(absl::Time t, google::protobuf::Timestamp* out) {
 
 v1::EventType ToProto(EventType t) {
   switch (t) {
-    case EventType::kCreated: return v1::EVENT_CREATED;
-    case EventType::kApproved: return v1::EVENT_APPROVED;
-    case EventType::kDenied: return v1::EVENT_DENIED;
-    case EventType::kExpired: return v1::EVENT_EXPIRED;
-    case EventType::kCancelled: return v1::EVENT_CANCELLED;
-    case EventType::kDecisionRefused: break;
+    case EventType::kCreated:
+      return v1::EVENT_CREATED;
+    case EventType::kApproved:
+      return v1::EVENT_APPROVED;
+    case EventType::kDenied:
+      return v1::EVENT_DENIED;
+    case EventType::kExpired:
+      return v1::EVENT_EXPIRED;
+    case EventType::kCancelled:
+      return v1::EVENT_CANCELLED;
+    case EventType::kDecisionRefused:
+      break;
   }
   return v1::EVENT_TYPE_UNSPECIFIED;
 }
@@ -36,23 +42,34 @@ std::string CodeLabel(absl::StatusCode code) {
 
 v1::State ToProto(State s) {
   switch (s) {
-    case State::kPending: return v1::PENDING;
-    case State::kApproved: return v1::APPROVED;
-    case State::kDenied: return v1::DENIED;
-    case State::kExpired: return v1::EXPIRED;
-    case State::kCancelled: return v1::CANCELLED;
+    case State::kPending:
+      return v1::PENDING;
+    case State::kApproved:
+      return v1::APPROVED;
+    case State::kDenied:
+      return v1::DENIED;
+    case State::kExpired:
+      return v1::EXPIRED;
+    case State::kCancelled:
+      return v1::CANCELLED;
   }
   return v1::STATE_UNSPECIFIED;
 }
 
 std::optional<State> FromProto(v1::State s) {
   switch (s) {
-    case v1::PENDING: return State::kPending;
-    case v1::APPROVED: return State::kApproved;
-    case v1::DENIED: return State::kDenied;
-    case v1::EXPIRED: return State::kExpired;
-    case v1::CANCELLED: return State::kCancelled;
-    default: return std::nullopt;
+    case v1::PENDING:
+      return State::kPending;
+    case v1::APPROVED:
+      return State::kApproved;
+    case v1::DENIED:
+      return State::kDenied;
+    case v1::EXPIRED:
+      return State::kExpired;
+    case v1::CANCELLED:
+      return State::kCancelled;
+    default:
+      return std::nullopt;
   }
 }
 

@@ -53,9 +53,9 @@ void DecisionStream::OnEvent(const EventPtr& event) {
         params_.max_backlog) {
       FinishLater(grpc::Status(
           grpc::StatusCode::RESOURCE_EXHAUSTED,
-          absl::StrCat("stream fell more than ", params_.max_backlog,
-                       " events behind; resume with after_cursor=",
-                       last_sent_)));
+          absl::StrCat(
+              "stream fell more than ", params_.max_backlog,
+              " events behind; resume with after_cursor=", last_sent_)));
     }
   }
   Pump();
@@ -115,9 +115,9 @@ void DecisionStream::Pump() {
     } else {
       EventPtr event;
       while (event == nullptr) {
-        std::deque<EventPtr>* queue = !catchup_.empty()  ? &catchup_
-                                      : catchup_done_ ? &live_
-                                                      : nullptr;
+        std::deque<EventPtr>* queue = !catchup_.empty() ? &catchup_
+                                      : catchup_done_   ? &live_
+                                                        : nullptr;
         if (queue == nullptr || queue->empty()) break;
         EventPtr candidate = std::move(queue->front());
         queue->pop_front();

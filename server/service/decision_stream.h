@@ -30,9 +30,8 @@
 
 namespace approval {
 
-class DecisionStream final
-    : public grpc::ServerWriteReactor<v1::DecisionEvent>,
-      public EventSink {
+class DecisionStream final : public grpc::ServerWriteReactor<v1::DecisionEvent>,
+                             public EventSink {
  public:
   struct Params {
     EventFilter filter;
@@ -87,8 +86,7 @@ class DecisionStream final
 
 // A StreamDecisions call refused before it started (bad credentials or
 // arguments): finishes at once with `status`.
-class RefusedStream final
-    : public grpc::ServerWriteReactor<v1::DecisionEvent> {
+class RefusedStream final : public grpc::ServerWriteReactor<v1::DecisionEvent> {
  public:
   explicit RefusedStream(const grpc::Status& status) { Finish(status); }
   void OnDone() override { delete this; }

@@ -37,7 +37,7 @@ class EventSink {
 
 struct EventFilter {
   std::vector<std::string> approval_ids;  // empty: every approval
-  std::optional<std::string> requester;  // only this requester's approvals
+  std::optional<std::string> requester;   // only this requester's approvals
 };
 
 class EventHub final {

@@ -245,8 +245,8 @@ absl::StatusOr<std::vector<ApprovalEvent>> MemoryStore::Events(
     }
     const Approval& a = approvals_.at(e.approval_id);
     if (q.requester && a.requester != *q.requester) continue;
-    out.push_back(
-        ApprovalEvent{e.seq, e.type, e.actor, e.occurred_at, SnapshotAt(a, e.type)});
+    out.push_back(ApprovalEvent{e.seq, e.type, e.actor, e.occurred_at,
+                                SnapshotAt(a, e.type)});
   }
   return out;
 }

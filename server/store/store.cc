@@ -22,9 +22,10 @@ absl::StatusOr<int64_t> VerifyAuditChain(ApprovalStore& store) {
   absl::StatusOr<int64_t> latest = store.LatestCursor();
   if (!latest.ok()) return latest.status();
   if (*latest != verifier.last_seq()) {
-    return absl::DataLossError(absl::StrCat(
-        "audit event ", verifier.last_seq() + 1, ": missing (the chain ends at ",
-        verifier.last_seq(), " but the store recorded ", *latest, " events)"));
+    return absl::DataLossError(
+        absl::StrCat("audit event ", verifier.last_seq() + 1,
+                     ": missing (the chain ends at ", verifier.last_seq(),
+                     " but the store recorded ", *latest, " events)"));
   }
   return verifier.verified_count();
 }

@@ -37,7 +37,7 @@ struct CreateResult {
 };
 
 struct ListQuery {
-  std::optional<State> state;  // nullopt: every state
+  std::optional<State> state;            // nullopt: every state
   std::optional<std::string> requester;  // only this requester's approvals
   int page_size = 50;
   // Keyset position: return approvals strictly older than this one
@@ -60,11 +60,11 @@ struct DecideInput {
 // Which stream events to read. Only state-changing events are returned
 // (kDecisionRefused is audit-only).
 struct EventQuery {
-  int64_t after_cursor = 0;  // exclusive
+  int64_t after_cursor = 0;                                    // exclusive
   int64_t up_to_cursor = std::numeric_limits<int64_t>::max();  // inclusive
   std::vector<std::string> approval_ids;  // empty: every approval
-  std::optional<std::string> requester;  // only this requester's approvals
-  bool terminal_only = false;  // only events that end an approval
+  std::optional<std::string> requester;   // only this requester's approvals
+  bool terminal_only = false;             // only events that end an approval
   int limit = 500;
 };
 
@@ -104,8 +104,8 @@ class ApprovalStore {
 
   // Raw audit events with seq > after_seq, ascending, at most `limit`
   // (including kDecisionRefused), for verification and export.
-  virtual absl::StatusOr<std::vector<AuditEvent>> AuditEvents(
-      int64_t after_seq, int limit) = 0;
+  virtual absl::StatusOr<std::vector<AuditEvent>> AuditEvents(int64_t after_seq,
+                                                              int limit) = 0;
 
   // OK when the store can serve requests right now.
   virtual absl::Status Ping() = 0;

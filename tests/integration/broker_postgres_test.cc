@@ -1,8 +1,7 @@
 // The gRPC service over PostgresStore: the shared scenarios, plus the
 // concurrency and audit guarantees that only the real database can show.
-#include <catch2/catch.hpp>
-
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -65,8 +64,9 @@ TEST_CASE("32 reviewers deciding one approval at once: exactly one wins",
       continue;
     }
     CHECK(s.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
-    bool names_state = s.error_message().find("APPROVED") != std::string::npos ||
-                       s.error_message().find("DENIED") != std::string::npos;
+    bool names_state =
+        s.error_message().find("APPROVED") != std::string::npos ||
+        s.error_message().find("DENIED") != std::string::npos;
     CHECK(names_state);
   }
   CHECK(winners == 1);
@@ -74,8 +74,8 @@ TEST_CASE("32 reviewers deciding one approval at once: exactly one wins",
   pqxx::connection conn(db.admin_url());
   pqxx::work tx(conn);
   pqxx::row decisions = tx.exec1(
-      "SELECT count(*) FROM audit_events WHERE approval_id = " +
-      tx.quote(id) + " AND type IN ('approved', 'denied')");
+      "SELECT count(*) FROM audit_events WHERE approval_id = " + tx.quote(id) +
+      " AND type IN ('approved', 'denied')");
   CHECK(decisions[0].as<int>() == 1);
   CHECK(VerifyAuditChain(*store).ok());
 }

@@ -9,7 +9,6 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
-
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -112,17 +111,17 @@ TEST_CASE("serve refuses an unmigrated database and says to migrate",
           "[cli][postgres]") {
   TestDatabase db(TestDatabase::Schema::kEmpty);
   TempDir dir;
-  std::string tokens = dir.Write(
-      "tokens.json",
-      nlohmann::json{{"tokens",
-                      {{{"sha256", Sha256Hex("t")},
-                        {"identity", "a"},
-                        {"roles", {"agent"}}}}}}
-          .dump());
-  Result r = RunBroker({"serve", "--database-url", db.admin_url(),
-                        "--listen", "127.0.0.1:0", "--metrics-listen", "",
-                        "--config", dir.Write("c.json", nlohmann::json{
-                            {"auth", {{"tokens_file", tokens}}}}.dump())});
+  std::string tokens =
+      dir.Write("tokens.json", nlohmann::json{{"tokens",
+                                               {{{"sha256", Sha256Hex("t")},
+                                                 {"identity", "a"},
+                                                 {"roles", {"agent"}}}}}}
+                                   .dump());
+  Result r = RunBroker(
+      {"serve", "--database-url", db.admin_url(), "--listen", "127.0.0.1:0",
+       "--metrics-listen", "", "--config",
+       dir.Write("c.json",
+                 nlohmann::json{{"auth", {{"tokens_file", tokens}}}}.dump())});
   INFO(r.output);
   CHECK(r.exit_code == 1);
   CHECK_THAT(r.output, Catch::Contains("approval-broker migrate"));
@@ -130,8 +129,8 @@ TEST_CASE("serve refuses an unmigrated database and says to migrate",
 
 TEST_CASE("a bad config value is named with its key", "[cli]") {
   TempDir dir;
-  std::string path = dir.Write(
-      "c.json", R"({"limits": {"max_ttl": "forever"}})");
+  std::string path =
+      dir.Write("c.json", R"({"limits": {"max_ttl": "forever"}})");
   Result r = RunBroker({"serve", "--config", path});
   INFO(r.output);
   CHECK(r.exit_code == 2);
@@ -144,22 +143,21 @@ TEST_CASE("serve runs and exposes metrics and stops cleanly on SIGTERM",
   TestDatabase db;
   TempDir dir;
   const std::string token = "cli-test-agent-token";
-  std::string tokens = dir.Write(
-      "tokens.json",
-      nlohmann::json{{"tokens",
-                      {{{"sha256", Sha256Hex(token)},
-                        {"identity", "agent-cli"},
-                        {"roles", {"agent"}}}}}}
-          .dump());
+  std::string tokens =
+      dir.Write("tokens.json", nlohmann::json{{"tokens",
+                                               {{{"sha256", Sha256Hex(token)},
+                                                 {"identity", "agent-cli"},
+                                                 {"roles", {"agent"}}}}}}
+                                   .dump());
   int grpc_port = FreePort();
   int metrics_port = FreePort();
   std::string config = dir.Write(
       "config.json",
-      nlohmann::json{{"database_url", db.app_url()},
-                     {"listen_address", absl::StrCat("127.0.0.1:", grpc_port)},
-                     {"metrics_address",
-                      absl::StrCat("127.0.0.1:", metrics_port)},
-                     {"auth", {{"tokens_file", tokens}}}}
+      nlohmann::json{
+          {"database_url", db.app_url()},
+          {"listen_address", absl::StrCat("127.0.0.1:", grpc_port)},
+          {"metrics_address", absl::StrCat("127.0.0.1:", metrics_port)},
+          {"auth", {{"tokens_file", tokens}}}}
           .dump());
   std::string log = dir.path() + "/serve.log";
   pid_t pid = fork();
@@ -202,7 +200,8 @@ TEST_CASE("serve runs and exposes metrics and stops cleanly on SIGTERM",
   int status = 0;
   absl::Time give_up = absl::Now() + absl::Seconds(30);
   pid_t done = 0;
-  while ((done = waitpid(pid, &status, WNOHANG)) == 0 && absl::Now() < give_up) {
+  while ((done = waitpid(pid, &status, WNOHANG)) == 0 &&
+         absl::Now() < give_up) {
     absl::SleepFor(absl::Milliseconds(20));
   }
   if (done == 0) kill(pid, SIGKILL);
@@ -238,7 +237,8 @@ TEST_CASE("audit verify passes and then names a row a superuser altered",
         "audit_events_no_update_delete");
     tx.commit();
   }
-  Result broken = RunBroker({"audit", "verify", "--database-url", db.app_url()});
+  Result broken =
+      RunBroker({"audit", "verify", "--database-url", db.app_url()});
   INFO(broken.output);
   CHECK(broken.exit_code == 1);
   CHECK_THAT(broken.output, Catch::Contains("audit event 2:"));

@@ -22,9 +22,9 @@ std::unique_ptr<v1::ApprovalBroker::Stub> TlsStub(BrokerHarness& h,
     options.pem_private_key = client->key_pem;
     options.pem_cert_chain = client->cert_pem;
   }
-  auto channel = grpc::CreateChannel(
-      absl::StrCat("localhost:", h.server().port()),
-      grpc::SslCredentials(options));
+  auto channel =
+      grpc::CreateChannel(absl::StrCat("localhost:", h.server().port()),
+                          grpc::SslCredentials(options));
   return v1::ApprovalBroker::NewStub(channel);
 }
 
@@ -44,8 +44,7 @@ TEST_CASE("an mTLS identity cannot approve its own request",
   config.tls.key_file = dir.Write("server.key", server.key_pem);
   config.tls.client_ca_file = dir.Write("ca.crt", pki.ca().cert_pem);
   // Carol may both request and review: the rule must still hold.
-  config.auth.mtls_identities = {
-      {kCarol, {Role::kAgent, Role::kReviewer}}};
+  config.auth.mtls_identities = {{kCarol, {Role::kAgent, Role::kReviewer}}};
 
   TestDatabase db;
   std::unique_ptr<PostgresStore> store = db.OpenAppStore();

@@ -42,7 +42,8 @@ TEST_CASE("database outage gives UNAVAILABLE and NOT_SERVING and then recovers",
   REQUIRE(h.Request("agent-1", ExportRequest("before"), &before).ok());
   const std::string id = before.approval().id();
   auto stream_ctx = h.Context("agent-1");
-  stream_ctx->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(120)));
+  stream_ctx->set_deadline(
+      absl::ToChronoTime(absl::Now() + absl::Seconds(120)));
   v1::StreamDecisionsRequest follow;
   follow.add_approval_ids(id);
   auto stream = h.Stub()->StreamDecisions(stream_ctx.get(), follow);
@@ -53,15 +54,14 @@ TEST_CASE("database outage gives UNAVAILABLE and NOT_SERVING and then recovers",
   outage.Stop();
 
   v1::RequestApprovalResponse during;
-  grpc::Status s = h.Request("agent-1", ExportRequest("during", "key-during"),
-                             &during);
+  grpc::Status s =
+      h.Request("agent-1", ExportRequest("during", "key-during"), &during);
   CHECK(s.error_code() == grpc::StatusCode::UNAVAILABLE);
   v1::DecideResponse decided;
   CHECK(h.Decide("alice", id, v1::APPROVE, &decided).error_code() ==
         grpc::StatusCode::UNAVAILABLE);
   v1::Approval got;
-  CHECK(h.Get("alice", id, &got).error_code() ==
-        grpc::StatusCode::UNAVAILABLE);
+  CHECK(h.Get("alice", id, &got).error_code() == grpc::StatusCode::UNAVAILABLE);
   CHECK(AwaitHealth(h.address(), 2, absl::Seconds(30)) == 2);
 
   outage.Start();

@@ -1,7 +1,6 @@
 // Pure domain rules: canonical JSON, digests, validation, decision rules and
 // the audit chain.
 #include <catch2/catch.hpp>
-
 #include <string>
 
 #include "absl/time/clock.h"
@@ -26,8 +25,8 @@ absl::Status ValidationError(const RequestInput& in, Limits limits = {}) {
 }
 
 TEST_CASE("canonical JSON sorts keys and drops white space", "[canonical]") {
-  absl::StatusOr<std::string> c =
-      CanonicalizeJsonObject(R"( { "b" : [ true , null , 1.5 ], "a": {"y":1,"x":"é"} } )");
+  absl::StatusOr<std::string> c = CanonicalizeJsonObject(
+      R"( { "b" : [ true , null , 1.5 ], "a": {"y":1,"x":"é"} } )");
   REQUIRE(c.ok());
   CHECK(*c == R"({"a":{"x":"é","y":1},"b":[true,null,1.5]})");
 }
@@ -118,8 +117,7 @@ TEST_CASE("bad requests are refused with INVALID_ARGUMENT naming the field",
        "parameters: must be a JSON object"},
       {"parameters oversize",
        [](RequestInput& in) {
-         in.parameters_json =
-             R"({"x":")" + std::string(70000, 'x') + R"("})";
+         in.parameters_json = R"({"x":")" + std::string(70000, 'x') + R"("})";
        },
        "parameters: 70008 bytes, limit is 65536"},
       {"ttl too short",
@@ -161,8 +159,7 @@ Approval PendingApproval(absl::Time now) {
   return a;
 }
 
-TEST_CASE("nobody decides their own request, whatever the state",
-          "[rules]") {
+TEST_CASE("nobody decides their own request, whatever the state", "[rules]") {
   absl::Time now = absl::Now();
   Approval a = PendingApproval(now);
   absl::Status s = CheckDecision(a, "agent-1", now);
@@ -233,8 +230,7 @@ TEST_CASE("an altered audit event is named by seq", "[audit]") {
   CHECK_THAT(std::string(s.message()), Catch::StartsWith("audit event 3:"));
 }
 
-TEST_CASE("a deleted audit event breaks the chain at the next seq",
-          "[audit]") {
+TEST_CASE("a deleted audit event breaks the chain at the next seq", "[audit]") {
   std::vector<AuditEvent> events = Chain(5);
   events.erase(events.begin() + 1);
   absl::Status s = Verify(events);

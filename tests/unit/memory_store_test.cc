@@ -1,7 +1,8 @@
 // The store contract against MemoryStore.
+#include "server/store/memory_store.h"
+
 #include <catch2/catch.hpp>
 
-#include "server/store/memory_store.h"
 #include "tests/unit/store_contract.h"
 
 namespace approval {
@@ -21,8 +22,7 @@ TEST_CASE("MemoryStore reports UNAVAILABLE while marked unavailable",
   MemoryStore store;
   store.SetUnavailable(true);
   CHECK(store.Ping().code() == absl::StatusCode::kUnavailable);
-  CHECK(store.CountPending().status().code() ==
-        absl::StatusCode::kUnavailable);
+  CHECK(store.CountPending().status().code() == absl::StatusCode::kUnavailable);
   store.SetUnavailable(false);
   CHECK(store.Ping().ok());
 }

@@ -2,7 +2,6 @@
 // an in-memory store can show cheaply (a waiting stream costs no thread, a
 // store outage is reported and recovered).
 #include <catch2/catch.hpp>
-
 #include <fstream>
 #include <string>
 

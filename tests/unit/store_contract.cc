@@ -1,8 +1,7 @@
 #include "tests/unit/store_contract.h"
 
-#include <catch2/catch.hpp>
-
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -102,7 +101,8 @@ void IdempotentCreate(ApprovalStore& store) {
 void DecideApproveAndDeny(ApprovalStore& store) {
   Approval a = MustCreate(store, "agent-1");
   Approval b = MustCreate(store, "agent-1", "orders");
-  absl::StatusOr<ApprovalEvent> approved = store.Decide(Decision(a.id, "alice"));
+  absl::StatusOr<ApprovalEvent> approved =
+      store.Decide(Decision(a.id, "alice"));
   REQUIRE(approved.ok());
   CHECK(approved->type == EventType::kApproved);
   CHECK(approved->approval.state == State::kApproved);
@@ -150,7 +150,8 @@ void CancelRules(ApprovalStore& store) {
   Approval a = MustCreate(store, "agent-1");
   CHECK(store.Cancel(a.id, "alice", "not yours").status().code() ==
         absl::StatusCode::kPermissionDenied);
-  absl::StatusOr<ApprovalEvent> c = store.Cancel(a.id, "agent-1", "changed my mind");
+  absl::StatusOr<ApprovalEvent> c =
+      store.Cancel(a.id, "agent-1", "changed my mind");
   REQUIRE(c.ok());
   CHECK(c->type == EventType::kCancelled);
   CHECK(c->approval.state == State::kCancelled);
@@ -257,9 +258,9 @@ void ConcurrentDecidersOneWinner(ApprovalStore& store) {
   std::vector<std::thread> threads;
   for (int i = 0; i < kDeciders; ++i) {
     threads.emplace_back([&, i] {
-      absl::StatusOr<ApprovalEvent> r = store.Decide(Decision(
-          a.id, absl::StrCat("reviewer-", i),
-          i % 2 == 0 ? Verdict::kApprove : Verdict::kDeny));
+      absl::StatusOr<ApprovalEvent> r = store.Decide(
+          Decision(a.id, absl::StrCat("reviewer-", i),
+                   i % 2 == 0 ? Verdict::kApprove : Verdict::kDeny));
       if (r.ok()) {
         ++ok;
       } else if (r.status().code() == absl::StatusCode::kFailedPrecondition) {

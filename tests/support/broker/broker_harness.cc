@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
-
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -28,10 +27,8 @@ std::string RandomToken() {
 
 std::map<std::string, std::vector<std::string>> Identities() {
   std::map<std::string, std::vector<std::string>> ids = {
-      {"agent-1", {"agent"}},
-      {"agent-2", {"agent"}},
-      {"alice", {"reviewer"}},
-      {"bob", {"reviewer"}},
+      {"agent-1", {"agent"}},       {"agent-2", {"agent"}},
+      {"alice", {"reviewer"}},      {"bob", {"reviewer"}},
       {"root", {"admin", "agent"}},
   };
   for (int i = 0; i < 32; ++i) ids[absl::StrCat("reviewer-", i)] = {"reviewer"};
@@ -61,8 +58,9 @@ BrokerHarness::BrokerHarness(ApprovalStore& store, Config config)
   for (const auto& [identity, roles] : Identities()) {
     std::string token = RandomToken();
     tokens_[identity] = token;
-    file["tokens"].push_back(
-        {{"sha256", Sha256Hex(token)}, {"identity", identity}, {"roles", roles}});
+    file["tokens"].push_back({{"sha256", Sha256Hex(token)},
+                              {"identity", identity},
+                              {"roles", roles}});
   }
   std::string tokens_path = dir_ + "/tokens.json";
   std::ofstream(tokens_path) << file.dump(2);

@@ -50,7 +50,8 @@ void FullFlow(BrokerHarness& h, ApprovalStore&) {
   v1::ListApprovalsRequest list;
   list.set_state(v1::PENDING);
   v1::ListApprovalsResponse pending;
-  REQUIRE(h.Stub()->ListApprovals(h.Context("alice").get(), list, &pending).ok());
+  REQUIRE(
+      h.Stub()->ListApprovals(h.Context("alice").get(), list, &pending).ok());
   REQUIRE(pending.approvals_size() == 1);
   CHECK(pending.approvals(0).id() == a.id());
   v1::DecideResponse decided;
@@ -104,7 +105,8 @@ void AdminCannotApproveOwnRequest(BrokerHarness& h, ApprovalStore& store) {
   v1::DecideResponse resp;
   grpc::Status s = h.Decide("root", id, v1::APPROVE, &resp);
   CHECK(s.error_code() == StatusCode::PERMISSION_DENIED);
-  CHECK_THAT(s.error_message(), Catch::Contains("another reviewer must decide"));
+  CHECK_THAT(s.error_message(),
+             Catch::Contains("another reviewer must decide"));
   v1::Approval got;
   REQUIRE(h.Get("alice", id, &got).ok());
   CHECK(got.state() == v1::PENDING);
@@ -137,15 +139,14 @@ void RoleChecks(BrokerHarness& h, ApprovalStore& store) {
   CHECK(h.Get("agent-2", id, &got).error_code() == StatusCode::NOT_FOUND);
   CHECK(h.Get("agent-1", id, &got).ok());
   v1::ListApprovalsResponse list;
-  REQUIRE(h.Stub()
-              ->ListApprovals(h.Context("agent-2").get(), {}, &list)
-              .ok());
+  REQUIRE(h.Stub()->ListApprovals(h.Context("agent-2").get(), {}, &list).ok());
   CHECK(list.approvals_size() == 0);
   // Only the requester cancels.
   v1::CancelApprovalRequest cancel;
   cancel.set_approval_id(id);
   v1::Approval cancelled;
-  CHECK(h.Stub()->CancelApproval(h.Context("agent-2").get(), cancel, &cancelled)
+  CHECK(h.Stub()
+            ->CancelApproval(h.Context("agent-2").get(), cancel, &cancelled)
             .error_code() == StatusCode::PERMISSION_DENIED);
   // Missing and unknown credentials.
   grpc::ClientContext anonymous;
@@ -186,7 +187,9 @@ void CancelFlow(BrokerHarness& h, ApprovalStore&) {
   req.set_approval_id(id);
   req.set_reason("no longer needed");
   v1::Approval cancelled;
-  REQUIRE(h.Stub()->CancelApproval(h.Context("agent-1").get(), req, &cancelled).ok());
+  REQUIRE(h.Stub()
+              ->CancelApproval(h.Context("agent-1").get(), req, &cancelled)
+              .ok());
   CHECK(cancelled.state() == v1::CANCELLED);
   v1::DecisionEvent event;
   REQUIRE(ReadEvent(*stream, &event));
@@ -232,14 +235,20 @@ void BadInputChangesNothing(BrokerHarness& h, ApprovalStore& store) {
       {"empty resource", [](auto& r) { r.set_resource(""); }},
       {"oversize resource",
        [](auto& r) { r.set_resource(std::string(2000, 'r')); }},
-      {"parameters not an object", [](auto& r) { r.set_parameters_json("[1]"); }},
+      {"parameters not an object",
+       [](auto& r) { r.set_parameters_json("[1]"); }},
       {"parameters not JSON", [](auto& r) { r.set_parameters_json("{"); }},
       {"parameters over the limit",
        [](auto& r) {
          r.set_parameters_json(R"({"x":")" + std::string(70000, 'x') + R"("})");
        }},
-      {"ttl too short", [](auto& r) { r.mutable_ttl()->set_seconds(0); r.mutable_ttl()->set_nanos(1000); }},
-      {"ttl too long", [](auto& r) { r.mutable_ttl()->set_seconds(86400 * 365); }},
+      {"ttl too short",
+       [](auto& r) {
+         r.mutable_ttl()->set_seconds(0);
+         r.mutable_ttl()->set_nanos(1000);
+       }},
+      {"ttl too long",
+       [](auto& r) { r.mutable_ttl()->set_seconds(86400 * 365); }},
   };
   for (const RequestCase& c : bad_requests) {
     v1::RequestApprovalRequest req = ExportRequest();
@@ -261,15 +270,18 @@ void BadInputChangesNothing(BrokerHarness& h, ApprovalStore& store) {
   long_comment.set_approval_id(id);
   long_comment.set_verdict(v1::APPROVE);
   long_comment.set_comment(std::string(5000, 'c'));
-  CHECK(h.Stub()->Decide(h.Context("alice").get(), long_comment, &decided)
+  CHECK(h.Stub()
+            ->Decide(h.Context("alice").get(), long_comment, &decided)
             .error_code() == StatusCode::INVALID_ARGUMENT);
   v1::Approval got;
-  CHECK(h.Get("alice", "123", &got).error_code() == StatusCode::INVALID_ARGUMENT);
+  CHECK(h.Get("alice", "123", &got).error_code() ==
+        StatusCode::INVALID_ARGUMENT);
   CHECK(h.Get("alice", NewUuid(), &got).error_code() == StatusCode::NOT_FOUND);
   v1::ListApprovalsRequest bad_page;
   bad_page.set_page_token("garbage");
   v1::ListApprovalsResponse list;
-  CHECK(h.Stub()->ListApprovals(h.Context("alice").get(), bad_page, &list)
+  CHECK(h.Stub()
+            ->ListApprovals(h.Context("alice").get(), bad_page, &list)
             .error_code() == StatusCode::INVALID_ARGUMENT);
   grpc::ClientContext stream_ctx;
   stream_ctx.AddMetadata("authorization", "Bearer " + h.Token("agent-1"));
@@ -356,12 +368,12 @@ void AuditLogVerifiesForAdminsOnly(BrokerHarness& h, ApprovalStore&) {
   v1::DecideResponse decided;
   REQUIRE(h.Decide("alice", id, v1::DENY, &decided).ok());
   v1::VerifyAuditLogResponse resp;
-  grpc::Status s =
-      h.Stub()->VerifyAuditLog(h.Context("root").get(), {}, &resp);
+  grpc::Status s = h.Stub()->VerifyAuditLog(h.Context("root").get(), {}, &resp);
   REQUIRE(s.ok());
   CHECK(resp.verified());
   CHECK(resp.events_verified() == 2);
-  CHECK(h.Stub()->VerifyAuditLog(h.Context("alice").get(), {}, &resp)
+  CHECK(h.Stub()
+            ->VerifyAuditLog(h.Context("alice").get(), {}, &resp)
             .error_code() == StatusCode::PERMISSION_DENIED);
 }
 
