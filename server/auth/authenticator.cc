@@ -27,6 +27,7 @@
 #include "server/auth/jwks_source.h"
 #include "server/auth/refusal.h"
 #include "server/auth/spiffe_id.h"
+#include "server/config/read_file.h"
 
 namespace approval {
 namespace {
@@ -100,25 +101,6 @@ bool IsPrintableIdentity(absl::string_view s, bool allow_space) {
     if (c == ' ' && !allow_space) return false;
   }
   return true;
-}
-
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) {
-    const int err = errno;
-    return absl::ErrnoToStatus(err, absl::StrCat(path, ": cannot open"));
-  }
-  std::string text;
-  char buf[8192];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) text.append(buf, n);
-  const bool failed = std::ferror(f) != 0;
-  const int err = errno;
-  std::fclose(f);
-  if (failed) {
-    return absl::ErrnoToStatus(err, absl::StrCat(path, ": cannot read"));
-  }
-  return text;
 }
 
 std::string Show(const Json& v) {

@@ -10,6 +10,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "server/config/read_file.h"
 
 namespace approval {
 namespace {
@@ -19,27 +20,11 @@ class FileJwksSource final : public JwksSource {
   explicit FileJwksSource(std::string path) : path_(std::move(path)) {}
 
   absl::StatusOr<std::string> Fetch() override {
-    std::FILE* f = std::fopen(path_.c_str(), "rb");
-    if (f == nullptr) {
-      const int err = errno;
+    absl::StatusOr<std::string> text = ReadFile(path_, kMaxJwksBytes);
+    if (!text.ok()) {
+      // Whatever went wrong, the keys are unavailable for now.
       return absl::UnavailableError(
-          absl::StrCat(Describe(), ": cannot open: ", std::strerror(err)));
-    }
-    std::string text;
-    char buf[8192];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0 &&
-           text.size() <= kMaxJwksBytes) {
-      text.append(buf, n);
-    }
-    const bool failed = std::ferror(f) != 0;
-    std::fclose(f);
-    if (failed) {
-      return absl::UnavailableError(absl::StrCat(Describe(), ": cannot read"));
-    }
-    if (text.size() > kMaxJwksBytes) {
-      return absl::UnavailableError(
-          absl::StrCat(Describe(), ": larger than ", kMaxJwksBytes, " bytes"));
+          absl::StrCat("JWKS file ", text.status().message()));
     }
     return text;
   }

@@ -23,6 +23,7 @@
 #include "absl/strings/string_view.h"
 #include "nlohmann/json.hpp"
 #include "server/auth/spiffe_id.h"
+#include "server/config/read_file.h"
 
 namespace approval {
 namespace {
@@ -342,25 +343,6 @@ class Parser final {
 
   absl::string_view source_;
 };
-
-// Reads a whole file; NOT_FOUND / PERMISSION_DENIED / ... from errno.
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) {
-    const int err = errno;
-    return absl::ErrnoToStatus(err, absl::StrCat(path, ": cannot open"));
-  }
-  std::string text;
-  char buf[8192];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) text.append(buf, n);
-  const bool failed = std::ferror(f) != 0;
-  const int err = errno;
-  std::fclose(f);
-  if (failed)
-    return absl::ErrnoToStatus(err, absl::StrCat(path, ": cannot read"));
-  return text;
-}
 
 absl::Status CheckReadable(absl::string_view key, const std::string& path) {
   std::error_code ec;

@@ -1,7 +1,5 @@
 #include "server/service/broker_server.h"
 
-#include <fstream>
-#include <sstream>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -11,6 +9,7 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
+#include "server/config/read_file.h"
 #include "server/service/log.h"
 
 namespace approval {
@@ -19,27 +18,26 @@ namespace {
 constexpr int kExpireBatch = 100;
 constexpr char kServiceName[] = "approval.v1.ApprovalBroker";
 
-absl::StatusOr<std::string> ReadFile(const std::string& path,
-                                     absl::string_view key) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+absl::StatusOr<std::string> ReadTlsFile(const std::string& path,
+                                        absl::string_view key) {
+  absl::StatusOr<std::string> text = ReadFile(path);
+  if (!text.ok()) {
     return absl::InvalidArgumentError(
-        absl::StrCat(key, ": cannot read \"", path, "\""));
+        absl::StrCat(key, ": ", text.status().message()));
   }
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
+  return text;
 }
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
     const TlsConfig& tls) {
   if (!tls.enabled()) return grpc::InsecureServerCredentials();
-  absl::StatusOr<std::string> cert = ReadFile(tls.cert_file, "tls.cert_file");
+  absl::StatusOr<std::string> cert =
+      ReadTlsFile(tls.cert_file, "tls.cert_file");
   if (!cert.ok()) return cert.status();
-  absl::StatusOr<std::string> key = ReadFile(tls.key_file, "tls.key_file");
+  absl::StatusOr<std::string> key = ReadTlsFile(tls.key_file, "tls.key_file");
   if (!key.ok()) return key.status();
   absl::StatusOr<std::string> ca =
-      ReadFile(tls.client_ca_file, "tls.client_ca_file");
+      ReadTlsFile(tls.client_ca_file, "tls.client_ca_file");
   if (!ca.ok()) return ca.status();
   // A client certificate is optional (token callers need none) but, when
   // presented, must chain to the client CA.
