@@ -80,16 +80,18 @@ grpc::ServerUnaryReactor* BrokerService::Unary(grpc::CallbackServerContext* ctx,
                         absl::ToDoubleSeconds(absl::Now() - start));
     reactor->Finish(ToGrpcStatus(s));
   };
-  absl::StatusOr<Principal> principal = auth_.Authenticate(*ctx);
-  if (!principal.ok()) {
-    RecordIfRefused(method, ctx->peer(), principal.status());
-    finish(principal.status());
-    return reactor;
-  }
-  executor_.Submit([this, method, finish = std::move(finish),
-                    handler = std::move(handler), p = *std::move(principal)] {
-    absl::Status s = handler(p);
-    RecordIfRefused(method, p.identity, s);
+  // Authentication may fetch the IdP's keys (at most once per refresh
+  // interval): it runs on the executor too, so gRPC's threads never wait.
+  executor_.Submit([this, ctx, method, finish = std::move(finish),
+                    handler = std::move(handler)] {
+    absl::StatusOr<Principal> principal = auth_.Authenticate(*ctx);
+    if (!principal.ok()) {
+      RecordIfRefused(method, ctx->peer(), principal.status());
+      finish(principal.status());
+      return;
+    }
+    absl::Status s = handler(*principal);
+    RecordIfRefused(method, principal->identity, s);
     finish(s);
   });
   return reactor;

@@ -109,3 +109,59 @@ TEST_CASE("concurrent requests from many agents keep one linear audit chain",
 
 }  // namespace
 }  // namespace approval::testing
+
+namespace approval::testing {
+namespace {
+
+TEST_CASE("two brokers on one database share one chain and one event stream",
+          "[service][postgres]") {
+  TestDatabase db;
+  std::unique_ptr<PostgresStore> store_a = db.OpenAppStore();
+  std::unique_ptr<PostgresStore> store_b = db.OpenAppStore();
+  BrokerHarness a(*store_a);
+  BrokerHarness b(*store_b);
+
+  // An agent waits on broker A; the approval is requested and decided on B.
+  v1::RequestApprovalResponse created;
+  REQUIRE(b.Request("agent-1", ExportRequest(), &created).ok());
+  const std::string id = created.approval().id();
+  auto ctx = a.Context("agent-1");
+  v1::StreamDecisionsRequest follow;
+  follow.add_approval_ids(id);
+  auto stream = a.Stub()->StreamDecisions(ctx.get(), follow);
+  stream->WaitForInitialMetadata();
+
+  // Both brokers write concurrently.
+  std::vector<std::thread> writers;
+  std::atomic<int> failures{0};
+  for (BrokerHarness* h : {&a, &b}) {
+    writers.emplace_back([h, &failures] {
+      for (int i = 0; i < 10; ++i) {
+        v1::RequestApprovalResponse resp;
+        if (!h->Request("agent-2", ExportRequest(absl::StrCat("t", i)), &resp)
+                 .ok()) {
+          ++failures;
+        }
+      }
+    });
+  }
+  v1::DecideResponse decided;
+  REQUIRE(b.Decide("alice", id, v1::APPROVE, &decided).ok());
+  for (std::thread& t : writers) t.join();
+  CHECK(failures == 0);
+
+  // Broker A learns of B's commit through its own poll of the database (no
+  // notification crosses processes yet), within the context deadline.
+  v1::DecisionEvent event;
+  REQUIRE(stream->Read(&event));
+  CHECK(event.type() == v1::EVENT_APPROVED);
+  CHECK(event.approval().id() == id);
+  CHECK(event.actor() == "alice");
+
+  absl::StatusOr<int64_t> verified = VerifyAuditChain(*store_a);
+  REQUIRE(verified.ok());
+  CHECK(*verified == 1 + 20 + 1);
+}
+
+}  // namespace
+}  // namespace approval::testing
