@@ -22,6 +22,7 @@
 #include "server/service/log.h"
 #include "server/service/metrics.h"
 #include "server/store/postgres/migrator.h"
+#include "server/store/postgres/postgres_signal.h"
 #include "server/store/postgres/postgres_store.h"
 
 namespace approval {
@@ -157,8 +158,10 @@ int RunServe(const Config& config) {
     exposer->RegisterCollectable(metrics.registry());
   }
 
+  // Other brokers on this database wake this one's streams at once.
+  PostgresSignal signal(config.database_url);
   absl::StatusOr<std::unique_ptr<BrokerServer>> server =
-      BrokerServer::Start(config, **store, **auth, metrics);
+      BrokerServer::Start(config, **store, **auth, metrics, &signal);
   if (!server.ok()) return Fail("serve", server.status(), kExitFailure);
   LogInfo("approval-broker serving gRPC on ", config.listen_address,
           config.tls.enabled() ? " (TLS)" : " (plaintext)",

@@ -58,23 +58,24 @@ ServiceOptions ServiceOptionsFrom(const Config& c) {
 }  // namespace
 
 BrokerServer::BrokerServer(const Config& config, ApprovalStore& store,
-                           const Authenticator& auth, BrokerMetrics& metrics)
+                           const Authenticator& auth, BrokerMetrics& metrics,
+                           CrossProcessSignal* signal)
     : config_(config),
       store_(store),
       metrics_(metrics),
       executor_(config.database_pool_size),
-      hub_(store, config.event_poll_interval, &metrics),
+      hub_(store, config.event_poll_interval, &metrics, signal),
       service_(store, auth, hub_, executor_, metrics,
                ServiceOptionsFrom(config)) {}
 
 absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(
     const Config& config, ApprovalStore& store, const Authenticator& auth,
-    BrokerMetrics& metrics) {
+    BrokerMetrics& metrics, CrossProcessSignal* signal) {
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds =
       Credentials(config.tls);
   if (!creds.ok()) return creds.status();
   std::unique_ptr<BrokerServer> server(
-      new BrokerServer(config, store, auth, metrics));
+      new BrokerServer(config, store, auth, metrics, signal));
   if (absl::Status s = server->hub_.Start(); !s.ok()) return s;
 
   grpc::EnableDefaultHealthCheckService(true);

@@ -27,11 +27,12 @@ class BrokerServer final {
  public:
   // Starts serving on config.listen_address. UNAVAILABLE if the store cannot
   // be read at start; INVALID_ARGUMENT if TLS files cannot be read or the
-  // address cannot be bound. `store`, `auth` and `metrics` must outlive the
-  // server.
+  // address cannot be bound. `store`, `auth`, `metrics` and `signal` (may
+  // be null: other brokers' commits are then seen at the next poll) must
+  // outlive the server.
   static absl::StatusOr<std::unique_ptr<BrokerServer>> Start(
       const Config& config, ApprovalStore& store, const Authenticator& auth,
-      BrokerMetrics& metrics);
+      BrokerMetrics& metrics, CrossProcessSignal* signal = nullptr);
   ~BrokerServer();  // Shutdown()
 
   // The bound port (useful with port 0).
@@ -44,7 +45,8 @@ class BrokerServer final {
 
  private:
   BrokerServer(const Config& config, ApprovalStore& store,
-               const Authenticator& auth, BrokerMetrics& metrics);
+               const Authenticator& auth, BrokerMetrics& metrics,
+               CrossProcessSignal* signal);
   void MaintenanceLoop();
   void SetServing(bool serving);
 

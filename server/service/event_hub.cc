@@ -11,8 +11,11 @@ constexpr int kReadBatch = 500;
 }  // namespace
 
 EventHub::EventHub(ApprovalStore& store, absl::Duration poll_interval,
-                   BrokerMetrics* metrics)
-    : store_(store), poll_interval_(poll_interval), metrics_(metrics) {}
+                   BrokerMetrics* metrics, CrossProcessSignal* signal)
+    : store_(store),
+      poll_interval_(poll_interval),
+      metrics_(metrics),
+      signal_(signal) {}
 
 EventHub::~EventHub() { Stop(); }
 
@@ -23,11 +26,13 @@ absl::Status EventHub::Start() {
     absl::MutexLock lock(&mu_);
     position_ = *latest;
   }
+  if (signal_ != nullptr) signal_->Subscribe([this] { Wake(); });
   thread_ = std::thread([this] { Run(); });
   return absl::OkStatus();
 }
 
 void EventHub::Stop() {
+  if (signal_ != nullptr) signal_->Subscribe(nullptr);
   {
     absl::MutexLock lock(&wake_mu_);
     stopping_ = true;
@@ -36,6 +41,11 @@ void EventHub::Stop() {
 }
 
 void EventHub::Notify() {
+  Wake();
+  if (signal_ != nullptr) signal_->Publish();
+}
+
+void EventHub::Wake() {
   absl::MutexLock lock(&wake_mu_);
   wake_ = true;
 }

@@ -9,6 +9,7 @@
 #ifndef APPROVAL_SERVER_SERVICE_EVENT_HUB_H_
 #define APPROVAL_SERVER_SERVICE_EVENT_HUB_H_
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -21,6 +22,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "server/store/signal.h"
 #include "server/store/store.h"
 
 namespace approval {
@@ -42,8 +44,9 @@ struct EventFilter {
 
 class EventHub final {
  public:
+  // `signal` (may be null) must outlive the hub.
   EventHub(ApprovalStore& store, absl::Duration poll_interval,
-           BrokerMetrics* metrics);
+           BrokerMetrics* metrics, CrossProcessSignal* signal = nullptr);
   ~EventHub();  // stops the reader thread
 
   // Reads the current cursor and starts the reader thread. UNAVAILABLE if
@@ -51,7 +54,8 @@ class EventHub final {
   absl::Status Start();
   void Stop();
 
-  // Wakes the reader: something was committed. Cheap; never blocks on I/O.
+  // Wakes the reader and tells other processes: this process committed
+  // something. Cheap; never blocks on I/O.
   void Notify();
 
   // Registers `sink`; returns the cursor H such that the sink will receive
@@ -66,6 +70,7 @@ class EventHub final {
   int64_t position() const;
 
  private:
+  void Wake();
   void Run();
   void ReadAvailable();
   void Deliver(const std::shared_ptr<const ApprovalEvent>& e)
@@ -74,6 +79,7 @@ class EventHub final {
   ApprovalStore& store_;
   const absl::Duration poll_interval_;
   BrokerMetrics* const metrics_;
+  CrossProcessSignal* const signal_;
 
   mutable absl::Mutex mu_;
   int64_t position_ ABSL_GUARDED_BY(mu_) = 0;

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "pqxx/pqxx"
+#include "server/store/postgres/postgres_signal.h"
 #include "tests/support/broker/broker_harness.h"
 #include "tests/support/broker/scenarios.h"
 #include "tests/support/pg/pg_fixture.h"
@@ -161,6 +162,42 @@ TEST_CASE("two brokers on one database share one chain and one event stream",
   absl::StatusOr<int64_t> verified = VerifyAuditChain(*store_a);
   REQUIRE(verified.ok());
   CHECK(*verified == 1 + 20 + 1);
+}
+
+}  // namespace
+}  // namespace approval::testing
+
+namespace approval::testing {
+namespace {
+
+TEST_CASE("LISTEN/NOTIFY wakes another broker without waiting for its poll",
+          "[service][postgres]") {
+  TestDatabase db;
+  std::unique_ptr<PostgresStore> store_a = db.OpenAppStore();
+  std::unique_ptr<PostgresStore> store_b = db.OpenAppStore();
+  PostgresSignal signal_a(db.app_url());
+  PostgresSignal signal_b(db.app_url());
+  // Polls so rare that only the signal can deliver within the test's bound.
+  Config config = HarnessConfig();
+  config.event_poll_interval = absl::Hours(1);
+  BrokerHarness a(*store_a, config, &signal_a);
+  BrokerHarness b(*store_b, config, &signal_b);
+
+  v1::RequestApprovalResponse created;
+  REQUIRE(b.Request("agent-1", ExportRequest(), &created).ok());
+  auto ctx = a.Context("agent-1");  // 30 s deadline
+  v1::StreamDecisionsRequest follow;
+  follow.add_approval_ids(created.approval().id());
+  auto stream = a.Stub()->StreamDecisions(ctx.get(), follow);
+  stream->WaitForInitialMetadata();
+
+  v1::DecideResponse decided;
+  REQUIRE(
+      b.Decide("alice", created.approval().id(), v1::APPROVE, &decided).ok());
+  v1::DecisionEvent event;
+  REQUIRE(stream->Read(&event));
+  CHECK(event.type() == v1::EVENT_APPROVED);
+  CHECK(event.approval().id() == created.approval().id());
 }
 
 }  // namespace

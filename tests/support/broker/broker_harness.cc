@@ -52,7 +52,8 @@ Config HarnessConfig() {
   return c;
 }
 
-BrokerHarness::BrokerHarness(ApprovalStore& store, Config config)
+BrokerHarness::BrokerHarness(ApprovalStore& store, Config config,
+                             CrossProcessSignal* signal)
     : config_(std::move(config)) {
   char tmpl[] = "/tmp/approval-harness-XXXXXX";
   REQUIRE(mkdtemp(tmpl) != nullptr);
@@ -75,7 +76,7 @@ BrokerHarness::BrokerHarness(ApprovalStore& store, Config config)
   REQUIRE(auth.ok());
   auth_ = *std::move(auth);
   absl::StatusOr<std::unique_ptr<BrokerServer>> server =
-      BrokerServer::Start(config_, store, *auth_, metrics_);
+      BrokerServer::Start(config_, store, *auth_, metrics_, signal);
   INFO(server.status().ToString());
   REQUIRE(server.ok());
   server_ = *std::move(server);

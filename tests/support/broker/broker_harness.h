@@ -29,7 +29,8 @@ Config HarnessConfig();
 class BrokerHarness {
  public:
   // Starts the server; fails the test (REQUIRE) if it cannot.
-  explicit BrokerHarness(ApprovalStore& store, Config config = HarnessConfig());
+  explicit BrokerHarness(ApprovalStore& store, Config config = HarnessConfig(),
+                         CrossProcessSignal* signal = nullptr);
   ~BrokerHarness();
 
   std::string address() const;
