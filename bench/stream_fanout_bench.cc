@@ -5,7 +5,7 @@
 //
 //   stream_fanout_bench [K ...]      default: 1 10 100 1000
 // Uses MemoryStore, or PostgreSQL when APPROVAL_BROKER_BENCH_DATABASE_URL is
-// set (a migrated database; the broker's app role).
+// set (a migrated database).
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -17,12 +17,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "approval/v1/approval.grpc.pb.h"
+#include "bench/bench_broker.h"
 #include "grpcpp/grpcpp.h"
-#include "server/auth/authenticator.h"
-#include "server/domain/canonical.h"
-#include "server/service/broker_server.h"
-#include "server/store/memory_store.h"
-#include "server/store/postgres/postgres_store.h"
 
 namespace approval {
 namespace {
@@ -133,48 +129,19 @@ int Main(int argc, char** argv) {
   if (ks.empty()) ks = {1, 10, 100, 1000};
   if (ks.front() != 1) ks.insert(ks.begin(), 1);  // the baseline
 
-  std::unique_ptr<ApprovalStore> store;
-  const char* url = std::getenv("APPROVAL_BROKER_BENCH_DATABASE_URL");
-  if (url != nullptr) {
-    PostgresOptions o;
-    o.url = url;
-    auto pg = PostgresStore::Open(o);
-    if (!pg.ok()) {
-      std::fprintf(stderr, "%s\n", pg.status().ToString().c_str());
-      return 1;
-    }
-    store = *std::move(pg);
-  } else {
-    store = std::make_unique<MemoryStore>();
+  absl::StatusOr<std::unique_ptr<bench::BenchBroker>> broker =
+      bench::BenchBroker::Start(/*pool_size=*/8);
+  if (!broker.ok()) {
+    std::fprintf(stderr, "%s\n", broker.status().ToString().c_str());
+    return 1;
   }
+  // One connection for all K streams: K connections would measure the
+  // kernel, not the broker.
+  auto stub = (*broker)->NewStub();
+  const std::string agent = bench::kAgentToken;
+  const std::string reviewer = bench::kReviewerToken;
 
-  char dir[] = "/tmp/approval-bench-XXXXXX";
-  if (mkdtemp(dir) == nullptr) return 1;
-  std::string agent = "bench-agent-token", reviewer = "bench-reviewer-token";
-  std::string tokens_path = std::string(dir) + "/tokens.json";
-  std::ofstream(tokens_path)
-      << absl::StrCat(R"({"tokens":[{"sha256":")", Sha256Hex(agent),
-                      R"(","identity":"agent","roles":["agent"]},{"sha256":")",
-                      Sha256Hex(reviewer),
-                      R"(","identity":"reviewer","roles":["reviewer"]}]})");
-  Config config;
-  config.database_url = url != nullptr ? url : "memory";
-  config.listen_address = "127.0.0.1:0";
-  config.metrics_address = "";
-  config.auth.tokens_file = tokens_path;
-  auto auth = Authenticator::Create(config.auth);
-  if (!auth.ok()) return 1;
-  BrokerMetrics metrics;
-  auto server = BrokerServer::Start(config, *store, **auth, metrics);
-  if (!server.ok()) return 1;
-  grpc::ChannelArguments args;
-  // One TCP connection per K would measure the kernel, not the broker.
-  auto channel =
-      grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", (*server)->port()),
-                                grpc::InsecureChannelCredentials(), args);
-  auto stub = v1::ApprovalBroker::NewStub(channel);
-
-  std::printf("store: %s\n", url != nullptr ? "postgresql" : "memory");
+  std::printf("store: %s\n", (*broker)->store_name());
   std::printf("%8s %14s %10s %16s\n", "K", "decide->all(s)", "ratio",
               "threads for K");
   double baseline = 0;
@@ -189,9 +156,7 @@ int Main(int argc, char** argv) {
     std::printf("%8d %14.6f %10.2f %16d\n", k, best.seconds,
                 best.seconds / baseline, best.extra_threads);
   }
-  (*server)->Shutdown();
-  std::string rm = absl::StrCat("rm -rf ", dir);
-  return std::system(rm.c_str()) == 0 ? 0 : 1;
+  return 0;
 }
 
 }  // namespace
