@@ -509,16 +509,8 @@ TEST_CASE("audit verify as an admin says OK and exits 9 once broken",
   INFO(reviewer);
   CHECK(reviewer.exit_code == 5);
 
-  {
-    pqxx::connection conn(b.db.admin_url());
-    pqxx::work tx(conn);
-    tx.exec0("ALTER TABLE audit_events DISABLE TRIGGER USER");
-    tx.exec0("UPDATE audit_events SET actor = 'mallory' WHERE seq = 2");
-    tx.exec0(
-        "ALTER TABLE audit_events ENABLE ALWAYS TRIGGER "
-        "audit_events_no_update_delete");
-    tx.commit();
-  }
+  b.db.TamperWithAuditLog(
+      "UPDATE audit_events SET actor = 'mallory' WHERE seq = 2");
   CtlResult broken = RunCtl({"audit", "verify"}, b.As("root"));
   INFO(broken);
   CHECK(broken.exit_code == 9);

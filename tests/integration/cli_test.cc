@@ -187,18 +187,10 @@ TEST_CASE("audit verify passes and then names a row a superuser altered",
   CHECK(ok.exit_code == 0);
   CHECK_THAT(ok.output, Catch::Contains("audit chain OK: 3 events verified"));
 
-  {
-    // Only a superuser can get past the triggers, and only by disabling
-    // them; the chain still gives it away.
-    pqxx::connection conn(db.admin_url());
-    pqxx::work tx(conn);
-    tx.exec0("ALTER TABLE audit_events DISABLE TRIGGER USER");
-    tx.exec0("UPDATE audit_events SET actor = 'mallory' WHERE seq = 2");
-    tx.exec0(
-        "ALTER TABLE audit_events ENABLE ALWAYS TRIGGER "
-        "audit_events_no_update_delete");
-    tx.commit();
-  }
+  // Only a superuser can get past the triggers, and only by disabling
+  // them; the chain still gives it away.
+  db.TamperWithAuditLog(
+      "UPDATE audit_events SET actor = 'mallory' WHERE seq = 2");
   Result broken =
       RunBroker({"audit", "verify", "--database-url", db.app_url()});
   INFO(broken.output);

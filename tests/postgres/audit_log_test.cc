@@ -89,13 +89,9 @@ TEST_CASE("VerifyAuditChain names the row a superuser altered",
   TestDatabase db;
   std::unique_ptr<PostgresStore> store = db.OpenAppStore();
   Populate(*store);
-  ExecSql(db.admin_url(),
-          "ALTER TABLE audit_events DISABLE TRIGGER "
-          "audit_events_no_update_delete; "
-          "UPDATE audit_events SET details = "
-          "'{\"action\":\"db.export\",\"forged\":true}' WHERE seq = 2; "
-          "ALTER TABLE audit_events ENABLE ALWAYS TRIGGER "
-          "audit_events_no_update_delete");
+  db.TamperWithAuditLog(
+      "UPDATE audit_events SET details = "
+      "'{\"action\":\"db.export\",\"forged\":true}' WHERE seq = 2");
 
   absl::StatusOr<int64_t> verified = VerifyAuditChain(*store);
   REQUIRE_FALSE(verified.ok());
@@ -127,12 +123,7 @@ TEST_CASE("VerifyAuditChain notices events cut off the end",
   TestDatabase db;
   std::unique_ptr<PostgresStore> store = db.OpenAppStore();
   Populate(*store);
-  ExecSql(db.admin_url(),
-          "ALTER TABLE audit_events DISABLE TRIGGER "
-          "audit_events_no_update_delete; "
-          "DELETE FROM audit_events WHERE seq = 3; "
-          "ALTER TABLE audit_events ENABLE ALWAYS TRIGGER "
-          "audit_events_no_update_delete");
+  db.TamperWithAuditLog("DELETE FROM audit_events WHERE seq = 3");
   absl::StatusOr<int64_t> verified = VerifyAuditChain(*store);
   REQUIRE_FALSE(verified.ok());
   CHECK(verified.status().code() == absl::StatusCode::kDataLoss);

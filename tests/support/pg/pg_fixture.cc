@@ -155,4 +155,17 @@ void PgServerControl::Run(const std::string& verb) {
   }
 }
 
+void TestDatabase::TamperWithAuditLog(const std::string& sql) const {
+  pqxx::connection conn(admin_url_);
+  pqxx::work tx(conn);
+  tx.exec0("ALTER TABLE audit_events DISABLE TRIGGER USER");
+  tx.exec0(sql);
+  for (const char* trigger :
+       {"audit_events_no_update_delete", "audit_events_no_truncate"}) {
+    tx.exec0(absl::StrCat("ALTER TABLE audit_events ENABLE ALWAYS TRIGGER ",
+                          trigger));
+  }
+  tx.commit();
+}
+
 }  // namespace approval::testing

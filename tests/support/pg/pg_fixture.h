@@ -49,6 +49,11 @@ class TestDatabase final {
   // PostgresStore::Open(AppOptions()); throws std::runtime_error on failure.
   std::unique_ptr<PostgresStore> OpenAppStore() const;
 
+  // Runs `sql` as the superuser the way an attacker with the owner's rights
+  // would have to: with audit_events' append-only triggers disabled, then
+  // enabled again (ALWAYS), in one transaction. Throws on failure.
+  void TamperWithAuditLog(const std::string& sql) const;
+
  private:
   void Drop() noexcept;
 
