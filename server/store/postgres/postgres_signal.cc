@@ -20,13 +20,15 @@ std::string WithConnectTimeout(const std::string& url) {
 
 class Receiver final : public pqxx::notification_receiver {
  public:
-  Receiver(pqxx::connection_base& c, std::function<void()> on_notify)
+  Receiver(pqxx::connection_base& c, std::function<void(int)> on_notify)
       : pqxx::notification_receiver(c, kChannel),
         on_notify_(std::move(on_notify)) {}
-  void operator()(const std::string&, int) override { on_notify_(); }
+  void operator()(const std::string&, int backend_pid) override {
+    on_notify_(backend_pid);
+  }
 
  private:
-  std::function<void()> on_notify_;
+  std::function<void(int)> on_notify_;
 };
 
 }  // namespace
@@ -70,7 +72,9 @@ void PostgresSignal::Listen() {
   for (;;) {
     try {
       pqxx::connection conn(url_);
-      Receiver receiver(conn, [this] { CallWake(); });
+      Receiver receiver(conn, [this](int backend_pid) {
+        if (backend_pid != publisher_pid_.load()) CallWake();
+      });
       // Anything committed while we were not listening went unheard.
       CallWake();
       for (;;) {
@@ -102,12 +106,16 @@ void PostgresSignal::PublishLoop() {
       pending_ = false;
     }
     try {
-      if (conn == nullptr) conn = std::make_unique<pqxx::connection>(url_);
+      if (conn == nullptr) {
+        conn = std::make_unique<pqxx::connection>(url_);
+        publisher_pid_ = conn->backendpid();
+      }
       pqxx::nontransaction tx(*conn);
       tx.exec0(std::string("NOTIFY ") + kChannel);
     } catch (const std::exception&) {
       // Best effort: other brokers still poll. Reconnect on the next one.
       conn.reset();
+      publisher_pid_ = 0;
       if (WaitStopping(kRetry)) return;
     }
   }

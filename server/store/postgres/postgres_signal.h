@@ -7,10 +7,12 @@
 // which inside the decision's transaction would serialise every decision.
 // Publishes that arrive while one is in flight are folded into the next.
 // Both connections reconnect by themselves; after a reconnect the listener
-// wakes the hub once, since notifications may have been missed.
+// wakes the hub once, since notifications may have been missed. This
+// process's own notifications are ignored: its hub was woken at the commit.
 #ifndef APPROVAL_SERVER_STORE_POSTGRES_POSTGRES_SIGNAL_H_
 #define APPROVAL_SERVER_STORE_POSTGRES_POSTGRES_SIGNAL_H_
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -44,6 +46,8 @@ class PostgresSignal final : public CrossProcessSignal {
   bool pending_ ABSL_GUARDED_BY(mu_) = false;
   absl::Mutex wake_mu_;  // held while `wake_` runs, see Subscribe()
   std::function<void()> wake_ ABSL_GUARDED_BY(wake_mu_);
+  // Backend pid of the publishing connection (0: none yet).
+  std::atomic<int> publisher_pid_{0};
   std::thread listener_;
   std::thread publisher_;
 };
