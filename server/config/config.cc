@@ -24,6 +24,7 @@
 #include "nlohmann/json.hpp"
 #include "server/auth/spiffe_id.h"
 #include "server/config/read_file.h"
+#include "server/config/strict_json.h"
 
 namespace approval {
 namespace {
@@ -318,6 +319,9 @@ class Parser final {
             {"event_poll_interval", Duration(&c.event_poll_interval)},
             {"stream_max_backlog", Int(&c.stream_max_backlog)},
             {"shutdown_grace", Duration(&c.shutdown_grace)},
+            {"policy_file", String(&c.policy_file)},
+            {"fingerprint_key_file", String(&c.fingerprint_key_file)},
+            {"signing_key_file", String(&c.signing_key_file)},
         });
   }
 
@@ -618,45 +622,11 @@ absl::StatusOr<Config> ParseConfig(std::string_view text,
                                    std::string_view source_view) {
   // This Abseil build has its own string_view type, distinct from std's.
   const absl::string_view source(source_view.data(), source_view.size());
-  // nlohmann silently keeps one of two equal keys; a repeated key is as much
-  // a mistake as a misspelt one, so the parse callback looks for it.
-  std::vector<std::set<std::string>> seen_keys;
-  std::string duplicate;
-  Json::parser_callback_t find_duplicates =
-      [&](int /*depth*/, Json::parse_event_t event, Json& parsed) {
-        switch (event) {
-          case Json::parse_event_t::object_start:
-            seen_keys.emplace_back();
-            break;
-          case Json::parse_event_t::object_end:
-            seen_keys.pop_back();
-            break;
-          case Json::parse_event_t::key:
-            if (!seen_keys.empty() &&
-                !seen_keys.back().insert(parsed.get<std::string>()).second &&
-                duplicate.empty()) {
-              duplicate = parsed.get<std::string>();
-            }
-            break;
-          default:
-            break;
-        }
-        return true;
-      };
-  Json root;
-  try {
-    root = Json::parse(text, find_duplicates, /*allow_exceptions=*/true,
-                       /*ignore_comments=*/true);
-  } catch (const Json::exception& e) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(source, ": invalid JSON: ", e.what()));
-  }
-  if (!duplicate.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(source, ": key ", Quote(duplicate), " appears twice"));
-  }
+  absl::StatusOr<Json> root =
+      ParseStrictJson(absl::string_view(text.data(), text.size()), source);
+  if (!root.ok()) return root.status();
   Config c;
-  if (absl::Status s = Parser(source).Top(root, c); !s.ok()) return s;
+  if (absl::Status s = Parser(source).Top(*root, c); !s.ok()) return s;
   return c;
 }
 
@@ -672,6 +642,9 @@ absl::StatusOr<Config> LoadConfigFile(const std::string& path) {
   c->auth.tokens_file = Resolve(dir, c->auth.tokens_file);
   c->auth.oidc.jwks_file = Resolve(dir, c->auth.oidc.jwks_file);
   c->auth.oidc.jwks_ca_file = Resolve(dir, c->auth.oidc.jwks_ca_file);
+  c->policy_file = Resolve(dir, c->policy_file);
+  c->fingerprint_key_file = Resolve(dir, c->fingerprint_key_file);
+  c->signing_key_file = Resolve(dir, c->signing_key_file);
   return c;
 }
 
@@ -791,6 +764,14 @@ absl::Status ValidateConfig(const Config& c, bool require_database) {
     }
   }
 
+  for (const auto& [key, path] :
+       {std::pair<const char*, const std::string*>{"policy_file",
+                                                   &c.policy_file},
+        {"fingerprint_key_file", &c.fingerprint_key_file},
+        {"signing_key_file", &c.signing_key_file}}) {
+    if (path->empty()) continue;
+    if (absl::Status s = CheckReadable(key, *path); !s.ok()) return s;
+  }
   if (c.auth.tokens_file.empty() && c.auth.mtls_identities.empty() &&
       !c.auth.oidc.enabled()) {
     return absl::InvalidArgumentError(

@@ -1,0 +1,54 @@
+#include "server/config/strict_json.h"
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+
+namespace approval {
+
+absl::StatusOr<nlohmann::ordered_json> ParseStrictJson(
+    absl::string_view text, absl::string_view source) {
+  using Json = nlohmann::ordered_json;
+  std::vector<std::set<std::string>> seen_keys;
+  std::string duplicate;
+  Json::parser_callback_t find_duplicates =
+      [&](int /*depth*/, Json::parse_event_t event, Json& parsed) {
+        switch (event) {
+          case Json::parse_event_t::object_start:
+            seen_keys.emplace_back();
+            break;
+          case Json::parse_event_t::object_end:
+            if (!seen_keys.empty()) seen_keys.pop_back();
+            break;
+          case Json::parse_event_t::key:
+            if (!seen_keys.empty() &&
+                !seen_keys.back().insert(parsed.get<std::string>()).second &&
+                duplicate.empty()) {
+              duplicate = parsed.get<std::string>();
+            }
+            break;
+          default:
+            break;
+        }
+        return true;
+      };
+  Json root;
+  try {
+    root = Json::parse(text.begin(), text.end(), find_duplicates,
+                       /*allow_exceptions=*/true, /*ignore_comments=*/true);
+  } catch (const Json::exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": invalid JSON: ", e.what()));
+  }
+  if (!duplicate.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        source, ": key ",
+        Json(duplicate).dump(-1, ' ', false, Json::error_handler_t::replace),
+        " appears twice"));
+  }
+  return root;
+}
+
+}  // namespace approval
