@@ -34,6 +34,8 @@ absl::string_view EventTypeName(EventType t) {
       return "cancelled";
     case EventType::kDecisionRefused:
       return "decision_refused";
+    case EventType::kReviewed:
+      return "reviewed";
   }
   return "unknown";
 }
@@ -47,9 +49,10 @@ std::optional<State> ParseState(absl::string_view name) {
 }
 
 std::optional<EventType> ParseEventType(absl::string_view name) {
-  for (EventType t : {EventType::kCreated, EventType::kApproved,
-                      EventType::kDenied, EventType::kExpired,
-                      EventType::kCancelled, EventType::kDecisionRefused}) {
+  for (EventType t :
+       {EventType::kCreated, EventType::kApproved, EventType::kDenied,
+        EventType::kExpired, EventType::kCancelled, EventType::kDecisionRefused,
+        EventType::kReviewed}) {
     if (EventTypeName(t) == name) return t;
   }
   return std::nullopt;
@@ -68,7 +71,28 @@ std::optional<State> StateAfter(EventType t) {
     case EventType::kCancelled:
       return State::kCancelled;
     case EventType::kDecisionRefused:
+    case EventType::kReviewed:
       return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+absl::string_view OutcomeName(Outcome o) {
+  switch (o) {
+    case Outcome::kRequireApproval:
+      return "require_approval";
+    case Outcome::kAutoApprove:
+      return "auto_approve";
+    case Outcome::kAutoDeny:
+      return "deny";
+  }
+  return "unknown";
+}
+
+std::optional<Outcome> ParseOutcome(absl::string_view name) {
+  for (Outcome o :
+       {Outcome::kRequireApproval, Outcome::kAutoApprove, Outcome::kAutoDeny}) {
+    if (OutcomeName(o) == name) return o;
   }
   return std::nullopt;
 }

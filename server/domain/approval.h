@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -24,6 +25,7 @@ enum class EventType {
   kExpired,
   kCancelled,
   kDecisionRefused,
+  kReviewed,  // one reviewer's verdict; the state may change in a later event
 };
 
 bool IsTerminal(State s);
@@ -33,18 +35,50 @@ absl::string_view EventTypeName(EventType t);
 std::optional<State> ParseState(absl::string_view name);
 std::optional<EventType> ParseEventType(absl::string_view name);
 // The state an approval is in after an event of this type; nullopt for
-// events that change no state (kDecisionRefused).
+// events that change no state (kDecisionRefused, kReviewed).
 std::optional<State> StateAfter(EventType t);
 
 // Actor recorded for events the broker causes by itself (expiry).
 inline constexpr absl::string_view kSystemActor = "system";
+// Actor recorded when a policy rule approves or denies a request by itself.
+inline constexpr absl::string_view kPolicyActor = "policy";
+
+// What a policy rule decided for a request at creation.
+enum class Outcome { kRequireApproval, kAutoApprove, kAutoDeny };
+absl::string_view OutcomeName(Outcome o);  // "require_approval", ...
+std::optional<Outcome> ParseOutcome(absl::string_view name);
+
+// What the rule that matched a request requires; fixed at creation, so a
+// policy reload never changes what a pending approval needs (group
+// membership, though, is looked up when a review arrives).
+struct Requirement {
+  std::string rule;  // the policy rule's name
+  Outcome outcome = Outcome::kRequireApproval;
+  // Groups whose members may review; empty: anyone with the reviewer or
+  // admin role.
+  std::vector<std::string> reviewer_groups;
+  int approvals_required = 1;  // distinct people, >= 1
+  bool deny_ends = true;       // one deny review denies the approval
+  // How long after approval the action may run (the token's window).
+  absl::Duration execution_window = absl::Hours(1);
+};
+
+// One reviewer's verdict on an approval; at most one per reviewer.
+struct Review {
+  std::string reviewer;  // canonical principal
+  Verdict verdict = Verdict::kApprove;
+  std::string comment;
+  absl::Time reviewed_at;
+};
 
 struct Approval {
   std::string id;  // UUID, lower-case canonical text
   std::string action;
-  std::string resource;
-  std::string parameters_json;  // canonical JSON object
-  std::string justification;
+  std::string resource;  // masked (masking.h)
+  // The masked preview of the parameters (canonical JSON object); the raw
+  // parameters are never stored.
+  std::string parameters_preview;
+  std::string justification;  // masked
   // Canonical principal of the caller that asked (an agent or a person).
   std::string requester;
   // Canonical principal of the human the requester acted for (RFC 8693
@@ -62,20 +96,25 @@ struct Approval {
   std::optional<absl::Time> decided_at;
   std::string decided_by;
   std::string decision_comment;
+  Requirement requirement;
+  std::vector<Review> reviews;  // oldest first
 };
 
 // A validated request, ready to store. Built by ValidateRequest (rules.h).
 struct NewApproval {
   std::string action;
-  std::string resource;
-  std::string parameters_json;  // canonical
-  std::string justification;
+  std::string resource;            // masked
+  std::string parameters_preview;  // masked, canonical
+  std::string justification;       // masked
   std::string requester;
   std::string on_behalf_of;  // empty: the requester acts for nobody
   std::string idempotency_key;
   std::string action_digest;
   std::string request_fingerprint;
   absl::Duration ttl;
+  // The rule's requirement; an kAutoApprove / kAutoDeny outcome decides the
+  // approval in the same transaction as its creation.
+  Requirement requirement;
 };
 
 // One row of the append-only audit log.

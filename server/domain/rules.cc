@@ -2,15 +2,18 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <cstdint>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "nlohmann/json.hpp"
 #include "server/domain/canonical.h"
+#include "server/domain/masking.h"
 
 namespace approval {
 namespace {
@@ -26,6 +29,20 @@ std::string Upper(absl::string_view s) {
 bool IsActionChar(char c) {
   return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' ||
          c == '_' || c == '-' || c == ':' || c == '/';
+}
+
+std::string VerdictName(Verdict v) {
+  return v == Verdict::kApprove ? "approve" : "deny";
+}
+
+Json RequirementJson(const Requirement& r) {
+  return {
+      {"rule", r.rule},
+      {"outcome", std::string(OutcomeName(r.outcome))},
+      {"reviewer_groups", r.reviewer_groups},
+      {"approvals_required", r.approvals_required},
+      {"deny_ends", r.deny_ends},
+      {"execution_window_us", absl::ToInt64Microseconds(r.execution_window)}};
 }
 
 bool HasControlChars(absl::string_view s) {
@@ -56,10 +73,10 @@ absl::Status CheckText(absl::string_view field, absl::string_view value,
 
 }  // namespace
 
-absl::StatusOr<NewApproval> ValidateRequest(const RequestInput& in,
-                                            absl::string_view requester,
-                                            const Limits& limits,
-                                            absl::string_view on_behalf_of) {
+absl::StatusOr<ValidRequest> ValidateRequest(const RequestInput& in,
+                                             absl::string_view requester,
+                                             const Limits& limits,
+                                             absl::string_view on_behalf_of) {
   if (absl::Status s =
           CheckText("action", in.action, limits.max_action_bytes, true);
       !s.ok()) {
@@ -107,32 +124,56 @@ absl::StatusOr<NewApproval> ValidateRequest(const RequestInput& in,
     return absl::InvalidArgumentError(
         absl::StrCat("parameters: ", params.status().message()));
   }
-  absl::Duration ttl = in.ttl.value_or(limits.default_ttl);
-  if (ttl < limits.min_ttl || ttl > limits.max_ttl) {
+  if (in.ttl && (*in.ttl < limits.min_ttl || *in.ttl > limits.max_ttl)) {
     return absl::InvalidArgumentError(
-        absl::StrCat("ttl: ", absl::FormatDuration(ttl), " is outside [",
+        absl::StrCat("ttl: ", absl::FormatDuration(*in.ttl), " is outside [",
                      absl::FormatDuration(limits.min_ttl), ", ",
                      absl::FormatDuration(limits.max_ttl), "]"));
   }
 
-  NewApproval out;
+  ValidRequest out;
   out.action = in.action;
   out.resource = in.resource;
-  out.parameters_json = *std::move(params);
+  out.canonical_parameters = *std::move(params);
   out.justification = in.justification;
   out.requester = std::string(requester);
   out.on_behalf_of = std::string(on_behalf_of);
   out.idempotency_key = in.idempotency_key;
-  out.ttl = ttl;
+  out.ttl = in.ttl;
   out.action_digest =
-      ActionDigest(out.action, out.resource, out.parameters_json);
-  Json fingerprint = {{"action_digest", out.action_digest},
-                      {"justification", out.justification},
+      ActionDigest(out.action, out.resource, out.canonical_parameters);
+  return out;
+}
+
+std::string RequestFingerprint(const ValidRequest& v, absl::Duration ttl) {
+  Json fingerprint = {{"action_digest", v.action_digest},
+                      {"justification", v.justification},
                       {"ttl_us", absl::ToInt64Microseconds(ttl)}};
   // Only when set, so that fingerprints of requests made for nobody stay
   // what they were before on_behalf_of existed.
-  if (!out.on_behalf_of.empty()) fingerprint["on_behalf_of"] = out.on_behalf_of;
-  out.request_fingerprint = Sha256Hex(fingerprint.dump());
+  if (!v.on_behalf_of.empty()) fingerprint["on_behalf_of"] = v.on_behalf_of;
+  return Sha256Hex(fingerprint.dump());
+}
+
+absl::StatusOr<NewApproval> ToNewApproval(const ValidRequest& v,
+                                          const Masker& masker,
+                                          absl::Duration ttl,
+                                          Requirement requirement) {
+  absl::StatusOr<std::string> preview =
+      masker.MaskParameters(v.canonical_parameters);
+  if (!preview.ok()) return preview.status();
+  NewApproval out;
+  out.action = v.action;
+  out.resource = masker.MaskText(v.resource);
+  out.parameters_preview = *std::move(preview);
+  out.justification = masker.MaskText(v.justification);
+  out.requester = v.requester;
+  out.on_behalf_of = v.on_behalf_of;
+  out.idempotency_key = v.idempotency_key;
+  out.action_digest = v.action_digest;
+  out.request_fingerprint = RequestFingerprint(v, ttl);
+  out.ttl = ttl;
+  out.requirement = std::move(requirement);
   return out;
 }
 
@@ -202,6 +243,75 @@ absl::Status CheckDecision(const Approval& a, absl::string_view actor,
   return absl::OkStatus();
 }
 
+absl::Status CheckReview(const Approval& a, absl::string_view actor,
+                         const std::vector<std::string>& actor_groups,
+                         absl::Time now) {
+  if (absl::Status s = CheckDecision(a, actor, now); !s.ok()) return s;
+  const std::vector<std::string>& wanted = a.requirement.reviewer_groups;
+  if (!wanted.empty()) {
+    bool member = false;
+    for (const std::string& g : actor_groups) {
+      if (std::find(wanted.begin(), wanted.end(), g) != wanted.end()) {
+        member = true;
+        break;
+      }
+    }
+    if (!member) {
+      return WithRefusalReason(
+          absl::PermissionDeniedError(absl::StrCat(
+              actor, " may not review approval ", a.id, ": rule \"",
+              a.requirement.rule, "\" needs a member of [",
+              absl::StrJoin(wanted, ", "), "]")),
+          "not_in_reviewer_groups");
+    }
+  }
+  for (const Review& r : a.reviews) {
+    if (r.reviewer == actor) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          actor, " already reviewed approval ", a.id, " (",
+          r.verdict == Verdict::kApprove ? "approve" : "deny", " at ",
+          FormatTimestamp(r.reviewed_at), "); each person counts once"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+bool IsAuditedRefusal(const absl::Status& s) {
+  return s.code() == absl::StatusCode::kPermissionDenied ||
+         s.code() == absl::StatusCode::kAlreadyExists;
+}
+
+int ApprovalsMissing(const Approval& a) {
+  if (IsTerminal(a.state)) return 0;
+  int approvals = 0;
+  for (const Review& r : a.reviews) {
+    if (r.verdict == Verdict::kApprove) ++approvals;
+  }
+  return std::max(0, a.requirement.approvals_required - approvals);
+}
+
+std::optional<State> QuorumOutcome(const Approval& a) {
+  int approvals = 0;
+  for (const Review& r : a.reviews) {
+    if (r.verdict == Verdict::kDeny && a.requirement.deny_ends) {
+      return State::kDenied;
+    }
+    if (r.verdict == Verdict::kApprove) ++approvals;
+  }
+  if (approvals >= a.requirement.approvals_required) return State::kApproved;
+  return std::nullopt;
+}
+
+std::vector<std::string> ApproversOf(const Approval& a) {
+  std::vector<std::string> out;
+  for (const Review& r : a.reviews) {
+    if (r.verdict == Verdict::kApprove) out.push_back(r.reviewer);
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
 absl::Status CheckCancel(const Approval& a, absl::string_view actor) {
   if (a.requester != actor) {
     return WithRefusalReason(
@@ -246,12 +356,44 @@ std::string CreatedDetails(const Approval& a) {
             {"expires_at", FormatTimestamp(a.expires_at)}};
   // Only when set: events of approvals made for nobody keep their bytes.
   if (!a.on_behalf_of.empty()) d["on_behalf_of"] = a.on_behalf_of;
+  // Only when a rule applied (every approval since policies exist).
+  if (!a.requirement.rule.empty())
+    d["requirement"] = RequirementJson(a.requirement);
+  return d.dump();
+}
+
+std::string ReviewDetails(const Approval& a_after, const Review& r) {
+  int approvals = 0;
+  for (const Review& each : a_after.reviews) {
+    if (each.verdict == Verdict::kApprove) ++approvals;
+  }
+  Json d = {{"verdict", VerdictName(r.verdict)},
+            {"comment", r.comment},
+            {"rule", a_after.requirement.rule},
+            {"approvals", approvals},
+            {"approvals_required", a_after.requirement.approvals_required}};
+  return d.dump();
+}
+
+std::string QuorumDetails(const Approval& a_after) {
+  Json reviews = Json::array();
+  for (const Review& r : a_after.reviews) {
+    reviews.push_back(
+        {{"reviewer", r.reviewer}, {"verdict", VerdictName(r.verdict)}});
+  }
+  Json d = {{"rule", a_after.requirement.rule},
+            {"approvals_required", a_after.requirement.approvals_required},
+            {"reviews", reviews}};
+  return d.dump();
+}
+
+std::string AutoOutcomeDetails(const Requirement& r) {
+  Json d = {{"rule", r.rule}, {"outcome", std::string(OutcomeName(r.outcome))}};
   return d.dump();
 }
 
 std::string DecisionDetails(Verdict v, absl::string_view comment) {
-  Json d = {{"verdict", v == Verdict::kApprove ? "approve" : "deny"},
-            {"comment", std::string(comment)}};
+  Json d = {{"verdict", VerdictName(v)}, {"comment", std::string(comment)}};
   return d.dump();
 }
 

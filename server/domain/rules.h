@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -41,15 +42,42 @@ struct RequestInput {
   std::optional<absl::Duration> ttl;  // nullopt: Limits::default_ttl
 };
 
-// Validates `in` and computes its canonical parameters, action digest and
-// request fingerprint. `requester` and `on_behalf_of` are canonical
-// principals ("" on_behalf_of: the requester acts for nobody; a non-empty one
-// is part of the fingerprint, so an idempotent retry for another human does
-// not match). INVALID_ARGUMENT naming the field and the bound on any
-// violation.
-absl::StatusOr<NewApproval> ValidateRequest(
+// A request whose fields passed validation, before a policy rule and
+// masking apply. Holds the raw canonical parameters: never store it.
+struct ValidRequest {
+  std::string action;
+  std::string resource;              // raw
+  std::string canonical_parameters;  // raw
+  std::string justification;         // raw
+  std::string requester;
+  std::string on_behalf_of;
+  std::string idempotency_key;
+  std::string action_digest;
+  std::optional<absl::Duration> ttl;  // as requested; nullopt: the default
+};
+
+// Validates `in` and computes its canonical parameters and action digest.
+// `requester` and `on_behalf_of` are canonical principals ("" on_behalf_of:
+// the requester acts for nobody). A requested ttl is checked against
+// limits.min_ttl..limits.max_ttl here; a policy rule may narrow it later.
+// INVALID_ARGUMENT naming the field and the bound on any violation.
+absl::StatusOr<ValidRequest> ValidateRequest(
     const RequestInput& in, absl::string_view requester, const Limits& limits,
     absl::string_view on_behalf_of = "");
+
+// The request fingerprint of `v` with its resolved `ttl`: SHA-256 (hex) over
+// the digest, the raw justification, the ttl and (when set) on_behalf_of, so
+// that an idempotent retry matches only the same request for the same human.
+std::string RequestFingerprint(const ValidRequest& v, absl::Duration ttl);
+
+// What is stored of `v`: the parameters, resource and justification masked
+// by `masker`, the fingerprint, `ttl` and `requirement`. INVALID_ARGUMENT if
+// masking fails (it only can for parameters that are not an object).
+class Masker;
+absl::StatusOr<NewApproval> ToNewApproval(const ValidRequest& v,
+                                          const Masker& masker,
+                                          absl::Duration ttl,
+                                          Requirement requirement);
 
 // INVALID_ARGUMENT unless `id` is a canonical lower-case UUID.
 absl::Status ValidateApprovalId(absl::string_view id);
@@ -82,6 +110,30 @@ bool IsSelfApproval(const Approval& a, absl::string_view actor);
 absl::Status CheckDecision(const Approval& a, absl::string_view actor,
                            absl::Time now);
 
+// May `actor`, a member of `actor_groups`, add a review to `a` at `now`?
+// CheckDecision first; then PERMISSION_DENIED (reason
+// "not_in_reviewer_groups") when the requirement names groups and the actor
+// is in none of them, and ALREADY_EXISTS when the actor already reviewed it.
+absl::Status CheckReview(const Approval& a, absl::string_view actor,
+                         const std::vector<std::string>& actor_groups,
+                         absl::Time now);
+
+// True for the CheckReview refusals a store records as kDecisionRefused
+// audit events: PERMISSION_DENIED and ALREADY_EXISTS.
+bool IsAuditedRefusal(const absl::Status& s);
+
+// Distinct approvals `a` still needs: approvals_required minus its approve
+// reviews (one per reviewer by construction); 0 once terminal.
+int ApprovalsMissing(const Approval& a);
+
+// The state `a` reaches with its reviews so far: kApproved once enough
+// distinct people approved, kDenied after a deny review when deny_ends,
+// else nullopt (still pending).
+std::optional<State> QuorumOutcome(const Approval& a);
+
+// Approvers of `a` (reviewers with an approve verdict), sorted.
+std::vector<std::string> ApproversOf(const Approval& a);
+
 // May `actor` cancel `a`? PERMISSION_DENIED (reason "not_requester") unless
 // `actor` is the requester; FAILED_PRECONDITION if `a` is terminal.
 absl::Status CheckCancel(const Approval& a, absl::string_view actor);
@@ -94,6 +146,12 @@ std::string FormatTimestamp(absl::Time t);
 
 // Canonical JSON details recorded with each audit event.
 std::string CreatedDetails(const Approval& a);
+// A review: verdict, comment and the quorum after it.
+std::string ReviewDetails(const Approval& a_after, const Review& r);
+// The state change a quorum (or a deny) caused: the deciding reviews.
+std::string QuorumDetails(const Approval& a_after);
+// The state change a rule's automatic outcome caused.
+std::string AutoOutcomeDetails(const Requirement& r);
 std::string DecisionDetails(Verdict v, absl::string_view comment);
 std::string RefusalDetails(absl::string_view reason, Verdict v);
 std::string CancelDetails(absl::string_view reason);

@@ -74,17 +74,19 @@ TEST_CASE("digest differs when any of action, resource or parameters differ",
 
 TEST_CASE("a valid request gets canonical parameters, digest and fingerprint",
           "[validate]") {
-  absl::StatusOr<NewApproval> a = ValidateRequest(GoodInput(), "agent-1", {});
+  absl::StatusOr<ValidRequest> a = ValidateRequest(GoodInput(), "agent-1", {});
   REQUIRE(a.ok());
-  CHECK(a->parameters_json == R"({"rows":1200,"table":"customers"})");
+  CHECK(a->canonical_parameters == R"({"rows":1200,"table":"customers"})");
   CHECK(a->action_digest ==
-        ActionDigest(a->action, a->resource, a->parameters_json));
+        ActionDigest(a->action, a->resource, a->canonical_parameters));
   CHECK(a->requester == "agent-1");
-  CHECK(a->ttl == Limits{}.default_ttl);
+  const absl::Duration ttl = absl::Minutes(5);
   RequestInput other = GoodInput();
   other.justification = "something else";
-  CHECK(ValidateRequest(other, "agent-1", {})->request_fingerprint !=
-        a->request_fingerprint);
+  CHECK(RequestFingerprint(*ValidateRequest(other, "agent-1", {}), ttl) !=
+        RequestFingerprint(*a, ttl));
+  CHECK(RequestFingerprint(*a, ttl) != RequestFingerprint(*a, ttl * 2));
+  CHECK(RequestFingerprint(*a, ttl) == RequestFingerprint(*a, ttl));
 }
 
 TEST_CASE("bad requests are refused with INVALID_ARGUMENT naming the field",
