@@ -35,6 +35,7 @@ Approval SnapshotAt(const Approval& current, EventType type) {
     a.decided_at.reset();
     a.decided_by.clear();
     a.decision_comment.clear();
+    a.reviews.clear();
   }
   return a;
 }
@@ -92,7 +93,7 @@ absl::StatusOr<CreateResult> MemoryStore::Create(const NewApproval& req) {
   a.id = NewUuid();
   a.action = req.action;
   a.resource = req.resource;
-  a.parameters_json = req.parameters_json;
+  a.parameters_preview = req.parameters_preview;
   a.justification = req.justification;
   a.requester = req.requester;
   a.on_behalf_of = req.on_behalf_of;
@@ -102,8 +103,17 @@ absl::StatusOr<CreateResult> MemoryStore::Create(const NewApproval& req) {
   a.state = State::kPending;
   a.created_at = now;
   a.expires_at = Micros(now + req.ttl);
-  approvals_[a.id] = a;
+  a.requirement = req.requirement;
   AppendEvent(a, EventType::kCreated, a.requester, CreatedDetails(a), now);
+  if (req.requirement.outcome != Outcome::kRequireApproval) {
+    bool approve = req.requirement.outcome == Outcome::kAutoApprove;
+    a.state = approve ? State::kApproved : State::kDenied;
+    a.decided_at = now;
+    a.decided_by = std::string(kPolicyActor);
+    AppendEvent(a, approve ? EventType::kApproved : EventType::kDenied,
+                a.decided_by, AutoOutcomeDetails(a.requirement), now);
+  }
+  approvals_[a.id] = a;
   return CreateResult{a, true};
 }
 
@@ -166,20 +176,27 @@ absl::StatusOr<ApprovalEvent> MemoryStore::Decide(const DecideInput& in) {
   }
   Approval& a = it->second;
   absl::Time now = Micros(clock_());
-  absl::Status check = CheckDecision(a, in.actor, now);
-  if (check.code() == absl::StatusCode::kPermissionDenied) {
+  absl::Status check = CheckReview(a, in.actor, in.actor_groups, now);
+  if (IsAuditedRefusal(check)) {
     AppendEvent(a, EventType::kDecisionRefused, in.actor,
                 RefusalDetails(check.message(), in.verdict), now);
     return check;
   }
   if (!check.ok()) return check;
-  bool approve = in.verdict == Verdict::kApprove;
-  a.state = approve ? State::kApproved : State::kDenied;
+  Review review{in.actor, in.verdict, in.comment, now};
+  a.reviews.push_back(review);
+  ApprovalEvent last = AppendEvent(a, EventType::kReviewed, in.actor,
+                                   ReviewDetails(a, review), now);
+  std::optional<State> outcome = QuorumOutcome(a);
+  if (!outcome) return last;
+  a.state = *outcome;
   a.decided_at = now;
   a.decided_by = in.actor;
   a.decision_comment = in.comment;
-  return AppendEvent(a, approve ? EventType::kApproved : EventType::kDenied,
-                     in.actor, DecisionDetails(in.verdict, in.comment), now);
+  return AppendEvent(
+      a,
+      *outcome == State::kApproved ? EventType::kApproved : EventType::kDenied,
+      in.actor, QuorumDetails(a), now);
 }
 
 absl::StatusOr<ApprovalEvent> MemoryStore::Cancel(const std::string& id,
@@ -275,6 +292,23 @@ absl::StatusOr<std::vector<AuditEvent>> MemoryStore::AuditEvents(
        static_cast<int>(out.size()) < limit;
        ++i) {
     out.push_back(audit_[i]);
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<AuditEvent>> MemoryStore::QueryAudit(
+    const AuditQuery& q) {
+  absl::MutexLock lock(&mu_);
+  if (absl::Status s = CheckAvailable(); !s.ok()) return s;
+  std::vector<AuditEvent> out;
+  for (const AuditEvent& e : audit_) {
+    if (static_cast<int>(out.size()) >= q.limit) break;
+    if (e.seq <= q.after_seq) continue;
+    if (!q.approval_id.empty() && e.approval_id != q.approval_id) continue;
+    if (!q.actor.empty() && e.actor != q.actor) continue;
+    if (q.from && e.occurred_at < *q.from) continue;
+    if (q.until && e.occurred_at >= *q.until) continue;
+    out.push_back(e);
   }
   return out;
 }

@@ -36,6 +36,8 @@ class MemoryStore final : public ApprovalStore {
   absl::StatusOr<int64_t> CountPending() override;
   absl::StatusOr<std::vector<AuditEvent>> AuditEvents(int64_t after_seq,
                                                       int limit) override;
+  absl::StatusOr<std::vector<AuditEvent>> QueryAudit(
+      const AuditQuery& q) override;
   absl::Status Ping() override;
 
   // Test hook: makes every call fail UNAVAILABLE while set, as an

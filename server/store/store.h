@@ -9,12 +9,18 @@
 //   PostgresStore, several processes on one database).
 // - Decide/Cancel/ExpireDue apply the domain rules (rules.h) against the
 //   store's own clock (PostgresStore: the database's now()) while holding the
-//   approval, so concurrent deciders see exactly one winner.
+//   approval, so concurrent reviewers are counted exactly once each and
+//   exactly one of them completes the quorum.
+// - Reviews are append-only: one per (approval, reviewer), never changed.
 // - Errors: NOT_FOUND (unknown id), FAILED_PRECONDITION (terminal or
-//   expired), PERMISSION_DENIED (self-approval; only Decide returns it, and
-//   only after the refusal's audit event is committed), ALREADY_EXISTS
-//   (idempotency key reused with different content), UNAVAILABLE (the
+//   expired), PERMISSION_DENIED (self-approval, or a reviewer outside the
+//   rule's groups), ALREADY_EXISTS (a second review by the same person, or
+//   an idempotency key reused with different content), UNAVAILABLE (the
 //   database cannot be reached or the commit outcome is unknown: retry).
+//   Decide returns PERMISSION_DENIED and its ALREADY_EXISTS only after the
+//   refusal's kDecisionRefused audit event is committed.
+// - Stored approvals carry only what NewApproval holds: masked previews,
+//   never raw parameters.
 // All methods are thread-safe.
 #ifndef APPROVAL_SERVER_STORE_STORE_H_
 #define APPROVAL_SERVER_STORE_STORE_H_
@@ -55,6 +61,8 @@ struct DecideInput {
   std::string actor;
   Verdict verdict = Verdict::kApprove;
   std::string comment;
+  // The policy groups the actor belongs to now (Policy::GroupsOf).
+  std::vector<std::string> actor_groups;
 };
 
 // Which stream events to read. Only state-changing events are returned
@@ -68,12 +76,25 @@ struct EventQuery {
   int limit = 500;
 };
 
+// Which audit events to export (every event type, refusals and reviews
+// included).
+struct AuditQuery {
+  std::string approval_id;          // empty: every approval
+  std::string actor;                // empty: every actor
+  std::optional<absl::Time> from;   // inclusive
+  std::optional<absl::Time> until;  // exclusive
+  int64_t after_seq = 0;            // exclusive; for paging
+  int limit = 500;
+};
+
 class ApprovalStore {
  public:
   virtual ~ApprovalStore() = default;
 
   // Stores a new pending approval (expires_at = store now + ttl) and its
-  // kCreated event. With a non-empty idempotency key already used by the same
+  // kCreated event; a requirement with outcome kAutoApprove / kAutoDeny
+  // also moves it to kApproved / kDenied (actor kPolicyActor) in the same
+  // transaction. With a non-empty idempotency key already used by the same
   // requester: the original approval (created=false) if its
   // request_fingerprint matches, else ALREADY_EXISTS.
   virtual absl::StatusOr<CreateResult> Create(const NewApproval& req) = 0;
@@ -81,7 +102,11 @@ class ApprovalStore {
   virtual absl::StatusOr<Approval> Get(const std::string& id) = 0;
   virtual absl::StatusOr<ApprovalPage> List(const ListQuery& q) = 0;
 
-  // Records a decision; returns the event that made the approval terminal.
+  // Records a review (CheckReview, then a kReviewed event) and, when it
+  // completes the quorum or is a deny that ends the approval, the state
+  // change (one more event, decided_by = this reviewer). Returns the last
+  // event written: kReviewed while the approval stays pending, else
+  // kApproved / kDenied.
   virtual absl::StatusOr<ApprovalEvent> Decide(const DecideInput& in) = 0;
 
   // The requester withdraws a pending approval.
@@ -106,6 +131,10 @@ class ApprovalStore {
   // (including kDecisionRefused), for verification and export.
   virtual absl::StatusOr<std::vector<AuditEvent>> AuditEvents(int64_t after_seq,
                                                               int limit) = 0;
+
+  // Audit events matching `q`, ascending by seq, at most q.limit.
+  virtual absl::StatusOr<std::vector<AuditEvent>> QueryAudit(
+      const AuditQuery& q) = 0;
 
   // OK when the store can serve requests right now.
   virtual absl::Status Ping() = 0;

@@ -5,6 +5,7 @@
 
 #include "server/domain/rules.h"
 #include "tests/support/pg/pg_fixture.h"
+#include "tests/support/test_requests.h"
 
 namespace approval::testing {
 namespace {
@@ -17,7 +18,7 @@ NewApproval AgentRequest(const std::string& human) {
   in.resource = "postgres://prod/customers";
   in.idempotency_key = "k-" + human;
   absl::StatusOr<NewApproval> req =
-      ValidateRequest(in, "ci-agent", Limits(), human);
+      MakeNewApproval(in, "ci-agent", Limits(), human);
   REQUIRE(req.ok());
   return *std::move(req);
 }
@@ -46,7 +47,7 @@ TEST_CASE("PostgresStore stores on_behalf_of and refuses the human behind",
   CHECK(store->Create(for_bob).status().code() ==
         absl::StatusCode::kAlreadyExists);
 
-  DecideInput decide{id, "alice", Verdict::kApprove, "mine"};
+  DecideInput decide{id, "alice", Verdict::kApprove, "mine", {}};
   absl::StatusOr<ApprovalEvent> refused = store->Decide(decide);
   CHECK(refused.status().code() == absl::StatusCode::kPermissionDenied);
   CHECK(RefusalReason(refused.status()) == "on_behalf_of_self_approval");

@@ -7,6 +7,7 @@
 #include "absl/time/clock.h"
 #include "server/domain/rules.h"
 #include "server/store/memory_store.h"
+#include "tests/support/test_requests.h"
 
 namespace approval {
 namespace {
@@ -64,11 +65,11 @@ TEST_CASE("on_behalf_of is part of the request and of its fingerprint",
   RequestInput in;
   in.action = "db.export";
   in.resource = "postgres://prod/customers";
-  absl::StatusOr<NewApproval> plain = ValidateRequest(in, "ci-agent", Limits());
+  absl::StatusOr<NewApproval> plain = MakeNewApproval(in, "ci-agent", Limits());
   absl::StatusOr<NewApproval> for_alice =
-      ValidateRequest(in, "ci-agent", Limits(), "alice");
+      MakeNewApproval(in, "ci-agent", Limits(), "alice");
   absl::StatusOr<NewApproval> for_bob =
-      ValidateRequest(in, "ci-agent", Limits(), "bob");
+      MakeNewApproval(in, "ci-agent", Limits(), "bob");
   REQUIRE(plain.ok());
   REQUIRE(for_alice.ok());
   REQUIRE(for_bob.ok());
@@ -91,14 +92,14 @@ TEST_CASE("MemoryStore keeps on_behalf_of and audits the human's refusal",
   in.action = "db.export";
   in.resource = "postgres://prod/customers";
   absl::StatusOr<NewApproval> req =
-      ValidateRequest(in, "ci-agent", Limits(), "alice");
+      MakeNewApproval(in, "ci-agent", Limits(), "alice");
   REQUIRE(req.ok());
   absl::StatusOr<CreateResult> created = store.Create(*req);
   REQUIRE(created.ok());
   CHECK(created->approval.on_behalf_of == "alice");
   CHECK(store.Get(created->approval.id)->on_behalf_of == "alice");
 
-  DecideInput decide{created->approval.id, "alice", Verdict::kApprove, ""};
+  DecideInput decide{created->approval.id, "alice", Verdict::kApprove, "", {}};
   absl::StatusOr<ApprovalEvent> refused = store.Decide(decide);
   CHECK(refused.status().code() == absl::StatusCode::kPermissionDenied);
   CHECK(RefusalReason(refused.status()) == "on_behalf_of_self_approval");

@@ -6,6 +6,7 @@
 #include "pqxx/connection"
 #include "pqxx/transaction"
 #include "server/domain/rules.h"
+#include "tests/support/test_requests.h"
 
 namespace approval::testing {
 
@@ -20,7 +21,7 @@ NewApproval MakeRequest(const std::string& requester,
   in.justification = "quarterly report";
   in.idempotency_key = idempotency_key;
   in.ttl = ttl;
-  absl::StatusOr<NewApproval> req = ValidateRequest(in, requester, Limits());
+  absl::StatusOr<NewApproval> req = MakeNewApproval(in, requester, Limits());
   REQUIRE(req.ok());
   return *req;
 }

@@ -124,6 +124,7 @@ TEST_CASE("Create then Get round-trips every field exactly",
   req.justification = "quote ' and backslash \\ and unicode \xc3\xa9";
 
   absl::StatusOr<CreateResult> created = store->Create(req);
+  INFO(created.status().ToString());
   REQUIRE(created.ok());
   CHECK(created->created);
   const Approval& a = created->approval;
@@ -131,8 +132,8 @@ TEST_CASE("Create then Get round-trips every field exactly",
   CHECK(a.state == State::kPending);
   CHECK(a.action == req.action);
   CHECK(a.resource == req.resource);
-  CHECK(a.parameters_json == req.parameters_json);
-  CHECK(a.parameters_json == R"({"a":[1],"rows":12,"table":"customers"})");
+  CHECK(a.parameters_preview == req.parameters_preview);
+  CHECK(a.parameters_preview == R"({"a":[1],"rows":12,"table":"customers"})");
   CHECK(a.justification == req.justification);
   CHECK(a.requester == "agent-1");
   CHECK(a.idempotency_key == "key-1");
@@ -145,7 +146,7 @@ TEST_CASE("Create then Get round-trips every field exactly",
   absl::StatusOr<Approval> got = store->Get(a.id);
   REQUIRE(got.ok());
   CHECK(got->id == a.id);
-  CHECK(got->parameters_json == a.parameters_json);
+  CHECK(got->parameters_preview == a.parameters_preview);
   CHECK(got->justification == a.justification);
   CHECK(got->created_at == a.created_at);
   CHECK(got->expires_at == a.expires_at);
@@ -328,7 +329,7 @@ TEST_CASE("Decide approves or denies and returns the terminal event",
   absl::StatusOr<ApprovalEvent> e =
       store->Decide(Decision(a.id, "alice", verdict, "ok by me"));
   REQUIRE(e.ok());
-  CHECK(e->cursor == 2);
+  CHECK(e->cursor == 3);  // 1 created, 2 reviewed, 3 the state change
   CHECK(e->type == (verdict == Verdict::kApprove ? EventType::kApproved
                                                  : EventType::kDenied));
   CHECK(e->actor == "alice");
@@ -345,19 +346,20 @@ TEST_CASE("Decide approves or denies and returns the terminal event",
   CHECK(got->decided_at == e->approval.decided_at);
   CHECK(got->decided_by == "alice");
   CHECK(got->decision_comment == "ok by me");
-  CHECK(store->LatestCursor().value() == 2);
+  CHECK(store->LatestCursor().value() == 3);
   CHECK(store->CountPending().value() == 0);
 
   std::vector<AuditEvent> audit = AllAuditEvents(*store);
-  REQUIRE(audit.size() == 2);
-  CHECK(audit[1].occurred_at == e->occurred_at);
-  CHECK(audit[1].details_json == DecisionDetails(verdict, "ok by me"));
+  REQUIRE(audit.size() == 3);
+  CHECK(audit[1].type == EventType::kReviewed);
+  CHECK(audit[2].occurred_at == e->occurred_at);
+  CHECK(audit[2].details_json == QuorumDetails(e->approval));
 
   absl::StatusOr<ApprovalEvent> twice = store->Decide(Decision(a.id, "bob"));
   CHECK(twice.status().code() == StatusCode::kFailedPrecondition);
   CHECK(absl::StrContains(twice.status().message(),
                           absl::AsciiStrToUpper(StateName(expected))));
-  CHECK(VerifyAuditChain(*store).value() == 2);
+  CHECK(VerifyAuditChain(*store).value() == 3);
 }
 
 TEST_CASE("Self-approval is refused and audited and changes nothing",
@@ -425,7 +427,8 @@ TEST_CASE("32 concurrent deciders: exactly one wins",
     }
   }
   CHECK(terminal_events == 1);
-  CHECK(VerifyAuditChain(*store).value() == 2);
+  // created, the winner's review, the state change.
+  CHECK(VerifyAuditChain(*store).value() == 3);
 }
 
 TEST_CASE("16 concurrent creators keep one gapless audit chain",
@@ -488,7 +491,8 @@ TEST_CASE("Two stores on one database share one chain",
     }
   });
   CHECK(failures.load() == 0);
-  CHECK(VerifyAuditChain(*first).value() == 160);
+  // Each of the 80 approvals: created, reviewed, approved.
+  CHECK(VerifyAuditChain(*first).value() == 240);
 }
 
 TEST_CASE("A pending approval expires once its ttl has passed",
@@ -577,9 +581,9 @@ TEST_CASE("Events filters by cursor and approval and requester and terminality",
   Approval b = MustCreate(*store, "agent-b");  // 2
   REQUIRE(store->Decide(Decision(a.id, "alice", Verdict::kApprove,
                                  "fine"))
-              .ok());                                               // 3
-  REQUIRE_FALSE(store->Decide(Decision(b.id, "agent-b")).ok());     // 4 refused
-  REQUIRE(store->Cancel(b.id, "agent-b", "changed my mind").ok());  // 5
+              .ok());  // 3 reviewed (not a stream event), 4 approved
+  REQUIRE_FALSE(store->Decide(Decision(b.id, "agent-b")).ok());     // 5 refused
+  REQUIRE(store->Cancel(b.id, "agent-b", "changed my mind").ok());  // 6
 
   auto cursors = [&](const EventQuery& q) {
     absl::StatusOr<std::vector<ApprovalEvent>> events = store->Events(q);
@@ -590,12 +594,12 @@ TEST_CASE("Events filters by cursor and approval and requester and terminality",
   };
 
   EventQuery all;
-  CHECK(cursors(all) == std::vector<int64_t>{1, 2, 3, 5});
+  CHECK(cursors(all) == std::vector<int64_t>{1, 2, 4, 6});
 
   EventQuery window;
   window.after_cursor = 1;
-  window.up_to_cursor = 3;
-  CHECK(cursors(window) == std::vector<int64_t>{2, 3});
+  window.up_to_cursor = 4;
+  CHECK(cursors(window) == std::vector<int64_t>{2, 4});
 
   EventQuery limited;
   limited.limit = 2;
@@ -603,11 +607,11 @@ TEST_CASE("Events filters by cursor and approval and requester and terminality",
 
   EventQuery terminal;
   terminal.terminal_only = true;
-  CHECK(cursors(terminal) == std::vector<int64_t>{3, 5});
+  CHECK(cursors(terminal) == std::vector<int64_t>{4, 6});
 
   EventQuery by_id;
   by_id.approval_ids = {a.id, "not-a-uuid", "{" + b.id + "}"};
-  CHECK(cursors(by_id) == std::vector<int64_t>{1, 3});
+  CHECK(cursors(by_id) == std::vector<int64_t>{1, 4});
 
   EventQuery only_garbage;
   only_garbage.approval_ids = {"garbage", "x'); DROP TABLE approvals; --"};
@@ -615,7 +619,7 @@ TEST_CASE("Events filters by cursor and approval and requester and terminality",
 
   EventQuery by_requester;
   by_requester.requester = "agent-b";
-  CHECK(cursors(by_requester) == std::vector<int64_t>{2, 5});
+  CHECK(cursors(by_requester) == std::vector<int64_t>{2, 6});
 
   SECTION("a created event shows the approval as it was created") {
     absl::StatusOr<std::vector<ApprovalEvent>> events = store->Events(all);
@@ -629,7 +633,7 @@ TEST_CASE("Events filters by cursor and approval and requester and terminality",
     CHECK_FALSE(created.approval.decided_at.has_value());
     CHECK(created.approval.decided_by.empty());
     CHECK(created.approval.decision_comment.empty());
-    CHECK(created.approval.parameters_json == a.parameters_json);
+    CHECK(created.approval.parameters_preview == a.parameters_preview);
 
     const ApprovalEvent& approved = (*events)[2];
     CHECK(approved.type == EventType::kApproved);

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "server/domain/rules.h"
+#include "tests/support/test_requests.h"
 
 namespace approval {
 namespace {
@@ -23,7 +24,7 @@ NewApproval MakeRequest(const std::string& requester,
   in.idempotency_key = key;
   in.ttl = ttl;
   Limits limits;
-  absl::StatusOr<NewApproval> a = ValidateRequest(in, requester, limits);
+  absl::StatusOr<NewApproval> a = MakeNewApproval(in, requester, limits);
   REQUIRE(a.ok());
   return *a;
 }
@@ -62,13 +63,13 @@ void CreateThenGet(ApprovalStore& store) {
   CHECK(ValidateApprovalId(a.id).ok());
   CHECK(a.state == State::kPending);
   CHECK(a.requester == "agent-1");
-  CHECK(a.parameters_json == req.parameters_json);
+  CHECK(a.parameters_preview == req.parameters_preview);
   CHECK(a.action_digest == req.action_digest);
   CHECK(a.expires_at - a.created_at == absl::Minutes(7));
   absl::StatusOr<Approval> got = store.Get(a.id);
   REQUIRE(got.ok());
   CHECK(got->id == a.id);
-  CHECK(got->parameters_json == req.parameters_json);
+  CHECK(got->parameters_preview == req.parameters_preview);
   CHECK(got->created_at == a.created_at);
   CHECK(got->expires_at == a.expires_at);
   CHECK(!got->decided_at.has_value());
@@ -247,8 +248,9 @@ void AuditChainVerifiesAfterEveryKindOfChange(ApprovalStore& store) {
   REQUIRE(store.Cancel(c.id, "agent-1", "").ok());
   absl::StatusOr<int64_t> verified = VerifyAuditChain(store);
   REQUIRE(verified.ok());
-  CHECK(*verified == 7);
-  CHECK(*store.LatestCursor() == 7);
+  // 3 created, 2 x (review + state change), 1 refusal, 1 cancel.
+  CHECK(*verified == 9);
+  CHECK(*store.LatestCursor() == 9);
 }
 
 void ConcurrentDecidersOneWinner(ApprovalStore& store) {
@@ -309,6 +311,211 @@ void ExpiryMovesPendingToExpired(ApprovalStore& store) {
   CHECK(*store.CountPending() == 1);
 }
 
+NewApproval WithRequirement(Requirement r, const std::string& table = "q") {
+  NewApproval req = MakeRequest("agent-1", "", table);
+  req.requirement = std::move(r);
+  return req;
+}
+
+Requirement TwoOfDataAndSecurity(bool deny_ends = true) {
+  Requirement r;
+  r.rule = "customer-export";
+  r.reviewer_groups = {"data-team", "security"};
+  r.approvals_required = 2;
+  r.deny_ends = deny_ends;
+  return r;
+}
+
+DecideInput Review(const std::string& id, const std::string& actor,
+                   std::vector<std::string> groups,
+                   Verdict v = Verdict::kApprove) {
+  DecideInput in = Decision(id, actor, v);
+  in.actor_groups = std::move(groups);
+  return in;
+}
+
+std::vector<EventType> AuditTypes(ApprovalStore& store, const std::string& id) {
+  std::vector<EventType> out;
+  for (const AuditEvent& e : AllAudit(store)) {
+    if (e.approval_id == id) out.push_back(e.type);
+  }
+  return out;
+}
+
+// 2 of [data-team, security]; alice sits in both groups.
+void QuorumCountsDistinctPeopleOnce(ApprovalStore& store) {
+  absl::StatusOr<CreateResult> r =
+      store.Create(WithRequirement(TwoOfDataAndSecurity()));
+  REQUIRE(r.ok());
+  const std::string id = r->approval.id;
+  CHECK(r->approval.requirement.approvals_required == 2);
+  CHECK(ApprovalsMissing(r->approval) == 2);
+
+  absl::StatusOr<ApprovalEvent> first =
+      store.Decide(Review(id, "alice", {"data-team", "security"}));
+  REQUIRE(first.ok());
+  CHECK(first->type == EventType::kReviewed);
+  CHECK(first->approval.state == State::kPending);
+  CHECK(ApprovalsMissing(first->approval) == 1);
+
+  // Her second approval, whichever group she speaks for, does not count.
+  absl::StatusOr<ApprovalEvent> again =
+      store.Decide(Review(id, "alice", {"data-team", "security"}));
+  CHECK(again.status().code() == absl::StatusCode::kAlreadyExists);
+  // The requester never counts, nor does someone outside the groups.
+  CHECK(store.Decide(Review(id, "agent-1", {"data-team"})).status().code() ==
+        absl::StatusCode::kPermissionDenied);
+  absl::StatusOr<ApprovalEvent> outsider =
+      store.Decide(Review(id, "mallory", {"marketing"}));
+  CHECK(outsider.status().code() == absl::StatusCode::kPermissionDenied);
+  CHECK(RefusalReason(outsider.status()) == "not_in_reviewer_groups");
+  absl::StatusOr<Approval> still = store.Get(id);
+  REQUIRE(still.ok());
+  CHECK(still->state == State::kPending);
+  REQUIRE(still->reviews.size() == 1);
+  CHECK(still->reviews[0].reviewer == "alice");
+
+  absl::StatusOr<ApprovalEvent> second =
+      store.Decide(Review(id, "bob", {"security"}));
+  REQUIRE(second.ok());
+  CHECK(second->type == EventType::kApproved);
+  CHECK(second->approval.state == State::kApproved);
+  CHECK(second->approval.decided_by == "bob");
+  CHECK(ApproversOf(second->approval) ==
+        std::vector<std::string>{"alice", "bob"});
+  CHECK(AuditTypes(store, id) ==
+        std::vector<EventType>{EventType::kCreated, EventType::kReviewed,
+                               EventType::kDecisionRefused,
+                               EventType::kDecisionRefused,
+                               EventType::kDecisionRefused,
+                               EventType::kReviewed, EventType::kApproved});
+  // Streams see the state changes only, and the approved snapshot carries
+  // both reviews.
+  EventQuery q;
+  q.approval_ids = {id};
+  absl::StatusOr<std::vector<ApprovalEvent>> events = store.Events(q);
+  REQUIRE(events.ok());
+  REQUIRE(events->size() == 2);
+  CHECK((*events)[0].approval.reviews.empty());
+  CHECK((*events)[1].approval.reviews.size() == 2);
+  CHECK(store.Get(id)->reviews.size() == 2);
+  CHECK(VerifyAuditChain(store).ok());
+}
+
+void OneDenyEndsUnlessTheRuleSaysOtherwise(ApprovalStore& store) {
+  absl::StatusOr<CreateResult> ends =
+      store.Create(WithRequirement(TwoOfDataAndSecurity(true), "a"));
+  REQUIRE(ends.ok());
+  REQUIRE(store.Decide(Review(ends->approval.id, "alice", {"data-team"})).ok());
+  absl::StatusOr<ApprovalEvent> denied = store.Decide(
+      Review(ends->approval.id, "bob", {"security"}, Verdict::kDeny));
+  REQUIRE(denied.ok());
+  CHECK(denied->type == EventType::kDenied);
+  CHECK(denied->approval.decided_by == "bob");
+
+  absl::StatusOr<CreateResult> carries_on =
+      store.Create(WithRequirement(TwoOfDataAndSecurity(false), "b"));
+  REQUIRE(carries_on.ok());
+  const std::string id = carries_on->approval.id;
+  absl::StatusOr<ApprovalEvent> deny =
+      store.Decide(Review(id, "bob", {"security"}, Verdict::kDeny));
+  REQUIRE(deny.ok());
+  CHECK(deny->type == EventType::kReviewed);
+  CHECK(deny->approval.state == State::kPending);
+  REQUIRE(store.Decide(Review(id, "alice", {"data-team"})).ok());
+  absl::StatusOr<ApprovalEvent> approved =
+      store.Decide(Review(id, "carol", {"security"}));
+  REQUIRE(approved.ok());
+  CHECK(approved->approval.state == State::kApproved);
+  CHECK(ApproversOf(approved->approval) ==
+        std::vector<std::string>{"alice", "carol"});
+}
+
+void AutomaticOutcomesAreRecordedWithTheirRule(ApprovalStore& store) {
+  Requirement auto_approve;
+  auto_approve.rule = "read-only";
+  auto_approve.outcome = Outcome::kAutoApprove;
+  absl::StatusOr<CreateResult> approved =
+      store.Create(WithRequirement(auto_approve, "a"));
+  REQUIRE(approved.ok());
+  CHECK(approved->approval.state == State::kApproved);
+  CHECK(approved->approval.decided_by == kPolicyActor);
+  CHECK(approved->approval.decided_at.has_value());
+
+  Requirement deny;
+  deny.rule = "no-prod-destroy";
+  deny.outcome = Outcome::kAutoDeny;
+  absl::StatusOr<CreateResult> denied =
+      store.Create(WithRequirement(deny, "b"));
+  REQUIRE(denied.ok());
+  CHECK(denied->approval.state == State::kDenied);
+  CHECK(store.Get(denied->approval.id)->state == State::kDenied);
+
+  std::vector<AuditEvent> audit = AllAudit(store);
+  REQUIRE(audit.size() == 4);
+  CHECK(audit[1].type == EventType::kApproved);
+  CHECK(audit[1].actor == kPolicyActor);
+  CHECK_THAT(audit[1].details_json, Catch::Contains(R"("rule":"read-only")"));
+  CHECK(audit[3].type == EventType::kDenied);
+  CHECK_THAT(audit[3].details_json,
+             Catch::Contains(R"("rule":"no-prod-destroy")"));
+  // Terminal at once: a follower of the id gets the outcome.
+  EventQuery q;
+  q.approval_ids = {denied->approval.id};
+  q.terminal_only = true;
+  absl::StatusOr<std::vector<ApprovalEvent>> events = store.Events(q);
+  REQUIRE(events.ok());
+  REQUIRE(events->size() == 1);
+  CHECK((*events)[0].type == EventType::kDenied);
+}
+
+void AuditQueryFilters(ApprovalStore& store) {
+  Approval a = MustCreate(store, "agent-1");
+  Approval b = MustCreate(store, "agent-2", "b");
+  REQUIRE(store.Decide(Decision(a.id, "alice")).ok());
+  REQUIRE_FALSE(store.Decide(Decision(b.id, "agent-2")).ok());
+
+  AuditQuery by_approval;
+  by_approval.approval_id = a.id;
+  absl::StatusOr<std::vector<AuditEvent>> of_a = store.QueryAudit(by_approval);
+  REQUIRE(of_a.ok());
+  REQUIRE(of_a->size() == 3);
+  for (const AuditEvent& e : *of_a) CHECK(e.approval_id == a.id);
+
+  AuditQuery by_actor;
+  by_actor.actor = "agent-2";
+  absl::StatusOr<std::vector<AuditEvent>> of_agent2 =
+      store.QueryAudit(by_actor);
+  REQUIRE(of_agent2.ok());
+  REQUIRE(of_agent2->size() == 2);  // its request and its refused decision
+  CHECK((*of_agent2)[1].type == EventType::kDecisionRefused);
+
+  AuditQuery paged;
+  paged.limit = 2;
+  absl::StatusOr<std::vector<AuditEvent>> page1 = store.QueryAudit(paged);
+  REQUIRE(page1.ok());
+  REQUIRE(page1->size() == 2);
+  paged.after_seq = page1->back().seq;
+  absl::StatusOr<std::vector<AuditEvent>> page2 = store.QueryAudit(paged);
+  REQUIRE(page2.ok());
+  REQUIRE(page2->size() == 2);
+  CHECK(page2->front().seq == page1->back().seq + 1);
+
+  const std::vector<AuditEvent> all = AllAudit(store);
+  AuditQuery window;
+  window.from = all[1].occurred_at;
+  window.until = all[1].occurred_at + absl::Microseconds(1);
+  absl::StatusOr<std::vector<AuditEvent>> in_window = store.QueryAudit(window);
+  REQUIRE(in_window.ok());
+  REQUIRE_FALSE(in_window->empty());
+  for (const AuditEvent& e : *in_window) {
+    CHECK(e.occurred_at == all[1].occurred_at);
+  }
+  AuditQuery before_everything;
+  before_everything.until = all[0].occurred_at;
+  CHECK(store.QueryAudit(before_everything)->empty());
+}
+
 }  // namespace
 
 std::vector<StoreContractCase> StoreContractCases() {
@@ -324,6 +531,12 @@ std::vector<StoreContractCase> StoreContractCases() {
       {"audit chain verifies", AuditChainVerifiesAfterEveryKindOfChange},
       {"concurrent deciders: one winner", ConcurrentDecidersOneWinner},
       {"expiry moves pending to expired", ExpiryMovesPendingToExpired},
+      {"quorum counts distinct people once", QuorumCountsDistinctPeopleOnce},
+      {"one deny ends unless the rule says otherwise",
+       OneDenyEndsUnlessTheRuleSaysOtherwise},
+      {"automatic outcomes are recorded with their rule",
+       AutomaticOutcomesAreRecordedWithTheirRule},
+      {"audit query filters", AuditQueryFilters},
   };
 }
 

@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "nlohmann/json.hpp"
 #include "pqxx/nontransaction"
 #include "pqxx/prepared_statement"
 #include "pqxx/result"
@@ -43,22 +44,29 @@ std::string TimeFromMicros(absl::string_view param) {
 // The approval columns ApprovalFromRow reads, in its order, from alias `a`.
 const std::string& ApprovalColumns() {
   static const std::string* const kColumns = new std::string(absl::StrCat(
-      "a.id::text, a.action, a.resource, a.parameters, a.justification, "
+      "a.id::text, a.action, a.resource, a.parameters_preview, "
+      "a.justification, "
       "a.requester, a.idempotency_key, a.action_digest, "
       "a.request_fingerprint, a.state, ",
       MicrosOf("a.created_at"), ", ", MicrosOf("a.expires_at"), ", ",
       MicrosOf("a.decided_at"),
-      ", a.decided_by, a.decision_comment, a.on_behalf_of"));
+      ", a.decided_by, a.decision_comment, a.on_behalf_of, a.policy_rule, "
+      "a.outcome, a.reviewer_groups, a.approvals_required, a.deny_ends, "
+      "a.execution_window_us"));
   return *kColumns;
 }
-constexpr int kApprovalColumnCount = 16;
+constexpr int kApprovalColumnCount = 22;
+
+std::string GroupsJson(const std::vector<std::string>& groups) {
+  return nlohmann::json(groups).dump();
+}
 
 absl::StatusOr<Approval> ApprovalFromRow(const pqxx::row& r, int first) {
   Approval a;
   a.id = r[first + 0].as<std::string>();
   a.action = r[first + 1].as<std::string>();
   a.resource = r[first + 2].as<std::string>();
-  a.parameters_json = r[first + 3].as<std::string>();
+  a.parameters_preview = r[first + 3].as<std::string>();
   a.justification = r[first + 4].as<std::string>();
   a.requester = r[first + 5].as<std::string>();
   a.idempotency_key = r[first + 6].as<std::string>();
@@ -80,7 +88,55 @@ absl::StatusOr<Approval> ApprovalFromRow(const pqxx::row& r, int first) {
   a.decided_by = r[first + 13].as<std::string>();
   a.decision_comment = r[first + 14].as<std::string>();
   a.on_behalf_of = r[first + 15].as<std::string>();
+  Requirement& req = a.requirement;
+  req.rule = r[first + 16].as<std::string>();
+  const std::string outcome = r[first + 17].as<std::string>();
+  std::optional<Outcome> parsed_outcome = ParseOutcome(outcome);
+  nlohmann::json groups = nlohmann::json::parse(
+      r[first + 18].as<std::string>(), nullptr, /*allow_exceptions=*/false);
+  if (!parsed_outcome.has_value() || !groups.is_array()) {
+    return absl::InternalError(absl::StrCat(
+        "approval ", a.id, " has an unreadable requirement in the database"));
+  }
+  req.outcome = *parsed_outcome;
+  for (const nlohmann::json& g : groups) {
+    if (!g.is_string()) {
+      return absl::InternalError(
+          absl::StrCat("approval ", a.id, " has an unreadable reviewer group"));
+    }
+    req.reviewer_groups.push_back(g.get<std::string>());
+  }
+  req.approvals_required = r[first + 19].as<int>();
+  req.deny_ends = r[first + 20].as<bool>();
+  req.execution_window = absl::Microseconds(r[first + 21].as<int64_t>());
   return a;
+}
+
+// Fills in the reviews of `approvals` (in one query), oldest first.
+absl::Status LoadReviews(pqxx::transaction_base& tx,
+                         std::vector<Approval*> approvals) {
+  if (approvals.empty()) return absl::OkStatus();
+  std::vector<std::string> ids;
+  for (const Approval* a : approvals) ids.push_back(a->id);
+  pqxx::result r = tx.exec_params(
+      absl::StrCat("SELECT approval_id::text, reviewer, verdict, comment, ",
+                   MicrosOf("reviewed_at"),
+                   " FROM reviews WHERE approval_id = ANY($1::uuid[]) "
+                   "ORDER BY audit_seq"),
+      absl::StrCat("{", absl::StrJoin(ids, ","), "}"));
+  for (const pqxx::row& row : r) {
+    const std::string id = row[0].as<std::string>();
+    Review review;
+    review.reviewer = row[1].as<std::string>();
+    review.verdict = row[2].as<std::string>() == "approve" ? Verdict::kApprove
+                                                           : Verdict::kDeny;
+    review.comment = row[3].as<std::string>();
+    review.reviewed_at = absl::FromUnixMicros(row[4].as<int64_t>());
+    for (Approval* a : approvals) {
+      if (a->id == id) a->reviews.push_back(review);
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status NotFound(absl::string_view id) {
@@ -344,19 +400,27 @@ absl::StatusOr<CreateResult> PostgresStore::Create(const NewApproval& req) {
         pqxx::work tx(c);
         pqxx::result inserted = tx.exec_params(
             absl::StrCat(
-                "INSERT INTO approvals AS a (id, action, resource, parameters, "
+                "INSERT INTO approvals AS a (id, action, resource, "
+                "parameters_preview, "
                 "justification, requester, idempotency_key, action_digest, "
                 "request_fingerprint, state, created_at, expires_at, "
-                "on_behalf_of) VALUES "
+                "on_behalf_of, policy_rule, outcome, reviewer_groups, "
+                "approvals_required, deny_ends, execution_window_us) VALUES "
                 "($1::uuid, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', now(), "
-                "now() + $10::bigint * interval '1 microsecond', $11) "
+                "now() + $10::bigint * interval '1 microsecond', $11, $12, "
+                "$13, $14, $15, $16, $17) "
                 "ON CONFLICT (requester, idempotency_key) "
                 "WHERE idempotency_key <> '' DO NOTHING RETURNING ",
                 ApprovalColumns()),
-            NewUuid(), req.action, req.resource, req.parameters_json,
+            NewUuid(), req.action, req.resource, req.parameters_preview,
             req.justification, req.requester, req.idempotency_key,
             req.action_digest, req.request_fingerprint,
-            absl::ToInt64Microseconds(req.ttl), req.on_behalf_of);
+            absl::ToInt64Microseconds(req.ttl), req.on_behalf_of,
+            req.requirement.rule,
+            std::string(OutcomeName(req.requirement.outcome)),
+            GroupsJson(req.requirement.reviewer_groups),
+            req.requirement.approvals_required, req.requirement.deny_ends,
+            absl::ToInt64Microseconds(req.requirement.execution_window));
         if (inserted.empty()) {
           // The key is taken. ON CONFLICT waited for the other transaction
           // to commit, so this new snapshot sees its row.
@@ -373,6 +437,7 @@ absl::StatusOr<CreateResult> PostgresStore::Create(const NewApproval& req) {
           }
           absl::StatusOr<Approval> a = ApprovalFromRow(existing[0], 0);
           if (!a.ok()) return a.status();
+          if (absl::Status s = LoadReviews(tx, {&*a}); !s.ok()) return s;
           if (a->request_fingerprint != req.request_fingerprint) {
             return absl::AlreadyExistsError(absl::StrCat(
                 "idempotency_key \"", req.idempotency_key,
@@ -386,8 +451,17 @@ absl::StatusOr<CreateResult> PostgresStore::Create(const NewApproval& req) {
         }
         absl::StatusOr<Approval> a = ApprovalFromRow(inserted[0], 0);
         if (!a.ok()) return a.status();
+        const int64_t now_us = absl::ToUnixMicros(a->created_at);
         AppendEvent(tx, a->id, EventType::kCreated, a->requester,
-                    CreatedDetails(*a), absl::ToUnixMicros(a->created_at));
+                    CreatedDetails(*a), now_us);
+        if (req.requirement.outcome != Outcome::kRequireApproval) {
+          const bool approve = req.requirement.outcome == Outcome::kAutoApprove;
+          Finish(tx, *a, approve ? State::kApproved : State::kDenied,
+                 std::string(kPolicyActor), "", now_us);
+          AppendEvent(
+              tx, a->id, approve ? EventType::kApproved : EventType::kDenied,
+              a->decided_by, AutoOutcomeDetails(a->requirement), now_us);
+        }
         attempt.Commit(tx);
         result.approval = *std::move(a);
         result.created = true;
@@ -410,6 +484,7 @@ absl::StatusOr<Approval> PostgresStore::Get(const std::string& id) {
         if (r.empty()) return NotFound(id);
         absl::StatusOr<Approval> a = ApprovalFromRow(r[0], 0);
         if (!a.ok()) return a.status();
+        if (absl::Status s = LoadReviews(tx, {&*a}); !s.ok()) return s;
         result = *std::move(a);
         return absl::OkStatus();
       });
@@ -456,7 +531,9 @@ absl::StatusOr<ApprovalPage> PostgresStore::List(const ListQuery& q) {
                    if (!a.ok()) return a.status();
                    page.approvals.push_back(*std::move(a));
                  }
-                 return absl::OkStatus();
+                 std::vector<Approval*> all;
+                 for (Approval& a : page.approvals) all.push_back(&a);
+                 return LoadReviews(tx, std::move(all));
                });
   if (!s.ok()) return s;
   return page;
@@ -475,23 +552,38 @@ absl::StatusOr<ApprovalEvent> PostgresStore::Decide(const DecideInput& in) {
         if (!locked.ok()) return locked.status();
         if (!locked->has_value()) return NotFound(in.approval_id);
         Approval& a = **locked;
-        absl::Status check =
-            CheckDecision(a, in.actor, absl::FromUnixMicros(now_us));
-        if (absl::IsPermissionDenied(check)) {
+        if (absl::Status s = LoadReviews(tx, {&a}); !s.ok()) return s;
+        absl::Status check = CheckReview(a, in.actor, in.actor_groups,
+                                         absl::FromUnixMicros(now_us));
+        if (IsAuditedRefusal(check)) {
           // The refusal itself is audited; only once it is durable may the
-          // caller hear PERMISSION_DENIED.
+          // caller hear about it.
           AppendEvent(tx, a.id, EventType::kDecisionRefused, in.actor,
                       RefusalDetails(check.message(), in.verdict), now_us);
           attempt.Commit(tx);
           return check;
         }
         if (!check.ok()) return check;
-        const bool approve = in.verdict == Verdict::kApprove;
-        Finish(tx, a, approve ? State::kApproved : State::kDenied, in.actor,
-               in.comment, now_us);
-        AuditEvent e = AppendEvent(
-            tx, a.id, approve ? EventType::kApproved : EventType::kDenied,
-            in.actor, DecisionDetails(in.verdict, in.comment), now_us);
+        Review review{in.actor, in.verdict, in.comment,
+                      absl::FromUnixMicros(now_us)};
+        a.reviews.push_back(review);
+        AuditEvent e = AppendEvent(tx, a.id, EventType::kReviewed, in.actor,
+                                   ReviewDetails(a, review), now_us);
+        tx.exec_params0(
+            absl::StrCat("INSERT INTO reviews (approval_id, reviewer, "
+                         "verdict, comment, reviewed_at, audit_seq) VALUES "
+                         "($1::uuid, $2, $3, $4, ",
+                         TimeFromMicros("$5"), ", $6)"),
+            a.id, in.actor,
+            std::string(in.verdict == Verdict::kApprove ? "approve" : "deny"),
+            in.comment, now_us, e.seq);
+        if (std::optional<State> outcome = QuorumOutcome(a)) {
+          Finish(tx, a, *outcome, in.actor, in.comment, now_us);
+          e = AppendEvent(tx, a.id,
+                          *outcome == State::kApproved ? EventType::kApproved
+                                                       : EventType::kDenied,
+                          in.actor, QuorumDetails(a), now_us);
+        }
         attempt.Commit(tx);
         result = ToApprovalEvent(e, std::move(a));
         return absl::OkStatus();
@@ -518,6 +610,7 @@ absl::StatusOr<ApprovalEvent> PostgresStore::Cancel(const std::string& id,
         if (absl::Status check = CheckCancel(a, actor); !check.ok()) {
           return check;
         }
+        if (absl::Status s = LoadReviews(tx, {&a}); !s.ok()) return s;
         Finish(tx, a, State::kCancelled, actor, reason, now_us);
         AuditEvent e = AppendEvent(tx, a.id, EventType::kCancelled, actor,
                                    CancelDetails(reason), now_us);
@@ -554,6 +647,11 @@ absl::StatusOr<std::vector<ApprovalEvent>> PostgresStore::ExpireDue(int limit) {
           if (!a.ok()) return a.status();
           ids.push_back(a->id);
           approvals.push_back(*std::move(a));
+        }
+        std::vector<Approval*> all;
+        for (Approval& a : approvals) all.push_back(&a);
+        if (absl::Status s = LoadReviews(tx, std::move(all)); !s.ok()) {
+          return s;
         }
         tx.exec_params0(
             absl::StrCat(
@@ -643,7 +741,15 @@ absl::StatusOr<std::vector<ApprovalEvent>> PostgresStore::Events(
                    e.approval = *std::move(a);
                    result.push_back(std::move(e));
                  }
-                 return absl::OkStatus();
+                 // Reviews end with the terminal event: those of a created
+                 // event's snapshot came later.
+                 std::vector<Approval*> terminal;
+                 for (ApprovalEvent& e : result) {
+                   if (e.type != EventType::kCreated) {
+                     terminal.push_back(&e.approval);
+                   }
+                 }
+                 return LoadReviews(tx, std::move(terminal));
                });
   if (!s.ok()) return s;
   return result;
@@ -702,6 +808,53 @@ absl::StatusOr<std::vector<AuditEvent>> PostgresStore::AuditEvents(
         }
         return absl::OkStatus();
       });
+  if (!s.ok()) return s;
+  return result;
+}
+
+absl::StatusOr<std::vector<AuditEvent>> PostgresStore::QueryAudit(
+    const AuditQuery& q) {
+  std::vector<AuditEvent> result;
+  if (q.limit <= 0) return result;
+  SqlParams params;
+  std::string sql = absl::StrCat(
+      "SELECT seq, approval_id::text, type, actor, ", MicrosOf("occurred_at"),
+      ", details, encode(prev_hash, 'hex'), encode(hash, 'hex') "
+      "FROM audit_events WHERE seq > ",
+      params.Add(absl::StrCat(q.after_seq)));
+  if (!q.approval_id.empty()) {
+    // An id that is not a UUID matches nothing (and must not fail the cast).
+    if (!ValidateApprovalId(q.approval_id).ok()) return result;
+    absl::StrAppend(&sql, " AND approval_id = ", params.Add(q.approval_id),
+                    "::uuid");
+  }
+  if (!q.actor.empty()) {
+    absl::StrAppend(&sql, " AND actor = ", params.Add(q.actor));
+  }
+  if (q.from) {
+    absl::StrAppend(
+        &sql, " AND occurred_at >= ",
+        TimeFromMicros(params.Add(absl::StrCat(absl::ToUnixMicros(*q.from)))));
+  }
+  if (q.until) {
+    absl::StrAppend(
+        &sql, " AND occurred_at < ",
+        TimeFromMicros(params.Add(absl::StrCat(absl::ToUnixMicros(*q.until)))));
+  }
+  absl::StrAppend(&sql, " ORDER BY seq LIMIT ",
+                  params.Add(absl::StrCat(q.limit)));
+  absl::Status s =
+      Transact(*pool_, "QueryAudit",
+               [&](pqxx::connection_base& c, TxAttempt&) -> absl::Status {
+                 result.clear();
+                 pqxx::read_transaction tx(c);
+                 for (const pqxx::row& row : Exec(tx, sql, params)) {
+                   absl::StatusOr<AuditEvent> e = AuditEventFromRow(row);
+                   if (!e.ok()) return e.status();
+                   result.push_back(*std::move(e));
+                 }
+                 return absl::OkStatus();
+               });
   if (!s.ok()) return s;
   return result;
 }

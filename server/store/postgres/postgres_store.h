@@ -80,6 +80,8 @@ class PostgresStore final : public ApprovalStore {
   absl::StatusOr<std::vector<AuditEvent>> AuditEvents(int64_t after_seq,
                                                       int limit) override;
   // Runs SELECT 1 on a pooled connection.
+  absl::StatusOr<std::vector<AuditEvent>> QueryAudit(
+      const AuditQuery& q) override;
   absl::Status Ping() override;
 
  private:

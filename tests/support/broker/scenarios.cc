@@ -370,7 +370,7 @@ void AuditLogVerifiesForAdminsOnly(BrokerHarness& h, ApprovalStore&) {
   grpc::Status s = h.Stub()->VerifyAuditLog(h.Context("root").get(), {}, &resp);
   REQUIRE(s.ok());
   CHECK(resp.verified());
-  CHECK(resp.events_verified() == 2);
+  CHECK(resp.events_verified() == 3);  // created, reviewed, denied
   CHECK(h.Stub()
             ->VerifyAuditLog(h.Context("alice").get(), {}, &resp)
             .error_code() == StatusCode::PERMISSION_DENIED);
