@@ -36,7 +36,7 @@ constexpr char kUsage[] =
     R"(usage: approval-broker <command> [flags]
 
 commands:
-  serve           run the broker
+  serve           run the broker (SIGHUP reloads the policy file)
   migrate         apply pending database migrations (run as the schema owner)
   audit verify    check the audit log's hash chain; names the first bad event
 
@@ -128,6 +128,7 @@ int RunServe(const Config& config) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   if (absl::Status s = ValidateConfig(config); !s.ok()) {
@@ -171,10 +172,18 @@ int RunServe(const Config& config) {
                              "/metrics"));
 
   std::thread waiter([&signals, s = server->get()] {
-    int sig = 0;
-    sigwait(&signals, &sig);
-    LogInfo("signal ", sig, ": shutting down");
-    s->Shutdown();
+    for (;;) {
+      int sig = 0;
+      sigwait(&signals, &sig);
+      if (sig == SIGHUP) {
+        // A bad file keeps the running policy; ReloadPolicy logs why.
+        (void)s->ReloadPolicy();
+        continue;
+      }
+      LogInfo("signal ", sig, ": shutting down");
+      s->Shutdown();
+      return;
+    }
   });
   (*server)->Wait();
   waiter.join();

@@ -52,11 +52,15 @@
 //     "expiry_sweep_interval": "1s",
 //     "event_poll_interval": "1s",
 //     "stream_max_backlog": 10000,
-//     "shutdown_grace": "5s"
+//     "shutdown_grace": "5s",
+//     "policy_file": "policy.jsonc",              // "" = built-in default
+//     "fingerprint_key_file": "fingerprint.key",  // "" = random per process
+//     "signing_key_file": "signing-key.pem"       // "" = random per process
 //   }
 //
 // Relative file paths (tls.*, auth.tokens_file, auth.oidc.jwks_file,
-// auth.oidc.jwks_ca_file) read through LoadConfigFile
+// auth.oidc.jwks_ca_file, policy_file, fingerprint_key_file,
+// signing_key_file) read through LoadConfigFile
 // are resolved against the directory of the config file, so a config and its
 // tokens file can move together. ParseConfig leaves them as written.
 #ifndef APPROVAL_SERVER_CONFIG_CONFIG_H_
@@ -217,6 +221,18 @@ struct Config {
   // On SIGTERM, how long in-flight calls may run before being cancelled.
   // Default 5s.
   absl::Duration shutdown_grace = absl::Seconds(5);
+  // The review policy (server/policy/policy.h, deploy/policy.example.jsonc),
+  // reloaded on SIGHUP. Default "": the built-in default policy (one
+  // approval from any reviewer for everything; all masking detectors).
+  std::string policy_file;
+  // Secret key of the masked values' fingerprints: a file of at least 32
+  // bytes (e.g. `head -c 32 /dev/urandom`). Default "": a random key per
+  // process, so fingerprints differ across restarts and replicas.
+  std::string fingerprint_key_file;
+  // Ed25519 private key (PKCS#8 PEM, `openssl genpkey -algorithm ed25519`)
+  // that signs approval tokens. Default "": a random key per process, so
+  // tokens stop verifying after a restart and differ across replicas.
+  std::string signing_key_file;
 };
 
 // Parses the JSON text of a config file; `source` (usually the file name)

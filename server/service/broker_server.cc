@@ -9,6 +9,7 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
+#include "openssl/rand.h"
 #include "server/config/read_file.h"
 #include "server/service/log.h"
 
@@ -55,17 +56,68 @@ ServiceOptions ServiceOptionsFrom(const Config& c) {
   return o;
 }
 
+// The fingerprint key from its file, or a random one (logged: fingerprints
+// then change with every restart).
+absl::StatusOr<std::string> FingerprintKey(const Config& c) {
+  if (c.fingerprint_key_file.empty()) {
+    LogWarning(
+        "fingerprint_key_file not set: masked values are fingerprinted with "
+        "a random per-process key (fingerprints change on restart and differ "
+        "across replicas)");
+    std::string key(kMinFingerprintKeyBytes, '\0');
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(key.data()),
+                   static_cast<int>(key.size())) != 1) {
+      return absl::InternalError("fingerprint key: no randomness available");
+    }
+    return key;
+  }
+  absl::StatusOr<std::string> key = ReadFile(c.fingerprint_key_file, 4096);
+  if (!key.ok()) return key.status();
+  if (key->size() < kMinFingerprintKeyBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("fingerprint_key_file: ", c.fingerprint_key_file,
+                     " holds ", key->size(), " bytes, at least ",
+                     kMinFingerprintKeyBytes, " are needed"));
+  }
+  return key;
+}
+
+absl::StatusOr<std::unique_ptr<TokenSigner>> Signer(const Config& c) {
+  if (c.signing_key_file.empty()) {
+    LogWarning(
+        "signing_key_file not set: approval tokens are signed with a random "
+        "per-process key (they stop verifying after a restart)");
+    return TokenSigner::Generate();
+  }
+  absl::StatusOr<std::string> pem = ReadFile(c.signing_key_file, 64 * 1024);
+  if (!pem.ok()) return pem.status();
+  absl::StatusOr<std::unique_ptr<TokenSigner>> signer =
+      TokenSigner::FromPrivateKeyPem(*pem);
+  if (!signer.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("signing_key_file: ", c.signing_key_file, ": ",
+                     signer.status().message()));
+  }
+  return signer;
+}
+
 }  // namespace
 
 BrokerServer::BrokerServer(const Config& config, ApprovalStore& store,
                            const Authenticator& auth, BrokerMetrics& metrics,
-                           CrossProcessSignal* signal)
+                           CrossProcessSignal* signal,
+                           std::string fingerprint_key,
+                           std::unique_ptr<TokenSigner> signer,
+                           std::shared_ptr<const ActivePolicy> policy)
     : config_(config),
       store_(store),
       metrics_(metrics),
+      fingerprint_key_(std::move(fingerprint_key)),
+      signer_(std::move(signer)),
+      policy_(std::move(policy)),
       executor_(config.database_pool_size),
       hub_(store, config.event_poll_interval, &metrics, signal),
-      service_(store, auth, hub_, executor_, metrics,
+      service_(store, auth, hub_, executor_, metrics, policy_, *signer_,
                ServiceOptionsFrom(config)) {}
 
 absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(
@@ -74,8 +126,20 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds =
       Credentials(config.tls);
   if (!creds.ok()) return creds.status();
-  std::unique_ptr<BrokerServer> server(
-      new BrokerServer(config, store, auth, metrics, signal));
+  absl::StatusOr<std::string> fingerprint_key = FingerprintKey(config);
+  if (!fingerprint_key.ok()) return fingerprint_key.status();
+  absl::StatusOr<std::unique_ptr<TokenSigner>> signer = Signer(config);
+  if (!signer.ok()) return signer.status();
+  absl::StatusOr<std::shared_ptr<const ActivePolicy>> policy =
+      LoadActivePolicy(config.policy_file, config.limits, *fingerprint_key);
+  if (!policy.ok()) return policy.status();
+  LogInfo("policy: ", (*policy)->source, " (", (*policy)->policy.rules.size(),
+          " rules); approval tokens signed "
+          "by Ed25519 key ",
+          (*signer)->key_id());
+  std::unique_ptr<BrokerServer> server(new BrokerServer(
+      config, store, auth, metrics, signal, *std::move(fingerprint_key),
+      *std::move(signer), *std::move(policy)));
   if (absl::Status s = server->hub_.Start(); !s.ok()) return s;
 
   grpc::EnableDefaultHealthCheckService(true);
@@ -105,6 +169,21 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(
 }
 
 BrokerServer::~BrokerServer() { Shutdown(); }
+
+absl::Status BrokerServer::ReloadPolicy() {
+  absl::StatusOr<std::shared_ptr<const ActivePolicy>> next =
+      LoadActivePolicy(config_.policy_file, config_.limits, fingerprint_key_);
+  metrics_.RecordPolicyReload(next.ok());
+  if (!next.ok()) {
+    LogError("policy reload failed, the previous policy stays in force: ",
+             next.status().message());
+    return next.status();
+  }
+  LogInfo("policy reloaded: ", (*next)->source, " (",
+          (*next)->policy.rules.size(), " rules)");
+  policy_.Replace(*std::move(next));
+  return absl::OkStatus();
+}
 
 void BrokerServer::Shutdown() {
   {

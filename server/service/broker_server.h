@@ -15,6 +15,8 @@
 #include "grpcpp/server.h"
 #include "server/auth/authenticator.h"
 #include "server/config/config.h"
+#include "server/domain/approval_token.h"
+#include "server/policy/active_policy.h"
 #include "server/service/broker_service.h"
 #include "server/service/event_hub.h"
 #include "server/service/executor.h"
@@ -26,10 +28,10 @@ namespace approval {
 class BrokerServer final {
  public:
   // Starts serving on config.listen_address. UNAVAILABLE if the store cannot
-  // be read at start; INVALID_ARGUMENT if TLS files cannot be read or the
-  // address cannot be bound. `store`, `auth`, `metrics` and `signal` (may
-  // be null: other brokers' commits are then seen at the next poll) must
-  // outlive the server.
+  // be read at start; INVALID_ARGUMENT if TLS files, the policy file or the
+  // key files cannot be read or are invalid, or the address cannot be bound.
+  // `store`, `auth`, `metrics` and `signal` (may be null: other brokers'
+  // commits are then seen at the next poll) must outlive the server.
   static absl::StatusOr<std::unique_ptr<BrokerServer>> Start(
       const Config& config, ApprovalStore& store, const Authenticator& auth,
       BrokerMetrics& metrics, CrossProcessSignal* signal = nullptr);
@@ -37,6 +39,11 @@ class BrokerServer final {
 
   // The bound port (useful with port 0).
   int port() const { return port_; }
+  // Re-reads config.policy_file (SIGHUP). On success new requests and
+  // reviews meet the new policy; streams and pending approvals carry on. On
+  // failure the previous policy stays in force and the error (naming file,
+  // rule and field) is logged, counted and returned.
+  absl::Status ReloadPolicy();
   // Stops accepting calls, ends open streams, waits up to the configured
   // grace for calls in flight. Idempotent.
   void Shutdown();
@@ -46,13 +53,18 @@ class BrokerServer final {
  private:
   BrokerServer(const Config& config, ApprovalStore& store,
                const Authenticator& auth, BrokerMetrics& metrics,
-               CrossProcessSignal* signal);
+               CrossProcessSignal* signal, std::string fingerprint_key,
+               std::unique_ptr<TokenSigner> signer,
+               std::shared_ptr<const ActivePolicy> policy);
   void MaintenanceLoop();
   void SetServing(bool serving);
 
   const Config config_;
   ApprovalStore& store_;
   BrokerMetrics& metrics_;
+  const std::string fingerprint_key_;
+  const std::unique_ptr<TokenSigner> signer_;
+  PolicyHolder policy_;
   Executor executor_;
   EventHub hub_;
   BrokerService service_;

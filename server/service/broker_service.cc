@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
@@ -43,12 +44,15 @@ absl::Status NotFound(absl::string_view id) {
 
 BrokerService::BrokerService(ApprovalStore& store, const Authenticator& auth,
                              EventHub& hub, Executor& executor,
-                             BrokerMetrics& metrics, ServiceOptions options)
+                             BrokerMetrics& metrics, const PolicyHolder& policy,
+                             const TokenSigner& signer, ServiceOptions options)
     : store_(store),
       auth_(auth),
       hub_(hub),
       executor_(executor),
       metrics_(metrics),
+      policy_(policy),
+      signer_(signer),
       options_(std::move(options)) {}
 
 void BrokerService::RecordIfRefused(absl::string_view method,
@@ -145,6 +149,69 @@ grpc::ServerUnaryReactor* BrokerService::VerifyAuditLog(
   });
 }
 
+grpc::ServerUnaryReactor* BrokerService::ListAuditEvents(
+    grpc::CallbackServerContext* ctx, const v1::ListAuditEventsRequest* req,
+    v1::ListAuditEventsResponse* resp) {
+  return Unary(ctx, "ListAuditEvents", [this, req, resp](const Principal& p) {
+    return DoListAuditEvents(p, *req, resp);
+  });
+}
+
+grpc::ServerUnaryReactor* BrokerService::GetSigningKey(
+    grpc::CallbackServerContext* ctx, const v1::GetSigningKeyRequest*,
+    v1::SigningKey* resp) {
+  return Unary(ctx, "GetSigningKey", [this, resp](const Principal&) {
+    resp->set_algorithm("Ed25519");
+    resp->set_key_id(signer_.key_id());
+    resp->set_public_key_pem(signer_.public_key_pem());
+    return absl::OkStatus();
+  });
+}
+
+absl::Status BrokerService::DoListAuditEvents(
+    const Principal& p, const v1::ListAuditEventsRequest& req,
+    v1::ListAuditEventsResponse* resp) {
+  if (!p.Has(Role::kAdmin)) {
+    return PermissionDenied(
+        "missing_role",
+        absl::StrCat("identity ", p.id, " (roles: ", RolesOf(p),
+                     ") may not read the audit log; needs role admin"));
+  }
+  AuditQuery q;
+  if (!req.approval_id().empty()) {
+    if (absl::Status s = ValidateApprovalId(req.approval_id()); !s.ok()) {
+      return s;
+    }
+    q.approval_id = req.approval_id();
+  }
+  q.actor = req.actor();
+  if (req.has_start_time()) q.from = FromProto(req.start_time());
+  if (req.has_end_time()) q.until = FromProto(req.end_time());
+  if (q.from && q.until && *q.until <= *q.from) {
+    return absl::InvalidArgumentError("end_time: must be after start_time");
+  }
+  if (req.page_size() < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("page_size: ", req.page_size(), " is negative"));
+  }
+  q.limit = req.page_size() == 0 ? 500 : std::min(req.page_size(), 5000);
+  if (!req.page_token().empty() &&
+      (!absl::SimpleAtoi(req.page_token(), &q.after_seq) || q.after_seq < 0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("page_token: \"", req.page_token().substr(0, 64),
+                     "\" is not a token from a previous page"));
+  }
+  // One more than asked tells whether another page follows.
+  ++q.limit;
+  absl::StatusOr<std::vector<AuditEvent>> events = store_.QueryAudit(q);
+  if (!events.ok()) return events.status();
+  const bool more = static_cast<int>(events->size()) == q.limit;
+  if (more) events->pop_back();
+  for (const AuditEvent& e : *events) ToProto(e, resp->add_events());
+  if (more) resp->set_next_page_token(absl::StrCat(events->back().seq));
+  return absl::OkStatus();
+}
+
 absl::Status BrokerService::DoVerifyAuditLog(const Principal& p,
                                              v1::VerifyAuditLogResponse* resp) {
   if (!p.Has(Role::kAdmin)) {
@@ -189,22 +256,43 @@ absl::Status BrokerService::DoRequestApproval(
   }
   // The canonical principals: the agent that asks, and the human it acts
   // for, who may not decide this approval either.
-  absl::StatusOr<NewApproval> valid =
+  absl::StatusOr<ValidRequest> valid =
       ValidateRequest(in, p.id, options_.limits, p.on_behalf_of);
   if (!valid.ok()) {
     // The action is unvalidated here: keep it out of the metric labels.
     metrics_.RecordRequest("invalid", CodeLabel(valid.status().code()));
     return valid.status();
   }
-  absl::StatusOr<CreateResult> created = store_.Create(*valid);
+  // From here on only the masked request travels: the raw parameters end
+  // with this function.
+  absl::StatusOr<NewApproval> masked =
+      ApplyPolicy(*valid, *policy_.Current(), options_.limits);
+  if (!masked.ok()) {
+    metrics_.RecordRequest(valid->action, CodeLabel(masked.status().code()));
+    return masked.status();
+  }
+  absl::StatusOr<CreateResult> created = store_.Create(*masked);
   if (!created.ok()) {
     metrics_.RecordRequest(valid->action, CodeLabel(created.status().code()));
     return created.status();
   }
   if (created->created) hub_.Notify();
-  metrics_.RecordRequest(valid->action,
-                         created->created ? "created" : "idempotent_replay");
-  ToProto(created->approval, resp->mutable_approval());
+  absl::string_view outcome = "idempotent_replay";
+  if (created->created) {
+    switch (masked->requirement.outcome) {
+      case Outcome::kRequireApproval:
+        outcome = "created";
+        break;
+      case Outcome::kAutoApprove:
+        outcome = "auto_approved";
+        break;
+      case Outcome::kAutoDeny:
+        outcome = "auto_denied";
+        break;
+    }
+  }
+  metrics_.RecordRequest(valid->action, outcome);
+  ToProto(created->approval, &signer_, resp->mutable_approval());
   resp->set_created(created->created);
   return absl::OkStatus();
 }
@@ -231,11 +319,16 @@ absl::Status BrokerService::DoDecide(const Principal& p,
   in.verdict =
       req.verdict() == v1::APPROVE ? Verdict::kApprove : Verdict::kDeny;
   in.comment = req.comment();
+  // Membership as the policy says now: someone removed from a group can no
+  // longer review, even requests made before.
+  in.actor_groups = policy_.Current()->policy.GroupsOf(p.id);
   absl::StatusOr<ApprovalEvent> event = store_.Decide(in);
   if (!event.ok()) {
-    // Refusals of both kinds (requester, or the human behind it) were
-    // audited by the store; Unary logs and counts them by reason.
-    if (event.status().code() == absl::StatusCode::kPermissionDenied) {
+    // Refusals (self-approval, the human behind the requester, outside the
+    // rule's groups, a second review) were audited by the store; Unary logs
+    // and counts PERMISSION_DENIED by reason.
+    const std::string reason = RefusalReason(event.status());
+    if (reason == "self_approval" || reason == "on_behalf_of_self_approval") {
       metrics_.RecordSelfApprovalRefused();
     }
     return event.status();
@@ -244,12 +337,12 @@ absl::Status BrokerService::DoDecide(const Principal& p,
   bool approved = in.verdict == Verdict::kApprove;
   metrics_.RecordDecision(approved ? "approve" : "deny");
   const Approval& a = event->approval;
-  if (a.decided_at) {
+  if (IsTerminal(a.state) && a.decided_at) {
     metrics_.ObserveTimeToDecision(
-        approved ? "approved" : "denied",
+        a.state == State::kApproved ? "approved" : "denied",
         absl::ToDoubleSeconds(*a.decided_at - a.created_at));
   }
-  ToProto(a, resp->mutable_approval());
+  ToProto(a, &signer_, resp->mutable_approval());
   return absl::OkStatus();
 }
 
@@ -261,7 +354,7 @@ absl::Status BrokerService::DoGet(const Principal& p,
   if (!a.ok()) return a.status();
   // Another requester's approval looks exactly like an unknown one.
   if (!SeesAll(p) && a->requester != p.id) return NotFound(req.approval_id());
-  ToProto(*a, resp);
+  ToProto(*a, &signer_, resp);
   return absl::OkStatus();
 }
 
@@ -285,7 +378,9 @@ absl::Status BrokerService::DoList(const Principal& p,
   if (!SeesAll(p)) q.requester = p.id;
   absl::StatusOr<ApprovalPage> page = store_.List(q);
   if (!page.ok()) return page.status();
-  for (const Approval& a : page->approvals) ToProto(a, resp->add_approvals());
+  for (const Approval& a : page->approvals) {
+    ToProto(a, &signer_, resp->add_approvals());
+  }
   resp->set_next_page_token(page->next_page_token);
   return absl::OkStatus();
 }
@@ -307,7 +402,7 @@ absl::Status BrokerService::DoCancel(const Principal& p,
     metrics_.ObserveTimeToDecision(
         "cancelled", absl::ToDoubleSeconds(*a.decided_at - a.created_at));
   }
-  ToProto(a, resp);
+  ToProto(a, &signer_, resp);
   return absl::OkStatus();
 }
 
@@ -340,6 +435,7 @@ grpc::ServerWriteReactor<v1::DecisionEvent>* BrokerService::StreamDecisions(
   if (!SeesAll(*p)) params.filter.requester = p->id;
   params.after_cursor = static_cast<int64_t>(req->after_cursor());
   params.max_backlog = options_.stream_max_backlog;
+  params.signer = &signer_;
   auto* stream =
       new DecisionStream(store_, hub_, executor_, metrics_, std::move(params));
   stream->Start();

@@ -10,7 +10,9 @@
 
 #include "approval/v1/approval.grpc.pb.h"
 #include "server/auth/authenticator.h"
+#include "server/domain/approval_token.h"
 #include "server/domain/rules.h"
+#include "server/policy/active_policy.h"
 #include "server/service/event_hub.h"
 #include "server/service/executor.h"
 #include "server/service/metrics.h"
@@ -30,8 +32,11 @@ struct ServiceOptions {
 // Thread-safe. All dependencies must outlive the service.
 class BrokerService final : public v1::ApprovalBroker::CallbackService {
  public:
+  // Requests meet the policy `policy` holds at the time they arrive;
+  // `signer` signs approval tokens.
   BrokerService(ApprovalStore& store, const Authenticator& auth, EventHub& hub,
                 Executor& executor, BrokerMetrics& metrics,
+                const PolicyHolder& policy, const TokenSigner& signer,
                 ServiceOptions options);
 
   grpc::ServerUnaryReactor* RequestApproval(
@@ -52,6 +57,12 @@ class BrokerService final : public v1::ApprovalBroker::CallbackService {
   grpc::ServerUnaryReactor* VerifyAuditLog(
       grpc::CallbackServerContext* ctx, const v1::VerifyAuditLogRequest* req,
       v1::VerifyAuditLogResponse* resp) override;
+  grpc::ServerUnaryReactor* ListAuditEvents(
+      grpc::CallbackServerContext* ctx, const v1::ListAuditEventsRequest* req,
+      v1::ListAuditEventsResponse* resp) override;
+  grpc::ServerUnaryReactor* GetSigningKey(grpc::CallbackServerContext* ctx,
+                                          const v1::GetSigningKeyRequest* req,
+                                          v1::SigningKey* resp) override;
   grpc::ServerWriteReactor<v1::DecisionEvent>* StreamDecisions(
       grpc::CallbackServerContext* ctx,
       const v1::StreamDecisionsRequest* req) override;
@@ -77,6 +88,9 @@ class BrokerService final : public v1::ApprovalBroker::CallbackService {
                       v1::ListApprovalsResponse* resp);
   absl::Status DoVerifyAuditLog(const Principal& p,
                                 v1::VerifyAuditLogResponse* resp);
+  absl::Status DoListAuditEvents(const Principal& p,
+                                 const v1::ListAuditEventsRequest& req,
+                                 v1::ListAuditEventsResponse* resp);
   absl::Status DoCancel(const Principal& p,
                         const v1::CancelApprovalRequest& req,
                         v1::Approval* resp);
@@ -86,6 +100,8 @@ class BrokerService final : public v1::ApprovalBroker::CallbackService {
   EventHub& hub_;
   Executor& executor_;
   BrokerMetrics& metrics_;
+  const PolicyHolder& policy_;
+  const TokenSigner& signer_;
   const ServiceOptions options_;
 };
 

@@ -2,6 +2,8 @@
 
 #include "absl/strings/ascii.h"
 #include "google/protobuf/util/time_util.h"
+#include "server/domain/canonical.h"
+#include "server/domain/rules.h"
 
 namespace approval {
 namespace {
@@ -24,9 +26,31 @@ v1::EventType ToProto(EventType t) {
     case EventType::kCancelled:
       return v1::EVENT_CANCELLED;
     case EventType::kDecisionRefused:
+    case EventType::kReviewed:
       break;
   }
   return v1::EVENT_TYPE_UNSPECIFIED;
+}
+
+v1::Verdict ToProto(Verdict v) {
+  return v == Verdict::kApprove ? v1::APPROVE : v1::DENY;
+}
+
+v1::Outcome ToProto(Outcome o) {
+  switch (o) {
+    case Outcome::kRequireApproval:
+      return v1::REQUIRE_APPROVAL;
+    case Outcome::kAutoApprove:
+      return v1::AUTO_APPROVE;
+    case Outcome::kAutoDeny:
+      return v1::AUTO_DENY;
+  }
+  return v1::OUTCOME_UNSPECIFIED;
+}
+
+void SetDuration(absl::Duration d, google::protobuf::Duration* out) {
+  *out = google::protobuf::util::TimeUtil::MicrosecondsToDuration(
+      absl::ToInt64Microseconds(d));
 }
 
 }  // namespace
@@ -73,11 +97,39 @@ std::optional<State> FromProto(v1::State s) {
   }
 }
 
-void ToProto(const Approval& a, v1::Approval* out) {
+absl::Time FromProto(const google::protobuf::Timestamp& t) {
+  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+}
+
+ApprovalClaims ClaimsFor(const Approval& a) {
+  ApprovalClaims c;
+  c.approval_id = a.id;
+  c.action = a.action;
+  c.action_digest = a.action_digest;
+  c.approvers = ApproversOf(a);
+  c.rule = a.requirement.rule;
+  c.approved_at = a.decided_at.value_or(a.created_at);
+  c.not_before = c.approved_at;
+  c.not_after = c.approved_at + a.requirement.execution_window;
+  return c;
+}
+
+void ToProto(const AuditEvent& e, v1::AuditEvent* out) {
+  out->set_seq(static_cast<uint64_t>(e.seq));
+  out->set_approval_id(e.approval_id);
+  out->set_type(std::string(EventTypeName(e.type)));
+  out->set_actor(e.actor);
+  SetTime(e.occurred_at, out->mutable_occur_time());
+  out->set_details_json(e.details_json);
+  out->set_prev_hash(HexEncode(e.prev_hash));
+  out->set_hash(HexEncode(e.hash));
+}
+
+void ToProto(const Approval& a, const TokenSigner* signer, v1::Approval* out) {
   out->set_id(a.id);
   out->set_action(a.action);
   out->set_resource(a.resource);
-  out->set_parameters_json(a.parameters_json);
+  out->set_parameters_preview_json(a.parameters_preview);
   out->set_justification(a.justification);
   out->set_state(ToProto(a.state));
   out->set_requester(a.requester);
@@ -89,12 +141,33 @@ void ToProto(const Approval& a, v1::Approval* out) {
   out->set_action_digest(a.action_digest);
   out->set_idempotency_key(a.idempotency_key);
   out->set_on_behalf_of(a.on_behalf_of);
+  v1::Requirement* req = out->mutable_requirement();
+  req->set_rule(a.requirement.rule);
+  req->set_outcome(ToProto(a.requirement.outcome));
+  for (const std::string& g : a.requirement.reviewer_groups) {
+    req->add_reviewer_groups(g);
+  }
+  req->set_approvals_required(a.requirement.approvals_required);
+  req->set_deny_ends(a.requirement.deny_ends);
+  SetDuration(a.requirement.execution_window, req->mutable_execution_window());
+  for (const Review& r : a.reviews) {
+    v1::Review* out_review = out->add_reviews();
+    out_review->set_reviewer(r.reviewer);
+    out_review->set_verdict(ToProto(r.verdict));
+    out_review->set_comment(r.comment);
+    SetTime(r.reviewed_at, out_review->mutable_review_time());
+  }
+  out->set_approvals_missing(ApprovalsMissing(a));
+  if (a.state == State::kApproved && signer != nullptr) {
+    out->set_approval_token(signer->Sign(ClaimsFor(a)));
+  }
 }
 
-void ToProto(const ApprovalEvent& e, v1::DecisionEvent* out) {
+void ToProto(const ApprovalEvent& e, const TokenSigner* signer,
+             v1::DecisionEvent* out) {
   out->set_cursor(static_cast<uint64_t>(e.cursor));
   out->set_type(ToProto(e.type));
-  ToProto(e.approval, out->mutable_approval());
+  ToProto(e.approval, signer, out->mutable_approval());
   SetTime(e.occurred_at, out->mutable_event_time());
   out->set_actor(e.actor);
 }

@@ -20,11 +20,12 @@ DecisionStream::DecisionStream(ApprovalStore& store, EventHub& hub,
       params_(std::move(params)) {}
 
 void DecisionStream::Start() {
-  metrics_.StreamOpened();
   // Subscribe before reading the backlog, so nothing committed in between
   // is missed: the hub delivers everything after `start`, the catch-up
-  // reads everything up to it.
+  // reads everything up to it. Counted open once subscribed, so a stream
+  // the gauge shows receives every later event.
   int64_t start = hub_.Subscribe(this, params_.filter);
+  metrics_.StreamOpened();
   {
     absl::MutexLock lock(&mu_);
     hub_start_ = start;
@@ -125,7 +126,7 @@ void DecisionStream::Pump() {
         if (candidate->cursor > last_sent_) event = std::move(candidate);
       }
       if (event != nullptr) {
-        ToProto(*event, &current_);
+        ToProto(*event, params_.signer, &current_);
         last_sent_ = event->cursor;
         writing_ = true;
         next = Next::kWrite;

@@ -17,7 +17,7 @@ BrokerMetrics::BrokerMetrics()
                     .Register(*registry_)),
       decisions_(prometheus::BuildCounter()
                      .Name("approval_decisions_total")
-                     .Help("Decisions recorded, by verdict")
+                     .Help("Reviews recorded, by verdict")
                      .Register(*registry_)),
       self_approvals_refused_(
           prometheus::BuildCounter()
@@ -55,7 +55,12 @@ BrokerMetrics::BrokerMetrics()
       time_to_decision_(prometheus::BuildHistogram()
                             .Name("approval_time_to_decision_seconds")
                             .Help("From request to terminal state, by outcome")
-                            .Register(*registry_)) {}
+                            .Register(*registry_)),
+      policy_reloads_(prometheus::BuildCounter()
+                          .Name("approval_policy_reloads_total")
+                          .Help("Policy reloads by result (ok, error: the "
+                                "previous policy stayed in force)")
+                          .Register(*registry_)) {}
 
 void BrokerMetrics::RecordRequest(absl::string_view action,
                                   absl::string_view outcome) {
@@ -103,6 +108,10 @@ void BrokerMetrics::ObserveTimeToDecision(absl::string_view outcome,
       1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600, 86400};
   time_to_decision_.Add({{"outcome", std::string(outcome)}}, kBuckets)
       .Observe(seconds);
+}
+
+void BrokerMetrics::RecordPolicyReload(bool ok) {
+  policy_reloads_.Add({{"result", ok ? "ok" : "error"}}).Increment();
 }
 
 }  // namespace approval

@@ -40,6 +40,9 @@ class BrokerMetrics final {
   void ObserveRpc(absl::string_view method, absl::string_view code,
                   double seconds);
   void ObserveTimeToDecision(absl::string_view outcome, double seconds);
+  // A policy reload (SIGHUP) that took effect, or failed and kept the
+  // previous policy.
+  void RecordPolicyReload(bool ok);
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
@@ -52,6 +55,7 @@ class BrokerMetrics final {
   prometheus::Gauge& open_streams_;
   prometheus::Family<prometheus::Histogram>& rpc_latency_;
   prometheus::Family<prometheus::Histogram>& time_to_decision_;
+  prometheus::Family<prometheus::Counter>& policy_reloads_;
 };
 
 }  // namespace approval

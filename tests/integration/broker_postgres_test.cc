@@ -161,7 +161,7 @@ TEST_CASE("two brokers on one database share one chain and one event stream",
 
   absl::StatusOr<int64_t> verified = VerifyAuditChain(*store_a);
   REQUIRE(verified.ok());
-  CHECK(*verified == 1 + 20 + 1);
+  CHECK(*verified == 1 + 20 + 2);  // + the review and the approval
 }
 
 }  // namespace
