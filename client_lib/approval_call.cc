@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "server/domain/approval_token.h"
 
 namespace approval::client_internal {
 namespace {
@@ -52,6 +53,49 @@ bool Retryable(grpc::StatusCode code) {
 }
 
 }  // namespace
+
+SigningKeyCache::SigningKeyCache(std::string pinned_pem)
+    : pinned_(!pinned_pem.empty()), pem_(std::move(pinned_pem)) {}
+
+std::string SigningKeyCache::Get() const {
+  absl::MutexLock lock(&mu_);
+  return pem_;
+}
+
+void SigningKeyCache::Put(std::string pem) {
+  absl::MutexLock lock(&mu_);
+  if (!pinned_) pem_ = std::move(pem);
+}
+
+absl::StatusOr<ApprovedAction> VerifyToken(absl::string_view token,
+                                           absl::string_view public_key_pem,
+                                           absl::string_view action_digest,
+                                           absl::string_view approval_id,
+                                           absl::Time now) {
+  if (absl::StatusOr<std::string> key_id = KeyIdOf(public_key_pem);
+      !key_id.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("broker public key: ", key_id.status().message()));
+  }
+  absl::StatusOr<ApprovalClaims> claims =
+      approval::VerifyApprovalToken(token, public_key_pem);
+  if (!claims.ok()) return claims.status();
+  if (absl::Status s = CheckClaims(*claims, action_digest, approval_id, now);
+      !s.ok()) {
+    return s;
+  }
+  ApprovedAction out;
+  out.approval_id = std::move(claims->approval_id);
+  out.action = std::move(claims->action);
+  out.action_digest = std::move(claims->action_digest);
+  out.approvers = std::move(claims->approvers);
+  out.rule = std::move(claims->rule);
+  out.approved_at = claims->approved_at;
+  out.not_before = claims->not_before;
+  out.not_after = claims->not_after;
+  out.key_id = std::move(claims->key_id);
+  return out;
+}
 
 absl::Status CheckDigest(absl::string_view what, absl::string_view expected,
                          absl::string_view actual) {
@@ -111,8 +155,10 @@ ApprovalCall::ApprovalCall(std::shared_ptr<const Connection> connection,
                            v1::RequestApprovalRequest request,
                            std::string expected_digest, absl::Time deadline,
                            Done done,
-                           std::function<void(const ApprovalCall*)> on_finished)
-    : connection_(std::move(connection)),
+                           std::function<void(const ApprovalCall*)> on_finished,
+                           std::shared_ptr<void> lease)
+    : lease_(std::move(lease)),
+      connection_(std::move(connection)),
       request_(std::move(request)),
       expected_digest_(std::move(expected_digest)),
       deadline_(deadline),
@@ -155,21 +201,27 @@ std::shared_ptr<grpc::ClientContext> ApprovalCall::NewContext(
   return context;
 }
 
-void ApprovalCall::Submit() {
+std::shared_ptr<grpc::ClientContext> ApprovalCall::BeginUnaryAttempt(
+    bool* capped_by_deadline) {
   absl::Time now = absl::Now();
   if (now >= deadline_) {
     OnDeadline();
-    return;
+    return nullptr;
   }
   absl::Time attempt_deadline =
       std::min(deadline_, now + connection_->rpc_timeout);
-  bool capped_by_deadline = attempt_deadline == deadline_;
+  *capped_by_deadline = attempt_deadline == deadline_;
   std::shared_ptr<grpc::ClientContext> context =
       NewContext(attempt_deadline, /*wait_for_ready=*/false);
-  if (context == nullptr) {
-    Finish(ShutDown());
-    return;
-  }
+  if (context == nullptr) Finish(ShutDown());
+  return context;
+}
+
+void ApprovalCall::Submit() {
+  bool capped_by_deadline = false;
+  std::shared_ptr<grpc::ClientContext> context =
+      BeginUnaryAttempt(&capped_by_deadline);
+  if (context == nullptr) return;
   auto response = std::make_shared<v1::RequestApprovalResponse>();
   connection_->stub->async()->RequestApproval(
       context.get(), &request_, response.get(),
@@ -252,6 +304,17 @@ bool ApprovalCall::OnEvent(const v1::DecisionEvent& event) {
   if (approval.has_decide_time()) {
     decision.decide_time = FromProto(approval.decide_time());
   }
+  decision.rule = approval.requirement().rule();
+  if (*state == DecisionState::kApproved) {
+    if (approval.approval_token().empty()) {
+      result_ = absl::DataLossError(
+          absl::StrCat("approval ", approval.id(),
+                       " is APPROVED but carries no approval token; refused"));
+      return true;
+    }
+    // Verified in OnStreamDone: the key may have to be fetched first.
+    decision.approval_token = approval.approval_token();
+  }
   result_ = std::move(decision);
   return true;
 }
@@ -263,6 +326,14 @@ void ApprovalCall::OnStreamDone(const grpc::Status& status) {
     result = result_;
   }
   if (result) {
+    if (result->ok() && (*result)->state == DecisionState::kApproved) {
+      {
+        absl::MutexLock lock(&mu_);
+        unverified_ = **result;
+      }
+      VerifyApproved();
+      return;
+    }
     Finish(*std::move(result));
     return;
   }
@@ -271,6 +342,93 @@ void ApprovalCall::OnStreamDone(const grpc::Status& status) {
                             : status,
                 /*capped_by_deadline=*/true, "StreamDecisions",
                 &ApprovalCall::Follow);
+}
+
+void ApprovalCall::VerifyApproved() {
+  if (Aborted()) {
+    Finish(ShutDown());
+    return;
+  }
+  std::string pem = connection_->signing_key->Get();
+  Decision decision;
+  bool key_fetched;
+  {
+    absl::MutexLock lock(&mu_);
+    decision = *unverified_;
+    key_fetched = key_fetched_;
+  }
+  if (pem.empty()) {
+    FetchSigningKey();
+    return;
+  }
+  absl::StatusOr<Decision> verified = Verified(std::move(decision), pem);
+  // A key kept from an earlier call goes stale when the broker's key
+  // changes (a restart without signing_key_file): ask the broker once more.
+  if (!verified.ok() && !connection_->signing_key->pinned() && !key_fetched) {
+    FetchSigningKey();
+    return;
+  }
+  Finish(std::move(verified));
+}
+
+void ApprovalCall::FetchSigningKey() {
+  bool capped_by_deadline = false;
+  std::shared_ptr<grpc::ClientContext> context =
+      BeginUnaryAttempt(&capped_by_deadline);
+  if (context == nullptr) return;
+  auto request = std::make_shared<v1::GetSigningKeyRequest>();
+  auto response = std::make_shared<v1::SigningKey>();
+  connection_->stub->async()->GetSigningKey(
+      context.get(), request.get(), response.get(),
+      [self = shared_from_this(), context, request, response,
+       capped_by_deadline](grpc::Status status) {
+        self->OnSigningKey(status, *response, capped_by_deadline);
+      });
+}
+
+void ApprovalCall::OnSigningKey(const grpc::Status& status,
+                                const v1::SigningKey& key,
+                                bool capped_by_deadline) {
+  if (!status.ok()) {
+    HandleFailure(status, capped_by_deadline, "GetSigningKey",
+                  &ApprovalCall::VerifyApproved);
+    return;
+  }
+  Decision decision;
+  {
+    absl::MutexLock lock(&mu_);
+    decision = *unverified_;
+    key_fetched_ = true;
+    failures_ = 0;
+  }
+  absl::StatusOr<std::string> key_id = KeyIdOf(key.public_key_pem());
+  if (!key_id.ok() || *key_id != key.key_id()) {
+    Finish(absl::DataLossError(
+        absl::StrCat("approval token of approval ", decision.approval_id,
+                     " cannot be verified: the broker's signing key (key_id \"",
+                     key.key_id(), "\") ",
+                     key_id.ok() ? absl::StrCat("has key id ", *key_id)
+                                 : std::string(key_id.status().message()),
+                     "; refused")));
+    return;
+  }
+  connection_->signing_key->Put(key.public_key_pem());
+  Finish(Verified(std::move(decision), key.public_key_pem()));
+}
+
+absl::StatusOr<Decision> ApprovalCall::Verified(Decision decision,
+                                                absl::string_view pem) {
+  absl::StatusOr<ApprovedAction> approved =
+      VerifyToken(decision.approval_token, pem, expected_digest_,
+                  decision.approval_id, absl::Now());
+  if (!approved.ok()) {
+    return absl::DataLossError(absl::StrCat(
+        "approval token of approval ", decision.approval_id,
+        " does not verify: ", approved.status().message(), "; refused"));
+  }
+  decision.approvers = std::move(approved->approvers);
+  decision.rule = std::move(approved->rule);
+  return decision;
 }
 
 void ApprovalCall::HandleFailure(const grpc::Status& status,
@@ -349,10 +507,23 @@ void ApprovalCall::OnAlarm(Step step) {
 void ApprovalCall::OnDeadline() {
   std::string id;
   grpc::Status last_error;
+  bool approved;
   {
     absl::MutexLock lock(&mu_);
     id = approval_id_;
     last_error = last_error_;
+    approved = unverified_.has_value();
+  }
+  if (approved) {
+    // Nothing to cancel; without the key the approval cannot count.
+    Finish(absl::DeadlineExceededError(absl::StrCat(
+        "approval ", id,
+        " was approved, but the broker's signing key to verify its token "
+        "could not be fetched before the deadline",
+        last_error.ok() ? ""
+                        : absl::StrCat(" (last error: ",
+                                       last_error.error_message(), ")"))));
+    return;
   }
   std::string what = id.empty()
                          ? "the broker recorded no approval before the deadline"

@@ -3,8 +3,9 @@
 // own). Internal to the client library.
 //
 // At any time a call has exactly one thing in flight: a RequestApproval, a
-// StreamDecisions following its approval id, a backoff alarm, or the
-// CancelApproval after its deadline. Each completion starts the next step or
+// StreamDecisions following its approval id, a GetSigningKey to verify an
+// approval's token, a backoff alarm, or the CancelApproval after its
+// deadline. Each completion starts the next step or
 // finishes the call; Abort() cuts whichever is in flight short. The owner
 // must hold a shared_ptr to the call until `on_finished` runs: a pending
 // backoff alarm refers to the call only weakly.
@@ -28,7 +29,27 @@
 
 namespace approval::client_internal {
 
-// What every call of one Client shares; immutable after construction.
+// The broker's approval-token public key: pinned in the options, or fetched
+// and kept for every call of one Client. Thread-safe.
+class SigningKeyCache final {
+ public:
+  // `pinned_pem`: ClientOptions::broker_public_key_pem ("" for none).
+  explicit SigningKeyCache(std::string pinned_pem);
+
+  bool pinned() const { return pinned_; }
+  // The pinned key, else the last one fetched; "" before the first fetch.
+  std::string Get() const;
+  // Keeps a freshly fetched key (never called when pinned).
+  void Put(std::string pem);
+
+ private:
+  const bool pinned_;
+  mutable absl::Mutex mu_;
+  std::string pem_ ABSL_GUARDED_BY(mu_);
+};
+
+// What every call of one Client shares; immutable after construction except
+// for the key cache, which guards itself.
 struct Connection {
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<v1::ApprovalBroker::Stub> stub;
@@ -37,6 +58,7 @@ struct Connection {
   absl::Duration backoff_max;
   absl::Duration rpc_timeout;
   bool cancel_on_deadline = true;
+  std::unique_ptr<SigningKeyCache> signing_key;
 };
 
 // Verifies that `actual` (from the broker) equals the digest of what was
@@ -44,17 +66,32 @@ struct Connection {
 absl::Status CheckDigest(absl::string_view what, absl::string_view expected,
                          absl::string_view actual);
 
+// The claims of `token` when it is signed by `public_key_pem` and approves
+// `action_digest` (and `approval_id`, unless empty) at `now`.
+// INVALID_ARGUMENT when the PEM is not an Ed25519 public key; otherwise the
+// codes of VerifyApprovalToken and CheckClaims (server/domain).
+absl::StatusOr<ApprovedAction> VerifyToken(absl::string_view token,
+                                           absl::string_view public_key_pem,
+                                           absl::string_view action_digest,
+                                           absl::string_view approval_id,
+                                           absl::Time now);
+
 class ApprovalCall final : public std::enable_shared_from_this<ApprovalCall> {
  public:
   using Done = std::function<void(absl::StatusOr<Decision>)>;
 
   // `request` carries the idempotency key and is sent unchanged on every
   // attempt; `expected_digest` is the ActionDigest of its content.
-  // `on_finished` runs after `done`, as the call's last act.
+  // `on_finished` runs after `done`, as the call's last act. `lease` is
+  // released when the call is destroyed, after its reference to
+  // `connection`: the owner waits for it before dropping the channel, so a
+  // channel is never destroyed on one of gRPC's callback threads (gRPC 1.51
+  // would join that thread from itself and abort).
   ApprovalCall(std::shared_ptr<const Connection> connection,
                v1::RequestApprovalRequest request, std::string expected_digest,
                absl::Time deadline, Done done,
-               std::function<void(const ApprovalCall*)> on_finished);
+               std::function<void(const ApprovalCall*)> on_finished,
+               std::shared_ptr<void> lease);
 
   void Start();
   // Ends the call soon with CANCELLED. Thread-safe; idempotent.
@@ -73,6 +110,15 @@ class ApprovalCall final : public std::enable_shared_from_this<ApprovalCall> {
   // True once `event` settles the call (its result is then recorded).
   bool OnEvent(const v1::DecisionEvent& event);
   void OnStreamDone(const grpc::Status& status);
+  // Finishes with the approved decision once its token verifies with the
+  // broker's key, fetching the key first if none is kept (or the one kept
+  // failed and was not pinned).
+  void VerifyApproved();
+  void FetchSigningKey();
+  void OnSigningKey(const grpc::Status& status, const v1::SigningKey& key,
+                    bool capped_by_deadline);
+  // The approved decision, or DATA_LOSS, by the token checked against `pem`.
+  absl::StatusOr<Decision> Verified(Decision decision, absl::string_view pem);
   // Retries `retry` after a backoff, finishes, or handles the deadline,
   // depending on `status`.
   void HandleFailure(const grpc::Status& status, bool capped_by_deadline,
@@ -86,8 +132,15 @@ class ApprovalCall final : public std::enable_shared_from_this<ApprovalCall> {
   // flight; nullptr once aborted (the caller then finishes the call).
   std::shared_ptr<grpc::ClientContext> NewContext(absl::Time deadline,
                                                   bool wait_for_ready);
+  // NewContext for one unary attempt, due at rpc_timeout or the call's
+  // deadline, whichever is first (then *capped_by_deadline). nullptr when
+  // the call has ended instead (deadline passed, or aborted).
+  std::shared_ptr<grpc::ClientContext> BeginUnaryAttempt(
+      bool* capped_by_deadline);
   bool Aborted();
 
+  // Declared first, so destroyed last: after connection_.
+  const std::shared_ptr<void> lease_;
   const std::shared_ptr<const Connection> connection_;
   const v1::RequestApprovalRequest request_;
   const std::string expected_digest_;
@@ -102,6 +155,9 @@ class ApprovalCall final : public std::enable_shared_from_this<ApprovalCall> {
   int failures_ ABSL_GUARDED_BY(mu_) = 0;  // since the broker last answered
   grpc::Status last_error_ ABSL_GUARDED_BY(mu_);
   std::optional<absl::StatusOr<Decision>> result_ ABSL_GUARDED_BY(mu_);
+  // An approved decision waiting for its token to be verified.
+  std::optional<Decision> unverified_ ABSL_GUARDED_BY(mu_);
+  bool key_fetched_ ABSL_GUARDED_BY(mu_) = false;  // by this call
   std::shared_ptr<grpc::ClientContext> context_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<grpc::Alarm> alarm_ ABSL_GUARDED_BY(mu_);
   absl::BitGen bitgen_ ABSL_GUARDED_BY(mu_);

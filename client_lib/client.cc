@@ -15,6 +15,7 @@
 #include "client_lib/approval_call.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/security/credentials.h"
+#include "server/domain/approval_token.h"
 #include "server/domain/canonical.h"
 
 namespace approval {
@@ -83,7 +84,38 @@ absl::Status ValidateOptions(const ClientOptions& o) {
         absl::StrCat("rpc_timeout: ", absl::FormatDuration(o.rpc_timeout),
                      " is not positive"));
   }
+  if (!o.broker_public_key_pem.empty()) {
+    if (absl::StatusOr<std::string> id = KeyIdOf(o.broker_public_key_pem);
+        !id.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("broker_public_key_pem: ", id.status().message()));
+    }
+  }
   return absl::OkStatus();
+}
+
+// What the client sends for `request` and the digest that binds it.
+struct Encoded {
+  std::string parameters;  // canonical JSON object
+  std::string digest;      // ActionDigest
+};
+
+absl::StatusOr<Encoded> Encode(const ApprovalRequest& request) {
+  absl::StatusOr<std::string> parameters = CanonicalizeJsonObject(
+      request.parameters_json.empty() ? "{}" : request.parameters_json);
+  if (!parameters.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("parameters_json: ", parameters.status().message()));
+  }
+  Encoded out;
+  try {
+    out.digest = ActionDigest(request.action, request.resource, *parameters);
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("action or resource: not encodable: ", e.what()));
+  }
+  out.parameters = *std::move(parameters);
+  return out;
 }
 
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> Credentials(
@@ -136,9 +168,15 @@ class GrpcClient final : public Client {
     }
     for (const std::shared_ptr<ApprovalCall>& call : calls) call->Abort();
     calls.clear();
+    // Finished is not enough: a gRPC callback may still hold the call, and
+    // with it the channel. Wait until every call is destroyed, so that the
+    // channel goes here, on the caller's thread.
     absl::MutexLock lock(&mu_);
     mu_.Await(absl::Condition(
-        +[](Calls* c) { return c->empty(); }, &calls_));
+        +[](GrpcClient* c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(c->mu_) {
+          return c->calls_.empty() && c->live_calls_ == 0;
+        },
+        this));
   }
 
   void RequireApprovalAsync(
@@ -150,10 +188,20 @@ class GrpcClient final : public Client {
       done(prepared.status());
       return;
     }
+    {
+      absl::MutexLock lock(&mu_);
+      ++live_calls_;
+    }
+    // The deleter runs (with a null pointer) when the call is destroyed.
+    std::shared_ptr<void> lease(nullptr, [this](void*) {
+      absl::MutexLock lock(&mu_);
+      --live_calls_;
+    });
     auto call = std::make_shared<ApprovalCall>(
         connection_, std::move(prepared->first), std::move(prepared->second),
         deadline, std::move(done),
-        [this](const ApprovalCall* finished) { Forget(finished); });
+        [this](const ApprovalCall* finished) { Forget(finished); },
+        std::move(lease));
     {
       absl::MutexLock lock(&mu_);
       calls_.emplace(call.get(), call);
@@ -173,26 +221,15 @@ class GrpcClient final : public Client {
       return absl::InvalidArgumentError(absl::StrCat(
           "ttl: ", absl::FormatDuration(request.ttl), " is negative"));
     }
-    absl::StatusOr<std::string> parameters = CanonicalizeJsonObject(
-        request.parameters_json.empty() ? "{}" : request.parameters_json);
-    if (!parameters.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("parameters_json: ", parameters.status().message()));
-    }
-    std::string digest;
-    try {
-      digest = ActionDigest(request.action, request.resource, *parameters);
-    } catch (const std::exception& e) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("action or resource: not encodable: ", e.what()));
-    }
+    absl::StatusOr<Encoded> encoded = Encode(request);
+    if (!encoded.ok()) return encoded.status();
     absl::StatusOr<std::string> key = NewIdempotencyKey();
     if (!key.ok()) return key.status();
 
     v1::RequestApprovalRequest proto;
     proto.set_action(request.action);
     proto.set_resource(request.resource);
-    proto.set_parameters_json(*std::move(parameters));
+    proto.set_parameters_json(std::move(encoded->parameters));
     proto.set_justification(request.justification);
     proto.set_idempotency_key(*std::move(key));
     absl::Duration ttl =
@@ -203,7 +240,7 @@ class GrpcClient final : public Client {
       proto.mutable_ttl()->set_nanos(static_cast<int32_t>(
           absl::ToInt64Nanoseconds(ttl - absl::Seconds(seconds))));
     }
-    return std::make_pair(std::move(proto), std::move(digest));
+    return std::make_pair(std::move(proto), std::move(encoded->digest));
   }
 
   void Forget(const ApprovalCall* call) {
@@ -215,6 +252,7 @@ class GrpcClient final : public Client {
   const absl::Duration default_ttl_;
   absl::Mutex mu_;
   Calls calls_ ABSL_GUARDED_BY(mu_);
+  int live_calls_ ABSL_GUARDED_BY(mu_) = 0;  // constructed, not yet destroyed
 };
 
 }  // namespace
@@ -263,6 +301,8 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Create(
   connection->backoff_max = options.reconnect_backoff_max;
   connection->rpc_timeout = options.rpc_timeout;
   connection->cancel_on_deadline = options.cancel_on_deadline;
+  connection->signing_key = std::make_unique<client_internal::SigningKeyCache>(
+      options.broker_public_key_pem);
   return std::make_unique<GrpcClient>(std::move(connection),
                                       options.default_ttl);
 }
@@ -302,6 +342,15 @@ absl::Status Client::RunIfApproved(const ApprovalRequest& request,
                        decision->decided_by, because));
   }
   return absl::InternalError("unknown decision state");
+}
+
+absl::StatusOr<ApprovedAction> VerifyApprovalToken(
+    absl::string_view token, absl::string_view broker_public_key_pem,
+    const ApprovalRequest& request, absl::Time now) {
+  absl::StatusOr<Encoded> encoded = Encode(request);
+  if (!encoded.ok()) return encoded.status();
+  return client_internal::VerifyToken(token, broker_public_key_pem,
+                                      encoded->digest, /*approval_id=*/"", now);
 }
 
 }  // namespace approval

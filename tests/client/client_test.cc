@@ -1,11 +1,16 @@
 // approval::Client against a real broker on PostgreSQL: every final state,
-// the caller's deadline, errors that must not be retried, options, mTLS.
+// approval tokens (verified by the client and offline), quorum, the
+// caller's deadline, errors that must not be retried, options, mTLS.
 #include "approval/client.h"
 
 #include <catch2/catch.hpp>
 #include <future>
 
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "nlohmann/json.hpp"
+#include "server/domain/approval_token.h"
 #include "tests/client/client_test_support.h"
 #include "tests/support/broker/broker_harness.h"
 #include "tests/support/certs/test_certs.h"
@@ -15,6 +20,23 @@ namespace approval::testing {
 namespace {
 
 constexpr absl::Duration kWait = absl::Seconds(30);
+
+// `token` with its payload's approvers replaced and the signature kept.
+std::string WithApprovers(const std::string& token,
+                          const std::vector<std::string>& approvers) {
+  std::vector<std::string> parts = absl::StrSplit(token, '.');
+  REQUIRE(parts.size() == 2);
+  std::string payload;
+  REQUIRE(absl::WebSafeBase64Unescape(parts[0], &payload));
+  nlohmann::json claims = nlohmann::json::parse(payload);
+  claims["approvers"] = approvers;
+  std::string forged;
+  absl::WebSafeBase64Escape(claims.dump(), &forged);
+  return absl::StrCat(forged, ".", parts[1]);
+}
+
+// A fresh key that never signed anything the broker issued.
+std::string StrangersKey() { return TokenSigner::Generate()->public_key_pem(); }
 
 class ClientFixture {
  protected:
@@ -73,6 +95,167 @@ TEST_CASE_METHOD(ClientFixture,
   CHECK(decision->action_digest == ExpectedDigest(request));
   CHECK(decision->cursor > 0);
   CHECK(decision->decide_time > absl::InfinitePast());
+  CHECK_FALSE(decision->approval_token.empty());
+  CHECK(decision->approvers == std::vector<std::string>{"alice"});
+  CHECK(decision->rule == pending.requirement().rule());
+  CHECK_FALSE(decision->rule.empty());
+}
+
+TEST_CASE_METHOD(ClientFixture,
+                 "an approved decision's token verifies offline with the "
+                 "broker's signing key",
+                 "[client][postgres][token]") {
+  std::unique_ptr<Client> client = NewClient();
+  ApprovalRequest request = ExportOf("customers");
+  auto result = std::async(std::launch::async, [&] {
+    return client->RequireApproval(request, absl::Now() + absl::Seconds(60));
+  });
+  v1::Approval pending = AwaitPending();
+  REQUIRE(alice_.Decide(pending.id(), v1::APPROVE, "ok").ok());
+  absl::StatusOr<Decision> decision = result.get();
+  INFO(decision.status().ToString());
+  REQUIRE(decision.ok());
+  REQUIRE(decision->state == DecisionState::kApproved);
+
+  v1::SigningKey key;
+  REQUIRE(agent_.GetSigningKey(&key).ok());
+  CHECK(key.algorithm() == "Ed25519");
+  const std::string& pem = key.public_key_pem();
+  const std::string& token = decision->approval_token;
+
+  absl::StatusOr<ApprovedAction> approved =
+      VerifyApprovalToken(token, pem, request);
+  INFO(approved.status().ToString());
+  REQUIRE(approved.ok());
+  CHECK(approved->approval_id == pending.id());
+  CHECK(approved->action == "db.export");
+  CHECK(approved->action_digest == ExpectedDigest(request));
+  CHECK(approved->approvers == std::vector<std::string>{"alice"});
+  CHECK(approved->rule == decision->rule);
+  CHECK(approved->key_id == key.key_id());
+  CHECK(approved->not_before <= absl::Now());
+  CHECK(approved->not_after > absl::Now());
+  CHECK(approved->approved_at == approved->not_before);
+
+  SECTION("another request's parameters are refused") {
+    ApprovalRequest other = request;
+    other.parameters_json = R"({"table":"customers","rows":1200000})";
+    CHECK(VerifyApprovalToken(token, pem, other).status().code() ==
+          absl::StatusCode::kPermissionDenied);
+    CHECK(
+        VerifyApprovalToken(token, pem, ExportOf("payroll")).status().code() ==
+        absl::StatusCode::kPermissionDenied);
+  }
+  SECTION("a tampered token is refused") {
+    absl::Status s =
+        VerifyApprovalToken(WithApprovers(token, {"mallory"}), pem, request)
+            .status();
+    INFO(s.ToString());
+    CHECK(s.code() == absl::StatusCode::kUnauthenticated);
+    CHECK(VerifyApprovalToken(token.substr(0, token.size() - 2), pem, request)
+              .status()
+              .code() == absl::StatusCode::kUnauthenticated);
+    CHECK(VerifyApprovalToken("not-a-token", pem, request).status().code() ==
+          absl::StatusCode::kUnauthenticated);
+  }
+  SECTION("another key is refused") {
+    CHECK(VerifyApprovalToken(token, StrangersKey(), request).status().code() ==
+          absl::StatusCode::kUnauthenticated);
+    CHECK(VerifyApprovalToken(token, "not a key", request).status().code() ==
+          absl::StatusCode::kInvalidArgument);
+  }
+  SECTION("a time outside the execution window is refused") {
+    CHECK(VerifyApprovalToken(token, pem, request,
+                              approved->not_before - absl::Seconds(1))
+              .status()
+              .code() == absl::StatusCode::kFailedPrecondition);
+    CHECK(VerifyApprovalToken(token, pem, request, approved->not_after)
+              .status()
+              .code() == absl::StatusCode::kFailedPrecondition);
+    CHECK(VerifyApprovalToken(token, pem, request,
+                              approved->not_after - absl::Seconds(1))
+              .ok());
+  }
+}
+
+TEST_CASE_METHOD(ClientFixture,
+                 "a pinned public key decides which approvals count",
+                 "[client][postgres][token]") {
+  ClientOptions options =
+      OptionsFor(harness_.address(), harness_.Token("agent-1"));
+  absl::StatusCode want = absl::StatusCode::kOk;
+  SECTION("the broker's own key passes") {
+    v1::SigningKey key;
+    REQUIRE(agent_.GetSigningKey(&key).ok());
+    options.broker_public_key_pem = key.public_key_pem();
+  }
+  SECTION("another key fails DATA_LOSS") {
+    options.broker_public_key_pem = StrangersKey();
+    want = absl::StatusCode::kDataLoss;
+  }
+  std::unique_ptr<Client> client = NewClient(options);
+  bool ran = false;
+  auto result = std::async(std::launch::async, [&] {
+    return client->RunIfApproved(ExportOf("customers"),
+                                 absl::Now() + absl::Seconds(60), [&] {
+                                   ran = true;
+                                   return absl::OkStatus();
+                                 });
+  });
+  REQUIRE(alice_.Decide(AwaitPending().id(), v1::APPROVE, "ok").ok());
+  absl::Status status = result.get();
+  INFO(status.ToString());
+  CHECK(status.code() == want);
+  CHECK(ran == (want == absl::StatusCode::kOk));
+  if (!status.ok()) {
+    CHECK_THAT(std::string(status.message()),
+               Catch::Contains("does not verify"));
+  }
+}
+
+TEST_CASE("a review short of the quorum keeps the client waiting",
+          "[client][postgres][quorum]") {
+  TempDir dir;
+  Config config = HarnessConfig();
+  config.policy_file =
+      dir.Write("policy.json",
+                R"({"rules": [{"name": "two-eyes", "action": "*",
+                     "approvals_required": 2}]})");
+  TestDatabase db;
+  std::unique_ptr<PostgresStore> store = db.OpenAppStore();
+  BrokerHarness harness(*store, config);
+  BrokerCaller alice(harness.address(), harness.Token("alice"));
+  BrokerCaller bob(harness.address(), harness.Token("bob"));
+  absl::StatusOr<std::unique_ptr<Client>> client =
+      Client::Create(OptionsFor(harness.address(), harness.Token("agent-1")));
+  REQUIRE(client.ok());
+  auto result = std::async(std::launch::async, [&] {
+    return (*client)->RequireApproval(ExportOf("customers"),
+                                      absl::Now() + absl::Seconds(60));
+  });
+  std::vector<v1::Approval> pending =
+      alice.AwaitApprovals(v1::PENDING, 1, kWait);
+  REQUIRE(pending.size() == 1);
+  const std::string id = pending[0].id();
+  CHECK(pending[0].requirement().approvals_required() == 2);
+
+  REQUIRE(alice.Decide(id, v1::APPROVE, "one of two").ok());
+  v1::Approval partial;
+  REQUIRE(alice.Get(id, &partial).ok());
+  CHECK(partial.state() == v1::PENDING);
+  CHECK(partial.approvals_missing() == 1);
+  CHECK(partial.approval_token().empty());
+  // Nothing final happened: the client must still be waiting.
+  CHECK(result.wait_for(std::chrono::seconds(0)) ==
+        std::future_status::timeout);
+
+  REQUIRE(bob.Decide(id, v1::APPROVE, "two of two").ok());
+  absl::StatusOr<Decision> decision = result.get();
+  INFO(decision.status().ToString());
+  REQUIRE(decision.ok());
+  CHECK(decision->state == DecisionState::kApproved);
+  CHECK(decision->approvers == std::vector<std::string>{"alice", "bob"});
+  CHECK(decision->rule == "two-eyes");
 }
 
 TEST_CASE_METHOD(ClientFixture,
@@ -247,6 +430,12 @@ TEST_CASE("Create refuses bad options and unreadable TLS files",
   plain.bearer_token = "has space";
   CHECK(Client::Create(plain).status().code() ==
         absl::StatusCode::kInvalidArgument);
+  plain = ClientOptions();
+  plain.broker_public_key_pem = "-----BEGIN PUBLIC KEY-----\nxx\n";
+  s = Client::Create(plain).status();
+  CHECK(s.code() == absl::StatusCode::kInvalidArgument);
+  CHECK_THAT(std::string(s.message()),
+             Catch::StartsWith("broker_public_key_pem:"));
   CHECK(Client::Create(ClientOptions()).ok());
 }
 

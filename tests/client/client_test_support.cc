@@ -111,6 +111,10 @@ grpc::Status BrokerCaller::Get(const std::string& id,
   return stub_->GetApproval(Context().get(), req, approval);
 }
 
+grpc::Status BrokerCaller::GetSigningKey(v1::SigningKey* key) const {
+  return stub_->GetSigningKey(Context().get(), v1::GetSigningKeyRequest(), key);
+}
+
 BrokerProcess::BrokerProcess(const std::string& database_url)
     : grpc_port_(FreePort()), metrics_port_(FreePort()) {
   nlohmann::json tokens = {{"tokens", nlohmann::json::array()}};

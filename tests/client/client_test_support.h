@@ -44,6 +44,7 @@ class BrokerCaller final {
                       const std::string& comment) const;
   grpc::Status Cancel(const std::string& id) const;
   grpc::Status Get(const std::string& id, v1::Approval* approval) const;
+  grpc::Status GetSigningKey(v1::SigningKey* key) const;
 
  private:
   std::unique_ptr<grpc::ClientContext> Context() const;

@@ -2,18 +2,26 @@
 // approval.
 //
 //   APPROVAL_BROKER_ADDR=127.0.0.1:50051 APPROVAL_BROKER_TOKEN=... \
+//   [APPROVAL_BROKER_PUBLIC_KEY_FILE=broker-signing-key.pub.pem] \
 //     export_agent [table]
+//
+// APPROVAL_BROKER_PUBLIC_KEY_FILE pins the broker's approval-token key (as
+// `approvalctl signing-key` prints it); without it the client asks the
+// broker for its key.
 //
 // Exit status: 0 exported, 1 not exported (denied, expired, cancelled, no
 // decision in time, or an error), 2 usage.
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "approval/client.h"
@@ -23,6 +31,16 @@ namespace {
 std::string Env(const char* name, const char* fallback) {
   const char* value = std::getenv(name);
   return value != nullptr && *value != '\0' ? value : fallback;
+}
+
+// Reads the whole file into *contents; false if it cannot be opened.
+bool ReadFile(const std::string& path, std::string* contents) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::ostringstream out;
+  out << in.rdbuf();
+  *contents = out.str();
+  return true;
 }
 
 // Stands in for the privileged step.
@@ -37,6 +55,13 @@ int main(int argc, char** argv) {
   approval::ClientOptions options;
   options.target = Env("APPROVAL_BROKER_ADDR", "127.0.0.1:50051");
   options.bearer_token = Env("APPROVAL_BROKER_TOKEN", "");
+  const std::string key_file = Env("APPROVAL_BROKER_PUBLIC_KEY_FILE", "");
+  if (!key_file.empty() &&
+      !ReadFile(key_file, &options.broker_public_key_pem)) {
+    std::fprintf(stderr, "cannot read APPROVAL_BROKER_PUBLIC_KEY_FILE %s\n",
+                 key_file.c_str());
+    return 2;
+  }
   if (options.bearer_token.empty() || argc > 2) {
     std::fprintf(stderr,
                  "usage: APPROVAL_BROKER_TOKEN=<agent token> "
@@ -77,6 +102,9 @@ int main(int argc, char** argv) {
     std::printf("not exported\n");
     return 1;
   }
+  // The client verified the broker's approval token before returning.
+  std::printf("approved under rule %s by [%s]\n", decision->rule.c_str(),
+              absl::StrJoin(decision->approvers, ", ").c_str());
   ExportTable(table);
   return 0;
 }

@@ -18,6 +18,12 @@
 // same idempotency key (never a second approval), a dropped connection or a
 // restarted broker is reconnected to with jittered exponential backoff and
 // the approval followed again until its deadline.
+//
+// An approval counts only with the broker's signed approval token: before
+// returning an APPROVED decision the client verifies the token's Ed25519
+// signature and that it approves exactly this approval of exactly what was
+// sent, now. An executor elsewhere checks the token it was handed with the
+// free function VerifyApprovalToken below.
 #ifndef APPROVAL_CLIENT_H_
 #define APPROVAL_CLIENT_H_
 
@@ -25,11 +31,13 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 
 namespace approval {
@@ -71,6 +79,15 @@ struct ClientOptions {
   // (CancelApproval, best effort, bounded by rpc_timeout) so that nobody
   // approves an action that will not run. Default true.
   bool cancel_on_deadline = true;
+
+  // The broker's approval-token public key (SubjectPublicKeyInfo PEM, as
+  // `approvalctl signing-key` prints it). Default "": fetched once with
+  // GetSigningKey over the authenticated channel on the first approved
+  // decision, kept, and fetched again once when a token does not verify
+  // with the key kept (the broker's key changed). Pinning the PEM is
+  // recommended in production: then only a token signed by that key counts,
+  // whatever the broker (or whoever answers in its place) says.
+  std::string broker_public_key_pem;
 };
 
 // What the agent asks to do.
@@ -91,7 +108,9 @@ enum class DecisionState { kApproved, kDenied, kExpired, kCancelled };
 // "APPROVED", "DENIED", "EXPIRED" or "CANCELLED".
 absl::string_view DecisionStateName(DecisionState state);
 
-// The outcome of an approval, as the broker recorded it.
+// The outcome of an approval, as the broker recorded it. An APPROVED
+// decision has been checked against its approval token: the fields taken
+// from the token say so.
 struct Decision {
   std::string approval_id;
   DecisionState state = DecisionState::kExpired;
@@ -103,6 +122,14 @@ struct Decision {
   std::string action_digest;
   uint64_t cursor = 0;  // the decision's event cursor on the broker
   absl::Time decide_time = absl::InfinitePast();  // when it became final
+  // The policy rule that applied (from the verified token when approved).
+  std::string rule;
+  // When approved: the broker's signed approval token, verified; hand it to
+  // an executor that checks it with VerifyApprovalToken. "" otherwise.
+  std::string approval_token;
+  // When approved: who approved, from the verified token, sorted; empty
+  // when the rule approved automatically or the decision is not APPROVED.
+  std::vector<std::string> approvers;
 };
 
 // Thread-safe: one Client serves any number of concurrent calls from any
@@ -134,15 +161,19 @@ class Client {
   //                      the pending approval was cancelled (best effort;
   //                      the message says whether it worked);
   //   DATA_LOSS          the broker's approval or decision carries an
-  //                      action_digest other than that of what was sent: it
-  //                      is not a decision about this action, do not act;
+  //                      action_digest other than that of what was sent, or
+  //                      an approval comes without an approval token or with
+  //                      one that does not verify (signature, key, approval
+  //                      id, digest of what was sent, execution window at
+  //                      the time it arrived): it is not an approval of
+  //                      this action, do not act;
   //   UNAUTHENTICATED, PERMISSION_DENIED, ALREADY_EXISTS, NOT_FOUND, and
   //   any other code the broker answers that a retry cannot fix, at once;
   //   CANCELLED          the Client was destroyed meanwhile.
   // What a retry can fix is retried until `deadline`: UNAVAILABLE,
   // RESOURCE_EXHAUSTED, ABORTED, a cancelled or timed-out attempt, a dropped
-  // stream. The submission is resent with the same idempotency key, so a
-  // lost answer never creates a second approval.
+  // stream, fetching the signing key. The submission is resent with the
+  // same idempotency key, so a lost answer never creates a second approval.
   virtual void RequireApprovalAsync(
       const ApprovalRequest& request, absl::Time deadline,
       std::function<void(absl::StatusOr<Decision>)> done) = 0;
@@ -161,6 +192,40 @@ class Client {
                              absl::Time deadline,
                              absl::FunctionRef<absl::Status()> action);
 };
+
+// What a verified approval token approves.
+struct ApprovedAction {
+  std::string approval_id;
+  std::string action;
+  // Lower-case hex SHA-256 of the canonical {action, parameters, resource}.
+  std::string action_digest;
+  // Who approved, sorted; empty when the rule approved automatically.
+  std::vector<std::string> approvers;
+  std::string rule;  // the policy rule that applied
+  absl::Time approved_at;
+  // The action may run in [not_before, not_after).
+  absl::Time not_before;
+  absl::Time not_after;
+  std::string key_id;  // the broker key that signed the token
+};
+
+// For an executor that is handed `token` with `request` and verifies it
+// offline: OK with the claims when `token` is signed by
+// `broker_public_key_pem` (SubjectPublicKeyInfo PEM; GetSigningKey or
+// `approvalctl signing-key`), approves exactly `request` (its canonical
+// action digest, computed here as the client computes it) and `now` lies in
+// its execution window. Errors, each naming what failed:
+//   INVALID_ARGUMENT    `request` cannot be encoded (parameters not a JSON
+//                       object, ...), or the PEM is not an Ed25519 public
+//                       key;
+//   UNAUTHENTICATED     the token is malformed, signed by another key, or
+//                       its signature does not verify;
+//   PERMISSION_DENIED   the token approves something else (another digest);
+//   FAILED_PRECONDITION `now` is before not_before or at/after not_after.
+// Pure and thread-safe; no I/O.
+absl::StatusOr<ApprovedAction> VerifyApprovalToken(
+    absl::string_view token, absl::string_view broker_public_key_pem,
+    const ApprovalRequest& request, absl::Time now = absl::Now());
 
 }  // namespace approval
 
