@@ -15,12 +15,15 @@
 #include <ostream>
 #include <sstream>
 
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "nlohmann/json.hpp"
 #include "pqxx/pqxx"
+#include "server/domain/approval_token.h"
 #include "tests/support/broker/broker_harness.h"
 #include "tests/support/certs/test_certs.h"
 #include "tests/support/pg/pg_fixture.h"
@@ -214,9 +217,11 @@ TEST_CASE("pending shows a request made by agent-1 as a table",
   REQUIRE(lines.size() == 2);
   CHECK_THAT(lines[0], Catch::StartsWith("ID"));
   CHECK_THAT(lines[0], Catch::Contains("REQUESTER"));
+  CHECK_THAT(lines[0], Catch::Contains("APPROVALS"));
   CHECK_THAT(lines[0], Catch::Contains("PARAMETERS"));
   CHECK_THAT(lines[1], Catch::StartsWith(id));
   CHECK_THAT(lines[1], Catch::Contains("agent-1"));
+  CHECK_THAT(lines[1], Catch::Contains(" 0/1 "));
   CHECK_THAT(lines[1], Catch::Contains("db.export"));
   CHECK_THAT(lines[1], Catch::Contains("postgres://prod/customers"));
   CHECK_THAT(lines[1], Catch::Contains(R"({"rows":1200,"table":"customers"})"));
@@ -227,13 +232,13 @@ TEST_CASE("pending truncates the parameters preview to the width",
   Broker b;
   b.Request("agent-1");
   std::vector<std::string> env = b.As("alice");
-  env.back() = "COLUMNS=110";
+  env.back() = "COLUMNS=120";
   CtlResult r = RunCtl({"pending"}, env);
   INFO(r);
   REQUIRE(r.exit_code == 0);
   for (absl::string_view line :
        absl::StrSplit(r.out, '\n', absl::SkipEmpty())) {
-    CHECK(line.size() <= 110 + 2);  // "…" is 3 bytes, 1 column
+    CHECK(line.size() <= 120 + 2);  // "…" is 3 bytes, 1 column
   }
   CHECK_THAT(r.out, Catch::Contains("…"));
 }
@@ -401,11 +406,12 @@ TEST_CASE("help lists the commands and every exit code", "[approvalctl]") {
   CtlResult r = RunCtl({"--help"});
   INFO(r);
   REQUIRE(r.exit_code == 0);
-  for (const char* command : {"pending", "show ID", "approve ID", "deny ID",
-                              "watch", "audit verify"}) {
+  for (const char* command :
+       {"pending", "show ID", "approve ID", "deny ID", "watch", "audit verify",
+        "audit export", "signing-key", "token verify --key PUBFILE TOKEN"}) {
     CHECK_THAT(r.out, Catch::Contains(command));
   }
-  for (int code = 0; code <= 10; ++code) {
+  for (int code = 0; code <= 11; ++code) {
     CHECK_THAT(r.out, Catch::Contains(
                           absl::StrCat(code < 10 ? "   " : "  ", code, "  ")));
   }
@@ -425,7 +431,10 @@ TEST_CASE("json output parses and has the approval fields",
   CHECK(a["requester"] == "agent-1");
   CHECK(a["action"] == "db.export");
   CHECK(a["resource"] == "postgres://prod/customers");
-  CHECK(a["parameters_json"] == R"({"rows":1200,"table":"customers"})");
+  CHECK(a["parameters_preview_json"] == R"({"rows":1200,"table":"customers"})");
+  CHECK(a["requirement"]["approvals_required"] == 1);
+  CHECK(a["approvals_missing"] == 1);
+  CHECK(a["approval_token"] == "");
   CHECK(a["decided_by"] == "");
   CHECK(a["create_time"].is_string());
 
@@ -444,6 +453,8 @@ TEST_CASE("json output parses and has the approval fields",
   CHECK(decided["state"] == "APPROVED");
   CHECK(decided["decided_by"] == "bob");
   CHECK(decided["decision_comment"] == "ok");
+  CHECK(decided["reviews"].size() == 1);
+  CHECK(decided["approval_token"] != "");
 
   CtlResult empty = RunCtl({"pending", "-o", "json"}, b.As("alice"));
   INFO(empty);
@@ -497,13 +508,14 @@ TEST_CASE("audit verify as an admin says OK and exits 9 once broken",
   CtlResult ok = RunCtl({"audit", "verify"}, b.As("root"));
   INFO(ok);
   CHECK(ok.exit_code == 0);
-  CHECK_THAT(ok.out, Catch::Contains("audit chain OK: 2 events verified"));
+  // created, reviewed, denied
+  CHECK_THAT(ok.out, Catch::Contains("audit chain OK: 3 events verified"));
   CtlResult json = RunCtl({"audit", "verify", "-o", "json"}, b.As("root"));
   INFO(json);
   CHECK(json.exit_code == 0);
   Json verified = ParseJson(json.out);
   CHECK(verified["verified"] == true);
-  CHECK(verified["events_verified"] == "2");
+  CHECK(verified["events_verified"] == "3");
 
   CtlResult reviewer = RunCtl({"audit", "verify"}, b.As("alice"));
   INFO(reviewer);
@@ -607,6 +619,270 @@ TEST_CASE("approvalctl decides over mTLS as the certificate's identity",
       RunCtl({"pending", "--ca", dir.path() + "/ca.crt"}, {env[0]});
   INFO(anonymous);
   CHECK(anonymous.exit_code == 4);
+}
+
+// A broker whose one rule needs two approvals from any reviewer.
+Config TwoApprovalsConfig(TempDir& dir) {
+  Config config = HarnessConfig();
+  config.policy_file =
+      dir.Write("policy.json",
+                R"({"rules": [{"name": "two-eyes", "action": "*",
+                     "approvals_required": 2}]})");
+  return config;
+}
+
+std::vector<std::string> Lines(const std::string& text) {
+  return absl::StrSplit(text, '\n', absl::SkipEmpty());
+}
+
+// `token` with its payload's approvers replaced and the signature kept.
+std::string WithApprovers(const std::string& token,
+                          const std::vector<std::string>& approvers) {
+  std::vector<std::string> parts = absl::StrSplit(token, '.');
+  REQUIRE(parts.size() == 2);
+  std::string payload;
+  REQUIRE(absl::WebSafeBase64Unescape(parts[0], &payload));
+  Json claims = ParseJson(payload);
+  claims["approvers"] = approvers;
+  std::string forged;
+  absl::WebSafeBase64Escape(claims.dump(), &forged);
+  return absl::StrCat(forged, ".", parts[1]);
+}
+
+TEST_CASE("signing-key prints the broker's public key as PEM",
+          "[approvalctl][postgres][token]") {
+  Broker b;
+  CtlResult text = RunCtl({"signing-key"}, b.As("agent-1"));
+  INFO(text);
+  REQUIRE(text.exit_code == 0);
+  CtlResult json = RunCtl({"signing-key", "-o", "json"}, b.As("agent-1"));
+  INFO(json);
+  REQUIRE(json.exit_code == 0);
+  Json key = ParseJson(json.out);
+  CHECK(key["algorithm"] == "Ed25519");
+
+  // The text is a PEM file as it stands: what an agent pins.
+  absl::StatusOr<std::string> key_id = KeyIdOf(text.out);
+  INFO(key_id.status().ToString());
+  REQUIRE(key_id.ok());
+  CHECK(*key_id == key["key_id"]);
+  CHECK_THAT(text.out, Catch::StartsWith("# key_id: " + *key_id + "\n"));
+  CHECK_THAT(text.out, Catch::Contains("-----BEGIN PUBLIC KEY-----"));
+  CHECK(KeyIdOf(key["public_key_pem"].get<std::string>()).value_or("") ==
+        *key_id);
+}
+
+TEST_CASE(
+    "show lists the requirement, the reviews and the token, and pending "
+    "counts approvals",
+    "[approvalctl][postgres]") {
+  TempDir dir;
+  Broker b(TwoApprovalsConfig(dir));
+  std::string id = b.Request("agent-1");
+  CtlResult first = RunCtl({"approve", id, "-m", "looks right"}, b.As("alice"));
+  INFO(first);
+  REQUIRE(first.exit_code == 0);
+  // One of two: recorded, not approved, and the output must not say it is.
+  CHECK_THAT(first.out,
+             Catch::StartsWith("your approve of " + id + " is recorded"));
+  CHECK_THAT(first.out,
+             Catch::Contains("is still PENDING, 1 more approval needed"));
+
+  CtlResult pending = RunCtl({"pending"}, b.As("bob"));
+  INFO(pending);
+  REQUIRE(pending.exit_code == 0);
+  std::vector<std::string> rows = Lines(pending.out);
+  REQUIRE(rows.size() == 2);
+  CHECK_THAT(rows[1], Catch::Contains(" 1/2 "));
+
+  CtlResult partial = RunCtl({"show", id}, b.As("bob"));
+  INFO(partial);
+  REQUIRE(partial.exit_code == 0);
+  CHECK_THAT(partial.out, Catch::Contains("state:           PENDING"));
+  CHECK_THAT(partial.out, Catch::Contains("rule:            two-eyes"));
+  CHECK_THAT(partial.out,
+             Catch::Contains("requires:        needs 2 from any reviewer; "
+                             "one DENY ends it"));
+  CHECK_THAT(partial.out,
+             Catch::Contains("approvals:       1 of 2, 1 missing"));
+  CHECK_THAT(partial.out, Catch::Contains("reviews:\n"));
+  CHECK_THAT(partial.out,
+             Catch::Contains("APPROVE  by alice  \"looks right\""));
+  CHECK_THAT(partial.out, !Catch::Contains("approval token:"));
+
+  CtlResult second = RunCtl({"approve", id}, b.As("bob"));
+  INFO(second);
+  REQUIRE(second.exit_code == 0);
+  CHECK_THAT(second.out, Catch::StartsWith("approved " + id + ": "));
+  v1::Approval approved = b.Get(id);
+  REQUIRE(approved.state() == v1::APPROVED);
+  CtlResult done = RunCtl({"show", id}, b.As("bob"));
+  INFO(done);
+  REQUIRE(done.exit_code == 0);
+  CHECK_THAT(done.out, Catch::Contains("approvals:       2 of 2\n"));
+  CHECK_THAT(done.out, Catch::Contains("APPROVE  by bob\n"));
+  CHECK_THAT(
+      done.out,
+      Catch::Contains("approval token:  " + approved.approval_token() + "\n"));
+}
+
+TEST_CASE("token verify checks a real approval's token offline",
+          "[approvalctl][postgres][token]") {
+  TempDir dir;
+  Broker b(TwoApprovalsConfig(dir));
+  std::string id = b.Request("agent-1");
+  v1::DecideResponse resp;
+  REQUIRE(b.h.Decide("alice", id, v1::APPROVE, &resp).ok());
+  REQUIRE(b.h.Decide("bob", id, v1::APPROVE, &resp).ok());
+  const v1::Approval& a = resp.approval();
+  REQUIRE(a.state() == v1::APPROVED);
+  const std::string token = a.approval_token();
+  REQUIRE_FALSE(token.empty());
+
+  CtlResult key = RunCtl({"signing-key"}, b.As("agent-1"));
+  REQUIRE(key.exit_code == 0);
+  const std::string key_file = dir.Write("broker.pub.pem", key.out);
+
+  // No broker address or token: the check is offline.
+  CtlResult ok = RunCtl({"token", "verify", "--key", key_file, token});
+  INFO(ok);
+  REQUIRE(ok.exit_code == 0);
+  CHECK_THAT(ok.out, Catch::Contains("approval id:     " + id + "\n"));
+  CHECK_THAT(ok.out, Catch::Contains("action:          db.export\n"));
+  CHECK_THAT(ok.out,
+             Catch::Contains("action digest:   " + a.action_digest() + "\n"));
+  CHECK_THAT(ok.out, Catch::Contains("approvers:       alice, bob\n"));
+  CHECK_THAT(ok.out, Catch::Contains("rule:            two-eyes\n"));
+  CHECK_THAT(ok.out, Catch::Contains("(open, closes in "));
+
+  CtlResult json =
+      RunCtl({"token", "verify", "--key", key_file, token, "-o", "json"});
+  INFO(json);
+  REQUIRE(json.exit_code == 0);
+  Json claims = ParseJson(json.out);
+  CHECK(claims["approval_id"] == id);
+  CHECK(claims["approvers"] == Json::array({"alice", "bob"}));
+
+  CtlResult forged = RunCtl({"token", "verify", "--key", key_file,
+                             WithApprovers(token, {"mallory"})});
+  INFO(forged);
+  CHECK(forged.exit_code == 11);
+  CHECK(forged.out.empty());
+  CHECK_THAT(forged.err, Catch::Contains("token does not verify"));
+
+  const std::string other_key =
+      dir.Write("other.pub.pem", TokenSigner::Generate()->public_key_pem());
+  CtlResult wrong_key = RunCtl({"token", "verify", "--key", other_key, token});
+  INFO(wrong_key);
+  CHECK(wrong_key.exit_code == 11);
+  CHECK_THAT(wrong_key.err, Catch::Contains("token does not verify"));
+
+  CtlResult no_key = RunCtl({"token", "verify", token});
+  INFO(no_key);
+  CHECK(no_key.exit_code == 2);
+  CHECK_THAT(no_key.err, Catch::Contains("--key"));
+}
+
+TEST_CASE("audit export writes every matching event as JSON lines",
+          "[approvalctl][postgres][audit]") {
+  Broker b;
+  std::string approved = b.Request("agent-1", "t1");
+  std::string denied = b.Request("agent-2", "t2");
+  v1::DecideResponse resp;
+  REQUIRE(b.h.Decide("alice", approved, v1::APPROVE, &resp).ok());
+  REQUIRE(b.h.Decide("bob", denied, v1::DENY, &resp).ok());
+
+  CtlResult all = RunCtl({"audit", "export"}, b.As("root"));
+  INFO(all);
+  REQUIRE(all.exit_code == 0);
+  std::vector<std::string> lines = Lines(all.out);
+  REQUIRE(lines.size() == 6);
+  uint64_t last_seq = 0;
+  for (const std::string& line : lines) {
+    Json e = ParseJson(line);
+    for (const char* field :
+         {"seq", "approval_id", "type", "actor", "occur_time", "details_json",
+          "prev_hash", "hash"}) {
+      CHECK(e.contains(field));
+    }
+    uint64_t seq = std::stoull(e["seq"].get<std::string>());
+    CHECK(seq > last_seq);
+    last_seq = seq;
+  }
+
+  CtlResult one =
+      RunCtl({"audit", "export", "--approval", approved}, b.As("root"));
+  INFO(one);
+  REQUIRE(one.exit_code == 0);
+  std::vector<std::string> types;
+  for (const std::string& line : Lines(one.out)) {
+    Json e = ParseJson(line);
+    CHECK(e["approval_id"] == approved);
+    types.push_back(e["type"]);
+  }
+  CHECK(types == std::vector<std::string>{"created", "reviewed", "approved"});
+
+  CtlResult alice =
+      RunCtl({"audit", "export", "--actor", "alice"}, b.As("root"));
+  INFO(alice);
+  REQUIRE(alice.exit_code == 0);
+  std::vector<std::string> by_alice = Lines(alice.out);
+  CHECK(by_alice.size() == 2);  // her review and the approval it completed
+  for (const std::string& line : by_alice) {
+    CHECK(ParseJson(line)["actor"] == "alice");
+  }
+
+  CtlResult future =
+      RunCtl({"audit", "export", "--since",
+              absl::FormatTime(absl::RFC3339_full, absl::Now() + absl::Hours(1),
+                               absl::UTCTimeZone())},
+             b.As("root"));
+  INFO(future);
+  CHECK(future.exit_code == 0);
+  CHECK(future.out.empty());
+  CtlResult until = RunCtl(
+      {"audit", "export", "--until", "2000-01-01T00:00:00Z"}, b.As("root"));
+  INFO(until);
+  CHECK(until.exit_code == 0);
+  CHECK(until.out.empty());
+
+  CtlResult reviewer = RunCtl({"audit", "export"}, b.As("alice"));
+  INFO(reviewer);
+  CHECK(reviewer.exit_code == 5);
+  CHECK(reviewer.out.empty());
+
+  CtlResult bad_time =
+      RunCtl({"audit", "export", "--since", "yesterday"}, b.As("root"));
+  INFO(bad_time);
+  CHECK(bad_time.exit_code == 2);
+  CHECK_THAT(bad_time.err, Catch::Contains("--since"));
+  CtlResult stray = RunCtl({"pending", "--actor", "alice"}, b.As("root"));
+  INFO(stray);
+  CHECK(stray.exit_code == 2);
+}
+
+TEST_CASE("audit export fetches every page", "[approvalctl][postgres][audit]") {
+  Broker b;
+  // Two events each (created, cancelled): more than one 500-event page.
+  constexpr int kApprovals = 260;
+  auto stub = b.h.Stub();
+  for (int i = 0; i < kApprovals; ++i) {
+    std::string id = b.Request("agent-1", absl::StrCat("t", i));
+    v1::CancelApprovalRequest cancel;
+    cancel.set_approval_id(id);
+    v1::Approval cancelled;
+    REQUIRE(
+        stub->CancelApproval(b.h.Context("agent-1").get(), cancel, &cancelled)
+            .ok());
+  }
+  CtlResult r = RunCtl({"audit", "export"}, b.As("root"));
+  REQUIRE(r.exit_code == 0);
+  std::vector<std::string> lines = Lines(r.out);
+  REQUIRE(lines.size() == 2 * kApprovals);
+  for (size_t i = 0; i < lines.size(); ++i) {
+    Json e = ParseJson(lines[i]);
+    REQUIRE(e["seq"] == std::to_string(i + 1));
+  }
 }
 
 }  // namespace

@@ -277,7 +277,7 @@ TEST_CASE("a call built only from reflected descriptors works",
   CHECK(a["id"] == id);
   CHECK(a["state"] == "PENDING");
   CHECK(a["requester"] == "agent-1");
-  CHECK(a["parametersJson"] == R"({"rows":1200})");
+  CHECK(a["parametersPreviewJson"] == R"({"rows":1200})");
   CHECK(a["createTime"].is_string());
 }
 

@@ -179,6 +179,30 @@ absl::StatusOr<v1::VerifyAuditLogResponse> BrokerClient::VerifyAuditLog() {
   return resp;
 }
 
+absl::StatusOr<v1::SigningKey> BrokerClient::GetSigningKey() {
+  v1::SigningKey resp;
+  grpc::Status s = stub_->GetSigningKey(Context(true).get(), {}, &resp);
+  if (!s.ok()) return FromGrpc(s);
+  return resp;
+}
+
+absl::Status BrokerClient::ForEachAuditEvent(
+    v1::ListAuditEventsRequest request,
+    const std::function<absl::Status(const v1::AuditEvent&)>& visit) {
+  request.clear_page_token();
+  do {
+    v1::ListAuditEventsResponse resp;
+    grpc::Status s =
+        stub_->ListAuditEvents(Context(true).get(), request, &resp);
+    if (!s.ok()) return FromGrpc(s);
+    for (const v1::AuditEvent& e : resp.events()) {
+      if (absl::Status v = visit(e); !v.ok()) return v;
+    }
+    request.set_page_token(resp.next_page_token());
+  } while (!request.page_token().empty());
+  return absl::OkStatus();
+}
+
 absl::Status BrokerClient::Watch(
     const v1::StreamDecisionsRequest& request,
     const std::function<void()>& on_ready,

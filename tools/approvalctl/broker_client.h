@@ -35,6 +35,14 @@ class BrokerClient final {
                                       v1::Verdict verdict,
                                       const std::string& comment);
   absl::StatusOr<v1::VerifyAuditLogResponse> VerifyAuditLog();
+  absl::StatusOr<v1::SigningKey> GetSigningKey();
+
+  // Every audit event matching `request`'s filters, page after page (its
+  // page_token is ignored), each passed to `visit` in order. Stops at the
+  // first error, the broker's or `visit`'s, and returns it.
+  absl::Status ForEachAuditEvent(
+      v1::ListAuditEventsRequest request,
+      const std::function<absl::Status(const v1::AuditEvent&)>& visit);
 
   // Opens StreamDecisions without a deadline and blocks until it ends. Calls
   // `on_ready` once the broker has the subscription in place (never for a

@@ -27,6 +27,9 @@ constexpr Meaning kMeanings[] = {
     {ExitCode::kAuditBroken, "audit verify: the audit hash chain is broken"},
     {ExitCode::kNotApproved,
      "watch ID...: an approval ended denied, expired or cancelled"},
+    {ExitCode::kTokenInvalid,
+     "token verify: the token does not verify, or not now (outside its "
+     "window)"},
 };
 
 }  // namespace

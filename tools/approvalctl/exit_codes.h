@@ -20,6 +20,7 @@ enum class ExitCode : int {
   kTimeout = 8,             // no answer within --timeout
   kAuditBroken = 9,         // audit verify: the hash chain is broken
   kNotApproved = 10,        // watch ID...: one ended DENIED/EXPIRED/CANCELLED
+  kTokenInvalid = 11,       // token verify: does not verify or out of window
 };
 
 // The exit code for a failed command; kOk for an OK status.

@@ -4,13 +4,16 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <set>
+#include <sstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "server/domain/approval_token.h"
 #include "tools/approvalctl/broker_client.h"
 #include "tools/approvalctl/exit_codes.h"
 #include "tools/approvalctl/options.h"
@@ -120,8 +123,17 @@ absl::StatusOr<ExitCode> RunDecide(BrokerClient& client, const Invocation& inv,
   }
   if (inv.output == OutputFormat::kJson) {
     if (absl::Status s = PrintJson(*a); !s.ok()) return s;
+  } else if (a->state() == v1::PENDING) {
+    // A review short of the quorum, or a deny where deny_ends is off.
+    std::cout << "your " << verb << " of " << Printable(a->id())
+              << " is recorded: " << Printable(a->action()) << " on "
+              << Printable(a->resource()) << " (requested by "
+              << Printable(a->requester()) << ") is still PENDING, "
+              << a->approvals_missing() << " more approval"
+              << (a->approvals_missing() == 1 ? "" : "s") << " needed"
+              << std::endl;
   } else {
-    std::cout << (verdict == v1::APPROVE ? "approved " : "denied ")
+    std::cout << (a->state() == v1::APPROVED ? "approved " : "denied ")
               << Printable(a->id()) << ": " << Printable(a->action()) << " on "
               << Printable(a->resource()) << " (requested by "
               << Printable(a->requester()) << ")" << std::endl;
@@ -176,6 +188,83 @@ absl::StatusOr<ExitCode> RunAuditVerify(BrokerClient& client,
   return r->verified() ? ExitCode::kOk : ExitCode::kAuditBroken;
 }
 
+void SetTime(absl::Time t, google::protobuf::Timestamp* out) {
+  const int64_t seconds = absl::ToUnixSeconds(t);
+  out->set_seconds(seconds);
+  out->set_nanos(static_cast<int32_t>(
+      absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(seconds))));
+}
+
+absl::StatusOr<ExitCode> RunAuditExport(BrokerClient& client,
+                                        const Invocation& inv) {
+  v1::ListAuditEventsRequest request;
+  request.set_approval_id(inv.audit_approval_id);
+  request.set_actor(inv.audit_actor);
+  if (inv.since != absl::InfinitePast()) {
+    SetTime(inv.since, request.mutable_start_time());
+  }
+  if (inv.until != absl::InfiniteFuture()) {
+    SetTime(inv.until, request.mutable_end_time());
+  }
+  request.set_page_size(1000);
+  absl::Status s = client.ForEachAuditEvent(
+      request, [](const v1::AuditEvent& e) -> absl::Status {
+        absl::StatusOr<std::string> json = ToJson(e);
+        if (!json.ok()) return json.status();
+        std::cout << *json << '\n';
+        return absl::OkStatus();
+      });
+  std::cout.flush();
+  if (!s.ok()) return s;
+  return ExitCode::kOk;
+}
+
+absl::StatusOr<ExitCode> RunSigningKey(BrokerClient& client,
+                                       const Invocation& inv) {
+  absl::StatusOr<v1::SigningKey> key = client.GetSigningKey();
+  if (!key.ok()) return key.status();
+  if (inv.output == OutputFormat::kJson) {
+    if (absl::Status s = PrintJson(*key); !s.ok()) return s;
+  } else {
+    std::cout << SigningKeyText(*key) << std::flush;
+  }
+  return ExitCode::kOk;
+}
+
+// Offline: no broker is asked anything.
+absl::StatusOr<ExitCode> RunTokenVerify(const Invocation& inv) {
+  std::ifstream in(inv.public_key_file, std::ios::binary);
+  if (!in) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--key ", inv.public_key_file, ": cannot read the public key file"));
+  }
+  std::stringstream pem;
+  pem << in.rdbuf();
+  if (absl::StatusOr<std::string> id = KeyIdOf(pem.str()); !id.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--key ", inv.public_key_file, ": ", id.status().message()));
+  }
+  absl::StatusOr<ApprovalClaims> claims =
+      VerifyApprovalToken(inv.token, pem.str());
+  if (!claims.ok()) {
+    std::cerr << "approvalctl: token does not verify: "
+              << Printable(claims.status().message()) << std::endl;
+    return ExitCode::kTokenInvalid;
+  }
+  absl::Time now = absl::Now();
+  if (inv.output == OutputFormat::kJson) {
+    std::cout << ClaimsJson(*claims) << std::endl;
+  } else {
+    std::cout << ClaimsText(*claims, now) << std::flush;
+  }
+  if (now < claims->not_before || now >= claims->not_after) {
+    std::cerr << "approvalctl: the token verifies, but its execution window "
+              << "is not open now" << std::endl;
+    return ExitCode::kTokenInvalid;
+  }
+  return ExitCode::kOk;
+}
+
 absl::StatusOr<ExitCode> Run(BrokerClient& client, const Invocation& inv) {
   switch (inv.command) {
     case Command::kPending:
@@ -188,8 +277,14 @@ absl::StatusOr<ExitCode> Run(BrokerClient& client, const Invocation& inv) {
       return RunDecide(client, inv, v1::DENY);
     case Command::kWatch:
       return RunWatch(client, inv);
-    case Command::kAudit:
+    case Command::kAuditVerify:
       return RunAuditVerify(client, inv);
+    case Command::kAuditExport:
+      return RunAuditExport(client, inv);
+    case Command::kSigningKey:
+      return RunSigningKey(client, inv);
+    case Command::kTokenVerify:
+      return RunTokenVerify(inv);
     case Command::kHelp:
       break;
   }
@@ -210,6 +305,7 @@ int Main(int argc, char** argv) {
     return static_cast<int>(ExitCode::kOk);
   }
   absl::StatusOr<ExitCode> result = [&]() -> absl::StatusOr<ExitCode> {
+    if (inv->command == Command::kTokenVerify) return RunTokenVerify(*inv);
     absl::StatusOr<std::unique_ptr<BrokerClient>> client =
         BrokerClient::Create(inv->connection);
     if (!client.ok()) return client.status();

@@ -16,9 +16,11 @@ struct FlagSpec {
 };
 
 constexpr FlagSpec kFlags[] = {
-    {"--addr", nullptr}, {"--token", nullptr}, {"--ca", nullptr},
-    {"--cert", nullptr}, {"--key", nullptr},   {"--timeout", nullptr},
-    {"--output", "-o"},  {"--message", "-m"},  {"--after", nullptr},
+    {"--addr", nullptr},     {"--token", nullptr}, {"--ca", nullptr},
+    {"--cert", nullptr},     {"--key", nullptr},   {"--timeout", nullptr},
+    {"--output", "-o"},      {"--message", "-m"},  {"--after", nullptr},
+    {"--approval", nullptr}, {"--actor", nullptr}, {"--since", nullptr},
+    {"--until", nullptr},
 };
 
 const char* CanonicalFlag(absl::string_view arg) {
@@ -137,10 +139,89 @@ struct CommandSpec {
 };
 
 constexpr CommandSpec kCommands[] = {
-    {"pending", Command::kPending, 0, 0}, {"show", Command::kShow, 1, 1},
-    {"approve", Command::kApprove, 1, 1}, {"deny", Command::kDeny, 1, 1},
+    {"pending", Command::kPending, 0, 0},
+    {"show", Command::kShow, 1, 1},
+    {"approve", Command::kApprove, 1, 1},
+    {"deny", Command::kDeny, 1, 1},
     {"watch", Command::kWatch, 0, -1},
+    {"signing-key", Command::kSigningKey, 0, 0},
 };
+
+// "audit verify|export" and "token verify": the subcommand in rest[0],
+// nothing after it (audit) or exactly the token (token verify).
+absl::Status ParseSubcommand(const std::string& name,
+                             const std::vector<std::string>& rest,
+                             Invocation* inv) {
+  if (name == "audit") {
+    if (rest.empty() || (rest[0] != "verify" && rest[0] != "export")) {
+      return Usage(
+          "audit: the subcommands are 'audit verify' and 'audit export'");
+    }
+    if (rest.size() > 1) {
+      return Usage(
+          absl::StrCat("audit ", rest[0], ": unexpected argument ", rest[1]));
+    }
+    inv->command =
+        rest[0] == "verify" ? Command::kAuditVerify : Command::kAuditExport;
+    return absl::OkStatus();
+  }
+  if (rest.empty() || rest[0] != "verify") {
+    return Usage("token: the only subcommand is 'token verify'");
+  }
+  if (rest.size() < 2) return Usage("token verify: missing the TOKEN");
+  if (rest.size() > 2) {
+    return Usage(absl::StrCat("token verify: unexpected argument ", rest[2]));
+  }
+  inv->command = Command::kTokenVerify;
+  inv->token = rest[1];
+  return absl::OkStatus();
+}
+
+absl::StatusOr<absl::Time> ParseRfc3339(absl::string_view flag,
+                                        const std::string& value) {
+  absl::Time t;
+  std::string error;
+  if (!absl::ParseTime(absl::RFC3339_full, value, &t, &error)) {
+    return Usage(
+        absl::StrCat(flag, ": '", value,
+                     "' is not an RFC 3339 time such as 2024-05-01T00:00:00Z"));
+  }
+  return t;
+}
+
+// --approval, --actor, --since, --until: only audit export takes them.
+absl::Status ParseAuditFilters(const ParsedArgs& parsed,
+                               const std::string& name, Invocation* inv) {
+  const bool exports = inv->command == Command::kAuditExport;
+  for (const char* flag : {"--approval", "--actor", "--since", "--until"}) {
+    if (!exports && parsed.flags.count(flag) > 0) {
+      return Usage(absl::StrCat(name, ": does not take ", flag));
+    }
+  }
+  if (!exports) return absl::OkStatus();
+  if (auto it = parsed.flags.find("--approval"); it != parsed.flags.end()) {
+    if (it->second.empty()) return Usage("--approval: must not be empty");
+    inv->audit_approval_id = it->second;
+  }
+  if (auto it = parsed.flags.find("--actor"); it != parsed.flags.end()) {
+    if (it->second.empty()) return Usage("--actor: must not be empty");
+    inv->audit_actor = it->second;
+  }
+  if (auto it = parsed.flags.find("--since"); it != parsed.flags.end()) {
+    absl::StatusOr<absl::Time> t = ParseRfc3339("--since", it->second);
+    if (!t.ok()) return t.status();
+    inv->since = *t;
+  }
+  if (auto it = parsed.flags.find("--until"); it != parsed.flags.end()) {
+    absl::StatusOr<absl::Time> t = ParseRfc3339("--until", it->second);
+    if (!t.ok()) return t.status();
+    inv->until = *t;
+  }
+  if (inv->until <= inv->since) {
+    return Usage("--until: must be after --since");
+  }
+  return absl::OkStatus();
+}
 
 }  // namespace
 
@@ -155,14 +236,8 @@ absl::StatusOr<Invocation> ParseCommandLine(
 
   const std::string name = pos[0];
   std::vector<std::string> rest(pos.begin() + 1, pos.end());
-  if (name == "audit") {
-    if (rest.empty() || rest[0] != "verify") {
-      return Usage("audit: the only subcommand is 'audit verify'");
-    }
-    if (rest.size() > 1) {
-      return Usage(absl::StrCat("audit verify: unexpected argument ", rest[1]));
-    }
-    inv.command = Command::kAudit;
+  if (name == "audit" || name == "token") {
+    if (absl::Status s = ParseSubcommand(name, rest, &inv); !s.ok()) return s;
   } else {
     const CommandSpec* spec = nullptr;
     for (const CommandSpec& s : kCommands) {
@@ -204,6 +279,21 @@ absl::StatusOr<Invocation> ParseCommandLine(
                                 "' is not one of text, json"));
     }
   }
+  if (absl::Status s = ParseAuditFilters(*parsed, name, &inv); !s.ok()) {
+    return s;
+  }
+  if (inv.command == Command::kTokenVerify) {
+    // Offline: --key names the broker's public key here, not an mTLS key,
+    // and no connection setting applies.
+    auto it = parsed->flags.find("--key");
+    if (it == parsed->flags.end() || it->second.empty()) {
+      return Usage(
+          "token verify: needs --key PUBFILE (the broker's public key, as "
+          "'approvalctl signing-key' prints it)");
+    }
+    inv.public_key_file = it->second;
+    return inv;
+  }
   absl::StatusOr<ConnectionOptions> connection = ParseConnection(*parsed, env);
   if (!connection.ok()) return connection.status();
   inv.connection = *std::move(connection);
@@ -222,6 +312,13 @@ Usage:
   approvalctl watch [ID...] [--after CURSOR]
                                          follow events live, one line each
   approvalctl audit verify               check the audit hash chain (admin)
+  approvalctl audit export [--approval ID] [--actor NAME]
+                           [--since TIME] [--until TIME]
+                                         audit events as JSON lines (admin)
+  approvalctl signing-key                the broker's approval-token public
+                                         key (PEM)
+  approvalctl token verify --key PUBFILE TOKEN
+                                         check an approval token offline
 
 Connection (flag, else environment variable, else default):
   --addr HOST:PORT    APPROVAL_BROKER_ADDR     default 127.0.0.1:50051
@@ -243,6 +340,10 @@ Output:
         audit verify          {"verified": ..., "events_verified": "N",
                                "problem": "..."}
         watch                 one DecisionEvent object per line (JSON lines)
+        signing-key           the SigningKey {"algorithm", "key_id",
+                              "public_key_pem"}
+        token verify          the claims, {"approval_id": ..., ...}
+      audit export always writes JSON lines.
       Objects follow the proto3 JSON mapping with the .proto field names and
       every field present; 64-bit integers (cursor, events_verified) are
       strings. Errors always go to stderr as text.
@@ -254,6 +355,25 @@ watch:
   CURSOR (resume from the last cursor printed). Text lines start with the
   event's cursor. "watching ..." goes to stderr once the subscription is in
   place.
+
+audit export:
+  Every audit event matching all filters, oldest first, one AuditEvent JSON
+  object per line, all pages: --approval ID, --actor NAME (a canonical
+  principal), --since TIME (inclusive) and --until TIME (exclusive), times
+  in RFC 3339 (2024-05-01T00:00:00Z). On an error midway the exit code is
+  not 0 and the output stops at a line boundary.
+
+signing-key:
+  The public key that verifies approval tokens (SubjectPublicKeyInfo PEM)
+  after a "# key_id: ..." line. Save it to pin it in agents and executors.
+
+token verify:
+  Checks TOKEN's Ed25519 signature with the PEM public key in PUBFILE (no
+  broker needed) and prints what it approves: approval id, action, action
+  digest, approvers, rule, execution window. Exit 11 when it does not
+  verify (the reason on stderr), or when it verifies but now is outside its
+  window (the claims are printed all the same). It does not know the
+  request: the executor compares the digest with what it is asked to run.
 
 Exit codes:
 )",

@@ -34,7 +34,18 @@ struct ConnectionOptions {
   absl::Duration timeout = absl::Seconds(30);
 };
 
-enum class Command { kHelp, kPending, kShow, kApprove, kDeny, kWatch, kAudit };
+enum class Command {
+  kHelp,
+  kPending,
+  kShow,
+  kApprove,
+  kDeny,
+  kWatch,
+  kAuditVerify,
+  kAuditExport,
+  kSigningKey,
+  kTokenVerify,
+};
 enum class OutputFormat { kText, kJson };
 
 struct Invocation {
@@ -45,6 +56,19 @@ struct Invocation {
   std::vector<std::string> approval_ids;
   std::string message;        // approve, deny: -m / --message; default ""
   uint64_t after_cursor = 0;  // watch: --after; default 0 (live from now)
+
+  // audit export filters. --approval ID and --actor NAME: default "", every
+  // approval / actor. --since (inclusive) and --until (exclusive), RFC 3339:
+  // default unbounded.
+  std::string audit_approval_id;
+  std::string audit_actor;
+  absl::Time since = absl::InfinitePast();
+  absl::Time until = absl::InfiniteFuture();
+
+  // token verify: the token, and --key, the broker's public key (PEM file).
+  // No connection: the token is checked offline.
+  std::string token;
+  std::string public_key_file;
 };
 
 // Returns the value of an environment variable, "" when unset.

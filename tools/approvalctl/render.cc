@@ -7,6 +7,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "google/protobuf/util/json_util.h"
@@ -80,9 +81,56 @@ absl::Time FromProto(const google::protobuf::Timestamp& t) {
   return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
 }
 
+std::string FormatUtc(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
+}
+
 std::string FormatTimestamp(const google::protobuf::Timestamp& t) {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", FromProto(t),
-                          absl::UTCTimeZone());
+  return FormatUtc(FromProto(t));
+}
+
+// Distinct eligible approvals so far: required minus still missing.
+int ApprovalsSoFar(const v1::Approval& a) {
+  return std::max(0,
+                  a.requirement().approvals_required() - a.approvals_missing());
+}
+
+// "needs 2 of [data-team, security]; one DENY ends it".
+std::string RequirementText(const v1::Requirement& r) {
+  switch (r.outcome()) {
+    case v1::AUTO_APPROVE:
+      return "approved by the rule at creation";
+    case v1::AUTO_DENY:
+      return "denied by the rule at creation";
+    default:
+      break;
+  }
+  std::string out = absl::StrCat("needs ", r.approvals_required());
+  if (r.reviewer_groups().empty()) {
+    absl::StrAppend(&out, " from any reviewer");
+  } else {
+    std::vector<std::string> groups;
+    for (const std::string& g : r.reviewer_groups()) {
+      groups.push_back(Printable(g));
+    }
+    absl::StrAppend(&out, " of [", absl::StrJoin(groups, ", "), "]");
+  }
+  absl::StrAppend(
+      &out, r.deny_ends() ? "; one DENY ends it" : "; a DENY does not end it");
+  return out;
+}
+
+absl::Duration FromProto(const google::protobuf::Duration& d) {
+  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+}
+
+// "alice, bob", or `none` when nobody.
+std::string Names(const std::vector<std::string>& names,
+                  absl::string_view none) {
+  if (names.empty()) return std::string(none);
+  std::vector<std::string> printable;
+  for (const std::string& n : names) printable.push_back(Printable(n));
+  return absl::StrJoin(printable, ", ");
 }
 
 std::string Relative(absl::Time t, absl::Time now) {
@@ -147,19 +195,22 @@ std::string FormatAge(absl::Duration d) {
 std::string PendingTable(const std::vector<v1::Approval>& approvals,
                          absl::Time now, int width) {
   if (approvals.empty()) return "no pending approvals\n";
-  constexpr int kColumns = 6;
+  constexpr int kColumns = 7;
   // Caps keep one long field from squeezing the parameters out; the id is
   // needed whole to act on it.
-  constexpr int kCap[kColumns] = {1000, 6, 24, 24, 40, 0};
+  constexpr int kCap[kColumns] = {1000, 6, 24, 9, 24, 40, 0};
   std::vector<std::array<std::string, kColumns>> rows;
-  rows.push_back(
-      {"ID", "AGE", "REQUESTER", "ACTION", "RESOURCE", "PARAMETERS"});
+  rows.push_back({"ID", "AGE", "REQUESTER", "APPROVALS", "ACTION", "RESOURCE",
+                  "PARAMETERS"});
   for (const v1::Approval& a : approvals) {
-    rows.push_back(
-        {Printable(a.id()), FormatAge(now - FromProto(a.create_time())),
-         Printable(a.requester()), Printable(a.action()),
-         Printable(a.resource()),
-         Printable(a.parameters_json().empty() ? "{}" : a.parameters_json())});
+    const std::string& preview = a.parameters_preview_json();
+    rows.push_back({Printable(a.id()),
+                    FormatAge(now - FromProto(a.create_time())),
+                    Printable(a.requester()),
+                    absl::StrCat(ApprovalsSoFar(a), "/",
+                                 a.requirement().approvals_required()),
+                    Printable(a.action()), Printable(a.resource()),
+                    Printable(preview.empty() ? "{}" : preview)});
   }
   int widths[kColumns] = {};
   int used = 0;
@@ -217,8 +268,93 @@ std::string ApprovalDetails(const v1::Approval& a, absl::Time now) {
     field("idempotency key", Printable(a.idempotency_key()));
   }
   field("action digest", Printable(a.action_digest()));
-  absl::StrAppend(&out, "parameters:\n", PrettyParameters(a.parameters_json()));
+  const v1::Requirement& r = a.requirement();
+  field("rule", Printable(r.rule()));
+  field("requires", RequirementText(r));
+  if (r.has_execution_window()) {
+    field("window",
+          absl::StrCat("run within ",
+                       absl::FormatDuration(FromProto(r.execution_window())),
+                       " of approval"));
+  }
+  std::string approvals =
+      absl::StrCat(ApprovalsSoFar(a), " of ", r.approvals_required());
+  if (a.approvals_missing() > 0) {
+    absl::StrAppend(&approvals, ", ", a.approvals_missing(), " missing");
+  }
+  field("approvals", approvals);
+  if (a.reviews().empty()) {
+    field("reviews", "none");
+  } else {
+    absl::StrAppend(&out, "reviews:\n");
+    for (const v1::Review& review : a.reviews()) {
+      std::string line =
+          absl::StrCat("  ", FormatTimestamp(review.review_time()), "  ",
+                       Pad(v1::Verdict_Name(review.verdict()), 7), "  by ",
+                       Printable(review.reviewer()));
+      if (!review.comment().empty()) {
+        absl::StrAppend(&line, "  \"", Printable(review.comment()), "\"");
+      }
+      absl::StrAppend(&out, line, "\n");
+    }
+  }
+  if (!a.approval_token().empty()) {
+    field("approval token", Printable(a.approval_token()));
+  }
+  absl::StrAppend(&out, "parameters:\n",
+                  PrettyParameters(a.parameters_preview_json()));
   return out;
+}
+
+std::string SigningKeyText(const v1::SigningKey& key) {
+  std::string out =
+      absl::StrCat("# key_id: ", Printable(key.key_id()),
+                   "\n# algorithm: ", Printable(key.algorithm()), "\n");
+  for (absl::string_view line :
+       absl::StrSplit(key.public_key_pem(), '\n', absl::SkipEmpty())) {
+    absl::StrAppend(&out, Printable(line), "\n");
+  }
+  return out;
+}
+
+std::string ClaimsText(const ApprovalClaims& c, absl::Time now) {
+  std::string out;
+  auto field = [&out](absl::string_view name, absl::string_view value) {
+    absl::StrAppend(&out, Pad(absl::StrCat(name, ":"), 17), value, "\n");
+  };
+  field("signature", absl::StrCat("OK, Ed25519 key ", Printable(c.key_id)));
+  field("approval id", Printable(c.approval_id));
+  field("action", Printable(c.action));
+  field("action digest", Printable(c.action_digest));
+  field("approvers", Names(c.approvers, "none (approved by the rule)"));
+  field("rule", Printable(c.rule));
+  field("approved", FormatUtc(c.approved_at));
+  std::string when =
+      now < c.not_before
+          ? absl::StrCat("not yet: opens ", Relative(c.not_before, now))
+      : now >= c.not_after
+          ? absl::StrCat("closed ", Relative(c.not_after, now))
+          : absl::StrCat("open, closes ", Relative(c.not_after, now));
+  field("window", absl::StrCat(FormatUtc(c.not_before), " to ",
+                               FormatUtc(c.not_after), " (", when, ")"));
+  return out;
+}
+
+std::string ClaimsJson(const ApprovalClaims& c) {
+  auto time = [](absl::Time t) {
+    return absl::FormatTime(absl::RFC3339_full, t, absl::UTCTimeZone());
+  };
+  nlohmann::json j = {{"approval_id", c.approval_id},
+                      {"action", c.action},
+                      {"action_digest", c.action_digest},
+                      {"approvers", c.approvers},
+                      {"rule", c.rule},
+                      {"approved_at", time(c.approved_at)},
+                      {"not_before", time(c.not_before)},
+                      {"not_after", time(c.not_after)},
+                      {"key_id", c.key_id},
+                      {"v", c.version}};
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 std::string EventLine(const v1::DecisionEvent& e) {

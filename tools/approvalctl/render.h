@@ -16,6 +16,7 @@
 #include "absl/time/time.h"
 #include "approval/v1/approval.pb.h"
 #include "google/protobuf/message.h"
+#include "server/domain/approval_token.h"
 
 namespace approval::ctl {
 
@@ -28,12 +29,27 @@ std::string FormatAge(absl::Duration d);
 
 // Pending approvals as a table no wider than `width` columns (the id is
 // never shortened; the parameters preview takes what is left, at least 16).
-// "no pending approvals" when empty.
+// APPROVALS is "approvals so far/approvals required", e.g. "1/2". "no
+// pending approvals" when empty.
 std::string PendingTable(const std::vector<v1::Approval>& approvals,
                          absl::Time now, int width);
 
-// Every field of `a`, one per line, parameters pretty-printed.
+// Every field of `a`, one per line: the requirement ("needs 2 of [groups]"
+// or "from any reviewer", whether one DENY ends it), the reviews one per
+// line, the approvals so far and still missing, the approval token when
+// approved, and the parameters preview pretty-printed.
 std::string ApprovalDetails(const v1::Approval& a, absl::Time now);
+
+// The key for `approvalctl signing-key`: "# key_id: ..." and "# algorithm:
+// ..." lines, then the PEM.
+std::string SigningKeyText(const v1::SigningKey& key);
+
+// A verified token's claims for people, one per line, the window relative
+// to `now`.
+std::string ClaimsText(const ApprovalClaims& c, absl::Time now);
+
+// The claims as one JSON object (times in RFC 3339).
+std::string ClaimsJson(const ApprovalClaims& c);
 
 // One line, starting with the cursor: "cursor 17  <time>  approved  <id>
 // by alice  db.export postgres://prod/customers  \"ok\"".
