@@ -76,13 +76,48 @@ chmod 700 "${run_dir}"
   {"sha256": "$(ab_sha256_hex "${admin_token}")", "identity": "ops-admin", "roles": ["admin"]}
 ]}
 JSON
+  # Keys survive runs (like the database): fingerprints stay comparable and
+  # earlier approval tokens keep verifying.
+  [[ -s "${run_dir}/fingerprint.key" ]] ||
+    head -c 32 /dev/urandom >"${run_dir}/fingerprint.key"
+  [[ -s "${run_dir}/signing-key.pem" ]] ||
+    openssl genpkey -algorithm ed25519 -out "${run_dir}/signing-key.pem"
+  # The demo's review policy; edit it and `kill -HUP` the broker to reload.
+  [[ -s "${run_dir}/policy.jsonc" ]] || cat >"${run_dir}/policy.jsonc" <<'JSON'
+// Written once by scripts/run-demo.sh; see deploy/policy.example.jsonc.
+{
+  "groups": {
+    "data-team": ["alice"],
+    "security": ["alice", "bob"]
+  },
+  "rules": [
+    // Customer data leaves prod only with two people: alice and bob.
+    {"name": "customer-export", "action": "db.export",
+     "resource": "postgres://prod/*",
+     "reviewer_groups": ["data-team", "security"], "approvals_required": 2,
+     "justification_required": true, "justification_min_length": 10,
+     "max_ttl": "2h", "execution_window": "15m"},
+    {"name": "read-only-queries", "action": "db.query",
+     "outcome": "auto_approve"},
+    {"name": "no-prod-destroy", "action": "infra.destroy",
+     "resource": "*prod*", "outcome": "deny"},
+    {"name": "everything-else", "action": "*"}
+  ],
+  "masking": {
+    "paths": [{"path": "$.rows[*].email", "label": "email"}]
+  }
+}
+JSON
   cat >"${run_dir}/config.json" <<JSON
 // Written by scripts/run-demo.sh on every run; see deploy/config.example.jsonc.
 {
   "database_url": "postgresql://approval_broker@127.0.0.1:${APPROVAL_BROKER_PGPORT}/approval_broker",
   "listen_address": "$(ab_json_escape "${listen}")",
   "metrics_address": "$(ab_json_escape "${metrics}")",
-  "auth": {"tokens_file": "$(ab_json_escape "${run_dir}/tokens.json")"}
+  "auth": {"tokens_file": "$(ab_json_escape "${run_dir}/tokens.json")"},
+  "policy_file": "$(ab_json_escape "${run_dir}/policy.jsonc")",
+  "fingerprint_key_file": "$(ab_json_escape "${run_dir}/fingerprint.key")",
+  "signing_key_file": "$(ab_json_escape "${run_dir}/signing-key.pem")"
 }
 JSON
 )
@@ -121,8 +156,12 @@ Walkthrough with grpcurl (https://github.com/fullstorydev/grpcurl/releases):
   grpcurl -plaintext -H "authorization: Bearer \$AGENT_TOKEN" \\
     -d "{\"approval_id\":\"\$APPROVAL_ID\",\"verdict\":\"APPROVE\"}" ${listen} approval.v1.ApprovalBroker/Decide
 
-  # alice approves; the stream shows EVENT_APPROVED:
+  # The policy (${run_dir}/policy.jsonc) wants two people for this export:
+  # alice approves (approvals_missing: 1), then bob; the stream shows
+  # EVENT_APPROVED with the signed approval_token:
   grpcurl -plaintext -H "authorization: Bearer \$ALICE_TOKEN" \\
+    -d "{\"approval_id\":\"\$APPROVAL_ID\",\"verdict\":\"APPROVE\",\"comment\":\"ok\"}" ${listen} approval.v1.ApprovalBroker/Decide
+  grpcurl -plaintext -H "authorization: Bearer \$BOB_TOKEN" \\
     -d "{\"approval_id\":\"\$APPROVAL_ID\",\"verdict\":\"APPROVE\",\"comment\":\"ok\"}" ${listen} approval.v1.ApprovalBroker/Decide
 
   # alice asks for something herself and tries to approve it: refused
