@@ -35,16 +35,8 @@ using Json = nlohmann::ordered_json;
 constexpr size_t kMaxParametersBytesCeiling = 16 * 1024 * 1024;
 constexpr int kMaxPoolSize = 256;
 
-// A value as it appeared in the file, shortened so one bad value cannot flood
-// a log line.
-std::string Show(const Json& v) {
-  std::string s = v.dump(-1, ' ', false, Json::error_handler_t::replace);
-  constexpr size_t kMax = 80;
-  if (s.size() > kMax) s = absl::StrCat(s.substr(0, kMax), "...");
-  return s;
-}
-
-std::string Quote(absl::string_view s) { return Show(Json(std::string(s))); }
+std::string Show(const Json& v) { return ShowJson(v); }
+std::string Quote(absl::string_view s) { return QuoteJson(s); }
 
 std::string JoinPath(absl::string_view parent, absl::string_view key) {
   return parent.empty() ? std::string(key) : absl::StrCat(parent, ".", key);

@@ -8,6 +8,18 @@
 
 namespace approval {
 
+std::string ShowJson(const nlohmann::ordered_json& v) {
+  std::string s =
+      v.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+  constexpr size_t kMax = 80;
+  if (s.size() > kMax) s = absl::StrCat(s.substr(0, kMax), "...");
+  return s;
+}
+
+std::string QuoteJson(absl::string_view s) {
+  return ShowJson(nlohmann::ordered_json(std::string(s)));
+}
+
 absl::StatusOr<nlohmann::ordered_json> ParseStrictJson(
     absl::string_view text, absl::string_view source) {
   using Json = nlohmann::ordered_json;
@@ -43,10 +55,8 @@ absl::StatusOr<nlohmann::ordered_json> ParseStrictJson(
         absl::StrCat(source, ": invalid JSON: ", e.what()));
   }
   if (!duplicate.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        source, ": key ",
-        Json(duplicate).dump(-1, ' ', false, Json::error_handler_t::replace),
-        " appears twice"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": key ", QuoteJson(duplicate), " appears twice"));
   }
   return root;
 }

@@ -77,6 +77,17 @@ std::optional<State> StateAfter(EventType t) {
   return std::nullopt;
 }
 
+absl::string_view VerdictName(Verdict v) {
+  return v == Verdict::kApprove ? "approve" : "deny";
+}
+
+std::optional<Verdict> ParseVerdict(absl::string_view name) {
+  for (Verdict v : {Verdict::kApprove, Verdict::kDeny}) {
+    if (VerdictName(v) == name) return v;
+  }
+  return std::nullopt;
+}
+
 absl::string_view OutcomeName(Outcome o) {
   switch (o) {
     case Outcome::kRequireApproval:

@@ -34,6 +34,9 @@ absl::string_view StateName(State s);
 absl::string_view EventTypeName(EventType t);
 std::optional<State> ParseState(absl::string_view name);
 std::optional<EventType> ParseEventType(absl::string_view name);
+// "approve" | "deny", as in audit details, the reviews table and metrics.
+absl::string_view VerdictName(Verdict v);
+std::optional<Verdict> ParseVerdict(absl::string_view name);
 // The state an approval is in after an event of this type; nullopt for
 // events that change no state (kDecisionRefused, kReviewed).
 std::optional<State> StateAfter(EventType t);

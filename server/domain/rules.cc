@@ -31,8 +31,13 @@ bool IsActionChar(char c) {
          c == '_' || c == '-' || c == ':' || c == '/';
 }
 
-std::string VerdictName(Verdict v) {
-  return v == Verdict::kApprove ? "approve" : "deny";
+// Approve reviews so far; each reviewer has at most one review.
+int CountApprovals(const Approval& a) {
+  int n = 0;
+  for (const Review& r : a.reviews) {
+    if (r.verdict == Verdict::kApprove) ++n;
+  }
+  return n;
 }
 
 Json RequirementJson(const Requirement& r) {
@@ -269,8 +274,8 @@ absl::Status CheckReview(const Approval& a, absl::string_view actor,
     if (r.reviewer == actor) {
       return absl::AlreadyExistsError(absl::StrCat(
           actor, " already reviewed approval ", a.id, " (",
-          r.verdict == Verdict::kApprove ? "approve" : "deny", " at ",
-          FormatTimestamp(r.reviewed_at), "); each person counts once"));
+          VerdictName(r.verdict), " at ", FormatTimestamp(r.reviewed_at),
+          "); each person counts once"));
     }
   }
   return absl::OkStatus();
@@ -283,22 +288,18 @@ bool IsAuditedRefusal(const absl::Status& s) {
 
 int ApprovalsMissing(const Approval& a) {
   if (IsTerminal(a.state)) return 0;
-  int approvals = 0;
-  for (const Review& r : a.reviews) {
-    if (r.verdict == Verdict::kApprove) ++approvals;
-  }
-  return std::max(0, a.requirement.approvals_required - approvals);
+  return std::max(0, a.requirement.approvals_required - CountApprovals(a));
 }
 
 std::optional<State> QuorumOutcome(const Approval& a) {
-  int approvals = 0;
-  for (const Review& r : a.reviews) {
-    if (r.verdict == Verdict::kDeny && a.requirement.deny_ends) {
-      return State::kDenied;
+  if (a.requirement.deny_ends) {
+    for (const Review& r : a.reviews) {
+      if (r.verdict == Verdict::kDeny) return State::kDenied;
     }
-    if (r.verdict == Verdict::kApprove) ++approvals;
   }
-  if (approvals >= a.requirement.approvals_required) return State::kApproved;
+  if (CountApprovals(a) >= a.requirement.approvals_required) {
+    return State::kApproved;
+  }
   return std::nullopt;
 }
 
@@ -363,14 +364,10 @@ std::string CreatedDetails(const Approval& a) {
 }
 
 std::string ReviewDetails(const Approval& a_after, const Review& r) {
-  int approvals = 0;
-  for (const Review& each : a_after.reviews) {
-    if (each.verdict == Verdict::kApprove) ++approvals;
-  }
-  Json d = {{"verdict", VerdictName(r.verdict)},
+  Json d = {{"verdict", std::string(VerdictName(r.verdict))},
             {"comment", r.comment},
             {"rule", a_after.requirement.rule},
-            {"approvals", approvals},
+            {"approvals", CountApprovals(a_after)},
             {"approvals_required", a_after.requirement.approvals_required}};
   return d.dump();
 }
@@ -378,8 +375,8 @@ std::string ReviewDetails(const Approval& a_after, const Review& r) {
 std::string QuorumDetails(const Approval& a_after) {
   Json reviews = Json::array();
   for (const Review& r : a_after.reviews) {
-    reviews.push_back(
-        {{"reviewer", r.reviewer}, {"verdict", VerdictName(r.verdict)}});
+    reviews.push_back({{"reviewer", r.reviewer},
+                       {"verdict", std::string(VerdictName(r.verdict))}});
   }
   Json d = {{"rule", a_after.requirement.rule},
             {"approvals_required", a_after.requirement.approvals_required},
@@ -392,14 +389,9 @@ std::string AutoOutcomeDetails(const Requirement& r) {
   return d.dump();
 }
 
-std::string DecisionDetails(Verdict v, absl::string_view comment) {
-  Json d = {{"verdict", VerdictName(v)}, {"comment", std::string(comment)}};
-  return d.dump();
-}
-
 std::string RefusalDetails(absl::string_view reason, Verdict v) {
   Json d = {{"reason", std::string(reason)},
-            {"verdict", v == Verdict::kApprove ? "approve" : "deny"}};
+            {"verdict", std::string(VerdictName(v))}};
   return d.dump();
 }
 

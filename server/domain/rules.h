@@ -152,7 +152,6 @@ std::string ReviewDetails(const Approval& a_after, const Review& r);
 std::string QuorumDetails(const Approval& a_after);
 // The state change a rule's automatic outcome caused.
 std::string AutoOutcomeDetails(const Requirement& r);
-std::string DecisionDetails(Verdict v, absl::string_view comment);
 std::string RefusalDetails(absl::string_view reason, Verdict v);
 std::string CancelDetails(absl::string_view reason);
 std::string ExpiryDetails(absl::Time expires_at);

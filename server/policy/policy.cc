@@ -26,16 +26,8 @@ constexpr size_t kMaxPolicyFileBytes = 4 * 1024 * 1024;
 constexpr size_t kMaxNameBytes = 64;
 const absl::Duration kMaxExecutionWindow = absl::Hours(24 * 30);
 
-// A value as it appeared in the file, shortened so one bad value cannot flood
-// an error message.
-std::string Show(const Json& v) {
-  std::string s = v.dump(-1, ' ', false, Json::error_handler_t::replace);
-  constexpr size_t kMax = 80;
-  if (s.size() > kMax) s = absl::StrCat(s.substr(0, kMax), "...");
-  return s;
-}
-
-std::string Quote(absl::string_view s) { return Show(Json(std::string(s))); }
+std::string Show(const Json& v) { return ShowJson(v); }
+std::string Quote(absl::string_view s) { return QuoteJson(s); }
 
 // "expected a string, got number 5".
 std::string Expected(absl::string_view what, const Json& got) {

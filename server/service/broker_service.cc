@@ -334,12 +334,11 @@ absl::Status BrokerService::DoDecide(const Principal& p,
     return event.status();
   }
   hub_.Notify();
-  bool approved = in.verdict == Verdict::kApprove;
-  metrics_.RecordDecision(approved ? "approve" : "deny");
+  metrics_.RecordDecision(VerdictName(in.verdict));
   const Approval& a = event->approval;
   if (IsTerminal(a.state) && a.decided_at) {
     metrics_.ObserveTimeToDecision(
-        a.state == State::kApproved ? "approved" : "denied",
+        StateName(a.state),
         absl::ToDoubleSeconds(*a.decided_at - a.created_at));
   }
   ToProto(a, &signer_, resp->mutable_approval());

@@ -282,28 +282,15 @@ absl::StatusOr<int64_t> MemoryStore::CountPending() {
   });
 }
 
-absl::StatusOr<std::vector<AuditEvent>> MemoryStore::AuditEvents(
-    int64_t after_seq, int limit) {
-  absl::MutexLock lock(&mu_);
-  if (absl::Status s = CheckAvailable(); !s.ok()) return s;
-  std::vector<AuditEvent> out;
-  for (int64_t i = std::max<int64_t>(after_seq, 0);
-       i < static_cast<int64_t>(audit_.size()) &&
-       static_cast<int>(out.size()) < limit;
-       ++i) {
-    out.push_back(audit_[i]);
-  }
-  return out;
-}
-
 absl::StatusOr<std::vector<AuditEvent>> MemoryStore::QueryAudit(
     const AuditQuery& q) {
   absl::MutexLock lock(&mu_);
   if (absl::Status s = CheckAvailable(); !s.ok()) return s;
   std::vector<AuditEvent> out;
-  for (const AuditEvent& e : audit_) {
-    if (static_cast<int>(out.size()) >= q.limit) break;
-    if (e.seq <= q.after_seq) continue;
+  // audit_[i].seq == i + 1: start right after after_seq.
+  for (size_t i = static_cast<size_t>(std::max<int64_t>(q.after_seq, 0));
+       i < audit_.size() && static_cast<int>(out.size()) < q.limit; ++i) {
+    const AuditEvent& e = audit_[i];
     if (!q.approval_id.empty() && e.approval_id != q.approval_id) continue;
     if (!q.actor.empty() && e.actor != q.actor) continue;
     if (q.from && e.occurred_at < *q.from) continue;

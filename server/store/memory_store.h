@@ -34,8 +34,6 @@ class MemoryStore final : public ApprovalStore {
       const EventQuery& q) override;
   absl::StatusOr<int64_t> LatestCursor() override;
   absl::StatusOr<int64_t> CountPending() override;
-  absl::StatusOr<std::vector<AuditEvent>> AuditEvents(int64_t after_seq,
-                                                      int limit) override;
   absl::StatusOr<std::vector<AuditEvent>> QueryAudit(
       const AuditQuery& q) override;
   absl::Status Ping() override;

@@ -127,14 +127,19 @@ class ApprovalStore {
 
   virtual absl::StatusOr<int64_t> CountPending() = 0;
 
-  // Raw audit events with seq > after_seq, ascending, at most `limit`
-  // (including kDecisionRefused), for verification and export.
-  virtual absl::StatusOr<std::vector<AuditEvent>> AuditEvents(int64_t after_seq,
-                                                              int limit) = 0;
-
   // Audit events matching `q`, ascending by seq, at most q.limit.
   virtual absl::StatusOr<std::vector<AuditEvent>> QueryAudit(
       const AuditQuery& q) = 0;
+
+  // Every audit event with seq > after_seq, ascending, at most `limit`
+  // (including kDecisionRefused and kReviewed), for verification.
+  absl::StatusOr<std::vector<AuditEvent>> AuditEvents(int64_t after_seq,
+                                                      int limit) {
+    AuditQuery q;
+    q.after_seq = after_seq;
+    q.limit = limit;
+    return QueryAudit(q);
+  }
 
   // OK when the store can serve requests right now.
   virtual absl::Status Ping() = 0;

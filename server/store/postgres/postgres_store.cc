@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <map>
 #include <optional>
 #include <utility>
 
@@ -114,29 +115,40 @@ absl::StatusOr<Approval> ApprovalFromRow(const pqxx::row& r, int first) {
 
 // Fills in the reviews of `approvals` (in one query), oldest first.
 absl::Status LoadReviews(pqxx::transaction_base& tx,
-                         std::vector<Approval*> approvals) {
+                         const std::vector<Approval*>& approvals) {
   if (approvals.empty()) return absl::OkStatus();
-  std::vector<std::string> ids;
-  for (const Approval* a : approvals) ids.push_back(a->id);
+  std::map<std::string, Approval*> by_id;
+  for (Approval* a : approvals) by_id[a->id] = a;
   pqxx::result r = tx.exec_params(
       absl::StrCat("SELECT approval_id::text, reviewer, verdict, comment, ",
                    MicrosOf("reviewed_at"),
                    " FROM reviews WHERE approval_id = ANY($1::uuid[]) "
                    "ORDER BY audit_seq"),
-      absl::StrCat("{", absl::StrJoin(ids, ","), "}"));
+      absl::StrCat("{",
+                   absl::StrJoin(by_id, ",",
+                                 [](std::string* out, const auto& entry) {
+                                   out->append(entry.first);
+                                 }),
+                   "}"));
   for (const pqxx::row& row : r) {
     const std::string id = row[0].as<std::string>();
-    Review review;
-    review.reviewer = row[1].as<std::string>();
-    review.verdict = row[2].as<std::string>() == "approve" ? Verdict::kApprove
-                                                           : Verdict::kDeny;
-    review.comment = row[3].as<std::string>();
-    review.reviewed_at = absl::FromUnixMicros(row[4].as<int64_t>());
-    for (Approval* a : approvals) {
-      if (a->id == id) a->reviews.push_back(review);
+    std::optional<Verdict> verdict = ParseVerdict(row[2].as<std::string>());
+    if (!verdict) {
+      return absl::InternalError(absl::StrCat(
+          "approval ", id, " has a review with an unreadable verdict"));
     }
+    by_id.at(id)->reviews.push_back(
+        Review{row[1].as<std::string>(), *verdict, row[3].as<std::string>(),
+               absl::FromUnixMicros(row[4].as<int64_t>())});
   }
   return absl::OkStatus();
+}
+
+absl::Status LoadReviews(pqxx::transaction_base& tx,
+                         std::vector<Approval>& approvals) {
+  std::vector<Approval*> all;
+  for (Approval& a : approvals) all.push_back(&a);
+  return LoadReviews(tx, all);
 }
 
 absl::Status NotFound(absl::string_view id) {
@@ -531,9 +543,7 @@ absl::StatusOr<ApprovalPage> PostgresStore::List(const ListQuery& q) {
                    if (!a.ok()) return a.status();
                    page.approvals.push_back(*std::move(a));
                  }
-                 std::vector<Approval*> all;
-                 for (Approval& a : page.approvals) all.push_back(&a);
-                 return LoadReviews(tx, std::move(all));
+                 return LoadReviews(tx, page.approvals);
                });
   if (!s.ok()) return s;
   return page;
@@ -574,9 +584,8 @@ absl::StatusOr<ApprovalEvent> PostgresStore::Decide(const DecideInput& in) {
                          "verdict, comment, reviewed_at, audit_seq) VALUES "
                          "($1::uuid, $2, $3, $4, ",
                          TimeFromMicros("$5"), ", $6)"),
-            a.id, in.actor,
-            std::string(in.verdict == Verdict::kApprove ? "approve" : "deny"),
-            in.comment, now_us, e.seq);
+            a.id, in.actor, std::string(VerdictName(in.verdict)), in.comment,
+            now_us, e.seq);
         if (std::optional<State> outcome = QuorumOutcome(a)) {
           Finish(tx, a, *outcome, in.actor, in.comment, now_us);
           e = AppendEvent(tx, a.id,
@@ -648,11 +657,7 @@ absl::StatusOr<std::vector<ApprovalEvent>> PostgresStore::ExpireDue(int limit) {
           ids.push_back(a->id);
           approvals.push_back(*std::move(a));
         }
-        std::vector<Approval*> all;
-        for (Approval& a : approvals) all.push_back(&a);
-        if (absl::Status s = LoadReviews(tx, std::move(all)); !s.ok()) {
-          return s;
-        }
+        if (absl::Status s = LoadReviews(tx, approvals); !s.ok()) return s;
         tx.exec_params0(
             absl::StrCat(
                 "UPDATE approvals SET state = 'expired', decided_at = ",
@@ -749,7 +754,7 @@ absl::StatusOr<std::vector<ApprovalEvent>> PostgresStore::Events(
                      terminal.push_back(&e.approval);
                    }
                  }
-                 return LoadReviews(tx, std::move(terminal));
+                 return LoadReviews(tx, terminal);
                });
   if (!s.ok()) return s;
   return result;
@@ -781,33 +786,6 @@ absl::StatusOr<int64_t> PostgresStore::CountPending() {
                               .as<int64_t>();
                  return absl::OkStatus();
                });
-  if (!s.ok()) return s;
-  return result;
-}
-
-absl::StatusOr<std::vector<AuditEvent>> PostgresStore::AuditEvents(
-    int64_t after_seq, int limit) {
-  std::vector<AuditEvent> result;
-  if (limit <= 0) return result;
-  absl::Status s = Transact(
-      *pool_, "AuditEvents",
-      [&](pqxx::connection_base& c, TxAttempt&) -> absl::Status {
-        result.clear();
-        pqxx::read_transaction tx(c);
-        pqxx::result r = tx.exec_params(
-            absl::StrCat("SELECT seq, approval_id::text, type, actor, ",
-                         MicrosOf("occurred_at"),
-                         ", details, encode(prev_hash, 'hex'), "
-                         "encode(hash, 'hex') FROM audit_events "
-                         "WHERE seq > $1 ORDER BY seq LIMIT $2"),
-            after_seq, limit);
-        for (const pqxx::row& row : r) {
-          absl::StatusOr<AuditEvent> e = AuditEventFromRow(row);
-          if (!e.ok()) return e.status();
-          result.push_back(*std::move(e));
-        }
-        return absl::OkStatus();
-      });
   if (!s.ok()) return s;
   return result;
 }

@@ -77,8 +77,6 @@ class PostgresStore final : public ApprovalStore {
       const EventQuery& q) override;
   absl::StatusOr<int64_t> LatestCursor() override;
   absl::StatusOr<int64_t> CountPending() override;
-  absl::StatusOr<std::vector<AuditEvent>> AuditEvents(int64_t after_seq,
-                                                      int limit) override;
   // Runs SELECT 1 on a pooled connection.
   absl::StatusOr<std::vector<AuditEvent>> QueryAudit(
       const AuditQuery& q) override;
