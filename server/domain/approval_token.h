@@ -9,7 +9,8 @@
 // whenever it returns an approved approval.
 //
 // The client library compiles this file too, to verify tokens. Pure
-// functions; TokenSigner is immutable and thread-safe.
+// functions; TokenSigner is thread-safe, and remembers the tokens it signed
+// last so that one approval sent to many streams is signed once.
 #ifndef APPROVAL_SERVER_DOMAIN_APPROVAL_TOKEN_H_
 #define APPROVAL_SERVER_DOMAIN_APPROVAL_TOKEN_H_
 

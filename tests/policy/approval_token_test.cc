@@ -144,6 +144,19 @@ TEST_CASE("signing is deterministic and the key id is stable", "[token]") {
   CHECK(other->Sign(SampleClaims()) != signer->Sign(SampleClaims()));
 }
 
+TEST_CASE("a token is the same after the signer forgot it", "[token]") {
+  const std::unique_ptr<TokenSigner> signer = TokenSigner::Generate();
+  const std::string first = signer->Sign(SampleClaims());
+  // Enough other approvals to push the first out of the recent tokens.
+  for (int i = 0; i < 2000; ++i) {
+    ApprovalClaims other = SampleClaims();
+    other.approval_id = absl::StrCat("approval-", i);
+    REQUIRE(signer->Sign(other) != first);
+  }
+  CHECK(signer->Sign(SampleClaims()) == first);
+  CHECK(VerifyApprovalToken(first, signer->public_key_pem()).ok());
+}
+
 TEST_CASE("changing any payload field fails verification", "[token]") {
   const std::unique_ptr<TokenSigner> signer = TokenSigner::Generate();
   const SplitToken t = Split(signer->Sign(SampleClaims()));
