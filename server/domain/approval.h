@@ -74,6 +74,23 @@ struct Review {
   absl::Time reviewed_at;
 };
 
+// One row of the append-only audit log.
+struct AuditEvent {
+  int64_t seq = 0;  // 1, 2, 3, ... without gaps, in commit order
+  std::string approval_id;
+  EventType type = EventType::kCreated;
+  std::string actor;
+  absl::Time occurred_at;    // microsecond precision
+  std::string details_json;  // canonical JSON object
+  std::string prev_hash;     // 32 raw bytes; all zero for seq 1
+  std::string hash;          // 32 raw bytes
+  // Who sealed the event: the broker key's id and its Ed25519 signature
+  // (64 raw bytes) over AuditSignedBytes(hash) (audit_chain.h). Both empty
+  // only for events written before audit signing existed.
+  std::string key_id;
+  std::string signature;
+};
+
 struct Approval {
   std::string id;  // UUID, lower-case canonical text
   std::string action;
@@ -101,6 +118,11 @@ struct Approval {
   std::string decision_comment;
   Requirement requirement;
   std::vector<Review> reviews;  // oldest first
+  // Only when state is kApproved: the approval's own audit events (created,
+  // reviewed, approved), as the store read them, from which the broker
+  // proves the approval before it issues a token (approval_proof.h). The
+  // row's state alone is never enough.
+  std::vector<AuditEvent> evidence;
 };
 
 // A validated request, ready to store. Built by ValidateRequest (rules.h).
@@ -118,18 +140,6 @@ struct NewApproval {
   // The rule's requirement; an kAutoApprove / kAutoDeny outcome decides the
   // approval in the same transaction as its creation.
   Requirement requirement;
-};
-
-// One row of the append-only audit log.
-struct AuditEvent {
-  int64_t seq = 0;  // 1, 2, 3, ... without gaps, in commit order
-  std::string approval_id;
-  EventType type = EventType::kCreated;
-  std::string actor;
-  absl::Time occurred_at;    // microsecond precision
-  std::string details_json;  // canonical JSON object
-  std::string prev_hash;     // 32 raw bytes; all zero for seq 1
-  std::string hash;          // 32 raw bytes
 };
 
 // What StreamDecisions delivers: a state-changing event and the approval as

@@ -278,21 +278,7 @@ std::string TokenSigner::Sign(ApprovalClaims claims) const {
       return it->second;
     }
   }
-  std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
-  std::string sig(kEd25519SignatureBytes, '\0');
-  size_t sig_len = sig.size();
-  if (ctx == nullptr ||
-      EVP_DigestSignInit(ctx.get(), nullptr, nullptr, nullptr,
-                         key_->pkey.get()) != 1 ||
-      EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()),
-                     &sig_len,
-                     reinterpret_cast<const unsigned char*>(payload.data()),
-                     payload.size()) != 1 ||
-      sig_len != kEd25519SignatureBytes) {
-    // Ed25519 signing cannot fail for a valid key short of memory
-    // exhaustion; a token without a signature must never be issued.
-    abort();
-  }
+  const std::string sig = SignDetached(payload);
   std::string token = absl::StrCat(absl::WebSafeBase64Escape(payload), ".",
                                    absl::WebSafeBase64Escape(sig));
   absl::MutexLock lock(&key_->mu);
@@ -304,6 +290,78 @@ std::string TokenSigner::Sign(ApprovalClaims claims) const {
     }
   }
   return token;
+}
+
+std::string TokenSigner::SignDetached(absl::string_view message) const {
+  std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
+  std::string sig(kEd25519SignatureBytes, '\0');
+  size_t sig_len = sig.size();
+  if (ctx == nullptr ||
+      EVP_DigestSignInit(ctx.get(), nullptr, nullptr, nullptr,
+                         key_->pkey.get()) != 1 ||
+      EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()),
+                     &sig_len,
+                     reinterpret_cast<const unsigned char*>(message.data()),
+                     message.size()) != 1 ||
+      sig_len != kEd25519SignatureBytes) {
+    // As in Sign: nothing may go out unsigned.
+    abort();
+  }
+  return sig;
+}
+
+struct Ed25519PublicKey::Key {
+  PkeyPtr pkey;
+};
+
+absl::StatusOr<Ed25519PublicKey> Ed25519PublicKey::FromPem(
+    absl::string_view pem) {
+  absl::StatusOr<PkeyPtr> parsed = ParsePublicKeyPem(pem);
+  if (!parsed.ok()) return parsed.status();
+  const std::string raw = RawPublicKey(parsed->get());
+  std::string canonical_pem = PublicKeyPem(parsed->get());
+  if (raw.empty() || canonical_pem.empty()) {
+    return absl::InvalidArgumentError("could not read the raw Ed25519 key");
+  }
+  auto key = std::make_shared<Key>();
+  key->pkey = *std::move(parsed);
+  return Ed25519PublicKey(std::move(key), std::move(canonical_pem),
+                          KeyIdOfRaw(raw));
+}
+
+bool Ed25519PublicKey::Verify(absl::string_view message,
+                              absl::string_view signature) const {
+  if (signature.size() != kEd25519SignatureBytes) return false;
+  std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
+  return ctx != nullptr &&
+         EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr,
+                              key_->pkey.get()) == 1 &&
+         EVP_DigestVerify(
+             ctx.get(),
+             reinterpret_cast<const unsigned char*>(signature.data()),
+             signature.size(),
+             reinterpret_cast<const unsigned char*>(message.data()),
+             message.size()) == 1;
+}
+
+std::string GenerateSigningKeyPem() {
+  std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree> ctx(
+      EVP_PKEY_CTX_new_id(EVP_PKEY_ED25519, nullptr));
+  EVP_PKEY* raw_key = nullptr;
+  if (ctx == nullptr || EVP_PKEY_keygen_init(ctx.get()) != 1 ||
+      EVP_PKEY_keygen(ctx.get(), &raw_key) != 1) {
+    abort();  // as in Generate
+  }
+  PkeyPtr key(raw_key);
+  BioPtr out(BIO_new(BIO_s_mem()));
+  if (out == nullptr ||
+      PEM_write_bio_PrivateKey(out.get(), key.get(), nullptr, nullptr, 0,
+                               nullptr, nullptr) != 1) {
+    abort();
+  }
+  char* data = nullptr;
+  const long len = BIO_get_mem_data(out.get(), &data);
+  return std::string(data, static_cast<size_t>(len));
 }
 
 absl::StatusOr<std::string> KeyIdOf(absl::string_view public_key_pem) {

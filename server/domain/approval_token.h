@@ -16,6 +16,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -65,6 +66,12 @@ class TokenSigner final {
   // The token for `claims`; claims.key_id is overwritten with key_id().
   std::string Sign(ApprovalClaims claims) const;
 
+  // A plain Ed25519 signature (64 raw bytes) over `message`, for callers
+  // that frame their own message with a context prefix of their own (the
+  // audit chain: AuditSignedBytes), so that no signature made for one use
+  // can ever verify for another. Not cached.
+  std::string SignDetached(absl::string_view message) const;
+
  private:
   struct Key;
   TokenSigner(std::unique_ptr<Key> key, std::string public_key_pem,
@@ -74,6 +81,37 @@ class TokenSigner final {
   std::string public_key_pem_;
   std::string key_id_;
 };
+
+// An Ed25519 public key, parsed once; immutable, so thread-safe and cheap
+// to copy.
+class Ed25519PublicKey final {
+ public:
+  // From SubjectPublicKeyInfo PEM ("-----BEGIN PUBLIC KEY-----").
+  // INVALID_ARGUMENT if it is not an Ed25519 public key.
+  static absl::StatusOr<Ed25519PublicKey> FromPem(absl::string_view pem);
+
+  const std::string& key_id() const { return key_id_; }
+  const std::string& pem() const { return pem_; }
+  // True when `signature` (64 raw bytes) is this key's signature of
+  // `message`.
+  bool Verify(absl::string_view message, absl::string_view signature) const;
+
+ private:
+  struct Key;
+  explicit Ed25519PublicKey(std::shared_ptr<const Key> key, std::string pem,
+                            std::string key_id)
+      : key_(std::move(key)),
+        pem_(std::move(pem)),
+        key_id_(std::move(key_id)) {}
+
+  std::shared_ptr<const Key> key_;
+  std::string pem_;
+  std::string key_id_;
+};
+
+// A fresh Ed25519 private key as PKCS#8 PEM, as `openssl genpkey -algorithm
+// ed25519` writes it (for tests and benchmarks that need a key file).
+std::string GenerateSigningKeyPem();
 
 // The key id of a SubjectPublicKeyInfo PEM Ed25519 public key;
 // INVALID_ARGUMENT if it is not one.
