@@ -42,8 +42,26 @@ Approval SnapshotAt(const Approval& current, EventType type) {
 
 }  // namespace
 
-MemoryStore::MemoryStore(std::function<absl::Time()> clock)
-    : clock_(std::move(clock)) {}
+MemoryStore::MemoryStore(std::function<absl::Time()> clock,
+                         std::shared_ptr<const TokenSigner> audit_signer)
+    : clock_(std::move(clock)),
+      signer_(audit_signer != nullptr ? std::move(audit_signer)
+                                      : TokenSigner::Generate()) {}
+
+Approval MemoryStore::WithEvidence(Approval a) const {
+  a.evidence.clear();
+  if (a.state != State::kApproved) return a;
+  auto it = seqs_by_approval_.find(a.id);
+  if (it == seqs_by_approval_.end()) return a;
+  for (int64_t seq : it->second) {
+    const AuditEvent& e = audit_[static_cast<size_t>(seq - 1)];
+    if (e.type == EventType::kCreated || e.type == EventType::kReviewed ||
+        e.type == EventType::kApproved) {
+      a.evidence.push_back(e);
+    }
+  }
+  return a;
+}
 
 void MemoryStore::SetUnavailable(bool unavailable) {
   absl::MutexLock lock(&mu_);
@@ -67,8 +85,11 @@ ApprovalEvent MemoryStore::AppendEvent(const Approval& a, EventType type,
   e.details_json = std::move(details);
   e.prev_hash = audit_.empty() ? GenesisHash() : audit_.back().hash;
   e.hash = ChainHash(e.prev_hash, e);
+  SealEvent(*signer_, e);
   audit_.push_back(e);
-  return ApprovalEvent{e.seq, type, actor, now, SnapshotAt(a, type)};
+  seqs_by_approval_[a.id].push_back(e.seq);
+  return ApprovalEvent{e.seq, type, actor, now,
+                       WithEvidence(SnapshotAt(a, type))};
 }
 
 absl::StatusOr<CreateResult> MemoryStore::Create(const NewApproval& req) {
@@ -84,7 +105,7 @@ absl::StatusOr<CreateResult> MemoryStore::Create(const NewApproval& req) {
               "\" was already used for a different request (approval ", id,
               ")"));
         }
-        return CreateResult{a, false};
+        return CreateResult{WithEvidence(a), false};
       }
     }
   }
@@ -114,7 +135,7 @@ absl::StatusOr<CreateResult> MemoryStore::Create(const NewApproval& req) {
                 a.decided_by, AutoOutcomeDetails(a.requirement), now);
   }
   approvals_[a.id] = a;
-  return CreateResult{a, true};
+  return CreateResult{WithEvidence(a), true};
 }
 
 absl::StatusOr<Approval> MemoryStore::Get(const std::string& id) {
@@ -124,7 +145,7 @@ absl::StatusOr<Approval> MemoryStore::Get(const std::string& id) {
   if (it == approvals_.end()) {
     return absl::NotFoundError(absl::StrCat("approval ", id, " not found"));
   }
-  return it->second;
+  return WithEvidence(it->second);
 }
 
 absl::StatusOr<ApprovalPage> MemoryStore::List(const ListQuery& q) {
@@ -151,7 +172,7 @@ absl::StatusOr<ApprovalPage> MemoryStore::List(const ListQuery& q) {
         absl::ToUnixMicros(a.created_at) == after_us) {
       continue;
     }
-    matching.push_back(a);
+    matching.push_back(WithEvidence(a));
   }
   std::sort(matching.begin(), matching.end(),
             [](const Approval& x, const Approval& y) {
@@ -263,7 +284,7 @@ absl::StatusOr<std::vector<ApprovalEvent>> MemoryStore::Events(
     const Approval& a = approvals_.at(e.approval_id);
     if (q.requester && a.requester != *q.requester) continue;
     out.push_back(ApprovalEvent{e.seq, e.type, e.actor, e.occurred_at,
-                                SnapshotAt(a, e.type)});
+                                WithEvidence(SnapshotAt(a, e.type))});
   }
   return out;
 }

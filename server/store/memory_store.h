@@ -7,12 +7,14 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "server/domain/approval_token.h"
 #include "server/store/store.h"
 
 namespace approval {
@@ -20,7 +22,13 @@ namespace approval {
 class MemoryStore final : public ApprovalStore {
  public:
   // `clock` is the store's "database clock" (tests inject a fake one).
-  explicit MemoryStore(std::function<absl::Time()> clock = absl::Now);
+  // `audit_signer` seals the audit events; null: a fresh random key (see
+  // audit_signer()).
+  explicit MemoryStore(std::function<absl::Time()> clock = absl::Now,
+                       std::shared_ptr<const TokenSigner> audit_signer = {});
+
+  // The key that seals this store's audit events.
+  const TokenSigner& audit_signer() const { return *signer_; }
 
   absl::StatusOr<CreateResult> Create(const NewApproval& req) override;
   absl::StatusOr<Approval> Get(const std::string& id) override;
@@ -47,12 +55,18 @@ class MemoryStore final : public ApprovalStore {
                             const std::string& actor, std::string details,
                             absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status CheckAvailable() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // `a` with its evidence (store.h) when it is approved.
+  Approval WithEvidence(Approval a) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::function<absl::Time()> clock_;
+  const std::shared_ptr<const TokenSigner> signer_;
   mutable absl::Mutex mu_;
   bool unavailable_ ABSL_GUARDED_BY(mu_) = false;
   std::map<std::string, Approval> approvals_ ABSL_GUARDED_BY(mu_);
   std::vector<AuditEvent> audit_ ABSL_GUARDED_BY(mu_);
+  // Seqs of each approval's events, ascending.
+  std::map<std::string, std::vector<int64_t>> seqs_by_approval_
+      ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace approval

@@ -21,6 +21,11 @@
 //   refusal's kDecisionRefused audit event is committed.
 // - Stored approvals carry only what NewApproval holds: masked previews,
 //   never raw parameters.
+// - Every audit event is sealed (audit_chain.h SealEvent) with the store's
+//   audit signer before it is written.
+// - Every Approval a method returns in state kApproved carries its evidence
+//   (approval.h): its own created, reviewed and approved audit events, read
+//   in the same transaction as the row.
 // All methods are thread-safe.
 #ifndef APPROVAL_SERVER_STORE_STORE_H_
 #define APPROVAL_SERVER_STORE_STORE_H_
@@ -33,7 +38,9 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "server/domain/approval.h"
+#include "server/domain/audit_chain.h"
 
 namespace approval {
 
@@ -145,10 +152,57 @@ class ApprovalStore {
   virtual absl::Status Ping() = 0;
 };
 
-// Walks the whole audit chain of `store` in pages and checks that it ends at
-// LatestCursor(). OK with the number of verified events, or DATA_LOSS naming
-// the first event that does not verify (or is missing from the end).
-absl::StatusOr<int64_t> VerifyAuditChain(ApprovalStore& store);
+// The end of the audit chain as one broker saw it: publish it somewhere
+// the database's users cannot write (a log, a ticket, a witness) and give
+// it back to VerifyAuditLog to prove that nothing was cut off since.
+struct AuditHead {
+  int64_t seq = 0;   // 0: the empty chain
+  std::string hash;  // 32 raw bytes (GenesisHash() for seq 0)
+};
+
+// A head from its parts as a client or operator gives them: seq and the
+// hash in lower-case hex. INVALID_ARGUMENT naming the bad part
+// (expected_head_seq / expected_head_hash).
+absl::StatusOr<AuditHead> ParseAuditHead(uint64_t seq,
+                                         absl::string_view hash_hex);
+// The same from "SEQ:HASH" (as `audit verify --expect-head` takes it).
+absl::StatusOr<AuditHead> ParseAuditHeadText(absl::string_view text);
+
+struct AuditVerifyOptions {
+  // A head recorded earlier: the chain must still contain that event with
+  // that hash.
+  std::optional<AuditHead> expected_head;
+};
+
+struct AuditReport {
+  int64_t events_verified = 0;
+  int64_t unsigned_events = 0;  // legacy prefix from before signing
+  AuditHead head;               // the last verified event
+  std::string head_key_id;      // and its seal
+  std::string head_signature;   // 64 raw bytes
+  int64_t approvals_checked = 0;
+  // Empty when everything verified; else the first broken event, then
+  // every approval whose row disagrees with the replayed chain.
+  std::vector<std::string> problems;
+  bool ok() const { return problems.empty(); }
+};
+
+// Verifies the whole audit log of `store`:
+// - the hash chain, in pages, and every event's signature by a key in
+//   `keys` (audit_chain.h), up to LatestCursor() (events cut off the end);
+// - options.expected_head, if given, against the chain;
+// - every approval row and its reviews against the state the chain replays
+//   to (audit_proof.h AuditReplay).
+// A problem found is in the report; the status is not OK only when the
+// store could not be read (e.g. UNAVAILABLE).
+absl::StatusOr<AuditReport> VerifyAuditLog(
+    ApprovalStore& store, const AuditKeyring& keys,
+    const AuditVerifyOptions& options = {});
+
+// VerifyAuditLog as one status: OK with the number of verified events, or
+// DATA_LOSS naming the first problem (and how many there are).
+absl::StatusOr<int64_t> VerifyAuditChain(ApprovalStore& store,
+                                         const AuditKeyring& keys);
 
 }  // namespace approval
 

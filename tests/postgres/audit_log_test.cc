@@ -10,6 +10,7 @@
 #include "pqxx/transaction"
 #include "server/store/postgres/postgres_store.h"
 #include "tests/postgres/pg_test_util.h"
+#include "tests/support/keys/test_keys.h"
 #include "tests/support/pg/pg_fixture.h"
 
 namespace approval::testing {
@@ -56,7 +57,7 @@ TEST_CASE("The app role cannot rewrite the audit log", "[postgres][audit]") {
         kInsufficientPrivilege);
   CHECK(SqlStateOf(app, "DROP TABLE audit_events") == kInsufficientPrivilege);
   CHECK(SqlStateOf(app, "DELETE FROM approvals") == kInsufficientPrivilege);
-  CHECK(VerifyAuditChain(*store).value() == 3);
+  CHECK(VerifyAuditChain(*store, testing::TestKeyring()).value() == 3);
 }
 
 TEST_CASE("Triggers stop even a superuser from rewriting the audit log",
@@ -81,7 +82,7 @@ TEST_CASE("Triggers stop even a superuser from rewriting the audit log",
       }
     }
   }
-  CHECK(VerifyAuditChain(*store).value() == 3);
+  CHECK(VerifyAuditChain(*store, testing::TestKeyring()).value() == 3);
 }
 
 TEST_CASE("VerifyAuditChain names the row a superuser altered",
@@ -93,7 +94,8 @@ TEST_CASE("VerifyAuditChain names the row a superuser altered",
       "UPDATE audit_events SET details = "
       "'{\"action\":\"db.export\",\"forged\":true}' WHERE seq = 2");
 
-  absl::StatusOr<int64_t> verified = VerifyAuditChain(*store);
+  absl::StatusOr<int64_t> verified =
+      VerifyAuditChain(*store, testing::TestKeyring());
   REQUIRE_FALSE(verified.ok());
   CHECK(verified.status().code() == absl::StatusCode::kDataLoss);
   CHECK(absl::StrContains(verified.status().message(), "audit event 2"));
@@ -107,12 +109,15 @@ TEST_CASE("VerifyAuditChain notices an event inserted out of band",
   TestDatabase db;
   std::unique_ptr<PostgresStore> store = db.OpenAppStore();
   Populate(*store);
-  // The app role may INSERT: a forged row with a made-up hash breaks the
-  // chain at that row.
+  // The app role may INSERT (a sealed-looking row: unsigned ones are refused
+  // by a constraint): a forged row with a made-up hash and a copied seal
+  // breaks the chain at that row.
   ExecSql(db.app_url(),
           "INSERT INTO audit_events SELECT 4, approval_id, 'cancelled', "
-          "'mallory', now(), '{}', hash, hash FROM audit_events WHERE seq = 3");
-  absl::StatusOr<int64_t> verified = VerifyAuditChain(*store);
+          "'mallory', now(), '{}', hash, hash, key_id, signature "
+          "FROM audit_events WHERE seq = 3");
+  absl::StatusOr<int64_t> verified =
+      VerifyAuditChain(*store, testing::TestKeyring());
   REQUIRE_FALSE(verified.ok());
   CHECK(verified.status().code() == absl::StatusCode::kDataLoss);
   CHECK(absl::StrContains(verified.status().message(), "audit event 4"));
@@ -124,7 +129,8 @@ TEST_CASE("VerifyAuditChain notices events cut off the end",
   std::unique_ptr<PostgresStore> store = db.OpenAppStore();
   Populate(*store);
   db.TamperWithAuditLog("DELETE FROM audit_events WHERE seq = 3");
-  absl::StatusOr<int64_t> verified = VerifyAuditChain(*store);
+  absl::StatusOr<int64_t> verified =
+      VerifyAuditChain(*store, testing::TestKeyring());
   REQUIRE_FALSE(verified.ok());
   CHECK(verified.status().code() == absl::StatusCode::kDataLoss);
   CHECK(absl::StrContains(verified.status().message(), "audit event 3"));

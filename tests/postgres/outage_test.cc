@@ -6,6 +6,7 @@
 #include "absl/time/clock.h"
 #include "server/store/postgres/postgres_store.h"
 #include "tests/postgres/pg_test_util.h"
+#include "tests/support/keys/test_keys.h"
 #include "tests/support/pg/pg_fixture.h"
 
 namespace approval::testing {
@@ -74,7 +75,7 @@ TEST_CASE("The store reports UNAVAILABLE during an outage and recovers",
   CHECK(store->Decide(Decision(before->approval.id, "alice")).ok());
   // Nothing from the outage made it in, and the chain is intact.
   // created twice, reviewed, approved.
-  CHECK(VerifyAuditChain(*store).value() == 4);
+  CHECK(VerifyAuditChain(*store, testing::TestKeyring()).value() == 4);
 }
 
 TEST_CASE("Stale pooled connections are replaced without failing a call",
@@ -93,7 +94,7 @@ TEST_CASE("Stale pooled connections are replaced without failing a call",
   absl::StatusOr<CreateResult> created = store->Create(MakeRequest("agent-1"));
   INFO(created.status().ToString());
   REQUIRE(created.ok());
-  CHECK(VerifyAuditChain(*store).value() == 1);
+  CHECK(VerifyAuditChain(*store, testing::TestKeyring()).value() == 1);
 }
 
 }  // namespace

@@ -22,6 +22,7 @@
 #include "server/domain/audit_chain.h"
 #include "server/domain/rules.h"
 #include "tests/postgres/pg_test_util.h"
+#include "tests/support/keys/test_keys.h"
 #include "tests/support/pg/pg_fixture.h"
 
 namespace approval::testing {
@@ -314,7 +315,7 @@ TEST_CASE("Concurrent creates with one idempotency key make one approval",
   CHECK(created == 1);
   CHECK(ids.size() == 1);
   CHECK(ExecSql(db.admin_url(), "SELECT count(*) FROM approvals") == "1");
-  CHECK(VerifyAuditChain(*store).value() == 1);
+  CHECK(VerifyAuditChain(*store, testing::TestKeyring()).value() == 1);
 }
 
 TEST_CASE("Decide approves or denies and returns the terminal event",
@@ -359,7 +360,7 @@ TEST_CASE("Decide approves or denies and returns the terminal event",
   CHECK(twice.status().code() == StatusCode::kFailedPrecondition);
   CHECK(absl::StrContains(twice.status().message(),
                           absl::AsciiStrToUpper(StateName(expected))));
-  CHECK(VerifyAuditChain(*store).value() == 3);
+  CHECK(VerifyAuditChain(*store, testing::TestKeyring()).value() == 3);
 }
 
 TEST_CASE("Self-approval is refused and audited and changes nothing",
@@ -381,7 +382,7 @@ TEST_CASE("Self-approval is refused and audited and changes nothing",
   CHECK(audit[1].details_json ==
         RefusalDetails(e.status().message(), Verdict::kApprove));
   CHECK(store->Get(a.id)->state == State::kPending);
-  CHECK(VerifyAuditChain(*store).value() == 2);
+  CHECK(VerifyAuditChain(*store, testing::TestKeyring()).value() == 2);
 
   // Refusals are audit-only: the stream does not carry them.
   absl::StatusOr<std::vector<ApprovalEvent>> stream =
@@ -428,7 +429,7 @@ TEST_CASE("32 concurrent deciders: exactly one wins",
   }
   CHECK(terminal_events == 1);
   // created, the winner's review, the state change.
-  CHECK(VerifyAuditChain(*store).value() == 3);
+  CHECK(VerifyAuditChain(*store, testing::TestKeyring()).value() == 3);
 }
 
 TEST_CASE("16 concurrent creators keep one gapless audit chain",
@@ -457,7 +458,8 @@ TEST_CASE("16 concurrent creators keep one gapless audit chain",
   std::vector<AuditEvent> audit = AllAuditEvents(*store);
   REQUIRE(audit.size() == kTotal);
   for (int i = 0; i < kTotal; ++i) CHECK(audit[i].seq == i + 1);
-  absl::StatusOr<int64_t> verified = VerifyAuditChain(*store);
+  absl::StatusOr<int64_t> verified =
+      VerifyAuditChain(*store, testing::TestKeyring());
   REQUIRE(verified.ok());
   CHECK(*verified == kTotal);
   CHECK(store->LatestCursor().value() == kTotal);
@@ -492,7 +494,7 @@ TEST_CASE("Two stores on one database share one chain",
   });
   CHECK(failures.load() == 0);
   // Each of the 80 approvals: created, reviewed, approved.
-  CHECK(VerifyAuditChain(*first).value() == 240);
+  CHECK(VerifyAuditChain(*first, testing::TestKeyring()).value() == 240);
 }
 
 TEST_CASE("A pending approval expires once its ttl has passed",
@@ -538,7 +540,7 @@ TEST_CASE("A pending approval expires once its ttl has passed",
   std::vector<AuditEvent> audit = AllAuditEvents(*store);
   REQUIRE(audit.size() == 3);
   CHECK(audit[2].details_json == ExpiryDetails(a.expires_at));
-  CHECK(VerifyAuditChain(*store).value() == 3);
+  CHECK(VerifyAuditChain(*store, testing::TestKeyring()).value() == 3);
   CHECK(store->ExpireDue(0)->empty());
 }
 

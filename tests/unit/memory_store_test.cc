@@ -3,6 +3,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "tests/support/keys/test_keys.h"
 #include "tests/unit/store_contract.h"
 
 namespace approval {
@@ -11,7 +12,7 @@ namespace {
 TEST_CASE("MemoryStore satisfies the store contract", "[store][memory]") {
   for (const StoreContractCase& c : StoreContractCases()) {
     DYNAMIC_SECTION(c.name) {
-      MemoryStore store;
+      MemoryStore store(absl::Now, testing::TestSigner());
       c.run(store);
     }
   }
@@ -19,7 +20,7 @@ TEST_CASE("MemoryStore satisfies the store contract", "[store][memory]") {
 
 TEST_CASE("MemoryStore reports UNAVAILABLE while marked unavailable",
           "[store][memory]") {
-  MemoryStore store;
+  MemoryStore store(absl::Now, testing::TestSigner());
   store.SetUnavailable(true);
   CHECK(store.Ping().code() == absl::StatusCode::kUnavailable);
   CHECK(store.CountPending().status().code() == absl::StatusCode::kUnavailable);

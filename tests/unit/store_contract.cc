@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "server/domain/rules.h"
+#include "tests/support/keys/test_keys.h"
 #include "tests/support/test_requests.h"
 
 namespace approval {
@@ -246,7 +247,8 @@ void AuditChainVerifiesAfterEveryKindOfChange(ApprovalStore& store) {
   REQUIRE(store.Decide(Decision(b.id, "bob", Verdict::kDeny)).ok());
   REQUIRE_FALSE(store.Decide(Decision(c.id, "agent-1")).ok());
   REQUIRE(store.Cancel(c.id, "agent-1", "").ok());
-  absl::StatusOr<int64_t> verified = VerifyAuditChain(store);
+  absl::StatusOr<int64_t> verified =
+      VerifyAuditChain(store, testing::TestKeyring());
   REQUIRE(verified.ok());
   // 3 created, 2 x (review + state change), 1 refusal, 1 cancel.
   CHECK(*verified == 9);
@@ -399,7 +401,7 @@ void QuorumCountsDistinctPeopleOnce(ApprovalStore& store) {
   CHECK((*events)[0].approval.reviews.empty());
   CHECK((*events)[1].approval.reviews.size() == 2);
   CHECK(store.Get(id)->reviews.size() == 2);
-  CHECK(VerifyAuditChain(store).ok());
+  CHECK(VerifyAuditChain(store, testing::TestKeyring()).ok());
 }
 
 void OneDenyEndsUnlessTheRuleSaysOtherwise(ApprovalStore& store) {

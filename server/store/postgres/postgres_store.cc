@@ -113,7 +113,69 @@ absl::StatusOr<Approval> ApprovalFromRow(const pqxx::row& r, int first) {
   return a;
 }
 
-// Fills in the reviews of `approvals` (in one query), oldest first.
+// The columns AuditEventFromRow reads after seq, approval_id::text, type,
+// actor and occurred_at (as micros).
+constexpr char kAuditEventTail[] =
+    "details, encode(prev_hash, 'hex'), encode(hash, 'hex'), key_id, "
+    "encode(signature, 'hex')";
+
+absl::StatusOr<AuditEvent> AuditEventFromRow(const pqxx::row& r) {
+  AuditEvent e;
+  e.seq = r[0].as<int64_t>();
+  e.approval_id = r[1].as<std::string>();
+  const std::string type = r[2].as<std::string>();
+  std::optional<EventType> parsed = ParseEventType(type);
+  if (!parsed.has_value()) {
+    return absl::DataLossError(
+        absl::StrCat("audit event ", e.seq, ": unknown type \"", type, "\""));
+  }
+  e.type = *parsed;
+  e.actor = r[3].as<std::string>();
+  e.occurred_at = absl::FromUnixMicros(r[4].as<int64_t>());
+  e.details_json = r[5].as<std::string>();
+  e.prev_hash = absl::HexStringToBytes(r[6].as<std::string>());
+  e.hash = absl::HexStringToBytes(r[7].as<std::string>());
+  e.key_id = r[8].as<std::string>();
+  if (!r[9].is_null()) {
+    e.signature = absl::HexStringToBytes(r[9].as<std::string>());
+  }
+  return e;
+}
+
+// Fills in the evidence (audit_proof.h) of the approved ones among
+// `approvals`, in one query.
+absl::Status LoadEvidence(pqxx::transaction_base& tx,
+                          const std::vector<Approval*>& approvals) {
+  std::map<std::string, Approval*> by_id;
+  for (Approval* a : approvals) {
+    if (a->state == State::kApproved) {
+      a->evidence.clear();
+      by_id[a->id] = a;
+    }
+  }
+  if (by_id.empty()) return absl::OkStatus();
+  pqxx::result r = tx.exec_params(
+      absl::StrCat("SELECT seq, approval_id::text, type, actor, ",
+                   MicrosOf("occurred_at"), ", ", kAuditEventTail,
+                   " FROM audit_events WHERE approval_id = ANY($1::uuid[]) "
+                   "AND type IN ('created', 'reviewed', 'approved') "
+                   "ORDER BY seq"),
+      absl::StrCat("{",
+                   absl::StrJoin(by_id, ",",
+                                 [](std::string* out, const auto& entry) {
+                                   out->append(entry.first);
+                                 }),
+                   "}"));
+  for (const pqxx::row& row : r) {
+    absl::StatusOr<AuditEvent> e = AuditEventFromRow(row);
+    if (!e.ok()) return e.status();
+    by_id.at(e->approval_id)->evidence.push_back(*std::move(e));
+  }
+  return absl::OkStatus();
+}
+
+// Fills in the reviews of `approvals` (in one query), oldest first, and the
+// evidence of the approved ones.
 absl::Status LoadReviews(pqxx::transaction_base& tx,
                          const std::vector<Approval*>& approvals) {
   if (approvals.empty()) return absl::OkStatus();
@@ -141,7 +203,7 @@ absl::Status LoadReviews(pqxx::transaction_base& tx,
         Review{row[1].as<std::string>(), *verdict, row[3].as<std::string>(),
                absl::FromUnixMicros(row[4].as<int64_t>())});
   }
-  return absl::OkStatus();
+  return LoadEvidence(tx, approvals);
 }
 
 absl::Status LoadReviews(pqxx::transaction_base& tx,
@@ -228,9 +290,10 @@ absl::Status Transact(ConnectionPool& pool, absl::string_view context,
 // The audit_chain_head lock is taken after the approval change and held until
 // commit, so seq order is commit order and a reader that sees seq N sees every
 // seq below it.
-AuditEvent AppendEvent(pqxx::transaction_base& tx, const std::string& id,
-                       EventType type, const std::string& actor,
-                       std::string details_json, int64_t now_us) {
+AuditEvent AppendEvent(pqxx::transaction_base& tx, const TokenSigner& signer,
+                       const std::string& id, EventType type,
+                       const std::string& actor, std::string details_json,
+                       int64_t now_us) {
   pqxx::row head = tx.exec1(
       "SELECT last_seq, encode(last_hash, 'hex') FROM audit_chain_head "
       "FOR UPDATE");
@@ -243,15 +306,18 @@ AuditEvent AppendEvent(pqxx::transaction_base& tx, const std::string& id,
   e.details_json = std::move(details_json);
   e.prev_hash = absl::HexStringToBytes(head[1].as<std::string>());
   e.hash = ChainHash(e.prev_hash, e);
+  SealEvent(signer, e);
   const std::string hash_hex = absl::BytesToHexString(e.hash);
   tx.exec_params0(
       absl::StrCat("INSERT INTO audit_events (seq, approval_id, type, actor, "
-                   "occurred_at, details, prev_hash, hash) VALUES "
-                   "($1, $2::uuid, $3, $4, ",
+                   "occurred_at, details, prev_hash, hash, key_id, signature) "
+                   "VALUES ($1, $2::uuid, $3, $4, ",
                    TimeFromMicros("$5"),
-                   ", $6, decode($7, 'hex'), decode($8, 'hex'))"),
+                   ", $6, decode($7, 'hex'), decode($8, 'hex'), $9, "
+                   "decode($10, 'hex'))"),
       e.seq, e.approval_id, std::string(EventTypeName(e.type)), e.actor, now_us,
-      e.details_json, absl::BytesToHexString(e.prev_hash), hash_hex);
+      e.details_json, absl::BytesToHexString(e.prev_hash), hash_hex, e.key_id,
+      absl::BytesToHexString(e.signature));
   tx.exec_params0(
       "UPDATE audit_chain_head SET last_seq = $1, last_hash = decode($2, "
       "'hex')",
@@ -324,25 +390,6 @@ absl::StatusOr<PagePosition> ParsePageToken(absl::string_view token) {
   return p;
 }
 
-absl::StatusOr<AuditEvent> AuditEventFromRow(const pqxx::row& r) {
-  AuditEvent e;
-  e.seq = r[0].as<int64_t>();
-  e.approval_id = r[1].as<std::string>();
-  const std::string type = r[2].as<std::string>();
-  std::optional<EventType> parsed = ParseEventType(type);
-  if (!parsed.has_value()) {
-    return absl::DataLossError(
-        absl::StrCat("audit event ", e.seq, ": unknown type \"", type, "\""));
-  }
-  e.type = *parsed;
-  e.actor = r[3].as<std::string>();
-  e.occurred_at = absl::FromUnixMicros(r[4].as<int64_t>());
-  e.details_json = r[5].as<std::string>();
-  e.prev_hash = absl::HexStringToBytes(r[6].as<std::string>());
-  e.hash = absl::HexStringToBytes(r[7].as<std::string>());
-  return e;
-}
-
 std::string TypeList(bool terminal_only) {
   std::vector<std::string> names;
   for (EventType t :
@@ -356,8 +403,9 @@ std::string TypeList(bool terminal_only) {
 
 }  // namespace
 
-PostgresStore::PostgresStore(std::unique_ptr<ConnectionPool> pool)
-    : pool_(std::move(pool)) {}
+PostgresStore::PostgresStore(std::unique_ptr<ConnectionPool> pool,
+                             std::shared_ptr<const TokenSigner> audit_signer)
+    : pool_(std::move(pool)), signer_(std::move(audit_signer)) {}
 
 PostgresStore::~PostgresStore() = default;
 
@@ -401,10 +449,20 @@ absl::StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::Open(
     absl::StatusOr<ConnectionPool::Lease> first = pool->Borrow();
     if (!first.ok()) return first.status();
   }
-  return std::unique_ptr<PostgresStore>(new PostgresStore(std::move(pool)));
+  return std::unique_ptr<PostgresStore>(
+      new PostgresStore(std::move(pool), options.audit_signer));
+}
+
+absl::Status PostgresStore::CheckWritable() const {
+  if (signer_ == nullptr) {
+    return absl::FailedPreconditionError(
+        "this store was opened without an audit signer: read-only");
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<CreateResult> PostgresStore::Create(const NewApproval& req) {
+  if (absl::Status s = CheckWritable(); !s.ok()) return s;
   CreateResult result;
   absl::Status s = Transact(
       *pool_, "Create",
@@ -464,15 +522,17 @@ absl::StatusOr<CreateResult> PostgresStore::Create(const NewApproval& req) {
         absl::StatusOr<Approval> a = ApprovalFromRow(inserted[0], 0);
         if (!a.ok()) return a.status();
         const int64_t now_us = absl::ToUnixMicros(a->created_at);
-        AppendEvent(tx, a->id, EventType::kCreated, a->requester,
+        AppendEvent(tx, *signer_, a->id, EventType::kCreated, a->requester,
                     CreatedDetails(*a), now_us);
         if (req.requirement.outcome != Outcome::kRequireApproval) {
           const bool approve = req.requirement.outcome == Outcome::kAutoApprove;
           Finish(tx, *a, approve ? State::kApproved : State::kDenied,
                  std::string(kPolicyActor), "", now_us);
-          AppendEvent(
-              tx, a->id, approve ? EventType::kApproved : EventType::kDenied,
-              a->decided_by, AutoOutcomeDetails(a->requirement), now_us);
+          AppendEvent(tx, *signer_, a->id,
+                      approve ? EventType::kApproved : EventType::kDenied,
+                      a->decided_by, AutoOutcomeDetails(a->requirement),
+                      now_us);
+          if (absl::Status s = LoadEvidence(tx, {&*a}); !s.ok()) return s;
         }
         attempt.Commit(tx);
         result.approval = *std::move(a);
@@ -550,6 +610,7 @@ absl::StatusOr<ApprovalPage> PostgresStore::List(const ListQuery& q) {
 }
 
 absl::StatusOr<ApprovalEvent> PostgresStore::Decide(const DecideInput& in) {
+  if (absl::Status s = CheckWritable(); !s.ok()) return s;
   if (!ValidateApprovalId(in.approval_id).ok()) return NotFound(in.approval_id);
   ApprovalEvent result;
   absl::Status s = Transact(
@@ -568,7 +629,7 @@ absl::StatusOr<ApprovalEvent> PostgresStore::Decide(const DecideInput& in) {
         if (IsAuditedRefusal(check)) {
           // The refusal itself is audited; only once it is durable may the
           // caller hear about it.
-          AppendEvent(tx, a.id, EventType::kDecisionRefused, in.actor,
+          AppendEvent(tx, *signer_, a.id, EventType::kDecisionRefused, in.actor,
                       RefusalDetails(check.message(), in.verdict), now_us);
           attempt.Commit(tx);
           return check;
@@ -577,8 +638,8 @@ absl::StatusOr<ApprovalEvent> PostgresStore::Decide(const DecideInput& in) {
         Review review{in.actor, in.verdict, in.comment,
                       absl::FromUnixMicros(now_us)};
         a.reviews.push_back(review);
-        AuditEvent e = AppendEvent(tx, a.id, EventType::kReviewed, in.actor,
-                                   ReviewDetails(a, review), now_us);
+        AuditEvent e = AppendEvent(tx, *signer_, a.id, EventType::kReviewed,
+                                   in.actor, ReviewDetails(a, review), now_us);
         tx.exec_params0(
             absl::StrCat("INSERT INTO reviews (approval_id, reviewer, "
                          "verdict, comment, reviewed_at, audit_seq) VALUES "
@@ -588,10 +649,11 @@ absl::StatusOr<ApprovalEvent> PostgresStore::Decide(const DecideInput& in) {
             now_us, e.seq);
         if (std::optional<State> outcome = QuorumOutcome(a)) {
           Finish(tx, a, *outcome, in.actor, in.comment, now_us);
-          e = AppendEvent(tx, a.id,
+          e = AppendEvent(tx, *signer_, a.id,
                           *outcome == State::kApproved ? EventType::kApproved
                                                        : EventType::kDenied,
                           in.actor, QuorumDetails(a), now_us);
+          if (absl::Status s = LoadEvidence(tx, {&a}); !s.ok()) return s;
         }
         attempt.Commit(tx);
         result = ToApprovalEvent(e, std::move(a));
@@ -604,6 +666,7 @@ absl::StatusOr<ApprovalEvent> PostgresStore::Decide(const DecideInput& in) {
 absl::StatusOr<ApprovalEvent> PostgresStore::Cancel(const std::string& id,
                                                     const std::string& actor,
                                                     const std::string& reason) {
+  if (absl::Status s = CheckWritable(); !s.ok()) return s;
   if (!ValidateApprovalId(id).ok()) return NotFound(id);
   ApprovalEvent result;
   absl::Status s = Transact(
@@ -621,8 +684,8 @@ absl::StatusOr<ApprovalEvent> PostgresStore::Cancel(const std::string& id,
         }
         if (absl::Status s = LoadReviews(tx, {&a}); !s.ok()) return s;
         Finish(tx, a, State::kCancelled, actor, reason, now_us);
-        AuditEvent e = AppendEvent(tx, a.id, EventType::kCancelled, actor,
-                                   CancelDetails(reason), now_us);
+        AuditEvent e = AppendEvent(tx, *signer_, a.id, EventType::kCancelled,
+                                   actor, CancelDetails(reason), now_us);
         attempt.Commit(tx);
         result = ToApprovalEvent(e, std::move(a));
         return absl::OkStatus();
@@ -632,6 +695,7 @@ absl::StatusOr<ApprovalEvent> PostgresStore::Cancel(const std::string& id,
 }
 
 absl::StatusOr<std::vector<ApprovalEvent>> PostgresStore::ExpireDue(int limit) {
+  if (absl::Status s = CheckWritable(); !s.ok()) return s;
   std::vector<ApprovalEvent> result;
   if (limit <= 0) return result;
   absl::Status s = Transact(
@@ -670,7 +734,7 @@ absl::StatusOr<std::vector<ApprovalEvent>> PostgresStore::ExpireDue(int limit) {
           a.decided_at = absl::FromUnixMicros(now_us);
           a.decided_by.clear();
           a.decision_comment.clear();
-          AuditEvent e = AppendEvent(tx, a.id, EventType::kExpired,
+          AuditEvent e = AppendEvent(tx, *signer_, a.id, EventType::kExpired,
                                      std::string(kSystemActor),
                                      ExpiryDetails(a.expires_at), now_us);
           result.push_back(ToApprovalEvent(e, std::move(a)));
@@ -795,11 +859,10 @@ absl::StatusOr<std::vector<AuditEvent>> PostgresStore::QueryAudit(
   std::vector<AuditEvent> result;
   if (q.limit <= 0) return result;
   SqlParams params;
-  std::string sql = absl::StrCat(
-      "SELECT seq, approval_id::text, type, actor, ", MicrosOf("occurred_at"),
-      ", details, encode(prev_hash, 'hex'), encode(hash, 'hex') "
-      "FROM audit_events WHERE seq > ",
-      params.Add(absl::StrCat(q.after_seq)));
+  std::string sql = absl::StrCat("SELECT seq, approval_id::text, type, actor, ",
+                                 MicrosOf("occurred_at"), ", ", kAuditEventTail,
+                                 " FROM audit_events WHERE seq > ",
+                                 params.Add(absl::StrCat(q.after_seq)));
   if (!q.approval_id.empty()) {
     // An id that is not a UUID matches nothing (and must not fail the cast).
     if (!ValidateApprovalId(q.approval_id).ok()) return result;

@@ -26,6 +26,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "server/domain/approval_token.h"
 #include "server/store/store.h"
 
 namespace approval {
@@ -46,6 +47,11 @@ struct PostgresOptions {
   absl::Duration statement_timeout = absl::Seconds(5);
   // Limit on opening one connection (whole seconds, rounded up).
   absl::Duration connect_timeout = absl::Seconds(3);
+  // Seals every audit event this store writes (audit_chain.h): the
+  // broker's signing key (signing_key_file), never kept in the database.
+  // Null: a read-only store (e.g. for `audit verify`); every write fails
+  // FAILED_PRECONDITION.
+  std::shared_ptr<const TokenSigner> audit_signer;
 };
 
 class PostgresStore final : public ApprovalStore {
@@ -83,9 +89,13 @@ class PostgresStore final : public ApprovalStore {
   absl::Status Ping() override;
 
  private:
-  explicit PostgresStore(std::unique_ptr<pg_internal::ConnectionPool> pool);
+  PostgresStore(std::unique_ptr<pg_internal::ConnectionPool> pool,
+                std::shared_ptr<const TokenSigner> audit_signer);
+
+  absl::Status CheckWritable() const;
 
   std::unique_ptr<pg_internal::ConnectionPool> pool_;
+  const std::shared_ptr<const TokenSigner> signer_;
 };
 
 }  // namespace approval

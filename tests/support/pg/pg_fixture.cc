@@ -14,6 +14,7 @@
 #include "server/domain/rules.h"
 #include "server/store/postgres/conninfo.h"
 #include "server/store/postgres/migrator.h"
+#include "tests/support/keys/test_keys.h"
 
 namespace approval::testing {
 namespace {
@@ -125,6 +126,7 @@ PostgresOptions TestDatabase::AppOptions() const {
   options.pool_size = 8;
   options.statement_timeout = absl::Seconds(10);
   options.connect_timeout = absl::Seconds(2);
+  options.audit_signer = TestSigner();
   return options;
 }
 
