@@ -15,21 +15,28 @@ namespace approval::bench {
 
 absl::StatusOr<std::unique_ptr<BenchBroker>> BenchBroker::Start(int pool_size) {
   std::unique_ptr<BenchBroker> b(new BenchBroker());
+  char dir[] = "/tmp/approval-bench-XXXXXX";
+  if (mkdtemp(dir) == nullptr) return absl::InternalError("mkdtemp failed");
+  b->dir_ = dir;
+  // One key for the store's audit seals and the broker's tokens.
+  const std::string key_path = b->dir_ + "/signing-key.pem";
+  const std::string key_pem = GenerateSigningKeyPem();
+  std::ofstream(key_path) << key_pem;
+  std::shared_ptr<const TokenSigner> signer =
+      *TokenSigner::FromPrivateKeyPem(key_pem);
   const char* url = std::getenv("APPROVAL_BROKER_BENCH_DATABASE_URL");
   if (url != nullptr) {
     PostgresOptions o;
     o.url = url;
     o.pool_size = pool_size;
+    o.audit_signer = signer;
     absl::StatusOr<std::unique_ptr<PostgresStore>> pg = PostgresStore::Open(o);
     if (!pg.ok()) return pg.status();
     b->store_ = *std::move(pg);
     b->store_name_ = "postgresql";
   } else {
-    b->store_ = std::make_unique<MemoryStore>();
+    b->store_ = std::make_unique<MemoryStore>(absl::Now, signer);
   }
-  char dir[] = "/tmp/approval-bench-XXXXXX";
-  if (mkdtemp(dir) == nullptr) return absl::InternalError("mkdtemp failed");
-  b->dir_ = dir;
   std::string tokens_path = b->dir_ + "/tokens.json";
   std::ofstream(tokens_path)
       << absl::StrCat(R"({"tokens":[{"sha256":")", Sha256Hex(kAgentToken),
@@ -42,6 +49,7 @@ absl::StatusOr<std::unique_ptr<BenchBroker>> BenchBroker::Start(int pool_size) {
   config.listen_address = "127.0.0.1:0";
   config.metrics_address = "";
   config.auth.tokens_file = tokens_path;
+  config.signing_key_file = key_path;
   absl::StatusOr<std::unique_ptr<Authenticator>> auth =
       Authenticator::Create(config.auth);
   if (!auth.ok()) return auth.status();

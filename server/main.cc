@@ -18,7 +18,10 @@
 #include "prometheus/exposer.h"
 #include "server/auth/authenticator.h"
 #include "server/config/config.h"
+#include "server/config/read_file.h"
+#include "server/domain/canonical.h"
 #include "server/service/broker_server.h"
+#include "server/service/keys.h"
 #include "server/service/log.h"
 #include "server/service/metrics.h"
 #include "server/store/postgres/migrator.h"
@@ -31,6 +34,9 @@ namespace {
 constexpr int kExitOk = 0;
 constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
+// As approvalctl's codes for the same outcomes.
+constexpr int kExitUnavailable = 7;
+constexpr int kExitAuditBroken = 9;
 
 constexpr char kUsage[] =
     R"(usage: approval-broker <command> [flags]
@@ -38,7 +44,10 @@ constexpr char kUsage[] =
 commands:
   serve           run the broker (SIGHUP reloads the policy file)
   migrate         apply pending database migrations (run as the schema owner)
-  audit verify    check the audit log's hash chain; names the first bad event
+  audit verify    check the audit log: hash chain, every event's seal, the
+                  approvals against the chain; prints the chain head to record.
+                  Exit 0 OK, 9 does not verify, 7 database unreachable,
+                  2 usage or configuration, 1 other failure
 
 flags:
   --config FILE           JSON config file (see deploy/config.example.jsonc)
@@ -46,6 +55,13 @@ flags:
   --listen ADDR           gRPC host:port (serve; env APPROVAL_BROKER_LISTEN_ADDRESS)
   --metrics-listen ADDR   Prometheus host:port, "" disables (serve;
                           env APPROVAL_BROKER_METRICS_ADDRESS)
+  --expect-head SEQ:HASH  audit verify: a head recorded earlier (log line
+                          "audit chain head", or a previous verify) that the
+                          chain must still contain
+  --trusted-key FILE      audit verify: a public key (PEM) whose seals are
+                          trusted, besides signing_key_file and
+                          audit_trusted_keys; repeatable. Verifying needs no
+                          private key.
 )";
 
 struct Flags {
@@ -53,6 +69,8 @@ struct Flags {
   std::optional<std::string> database_url;
   std::optional<std::string> listen;
   std::optional<std::string> metrics_listen;
+  std::optional<std::string> expect_head;
+  std::vector<std::string> trusted_keys;
 };
 
 absl::StatusOr<Flags> ParseFlags(const std::vector<std::string>& args) {
@@ -64,11 +82,14 @@ absl::StatusOr<Flags> ParseFlags(const std::vector<std::string>& args) {
       value = name.substr(eq + 1);
       name = name.substr(0, eq);
     }
+    std::optional<std::string> trusted_key;
     std::optional<std::string>* target =
         name == "--config"           ? &f.config_file
         : name == "--database-url"   ? &f.database_url
         : name == "--listen"         ? &f.listen
         : name == "--metrics-listen" ? &f.metrics_listen
+        : name == "--expect-head"    ? &f.expect_head
+        : name == "--trusted-key"    ? &trusted_key
                                      : nullptr;
     if (target == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat("unknown flag ", name));
@@ -80,6 +101,7 @@ absl::StatusOr<Flags> ParseFlags(const std::vector<std::string>& args) {
       value = args[++i];
     }
     *target = *value;
+    if (trusted_key) f.trusted_keys.push_back(*trusted_key);
   }
   return f;
 }
@@ -99,8 +121,10 @@ absl::StatusOr<Config> ResolveConfig(const Flags& flags) {
   return config;
 }
 
-PostgresOptions StoreOptions(const Config& c) {
+PostgresOptions StoreOptions(const Config& c,
+                             std::shared_ptr<const TokenSigner> signer) {
   PostgresOptions o;
+  o.audit_signer = std::move(signer);
   o.url = c.database_url;
   o.pool_size = c.database_pool_size;
   o.statement_timeout = c.database_statement_timeout;
@@ -134,11 +158,15 @@ int RunServe(const Config& config) {
   if (absl::Status s = ValidateConfig(config); !s.ok()) {
     return Fail("invalid configuration", s, kExitUsage);
   }
+  absl::StatusOr<std::shared_ptr<const TokenSigner>> signer =
+      LoadSigningKey(config);
+  if (!signer.ok())
+    return Fail("invalid configuration", signer.status(), kExitUsage);
   if (absl::Status s = CheckSchema(config.database_url); !s.ok()) {
     return Fail("database", s, kExitFailure);
   }
   absl::StatusOr<std::unique_ptr<PostgresStore>> store =
-      PostgresStore::Open(StoreOptions(config));
+      PostgresStore::Open(StoreOptions(config, *signer));
   if (!store.ok()) return Fail("database", store.status(), kExitFailure);
   absl::StatusOr<std::unique_ptr<Authenticator>> auth =
       Authenticator::Create(config.auth);
@@ -202,21 +230,81 @@ int RunMigrate(const Config& config) {
   return kExitOk;
 }
 
-int RunVerify(const Config& config) {
+// The public keys whose seals `audit verify` trusts; no private key needed.
+absl::StatusOr<AuditKeyring> VerifyKeys(const Config& config,
+                                        const Flags& flags) {
+  AuditKeyring keys;
+  std::vector<std::string> files = config.audit_trusted_keys;
+  files.insert(files.end(), flags.trusted_keys.begin(),
+               flags.trusted_keys.end());
+  if (!config.signing_key_file.empty()) {
+    absl::StatusOr<std::shared_ptr<const TokenSigner>> signer =
+        LoadSigningKey(config);
+    if (!signer.ok()) return signer.status();
+    keys.Add(*Ed25519PublicKey::FromPem((*signer)->public_key_pem()));
+  }
+  for (const std::string& file : files) {
+    absl::StatusOr<std::string> pem = ReadFile(file, 64 * 1024);
+    if (!pem.ok()) return pem.status();
+    if (absl::Status s = keys.AddPublicKeyPem(*pem); !s.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("trusted key ", file, ": ", s.message()));
+    }
+  }
+  if (keys.empty()) {
+    return absl::InvalidArgumentError(
+        "no audit key to verify seals with: set signing_key_file or "
+        "audit_trusted_keys in the config, or pass --trusted-key "
+        "PUBLIC_KEY.pem (`openssl pkey -in signing-key.pem -pubout`)");
+  }
+  return keys;
+}
+
+int RunVerify(const Config& config, const Flags& flags) {
   if (absl::Status s = RequireDatabaseUrl(config); !s.ok()) {
     return Fail("audit verify", s, kExitUsage);
   }
-  PostgresOptions options = StoreOptions(config);
-  options.pool_size = 1;
-  absl::StatusOr<std::unique_ptr<PostgresStore>> store =
-      PostgresStore::Open(options);
-  if (!store.ok()) return Fail("audit verify", store.status(), kExitFailure);
-  absl::StatusOr<int64_t> verified = VerifyAuditChain(**store);
-  if (!verified.ok()) {
-    std::cout << "audit chain BROKEN: " << verified.status().message() << "\n";
-    return kExitFailure;
+  AuditVerifyOptions options;
+  if (flags.expect_head) {
+    absl::StatusOr<AuditHead> head = ParseAuditHeadText(*flags.expect_head);
+    if (!head.ok()) return Fail("audit verify", head.status(), kExitUsage);
+    options.expected_head = *std::move(head);
   }
-  std::cout << "audit chain OK: " << *verified << " events verified\n";
+  absl::StatusOr<AuditKeyring> keys = VerifyKeys(config, flags);
+  if (!keys.ok()) return Fail("audit verify", keys.status(), kExitUsage);
+  // Read-only: no signer, so nothing can be written.
+  PostgresOptions store_options = StoreOptions(config, nullptr);
+  store_options.pool_size = 1;
+  absl::StatusOr<std::unique_ptr<PostgresStore>> store =
+      PostgresStore::Open(store_options);
+  absl::StatusOr<AuditReport> report =
+      store.ok() ? VerifyAuditLog(**store, *keys, options)
+                 : absl::StatusOr<AuditReport>(store.status());
+  if (!report.ok()) {
+    const bool unreachable =
+        report.status().code() == absl::StatusCode::kUnavailable;
+    std::cerr << "approval-broker: audit verify: "
+              << (unreachable ? "database unreachable, nothing verified: "
+                              : "could not verify: ")
+              << report.status().message() << "\n";
+    return unreachable ? kExitUnavailable : kExitFailure;
+  }
+  const std::string head =
+      absl::StrCat(report->head.seq, ":", HexEncode(report->head.hash));
+  if (!report->ok()) {
+    std::cout << "audit chain BROKEN: " << report->problems.size()
+              << " problem(s)\n";
+    for (const std::string& p : report->problems) {
+      std::cout << "  " << p << "\n";
+    }
+    return kExitAuditBroken;
+  }
+  std::cout << "audit chain OK: " << report->events_verified
+            << " events verified (" << report->unsigned_events
+            << " from before signing), " << report->approvals_checked
+            << " approvals match the chain\n"
+            << "head: " << head << " (record it; pass it as --expect-head "
+            << "next time)\n";
   return kExitOk;
 }
 
@@ -248,7 +336,7 @@ int Main(int argc, char** argv) {
   if (!config.ok()) return Fail("config", config.status(), kExitUsage);
   if (command == "serve") return RunServe(*config);
   if (command == "migrate") return RunMigrate(*config);
-  return RunVerify(*config);
+  return RunVerify(*config, *flags);
 }
 
 }  // namespace

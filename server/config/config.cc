@@ -314,6 +314,7 @@ class Parser final {
             {"policy_file", String(&c.policy_file)},
             {"fingerprint_key_file", String(&c.fingerprint_key_file)},
             {"signing_key_file", String(&c.signing_key_file)},
+            {"audit_trusted_keys", StringArray(&c.audit_trusted_keys)},
         });
   }
 
@@ -637,6 +638,7 @@ absl::StatusOr<Config> LoadConfigFile(const std::string& path) {
   c->policy_file = Resolve(dir, c->policy_file);
   c->fingerprint_key_file = Resolve(dir, c->fingerprint_key_file);
   c->signing_key_file = Resolve(dir, c->signing_key_file);
+  for (std::string& key : c->audit_trusted_keys) key = Resolve(dir, key);
   return c;
 }
 
@@ -763,6 +765,11 @@ absl::Status ValidateConfig(const Config& c, bool require_database) {
         {"signing_key_file", &c.signing_key_file}}) {
     if (path->empty()) continue;
     if (absl::Status s = CheckReadable(key, *path); !s.ok()) return s;
+  }
+  for (const std::string& path : c.audit_trusted_keys) {
+    if (absl::Status s = CheckReadable("audit_trusted_keys", path); !s.ok()) {
+      return s;
+    }
   }
   if (c.auth.tokens_file.empty() && c.auth.mtls_identities.empty() &&
       !c.auth.oidc.enabled()) {

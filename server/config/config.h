@@ -55,12 +55,13 @@
 //     "shutdown_grace": "5s",
 //     "policy_file": "policy.jsonc",              // "" = built-in default
 //     "fingerprint_key_file": "fingerprint.key",  // "" = random per process
-//     "signing_key_file": "signing-key.pem"       // "" = random per process
+//     "signing_key_file": "signing-key.pem",      // required by serve
+//     "audit_trusted_keys": ["old-signing-key.pub.pem"]
 //   }
 //
 // Relative file paths (tls.*, auth.tokens_file, auth.oidc.jwks_file,
 // auth.oidc.jwks_ca_file, policy_file, fingerprint_key_file,
-// signing_key_file) read through LoadConfigFile
+// signing_key_file, audit_trusted_keys) read through LoadConfigFile
 // are resolved against the directory of the config file, so a config and its
 // tokens file can move together. ParseConfig leaves them as written.
 #ifndef APPROVAL_SERVER_CONFIG_CONFIG_H_
@@ -230,9 +231,14 @@ struct Config {
   // process, so fingerprints differ across restarts and replicas.
   std::string fingerprint_key_file;
   // Ed25519 private key (PKCS#8 PEM, `openssl genpkey -algorithm ed25519`)
-  // that signs approval tokens. Default "": a random key per process, so
-  // tokens stop verifying after a restart and differ across replicas.
+  // that signs approval tokens and seals every audit event. Required by
+  // `serve` (the database must never hold it); every replica on one
+  // database uses the same key.
   std::string signing_key_file;
+  // Public keys (SubjectPublicKeyInfo PEM files) of signing keys used
+  // before: audit events they sealed still verify (key rotation). Default:
+  // none.
+  std::vector<std::string> audit_trusted_keys;
 };
 
 // Parses the JSON text of a config file; `source` (usually the file name)

@@ -11,6 +11,8 @@
 #include "grpcpp/server_builder.h"
 #include "openssl/rand.h"
 #include "server/config/read_file.h"
+#include "server/domain/canonical.h"
+#include "server/service/keys.h"
 #include "server/service/log.h"
 
 namespace approval {
@@ -82,42 +84,25 @@ absl::StatusOr<std::string> FingerprintKey(const Config& c) {
   return key;
 }
 
-absl::StatusOr<std::unique_ptr<TokenSigner>> Signer(const Config& c) {
-  if (c.signing_key_file.empty()) {
-    LogWarning(
-        "signing_key_file not set: approval tokens are signed with a random "
-        "per-process key (they stop verifying after a restart)");
-    return TokenSigner::Generate();
-  }
-  absl::StatusOr<std::string> pem = ReadFile(c.signing_key_file, 64 * 1024);
-  if (!pem.ok()) return pem.status();
-  absl::StatusOr<std::unique_ptr<TokenSigner>> signer =
-      TokenSigner::FromPrivateKeyPem(*pem);
-  if (!signer.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("signing_key_file: ", c.signing_key_file, ": ",
-                     signer.status().message()));
-  }
-  return signer;
-}
-
 }  // namespace
 
 BrokerServer::BrokerServer(const Config& config, ApprovalStore& store,
                            const Authenticator& auth, BrokerMetrics& metrics,
                            CrossProcessSignal* signal,
                            std::string fingerprint_key,
-                           std::unique_ptr<TokenSigner> signer,
+                           std::shared_ptr<const TokenSigner> signer,
+                           AuditKeyring keys,
                            std::shared_ptr<const ActivePolicy> policy)
     : config_(config),
       store_(store),
       metrics_(metrics),
       fingerprint_key_(std::move(fingerprint_key)),
       signer_(std::move(signer)),
+      issuer_(*signer_, std::move(keys)),
       policy_(std::move(policy)),
       executor_(config.database_pool_size),
       hub_(store, config.event_poll_interval, &metrics, signal),
-      service_(store, auth, hub_, executor_, metrics, policy_, *signer_,
+      service_(store, auth, hub_, executor_, metrics, policy_, issuer_,
                ServiceOptionsFrom(config)) {}
 
 absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(
@@ -128,18 +113,21 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(
   if (!creds.ok()) return creds.status();
   absl::StatusOr<std::string> fingerprint_key = FingerprintKey(config);
   if (!fingerprint_key.ok()) return fingerprint_key.status();
-  absl::StatusOr<std::unique_ptr<TokenSigner>> signer = Signer(config);
+  absl::StatusOr<std::shared_ptr<const TokenSigner>> signer =
+      LoadSigningKey(config);
   if (!signer.ok()) return signer.status();
+  absl::StatusOr<AuditKeyring> keys = LoadAuditKeyring(config, **signer);
+  if (!keys.ok()) return keys.status();
   absl::StatusOr<std::shared_ptr<const ActivePolicy>> policy =
       LoadActivePolicy(config.policy_file, config.limits, *fingerprint_key);
   if (!policy.ok()) return policy.status();
   LogInfo("policy: ", (*policy)->source, " (", (*policy)->policy.rules.size(),
-          " rules); approval tokens signed "
+          " rules); approval tokens and audit events signed "
           "by Ed25519 key ",
           (*signer)->key_id());
   std::unique_ptr<BrokerServer> server(new BrokerServer(
       config, store, auth, metrics, signal, *std::move(fingerprint_key),
-      *std::move(signer), *std::move(policy)));
+      *std::move(signer), *std::move(keys), *std::move(policy)));
   if (absl::Status s = server->hub_.Start(); !s.ok()) return s;
 
   grpc::EnableDefaultHealthCheckService(true);
@@ -257,7 +245,34 @@ void BrokerServer::MaintenanceLoop() {
     }
     absl::StatusOr<int64_t> pending = store_.CountPending();
     if (pending.ok()) metrics_.SetPending(static_cast<double>(*pending));
+    PublishAuditHead();
   }
+}
+
+void BrokerServer::PublishAuditHead() {
+  absl::StatusOr<int64_t> latest = store_.LatestCursor();
+  if (!latest.ok() || *latest == 0) return;
+  const absl::Time now = absl::Now();
+  if (*latest == published_head_seq_ ||
+      now - published_head_at_ < kAuditHeadLogInterval) {
+    return;
+  }
+  absl::StatusOr<std::vector<AuditEvent>> head =
+      store_.AuditEvents(*latest - 1, 1);
+  if (!head.ok() || head->empty()) return;
+  const AuditEvent& e = head->front();
+  // Only a head the broker's keys vouch for is worth recording.
+  if (absl::Status s = issuer_.keys().VerifySeal(e); !s.ok()) {
+    LogError("audit chain head does not verify: ", s.message());
+    return;
+  }
+  published_head_seq_ = e.seq;
+  published_head_at_ = now;
+  metrics_.SetAuditHead(e.seq);
+  LogInfo("audit chain head: seq=", e.seq, " hash=", HexEncode(e.hash),
+          " key_id=", e.key_id, " signature=", HexEncode(e.signature),
+          " (record it outside the database; `audit verify --expect-head ",
+          e.seq, ":", HexEncode(e.hash), "` proves nothing was cut off)");
 }
 
 }  // namespace approval

@@ -21,6 +21,7 @@
 #include "server/service/event_hub.h"
 #include "server/service/executor.h"
 #include "server/service/metrics.h"
+#include "server/service/token_issuer.h"
 #include "server/store/store.h"
 
 namespace approval {
@@ -54,16 +55,23 @@ class BrokerServer final {
   BrokerServer(const Config& config, ApprovalStore& store,
                const Authenticator& auth, BrokerMetrics& metrics,
                CrossProcessSignal* signal, std::string fingerprint_key,
-               std::unique_ptr<TokenSigner> signer,
+               std::shared_ptr<const TokenSigner> signer, AuditKeyring keys,
                std::shared_ptr<const ActivePolicy> policy);
   void MaintenanceLoop();
   void SetServing(bool serving);
+  // Logs the latest sealed audit event (seq, hash, seal) and sets the head
+  // metric, when it moved and at most every kAuditHeadLogInterval: the
+  // outside record `audit verify --expect-head` compares with.
+  void PublishAuditHead();
+
+  static constexpr absl::Duration kAuditHeadLogInterval = absl::Seconds(60);
 
   const Config config_;
   ApprovalStore& store_;
   BrokerMetrics& metrics_;
   const std::string fingerprint_key_;
-  const std::unique_ptr<TokenSigner> signer_;
+  const std::shared_ptr<const TokenSigner> signer_;
+  const TokenIssuer issuer_;
   PolicyHolder policy_;
   Executor executor_;
   EventHub hub_;
@@ -75,6 +83,9 @@ class BrokerServer final {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool serving_ ABSL_GUARDED_BY(mu_) = false;
   std::thread maintenance_;
+  // Maintenance thread only.
+  int64_t published_head_seq_ = 0;
+  absl::Time published_head_at_ = absl::InfinitePast();
 };
 
 }  // namespace approval

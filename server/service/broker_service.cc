@@ -8,6 +8,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "server/auth/refusal.h"
+#include "server/domain/canonical.h"
 #include "server/service/convert.h"
 #include "server/service/decision_stream.h"
 #include "server/service/log.h"
@@ -45,14 +46,14 @@ absl::Status NotFound(absl::string_view id) {
 BrokerService::BrokerService(ApprovalStore& store, const Authenticator& auth,
                              EventHub& hub, Executor& executor,
                              BrokerMetrics& metrics, const PolicyHolder& policy,
-                             const TokenSigner& signer, ServiceOptions options)
+                             const TokenIssuer& issuer, ServiceOptions options)
     : store_(store),
       auth_(auth),
       hub_(hub),
       executor_(executor),
       metrics_(metrics),
       policy_(policy),
-      signer_(signer),
+      issuer_(issuer),
       options_(std::move(options)) {}
 
 void BrokerService::RecordIfRefused(absl::string_view method,
@@ -142,10 +143,10 @@ grpc::ServerUnaryReactor* BrokerService::CancelApproval(
 }
 
 grpc::ServerUnaryReactor* BrokerService::VerifyAuditLog(
-    grpc::CallbackServerContext* ctx, const v1::VerifyAuditLogRequest*,
+    grpc::CallbackServerContext* ctx, const v1::VerifyAuditLogRequest* req,
     v1::VerifyAuditLogResponse* resp) {
-  return Unary(ctx, "VerifyAuditLog", [this, resp](const Principal& p) {
-    return DoVerifyAuditLog(p, resp);
+  return Unary(ctx, "VerifyAuditLog", [this, req, resp](const Principal& p) {
+    return DoVerifyAuditLog(p, *req, resp);
   });
 }
 
@@ -162,8 +163,8 @@ grpc::ServerUnaryReactor* BrokerService::GetSigningKey(
     v1::SigningKey* resp) {
   return Unary(ctx, "GetSigningKey", [this, resp](const Principal&) {
     resp->set_algorithm("Ed25519");
-    resp->set_key_id(signer_.key_id());
-    resp->set_public_key_pem(signer_.public_key_pem());
+    resp->set_key_id(issuer_.signer().key_id());
+    resp->set_public_key_pem(issuer_.signer().public_key_pem());
     return absl::OkStatus();
   });
 }
@@ -212,27 +213,42 @@ absl::Status BrokerService::DoListAuditEvents(
   return absl::OkStatus();
 }
 
-absl::Status BrokerService::DoVerifyAuditLog(const Principal& p,
-                                             v1::VerifyAuditLogResponse* resp) {
+absl::Status BrokerService::DoVerifyAuditLog(
+    const Principal& p, const v1::VerifyAuditLogRequest& req,
+    v1::VerifyAuditLogResponse* resp) {
   if (!p.Has(Role::kAdmin)) {
     return PermissionDenied(
         "missing_role",
         absl::StrCat("identity ", p.id, " (roles: ", RolesOf(p),
                      ") may not verify the audit log; needs role admin"));
   }
-  absl::StatusOr<int64_t> verified = VerifyAuditChain(store_);
-  if (verified.ok()) {
-    resp->set_verified(true);
-    resp->set_events_verified(*verified);
-    return absl::OkStatus();
+  AuditVerifyOptions options;
+  if (req.expected_head_seq() != 0 || !req.expected_head_hash().empty()) {
+    absl::StatusOr<AuditHead> head =
+        ParseAuditHead(req.expected_head_seq(), req.expected_head_hash());
+    if (!head.ok()) return head.status();
+    options.expected_head = *std::move(head);
   }
-  // A broken chain is the answer, not a failure of the call.
-  if (verified.status().code() != absl::StatusCode::kDataLoss) {
-    return verified.status();
+  absl::StatusOr<AuditReport> report =
+      approval::VerifyAuditLog(store_, issuer_.keys(), options);
+  if (!report.ok()) return report.status();
+  resp->set_verified(report->ok());
+  resp->set_events_verified(report->events_verified);
+  resp->set_unsigned_events(report->unsigned_events);
+  resp->set_approvals_checked(report->approvals_checked);
+  resp->set_head_seq(static_cast<uint64_t>(report->head.seq));
+  resp->set_head_hash(HexEncode(report->head.hash));
+  resp->set_head_key_id(report->head_key_id);
+  resp->set_head_signature(HexEncode(report->head_signature));
+  // Problems are the answer, not a failure of the call.
+  for (const std::string& problem : report->problems) {
+    resp->add_problems(problem);
   }
-  LogError("audit log verification failed: ", verified.status().message());
-  resp->set_verified(false);
-  resp->set_problem(std::string(verified.status().message()));
+  if (!report->ok()) {
+    resp->set_problem(report->problems.front());
+    LogError("audit log verification failed: ", report->problems.size(),
+             " problems; the first: ", report->problems.front());
+  }
   return absl::OkStatus();
 }
 
@@ -292,9 +308,8 @@ absl::Status BrokerService::DoRequestApproval(
     }
   }
   metrics_.RecordRequest(valid->action, outcome);
-  ToProto(created->approval, &signer_, resp->mutable_approval());
   resp->set_created(created->created);
-  return absl::OkStatus();
+  return ToProto(created->approval, &issuer_, resp->mutable_approval());
 }
 
 absl::Status BrokerService::DoDecide(const Principal& p,
@@ -341,8 +356,7 @@ absl::Status BrokerService::DoDecide(const Principal& p,
         StateName(a.state),
         absl::ToDoubleSeconds(*a.decided_at - a.created_at));
   }
-  ToProto(a, &signer_, resp->mutable_approval());
-  return absl::OkStatus();
+  return ToProto(a, &issuer_, resp->mutable_approval());
 }
 
 absl::Status BrokerService::DoGet(const Principal& p,
@@ -353,8 +367,7 @@ absl::Status BrokerService::DoGet(const Principal& p,
   if (!a.ok()) return a.status();
   // Another requester's approval looks exactly like an unknown one.
   if (!SeesAll(p) && a->requester != p.id) return NotFound(req.approval_id());
-  ToProto(*a, &signer_, resp);
-  return absl::OkStatus();
+  return ToProto(*a, &issuer_, resp);
 }
 
 absl::Status BrokerService::DoList(const Principal& p,
@@ -378,7 +391,9 @@ absl::Status BrokerService::DoList(const Principal& p,
   absl::StatusOr<ApprovalPage> page = store_.List(q);
   if (!page.ok()) return page.status();
   for (const Approval& a : page->approvals) {
-    ToProto(a, &signer_, resp->add_approvals());
+    if (absl::Status s = ToProto(a, &issuer_, resp->add_approvals()); !s.ok()) {
+      return s;
+    }
   }
   resp->set_next_page_token(page->next_page_token);
   return absl::OkStatus();
@@ -401,8 +416,7 @@ absl::Status BrokerService::DoCancel(const Principal& p,
     metrics_.ObserveTimeToDecision(
         "cancelled", absl::ToDoubleSeconds(*a.decided_at - a.created_at));
   }
-  ToProto(a, &signer_, resp);
-  return absl::OkStatus();
+  return ToProto(a, &issuer_, resp);
 }
 
 grpc::ServerWriteReactor<v1::DecisionEvent>* BrokerService::StreamDecisions(
@@ -434,7 +448,7 @@ grpc::ServerWriteReactor<v1::DecisionEvent>* BrokerService::StreamDecisions(
   if (!SeesAll(*p)) params.filter.requester = p->id;
   params.after_cursor = static_cast<int64_t>(req->after_cursor());
   params.max_backlog = options_.stream_max_backlog;
-  params.signer = &signer_;
+  params.issuer = &issuer_;
   auto* stream =
       new DecisionStream(store_, hub_, executor_, metrics_, std::move(params));
   stream->Start();

@@ -16,6 +16,7 @@
 #include "server/service/event_hub.h"
 #include "server/service/executor.h"
 #include "server/service/metrics.h"
+#include "server/service/token_issuer.h"
 #include "server/store/store.h"
 
 namespace approval {
@@ -33,10 +34,10 @@ struct ServiceOptions {
 class BrokerService final : public v1::ApprovalBroker::CallbackService {
  public:
   // Requests meet the policy `policy` holds at the time they arrive;
-  // `signer` signs approval tokens.
+  // `issuer` issues approval tokens and its keys verify the audit log.
   BrokerService(ApprovalStore& store, const Authenticator& auth, EventHub& hub,
                 Executor& executor, BrokerMetrics& metrics,
-                const PolicyHolder& policy, const TokenSigner& signer,
+                const PolicyHolder& policy, const TokenIssuer& issuer,
                 ServiceOptions options);
 
   grpc::ServerUnaryReactor* RequestApproval(
@@ -87,6 +88,7 @@ class BrokerService final : public v1::ApprovalBroker::CallbackService {
   absl::Status DoList(const Principal& p, const v1::ListApprovalsRequest& req,
                       v1::ListApprovalsResponse* resp);
   absl::Status DoVerifyAuditLog(const Principal& p,
+                                const v1::VerifyAuditLogRequest& req,
                                 v1::VerifyAuditLogResponse* resp);
   absl::Status DoListAuditEvents(const Principal& p,
                                  const v1::ListAuditEventsRequest& req,
@@ -101,7 +103,7 @@ class BrokerService final : public v1::ApprovalBroker::CallbackService {
   Executor& executor_;
   BrokerMetrics& metrics_;
   const PolicyHolder& policy_;
-  const TokenSigner& signer_;
+  const TokenIssuer& issuer_;
   const ServiceOptions options_;
 };
 

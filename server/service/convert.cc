@@ -101,19 +101,6 @@ absl::Time FromProto(const google::protobuf::Timestamp& t) {
   return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
 }
 
-ApprovalClaims ClaimsFor(const Approval& a) {
-  ApprovalClaims c;
-  c.approval_id = a.id;
-  c.action = a.action;
-  c.action_digest = a.action_digest;
-  c.approvers = ApproversOf(a);
-  c.rule = a.requirement.rule;
-  c.approved_at = a.decided_at.value_or(a.created_at);
-  c.not_before = c.approved_at;
-  c.not_after = c.approved_at + a.requirement.execution_window;
-  return c;
-}
-
 void ToProto(const AuditEvent& e, v1::AuditEvent* out) {
   out->set_seq(static_cast<uint64_t>(e.seq));
   out->set_approval_id(e.approval_id);
@@ -123,9 +110,12 @@ void ToProto(const AuditEvent& e, v1::AuditEvent* out) {
   out->set_details_json(e.details_json);
   out->set_prev_hash(HexEncode(e.prev_hash));
   out->set_hash(HexEncode(e.hash));
+  out->set_key_id(e.key_id);
+  out->set_signature(HexEncode(e.signature));
 }
 
-void ToProto(const Approval& a, const TokenSigner* signer, v1::Approval* out) {
+absl::Status ToProto(const Approval& a, const TokenIssuer* issuer,
+                     v1::Approval* out) {
   out->set_id(a.id);
   out->set_action(a.action);
   out->set_resource(a.resource);
@@ -158,18 +148,21 @@ void ToProto(const Approval& a, const TokenSigner* signer, v1::Approval* out) {
     SetTime(r.reviewed_at, out_review->mutable_review_time());
   }
   out->set_approvals_missing(ApprovalsMissing(a));
-  if (a.state == State::kApproved && signer != nullptr) {
-    out->set_approval_token(signer->Sign(ClaimsFor(a)));
+  if (a.state == State::kApproved && issuer != nullptr) {
+    absl::StatusOr<std::string> token = issuer->TokenFor(a);
+    if (!token.ok()) return token.status();
+    out->set_approval_token(*std::move(token));
   }
+  return absl::OkStatus();
 }
 
-void ToProto(const ApprovalEvent& e, const TokenSigner* signer,
-             v1::DecisionEvent* out) {
+absl::Status ToProto(const ApprovalEvent& e, const TokenIssuer* issuer,
+                     v1::DecisionEvent* out) {
   out->set_cursor(static_cast<uint64_t>(e.cursor));
   out->set_type(ToProto(e.type));
-  ToProto(e.approval, signer, out->mutable_approval());
   SetTime(e.occurred_at, out->mutable_event_time());
   out->set_actor(e.actor);
+  return ToProto(e.approval, issuer, out->mutable_approval());
 }
 
 }  // namespace approval

@@ -9,7 +9,7 @@
 #include "approval/v1/approval.pb.h"
 #include "grpcpp/support/status.h"
 #include "server/domain/approval.h"
-#include "server/domain/approval_token.h"
+#include "server/service/token_issuer.h"
 
 namespace approval {
 
@@ -17,15 +17,15 @@ grpc::Status ToGrpcStatus(const absl::Status& s);
 // Lower-case code name for metric labels ("ok", "not_found", ...).
 std::string CodeLabel(absl::StatusCode code);
 
-// `signer` issues the approval token of an APPROVED approval (Ed25519 is
-// deterministic: the same approval always gets the same token from one
-// key); null: no token.
-void ToProto(const Approval& a, const TokenSigner* signer, v1::Approval* out);
-void ToProto(const ApprovalEvent& e, const TokenSigner* signer,
-             v1::DecisionEvent* out);
+// `issuer` issues the approval token of an APPROVED approval from its
+// signed audit evidence; null: no token. DATA_LOSS (and `out` half-filled,
+// to be discarded) when an approved `a` is not proven by its evidence: the
+// broker never answers APPROVED for it.
+absl::Status ToProto(const Approval& a, const TokenIssuer* issuer,
+                     v1::Approval* out);
+absl::Status ToProto(const ApprovalEvent& e, const TokenIssuer* issuer,
+                     v1::DecisionEvent* out);
 void ToProto(const AuditEvent& e, v1::AuditEvent* out);
-// What the token of an approved `a` says.
-ApprovalClaims ClaimsFor(const Approval& a);
 v1::State ToProto(State s);
 std::optional<State> FromProto(v1::State s);  // nullopt for UNSPECIFIED
 absl::Time FromProto(const google::protobuf::Timestamp& t);

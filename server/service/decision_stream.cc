@@ -126,10 +126,19 @@ void DecisionStream::Pump() {
         if (candidate->cursor > last_sent_) event = std::move(candidate);
       }
       if (event != nullptr) {
-        ToProto(*event, params_.signer, &current_);
-        last_sent_ = event->cursor;
-        writing_ = true;
-        next = Next::kWrite;
+        current_.Clear();
+        if (absl::Status s = ToProto(*event, params_.issuer, &current_);
+            !s.ok()) {
+          // An approval the audit chain does not prove is never sent as
+          // approved; the stream ends instead, naming it.
+          finished_ = true;
+          finish_status = ToGrpcStatus(s);
+          next = Next::kFinish;
+        } else {
+          last_sent_ = event->cursor;
+          writing_ = true;
+          next = Next::kWrite;
+        }
       } else if (!catchup_done_ && !loading_) {
         loading_ = true;
         next = Next::kLoad;

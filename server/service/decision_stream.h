@@ -23,10 +23,10 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "approval/v1/approval.grpc.pb.h"
-#include "server/domain/approval_token.h"
 #include "server/service/event_hub.h"
 #include "server/service/executor.h"
 #include "server/service/metrics.h"
+#include "server/service/token_issuer.h"
 #include "server/store/store.h"
 
 namespace approval {
@@ -39,7 +39,7 @@ class DecisionStream final : public grpc::ServerWriteReactor<v1::DecisionEvent>,
     int64_t after_cursor = 0;  // 0: no resume
     int max_backlog = 10000;
     // Signs the tokens of approved approvals; must outlive the stream.
-    const TokenSigner* signer = nullptr;
+    const TokenIssuer* issuer = nullptr;  // approval tokens
   };
 
   // Deletes itself in OnDone; create with `new` and call Start().

@@ -43,6 +43,13 @@ BrokerMetrics::BrokerMetrics()
                          "database)")
                    .Register(*registry_)
                    .Add({})),
+      audit_head_seq_(prometheus::BuildGauge()
+                          .Name("approval_audit_chain_head_seq")
+                          .Help("Seq of the latest audit event whose seal "
+                                "this broker verified and logged (\"audit "
+                                "chain head\" log line)")
+                          .Register(*registry_)
+                          .Add({})),
       open_streams_(prometheus::BuildGauge()
                         .Name("approval_decision_streams_open")
                         .Help("StreamDecisions calls open on this broker")
@@ -86,6 +93,10 @@ void BrokerMetrics::RecordRefusal(absl::string_view code,
 void BrokerMetrics::RecordDatabaseError() { database_errors_.Increment(); }
 
 void BrokerMetrics::SetPending(double n) { pending_.Set(n); }
+
+void BrokerMetrics::SetAuditHead(int64_t seq) {
+  audit_head_seq_.Set(static_cast<double>(seq));
+}
 
 void BrokerMetrics::StreamOpened() { open_streams_.Increment(); }
 

@@ -4,6 +4,7 @@
 #ifndef APPROVAL_SERVER_SERVICE_METRICS_H_
 #define APPROVAL_SERVER_SERVICE_METRICS_H_
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -35,6 +36,8 @@ class BrokerMetrics final {
   void RecordRefusal(absl::string_view code, absl::string_view reason);
   void RecordDatabaseError();
   void SetPending(double n);
+  // The latest verified audit chain head this broker published.
+  void SetAuditHead(int64_t seq);
   void StreamOpened();
   void StreamClosed();
   void ObserveRpc(absl::string_view method, absl::string_view code,
@@ -52,6 +55,7 @@ class BrokerMetrics final {
   prometheus::Family<prometheus::Counter>& refusals_;
   prometheus::Counter& database_errors_;
   prometheus::Gauge& pending_;
+  prometheus::Gauge& audit_head_seq_;
   prometheus::Gauge& open_streams_;
   prometheus::Family<prometheus::Histogram>& rpc_latency_;
   prometheus::Family<prometheus::Histogram>& time_to_decision_;

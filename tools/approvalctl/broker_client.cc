@@ -172,9 +172,10 @@ absl::StatusOr<v1::Approval> BrokerClient::Decide(const std::string& id,
   return std::move(*resp.mutable_approval());
 }
 
-absl::StatusOr<v1::VerifyAuditLogResponse> BrokerClient::VerifyAuditLog() {
+absl::StatusOr<v1::VerifyAuditLogResponse> BrokerClient::VerifyAuditLog(
+    const v1::VerifyAuditLogRequest& req) {
   v1::VerifyAuditLogResponse resp;
-  grpc::Status s = stub_->VerifyAuditLog(Context(true).get(), {}, &resp);
+  grpc::Status s = stub_->VerifyAuditLog(Context(true).get(), req, &resp);
   if (!s.ok()) return FromGrpc(s);
   return resp;
 }

@@ -34,7 +34,8 @@ class BrokerClient final {
   absl::StatusOr<v1::Approval> Decide(const std::string& id,
                                       v1::Verdict verdict,
                                       const std::string& comment);
-  absl::StatusOr<v1::VerifyAuditLogResponse> VerifyAuditLog();
+  absl::StatusOr<v1::VerifyAuditLogResponse> VerifyAuditLog(
+      const v1::VerifyAuditLogRequest& req);
   absl::StatusOr<v1::SigningKey> GetSigningKey();
 
   // Every audit event matching `request`'s filters, page after page (its

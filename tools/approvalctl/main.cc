@@ -175,15 +175,26 @@ absl::StatusOr<ExitCode> RunWatch(BrokerClient& client, const Invocation& inv) {
 
 absl::StatusOr<ExitCode> RunAuditVerify(BrokerClient& client,
                                         const Invocation& inv) {
-  absl::StatusOr<v1::VerifyAuditLogResponse> r = client.VerifyAuditLog();
+  v1::VerifyAuditLogRequest req;
+  req.set_expected_head_seq(inv.expect_head_seq);
+  req.set_expected_head_hash(inv.expect_head_hash);
+  absl::StatusOr<v1::VerifyAuditLogResponse> r = client.VerifyAuditLog(req);
   if (!r.ok()) return r.status();
   if (inv.output == OutputFormat::kJson) {
     if (absl::Status s = PrintJson(*r); !s.ok()) return s;
   } else if (r->verified()) {
     std::cout << "audit chain OK: " << r->events_verified()
-              << " events verified" << std::endl;
+              << " events verified, " << r->approvals_checked()
+              << " approvals match the chain\n"
+              << "head: " << r->head_seq() << ":" << r->head_hash()
+              << " (record it; pass it as --expect-head next time)"
+              << std::endl;
   } else {
-    std::cout << "audit chain BROKEN: " << Printable(r->problem()) << std::endl;
+    std::cout << "audit chain BROKEN: " << Printable(r->problem()) << "\n";
+    for (int i = 1; i < r->problems_size(); ++i) {
+      std::cout << "  " << Printable(r->problems(i)) << "\n";
+    }
+    std::cout << std::flush;
   }
   return r->verified() ? ExitCode::kOk : ExitCode::kAuditBroken;
 }

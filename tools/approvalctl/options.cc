@@ -16,11 +16,11 @@ struct FlagSpec {
 };
 
 constexpr FlagSpec kFlags[] = {
-    {"--addr", nullptr},     {"--token", nullptr}, {"--ca", nullptr},
-    {"--cert", nullptr},     {"--key", nullptr},   {"--timeout", nullptr},
-    {"--output", "-o"},      {"--message", "-m"},  {"--after", nullptr},
-    {"--approval", nullptr}, {"--actor", nullptr}, {"--since", nullptr},
-    {"--until", nullptr},
+    {"--addr", nullptr},     {"--token", nullptr},       {"--ca", nullptr},
+    {"--cert", nullptr},     {"--key", nullptr},         {"--timeout", nullptr},
+    {"--output", "-o"},      {"--message", "-m"},        {"--after", nullptr},
+    {"--approval", nullptr}, {"--actor", nullptr},       {"--since", nullptr},
+    {"--until", nullptr},    {"--expect-head", nullptr},
 };
 
 const char* CanonicalFlag(absl::string_view arg) {
@@ -198,6 +198,20 @@ absl::Status ParseAuditFilters(const ParsedArgs& parsed,
       return Usage(absl::StrCat(name, ": does not take ", flag));
     }
   }
+  const bool verifies = inv->command == Command::kAuditVerify;
+  if (auto it = parsed.flags.find("--expect-head"); it != parsed.flags.end()) {
+    if (!verifies)
+      return Usage(absl::StrCat(name, ": does not take --expect-head"));
+    const size_t colon = it->second.find(':');
+    if (colon == std::string::npos ||
+        !absl::SimpleAtoi(it->second.substr(0, colon), &inv->expect_head_seq) ||
+        it->second.size() - colon - 1 != 64) {
+      return Usage(absl::StrCat("--expect-head: '", it->second,
+                                "' is not SEQ:HASH (the head printed by an "
+                                "earlier audit verify)"));
+    }
+    inv->expect_head_hash = it->second.substr(colon + 1);
+  }
   if (!exports) return absl::OkStatus();
   if (auto it = parsed.flags.find("--approval"); it != parsed.flags.end()) {
     if (it->second.empty()) return Usage("--approval: must not be empty");
@@ -311,7 +325,9 @@ Usage:
   approvalctl deny ID [-m COMMENT]       deny it (role reviewer or admin)
   approvalctl watch [ID...] [--after CURSOR]
                                          follow events live, one line each
-  approvalctl audit verify               check the audit hash chain (admin)
+  approvalctl audit verify [--expect-head SEQ:HASH]
+                                         check the audit log (admin); prints
+                                         the head to record for next time
   approvalctl audit export [--approval ID] [--actor NAME]
                            [--since TIME] [--until TIME]
                                          audit events as JSON lines (admin)

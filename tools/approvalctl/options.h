@@ -62,6 +62,9 @@ struct Invocation {
   // default unbounded.
   std::string audit_approval_id;
   std::string audit_actor;
+  // audit verify --expect-head SEQ:HASH; 0 and "": none.
+  uint64_t expect_head_seq = 0;
+  std::string expect_head_hash;
   absl::Time since = absl::InfinitePast();
   absl::Time until = absl::InfiniteFuture();
 
