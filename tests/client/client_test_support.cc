@@ -18,6 +18,7 @@
 #include "nlohmann/json.hpp"
 #include "server/domain/canonical.h"
 #include "tests/support/broker/broker_harness.h"
+#include "tests/support/keys/test_keys.h"
 
 namespace approval::testing {
 namespace {
@@ -132,6 +133,7 @@ BrokerProcess::BrokerProcess(const std::string& database_url)
                                     {"listen_address", address()},
                                     {"metrics_address",
                                      absl::StrCat("127.0.0.1:", metrics_port_)},
+                                    {"signing_key_file", TestSigningKeyFile()},
                                     {"auth", {{"tokens_file", tokens_path}}}}
                          .dump());
   log_path_ = dir_.path() + "/broker.log";

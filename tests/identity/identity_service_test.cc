@@ -13,6 +13,7 @@
 #include "tests/identity/support/token_minter.h"
 #include "tests/support/broker/broker_harness.h"
 #include "tests/support/certs/test_certs.h"
+#include "tests/support/keys/test_keys.h"
 
 namespace approval::testing {
 namespace {
@@ -38,7 +39,7 @@ const TestKey& IdpKey() {
 //   bob      harness token, reviewer
 class IdentityBroker {
  public:
-  IdentityBroker() : store_([] { return absl::Now(); }) {
+  IdentityBroker() : store_([] { return absl::Now(); }, TestSigner()) {
     const KeyPair server = pki_.Server();
     Config config = HarnessConfig();
     config.tls.cert_file = dir_.Write("server.crt", server.cert_pem);

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include "server/domain/rules.h"
+#include "tests/support/keys/test_keys.h"
 #include "tests/support/pg/pg_fixture.h"
 #include "tests/support/test_requests.h"
 
@@ -57,7 +58,7 @@ TEST_CASE("PostgresStore stores on_behalf_of and refuses the human behind",
   CHECK_THAT(audit->at(0).details_json, Contains(R"("on_behalf_of":"alice")"));
   CHECK(audit->at(1).type == EventType::kDecisionRefused);
   CHECK(audit->at(1).actor == "alice");
-  CHECK(VerifyAuditChain(*store).ok());
+  CHECK(VerifyAuditChain(*store, testing::TestKeyring()).ok());
 
   decide.actor = "bob";
   absl::StatusOr<ApprovalEvent> approved = store->Decide(decide);

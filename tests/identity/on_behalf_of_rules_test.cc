@@ -7,6 +7,7 @@
 #include "absl/time/clock.h"
 #include "server/domain/rules.h"
 #include "server/store/memory_store.h"
+#include "tests/support/keys/test_keys.h"
 #include "tests/support/test_requests.h"
 
 namespace approval {
@@ -87,7 +88,7 @@ TEST_CASE("on_behalf_of is part of the request and of its fingerprint",
 
 TEST_CASE("MemoryStore keeps on_behalf_of and audits the human's refusal",
           "[identity][store][on_behalf_of]") {
-  MemoryStore store([] { return absl::Now(); });
+  MemoryStore store([] { return absl::Now(); }, testing::TestSigner());
   RequestInput in;
   in.action = "db.export";
   in.resource = "postgres://prod/customers";

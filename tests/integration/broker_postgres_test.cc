@@ -9,6 +9,7 @@
 #include "server/store/postgres/postgres_signal.h"
 #include "tests/support/broker/broker_harness.h"
 #include "tests/support/broker/scenarios.h"
+#include "tests/support/keys/test_keys.h"
 #include "tests/support/pg/pg_fixture.h"
 
 namespace approval::testing {
@@ -78,7 +79,7 @@ TEST_CASE("32 reviewers deciding one approval at once: exactly one wins",
       "SELECT count(*) FROM audit_events WHERE approval_id = " + tx.quote(id) +
       " AND type IN ('approved', 'denied')");
   CHECK(decisions[0].as<int>() == 1);
-  CHECK(VerifyAuditChain(*store).ok());
+  CHECK(VerifyAuditChain(*store, testing::TestKeyring()).ok());
 }
 
 TEST_CASE("concurrent requests from many agents keep one linear audit chain",
@@ -103,7 +104,8 @@ TEST_CASE("concurrent requests from many agents keep one linear audit chain",
   }
   for (std::thread& t : threads) t.join();
   CHECK(failures == 0);
-  absl::StatusOr<int64_t> verified = VerifyAuditChain(*store);
+  absl::StatusOr<int64_t> verified =
+      VerifyAuditChain(*store, testing::TestKeyring());
   REQUIRE(verified.ok());
   CHECK(*verified == kThreads * kEach);
 }
@@ -159,7 +161,8 @@ TEST_CASE("two brokers on one database share one chain and one event stream",
   CHECK(event.approval().id() == id);
   CHECK(event.actor() == "alice");
 
-  absl::StatusOr<int64_t> verified = VerifyAuditChain(*store_a);
+  absl::StatusOr<int64_t> verified =
+      VerifyAuditChain(*store_a, testing::TestKeyring());
   REQUIRE(verified.ok());
   CHECK(*verified == 1 + 20 + 2);  // + the review and the approval
 }

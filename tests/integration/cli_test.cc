@@ -20,6 +20,7 @@
 #include "server/domain/canonical.h"
 #include "tests/support/broker/broker_harness.h"
 #include "tests/support/certs/test_certs.h"
+#include "tests/support/keys/test_keys.h"
 #include "tests/support/pg/pg_fixture.h"
 
 namespace approval::testing {
@@ -83,7 +84,9 @@ TEST_CASE("serve refuses an unmigrated database and says to migrate",
       {"serve", "--database-url", db.admin_url(), "--listen", "127.0.0.1:0",
        "--metrics-listen", "", "--config",
        dir.Write("c.json",
-                 nlohmann::json{{"auth", {{"tokens_file", tokens}}}}.dump())});
+                 nlohmann::json{{"signing_key_file", TestSigningKeyFile()},
+                                {"auth", {{"tokens_file", tokens}}}}
+                     .dump())});
   INFO(r.output);
   CHECK(r.exit_code == 1);
   CHECK_THAT(r.output, Catch::Contains("approval-broker migrate"));
@@ -119,6 +122,7 @@ TEST_CASE("serve runs and exposes metrics and stops cleanly on SIGTERM",
           {"database_url", db.app_url()},
           {"listen_address", absl::StrCat("127.0.0.1:", grpc_port)},
           {"metrics_address", absl::StrCat("127.0.0.1:", metrics_port)},
+          {"signing_key_file", TestSigningKeyFile()},
           {"auth", {{"tokens_file", tokens}}}}
           .dump());
   std::string log = dir.path() + "/serve.log";
@@ -182,7 +186,12 @@ TEST_CASE("audit verify passes and then names a row a superuser altered",
     REQUIRE(
         h.Request("agent-1", ExportRequest(absl::StrCat("t", i)), &resp).ok());
   }
-  Result ok = RunBroker({"audit", "verify", "--database-url", db.app_url()});
+  // Verifying needs only the public key.
+  TempDir dir;
+  const std::string public_key =
+      dir.Write("signing.pub.pem", TestSigner()->public_key_pem());
+  Result ok = RunBroker({"audit", "verify", "--database-url", db.app_url(),
+                         "--trusted-key", public_key});
   INFO(ok.output);
   CHECK(ok.exit_code == 0);
   CHECK_THAT(ok.output, Catch::Contains("audit chain OK: 3 events verified"));
@@ -191,10 +200,10 @@ TEST_CASE("audit verify passes and then names a row a superuser altered",
   // them; the chain still gives it away.
   db.TamperWithAuditLog(
       "UPDATE audit_events SET actor = 'mallory' WHERE seq = 2");
-  Result broken =
-      RunBroker({"audit", "verify", "--database-url", db.app_url()});
+  Result broken = RunBroker({"audit", "verify", "--database-url", db.app_url(),
+                             "--trusted-key", public_key});
   INFO(broken.output);
-  CHECK(broken.exit_code == 1);
+  CHECK(broken.exit_code == 9);
   CHECK_THAT(broken.output, Catch::Contains("audit event 2:"));
 
   // The admin RPC says the same.
@@ -202,6 +211,79 @@ TEST_CASE("audit verify passes and then names a row a superuser altered",
   REQUIRE(h.Stub()->VerifyAuditLog(h.Context("root").get(), {}, &rpc).ok());
   CHECK_FALSE(rpc.verified());
   CHECK_THAT(rpc.problem(), Catch::StartsWith("audit event 2:"));
+}
+
+TEST_CASE("audit verify without any key to trust is a usage error",
+          "[cli][postgres]") {
+  TestDatabase db;
+  Result r = RunBroker({"audit", "verify", "--database-url", db.app_url()});
+  INFO(r.output);
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Catch::Contains("--trusted-key"));
+}
+
+TEST_CASE(
+    "audit verify says the database is unreachable, with its own exit "
+    "code",
+    "[cli]") {
+  TempDir dir;
+  const std::string public_key =
+      dir.Write("signing.pub.pem", TestSigner()->public_key_pem());
+  // Nothing listens on port 1.
+  Result r =
+      RunBroker({"audit", "verify", "--database-url",
+                 "postgresql://nobody@127.0.0.1:1/none?connect_timeout=2",
+                 "--trusted-key", public_key});
+  INFO(r.output);
+  CHECK(r.exit_code == 7);
+  CHECK_THAT(r.output, Catch::Contains("database unreachable"));
+  CHECK_THAT(r.output, !Catch::Contains("BROKEN"));
+}
+
+TEST_CASE(
+    "audit verify prints a head that later exposes events cut off the "
+    "end",
+    "[cli][postgres]") {
+  TestDatabase db;
+  std::unique_ptr<PostgresStore> store = db.OpenAppStore();
+  BrokerHarness h(*store);
+  v1::RequestApprovalResponse first;
+  REQUIRE(h.Request("agent-1", ExportRequest("t1"), &first).ok());
+  v1::RequestApprovalResponse second;
+  REQUIRE(h.Request("agent-1", ExportRequest("t2"), &second).ok());
+  TempDir dir;
+  const std::string public_key =
+      dir.Write("signing.pub.pem", TestSigner()->public_key_pem());
+  Result ok = RunBroker({"audit", "verify", "--database-url", db.app_url(),
+                         "--trusted-key", public_key});
+  INFO(ok.output);
+  REQUIRE(ok.exit_code == 0);
+  const size_t at = ok.output.find("head: 2:");
+  REQUIRE(at != std::string::npos);
+  const std::string head = ok.output.substr(at + 6, 2 + 64);
+
+  pqxx::connection conn(db.admin_url());
+  pqxx::work tx(conn);
+  const std::string hash_of_1 =
+      tx.exec1("SELECT encode(hash, 'hex') FROM audit_events WHERE seq = 1")[0]
+          .as<std::string>();
+  tx.commit();
+  db.TamperWithAuditLog(absl::StrCat(
+      "DELETE FROM audit_events WHERE seq = 2; DELETE FROM approvals WHERE id "
+      "= '",
+      second.approval().id(),
+      "'; UPDATE audit_chain_head SET last_seq = 1, last_hash = decode('",
+      hash_of_1, "', 'hex');"));
+  Result shorter = RunBroker({"audit", "verify", "--database-url", db.app_url(),
+                              "--trusted-key", public_key});
+  CHECK(shorter.exit_code == 0);  // consistent, only shorter
+  Result against =
+      RunBroker({"audit", "verify", "--database-url", db.app_url(),
+                 "--trusted-key", public_key, "--expect-head", head});
+  INFO(against.output);
+  CHECK(against.exit_code == 9);
+  CHECK_THAT(against.output,
+             Catch::Contains("audit event 2: missing: the recorded head"));
 }
 
 }  // namespace

@@ -19,6 +19,7 @@
 #include "server/domain/canonical.h"
 #include "tests/support/broker/broker_harness.h"
 #include "tests/support/certs/test_certs.h"
+#include "tests/support/keys/test_keys.h"
 #include "tests/support/pg/pg_fixture.h"
 
 namespace approval::testing {
@@ -62,6 +63,7 @@ class BrokerProcess final {
             {"metrics_address", absl::StrCat("127.0.0.1:", metrics_port_)},
             {"policy_file", policy_file},
             {"fingerprint_key_file", key_file},
+            {"signing_key_file", TestSigningKeyFile()},
             {"auth", {{"tokens_file", tokens_file}}}}
             .dump());
     log_ = dir.path() + "/serve.log";

@@ -8,6 +8,7 @@
 #include "server/store/memory_store.h"
 #include "tests/support/broker/broker_harness.h"
 #include "tests/support/broker/scenarios.h"
+#include "tests/support/keys/test_keys.h"
 
 namespace approval::testing {
 namespace {
@@ -25,7 +26,7 @@ int ThreadCount() {
 TEST_CASE("service scenarios over MemoryStore", "[service][memory]") {
   for (const Scenario& s : ServiceScenarios()) {
     DYNAMIC_SECTION(s.name) {
-      MemoryStore store;
+      MemoryStore store(absl::Now, testing::TestSigner());
       BrokerHarness h(store);
       s.run(h, store);
     }
@@ -34,7 +35,7 @@ TEST_CASE("service scenarios over MemoryStore", "[service][memory]") {
 
 TEST_CASE("waiting StreamDecisions calls hold no server thread",
           "[service][memory]") {
-  MemoryStore store;
+  MemoryStore store(absl::Now, testing::TestSigner());
   BrokerHarness h(store);
   v1::RequestApprovalResponse created;
   REQUIRE(h.Request("agent-1", ExportRequest(), &created).ok());
@@ -74,7 +75,7 @@ TEST_CASE("waiting StreamDecisions calls hold no server thread",
 
 TEST_CASE("an unavailable store fails calls UNAVAILABLE and health follows",
           "[service][memory]") {
-  MemoryStore store;
+  MemoryStore store(absl::Now, testing::TestSigner());
   BrokerHarness h(store);
   REQUIRE(AwaitHealth(h.address(), 1, absl::Seconds(10)) == 1);
   store.SetUnavailable(true);

@@ -18,6 +18,7 @@
 #include "grpcpp/generic/generic_stub.h"
 #include "nlohmann/json.hpp"
 #include "server/domain/canonical.h"
+#include "tests/support/keys/test_keys.h"
 
 namespace approval::testing {
 namespace {
@@ -49,6 +50,9 @@ Config HarnessConfig() {
   c.expiry_sweep_interval = absl::Milliseconds(100);
   c.event_poll_interval = absl::Milliseconds(500);
   c.shutdown_grace = absl::Seconds(1);
+  // The same key as the stores of tests/support (TestSigner), as replicas
+  // on one database share one signing_key_file.
+  c.signing_key_file = TestSigningKeyFile();
   return c;
 }
 
