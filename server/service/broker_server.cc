@@ -54,6 +54,7 @@ ServiceOptions ServiceOptionsFrom(const Config& c) {
   ServiceOptions o;
   o.limits = c.limits;
   o.stream_max_backlog = c.stream_max_backlog;
+  o.stream_overflow_grace = c.stream_overflow_grace;
   return o;
 }
 
