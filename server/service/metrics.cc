@@ -62,11 +62,12 @@ bool IsRuleName(absl::string_view v) {
   return true;
 }
 
-// Refusal reasons are snake_case words fixed in code.
+// Refusal reasons are snake_case words fixed in code ("x509_..." too).
 bool IsReason(absl::string_view v) {
   if (v.empty() || v.size() > 64) return false;
   for (char c : v) {
-    if (!absl::ascii_islower(static_cast<unsigned char>(c)) && c != '_') {
+    if (!absl::ascii_islower(static_cast<unsigned char>(c)) &&
+        !absl::ascii_isdigit(static_cast<unsigned char>(c)) && c != '_') {
       return false;
     }
   }
