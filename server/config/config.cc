@@ -310,6 +310,7 @@ class Parser final {
             {"expiry_sweep_interval", Duration(&c.expiry_sweep_interval)},
             {"event_poll_interval", Duration(&c.event_poll_interval)},
             {"stream_max_backlog", Int(&c.stream_max_backlog)},
+            {"stream_overflow_grace", Duration(&c.stream_overflow_grace)},
             {"shutdown_grace", Duration(&c.shutdown_grace)},
             {"policy_file", String(&c.policy_file)},
             {"fingerprint_key_file", String(&c.fingerprint_key_file)},
@@ -691,6 +692,7 @@ absl::Status ValidateConfig(const Config& c, bool require_database) {
       {"expiry_sweep_interval", c.expiry_sweep_interval},
       {"event_poll_interval", c.event_poll_interval},
       {"shutdown_grace", c.shutdown_grace},
+      {"stream_overflow_grace", c.stream_overflow_grace},
   };
   for (const auto& [key, d] : durations) {
     if (absl::Status s = CheckDuration(key, d); !s.ok()) return s;

@@ -52,6 +52,7 @@
 //     "expiry_sweep_interval": "1s",
 //     "event_poll_interval": "1s",
 //     "stream_max_backlog": 10000,
+//     "stream_overflow_grace": "5s",
 //     "shutdown_grace": "5s",
 //     "policy_file": "policy.jsonc",              // "" = built-in default
 //     "fingerprint_key_file": "fingerprint.key",  // "" = random per process
@@ -219,6 +220,10 @@ struct Config {
   // Events queued for one slow WatchApprovals stream before the broker ends
   // that stream (the client resumes from its last event). Default 10000.
   int stream_max_backlog = 10000;
+  // How long a stream that fell stream_max_backlog events behind may take to
+  // deliver its RESOURCE_EXHAUSTED status; past it (the client stopped
+  // reading) the call is cancelled. Default 5s.
+  absl::Duration stream_overflow_grace = absl::Seconds(5);
   // On SIGTERM, how long in-flight calls may run before being cancelled.
   // Default 5s.
   absl::Duration shutdown_grace = absl::Seconds(5);

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
+#include "grpc/health/v1/health.pb.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
@@ -55,6 +56,7 @@ ServiceOptions ServiceOptionsFrom(const Config& c) {
   ServiceOptions o;
   o.limits = c.limits;
   o.stream_max_backlog = c.stream_max_backlog;
+  o.stream_overflow_grace = c.stream_overflow_grace;
   return o;
 }
 
@@ -131,6 +133,12 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(
   if (absl::Status s = server->hub_.Start(); !s.ok()) return s;
 
   grpc::EnableDefaultHealthCheckService(true);
+  // Reflection lists every registered service, the health service included,
+  // and describes those whose descriptors are in the generated pool. gRPC's
+  // health service brings none (it uses upb), so ours are linked in here:
+  // naming one keeps health.pb.o, and the registration its static
+  // initializer does, in a binary linked from static libraries.
+  grpc::health::v1::HealthCheckRequest::descriptor();
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(config.listen_address, *creds, &server->port_);

@@ -275,21 +275,29 @@ absl::Status BrokerService::DoRequestApproval(
   absl::StatusOr<ValidRequest> valid =
       ValidateRequest(in, p.id, options_.limits, p.on_behalf_of);
   if (!valid.ok()) {
-    // The action is unvalidated here: keep it out of the metric labels.
-    metrics_.RecordRequest("invalid", CodeLabel(valid.status().code()));
+    // No rule was consulted; the request's own text stays out of the labels.
+    metrics_.RecordRequest(kInvalidRequestRule,
+                           CodeLabel(valid.status().code()));
     return valid.status();
   }
   // From here on only the masked request travels: the raw parameters end
-  // with this function.
+  // with this function. Metrics name the operator's rule, never the
+  // agent's action.
+  const std::shared_ptr<const ActivePolicy> policy = policy_.Current();
   absl::StatusOr<NewApproval> masked =
-      ApplyPolicy(*valid, *policy_.Current(), options_.limits);
+      ApplyPolicy(*valid, *policy, options_.limits);
   if (!masked.ok()) {
-    metrics_.RecordRequest(valid->action, CodeLabel(masked.status().code()));
+    const PolicyRule* rule =
+        policy->policy.Match(valid->action, valid->resource, valid->requester);
+    metrics_.RecordRequest(
+        rule != nullptr ? absl::string_view(rule->name) : kNoRuleMatched,
+        CodeLabel(masked.status().code()));
     return masked.status();
   }
   absl::StatusOr<CreateResult> created = store_.Create(*masked);
   if (!created.ok()) {
-    metrics_.RecordRequest(valid->action, CodeLabel(created.status().code()));
+    metrics_.RecordRequest(masked->requirement.rule,
+                           CodeLabel(created.status().code()));
     return created.status();
   }
   if (created->created) hub_.Notify();
@@ -307,7 +315,8 @@ absl::Status BrokerService::DoRequestApproval(
         break;
     }
   }
-  metrics_.RecordRequest(valid->action, outcome);
+  // A replay answers with the stored approval: the rule it met then.
+  metrics_.RecordRequest(created->approval.requirement.rule, outcome);
   resp->set_created(created->created);
   return ToProto(created->approval, &issuer_, resp->mutable_approval());
 }
@@ -448,9 +457,10 @@ grpc::ServerWriteReactor<v1::DecisionEvent>* BrokerService::StreamDecisions(
   if (!SeesAll(*p)) params.filter.requester = p->id;
   params.after_cursor = static_cast<int64_t>(req->after_cursor());
   params.max_backlog = options_.stream_max_backlog;
+  params.overflow_grace = options_.stream_overflow_grace;
   params.issuer = &issuer_;
-  auto* stream =
-      new DecisionStream(store_, hub_, executor_, metrics_, std::move(params));
+  auto* stream = new DecisionStream(ctx, store_, hub_, executor_, metrics_,
+                                    std::move(params));
   stream->Start();
   return stream;
 }

@@ -26,6 +26,9 @@ struct ServiceOptions {
   // Events a stream may have queued for a slow reader before it is ended
   // with RESOURCE_EXHAUSTED (the client resumes from its last cursor).
   int stream_max_backlog = 10000;
+  // How long such a stream may take to deliver that status before it is
+  // cancelled (its client stopped reading).
+  absl::Duration stream_overflow_grace = absl::Seconds(5);
   // Most approval ids one StreamDecisions call may follow.
   int stream_max_ids = 1000;
 };

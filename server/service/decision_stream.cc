@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "server/service/convert.h"
 
 namespace approval {
@@ -10,10 +11,12 @@ namespace {
 constexpr int kCatchUpPage = 500;
 }  // namespace
 
-DecisionStream::DecisionStream(ApprovalStore& store, EventHub& hub,
+DecisionStream::DecisionStream(grpc::CallbackServerContext* ctx,
+                               ApprovalStore& store, EventHub& hub,
                                Executor& executor, BrokerMetrics& metrics,
                                Params params)
-    : store_(store),
+    : ctx_(ctx),
+      store_(store),
       hub_(hub),
       executor_(executor),
       metrics_(metrics),
@@ -50,16 +53,60 @@ void DecisionStream::OnEvent(const EventPtr& event) {
     absl::MutexLock lock(&mu_);
     if (finished_ || done_ || pending_finish_) return;
     live_.push_back(event);
+    metrics_.StreamEventsQueued(1);
     if (static_cast<int>(live_.size() + catchup_.size()) >
         params_.max_backlog) {
-      FinishLater(grpc::Status(
-          grpc::StatusCode::RESOURCE_EXHAUSTED,
-          absl::StrCat(
-              "stream fell more than ", params_.max_backlog,
-              " events behind; resume with after_cursor=", last_sent_)));
+      Overflow();
     }
   }
   Pump();
+}
+
+void DecisionStream::Overflow() {
+  ClearQueues();
+  FinishLater(grpc::Status(
+      grpc::StatusCode::RESOURCE_EXHAUSTED,
+      absl::StrCat("stream fell more than ", params_.max_backlog,
+                   " events behind; resume with after_cursor=", last_sent_)));
+  metrics_.RecordStreamOverflow();
+  // The status goes out behind the write in flight, which a client that
+  // stopped reading never takes: past the grace, cancel the call.
+  cancel_target_ = std::make_shared<CancelTarget>();
+  {
+    absl::MutexLock target_lock(&cancel_target_->mu);
+    cancel_target_->ctx = ctx_;
+  }
+  grace_alarm_ = std::make_unique<grpc::Alarm>();
+  grace_alarm_->Set(absl::ToChronoTime(absl::Now() + params_.overflow_grace),
+                    [target = cancel_target_, metrics = &metrics_](bool fired) {
+                      // Not fired: the stream ended first and its alarm was
+                      // destroyed.
+                      if (fired) CancelNow(target, metrics);
+                    });
+}
+
+void DecisionStream::CancelNow(const std::shared_ptr<CancelTarget>& target,
+                               BrokerMetrics* metrics) {
+  grpc::CallbackServerContext* ctx;
+  {
+    absl::MutexLock lock(&target->mu);
+    ctx = target->ctx;
+    if (ctx == nullptr) return;  // OnDone ran: the metrics may be gone too
+    target->cancelling = true;
+    target->canceller = std::this_thread::get_id();
+    metrics->RecordStreamOverflowCancelled();
+  }
+  ctx->TryCancel();
+  absl::MutexLock lock(&target->mu);
+  target->cancelling = false;
+}
+
+void DecisionStream::ClearQueues() {
+  const size_t queued = live_.size() + catchup_.size();
+  // Swapped out, not cleared: a deque keeps blocks a clear leaves behind.
+  std::deque<EventPtr>().swap(live_);
+  std::deque<EventPtr>().swap(catchup_);
+  if (queued > 0) metrics_.StreamEventsQueued(-static_cast<double>(queued));
 }
 
 void DecisionStream::OnWriteDone(bool ok) {
@@ -90,11 +137,27 @@ void DecisionStream::OnCancel() {
 void DecisionStream::OnDone() {
   hub_.Unsubscribe(this);
   metrics_.StreamClosed();
+  std::shared_ptr<CancelTarget> target;
   bool delete_now;
   {
     absl::MutexLock lock(&mu_);
+    ClearQueues();
+    target = cancel_target_;
     done_ = true;
     delete_now = !loading_;  // else LoadPage deletes when it returns
+  }
+  if (target != nullptr) {
+    absl::MutexLock lock(&target->mu);
+    target->ctx = nullptr;
+    struct Waiter {
+      CancelTarget* target;
+      std::thread::id self;
+    } waiter{target.get(), std::this_thread::get_id()};
+    target->mu.Await(absl::Condition(
+        +[](Waiter* w) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+          return !w->target->cancelling || w->target->canceller == w->self;
+        },
+        &waiter));
   }
   if (delete_now) delete this;
 }
@@ -122,6 +185,7 @@ void DecisionStream::Pump() {
         if (queue == nullptr || queue->empty()) break;
         EventPtr candidate = std::move(queue->front());
         queue->pop_front();
+        metrics_.StreamEventsQueued(-1);
         // Cursors only go up; a resume cursor ahead of the hub filters here.
         if (candidate->cursor > last_sent_) event = std::move(candidate);
       }
@@ -181,6 +245,8 @@ void DecisionStream::LoadPage() {
     loading_ = false;
     if (done_) {
       delete_now = true;
+    } else if (finished_ || pending_finish_) {
+      // Ending (e.g. fell behind while this page loaded): queue nothing.
     } else if (!page.ok()) {
       FinishLater(grpc::Status(
           grpc::StatusCode::UNAVAILABLE,
@@ -191,6 +257,7 @@ void DecisionStream::LoadPage() {
         catchup_pos_ = e.cursor;
         catchup_.push_back(std::make_shared<const ApprovalEvent>(std::move(e)));
       }
+      metrics_.StreamEventsQueued(static_cast<double>(page->size()));
       if (static_cast<int>(page->size()) < kCatchUpPage) catchup_done_ = true;
     }
   }

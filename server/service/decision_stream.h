@@ -8,9 +8,16 @@
 // then writes the live events the hub queued meanwhile (all > H). So the
 // client sees strictly increasing cursors with nothing skipped or repeated.
 // A stream following ids ends with OK once each has delivered its terminal
-// event. While waiting it holds no thread. A reader that falls more than
-// `max_backlog` events behind is ended with RESOURCE_EXHAUSTED naming the
-// cursor to resume from.
+// event. While waiting it holds no thread.
+//
+// A reader that falls more than `max_backlog` events behind is ended: its
+// queued events are dropped at once, it takes no more, and it finishes with
+// RESOURCE_EXHAUSTED naming the cursor to resume from. That status can only
+// reach the client behind the write already in flight; a client that stops
+// reading (a closed HTTP/2 flow-control window) never takes that write, so
+// `overflow_grace` after falling behind the call is cancelled instead (the
+// client sees CANCELLED). The grace costs no thread: a gRPC alarm, armed only
+// for a stream that fell behind.
 #ifndef APPROVAL_SERVER_SERVICE_DECISION_STREAM_H_
 #define APPROVAL_SERVER_SERVICE_DECISION_STREAM_H_
 
@@ -19,10 +26,13 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "approval/v1/approval.grpc.pb.h"
+#include "grpcpp/alarm.h"
 #include "server/service/event_hub.h"
 #include "server/service/executor.h"
 #include "server/service/metrics.h"
@@ -38,13 +48,18 @@ class DecisionStream final : public grpc::ServerWriteReactor<v1::DecisionEvent>,
     EventFilter filter;
     int64_t after_cursor = 0;  // 0: no resume
     int max_backlog = 10000;
+    // How long a stream that fell behind may take to deliver its
+    // RESOURCE_EXHAUSTED before it is cancelled.
+    absl::Duration overflow_grace = absl::Seconds(5);
     // Signs the tokens of approved approvals; must outlive the stream.
     const TokenIssuer* issuer = nullptr;  // approval tokens
   };
 
-  // Deletes itself in OnDone; create with `new` and call Start().
-  DecisionStream(ApprovalStore& store, EventHub& hub, Executor& executor,
-                 BrokerMetrics& metrics, Params params);
+  // Deletes itself in OnDone; create with `new` and call Start(). `ctx` is
+  // the call's context (cancelled if the stream overflows and stalls).
+  DecisionStream(grpc::CallbackServerContext* ctx, ApprovalStore& store,
+                 EventHub& hub, Executor& executor, BrokerMetrics& metrics,
+                 Params params);
   void Start();
 
   void OnEvent(const std::shared_ptr<const ApprovalEvent>& event) override;
@@ -54,15 +69,34 @@ class DecisionStream final : public grpc::ServerWriteReactor<v1::DecisionEvent>,
 
  private:
   using EventPtr = std::shared_ptr<const ApprovalEvent>;
+  // What the grace alarm shares with the stream; it outlives both. The
+  // alarm cancels `ctx` unless OnDone has cleared it; OnDone does not return
+  // (letting gRPC free the context) while another thread is inside that
+  // TryCancel. gRPC may run OnDone inline in TryCancel: that thread does
+  // not wait for itself.
+  struct CancelTarget {
+    absl::Mutex mu;
+    grpc::CallbackServerContext* ctx ABSL_GUARDED_BY(mu) = nullptr;
+    bool cancelling ABSL_GUARDED_BY(mu) = false;
+    std::thread::id canceller ABSL_GUARDED_BY(mu);
+  };
+  static void CancelNow(const std::shared_ptr<CancelTarget>& target,
+                        BrokerMetrics* metrics);
   // Starts the next write, page load or Finish, whichever is due.
   void Pump();
   void LoadPage();
   void FinishLater(grpc::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Ends a stream that fell behind: drops its queues, finishes it with
+  // RESOURCE_EXHAUSTED and arms the grace alarm.
+  void Overflow() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Drops every queued event (and its count in the queued-events gauge).
+  void ClearQueues() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A stream that follows given ids gets only their terminal events (the
   // outcome its agent waits for); one that follows everything gets every
   // state change, creations included.
   bool FollowsIds() const { return !params_.filter.approval_ids.empty(); }
 
+  grpc::CallbackServerContext* const ctx_;
   ApprovalStore& store_;
   EventHub& hub_;
   Executor& executor_;
@@ -81,6 +115,9 @@ class DecisionStream final : public grpc::ServerWriteReactor<v1::DecisionEvent>,
   std::optional<grpc::Status> pending_finish_ ABSL_GUARDED_BY(mu_);
   std::deque<EventPtr> catchup_ ABSL_GUARDED_BY(mu_);
   std::deque<EventPtr> live_ ABSL_GUARDED_BY(mu_);
+  // Armed when the stream fell behind; see the class comment.
+  std::shared_ptr<CancelTarget> cancel_target_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<grpc::Alarm> grace_alarm_ ABSL_GUARDED_BY(mu_);
   // Followed ids whose terminal event has not been written yet.
   std::set<std::string> unfinished_ids_ ABSL_GUARDED_BY(mu_);
   // The message being written; only touched by the writer while writing_.

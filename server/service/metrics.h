@@ -1,6 +1,14 @@
 // BrokerMetrics: the broker's Prometheus metrics, registered on one registry.
 // Thread-safe (prometheus-cpp metrics are atomic; families are guarded by
 // the library).
+//
+// No label ever takes a value a caller chose: each series is a new time
+// series held forever, so an agent that could pick label values could grow
+// the broker's memory and every scraper's without bound. Label values come
+// from closed sets fixed in code (status codes, verdicts, states, refusal
+// reasons, this service's method names) or from the operator's policy (rule
+// names). Each is checked here, in one place: a value outside its set is
+// recorded as "other".
 #ifndef APPROVAL_SERVER_SERVICE_METRICS_H_
 #define APPROVAL_SERVER_SERVICE_METRICS_H_
 
@@ -17,6 +25,10 @@
 
 namespace approval {
 
+// The rule label of requests refused before the policy was consulted
+// (malformed or over a limit). Not a valid rule name, so never ambiguous.
+inline constexpr absl::string_view kInvalidRequestRule = "(invalid)";
+
 class BrokerMetrics final {
  public:
   BrokerMetrics();
@@ -25,9 +37,12 @@ class BrokerMetrics final {
     return registry_;
   }
 
-  // outcome: "created", "idempotent_replay", or a lower-case status code
-  // name ("invalid_argument", ...).
-  void RecordRequest(absl::string_view action, absl::string_view outcome);
+  // rule: the name of the policy rule the request met (a rule name is
+  // [A-Za-z0-9._-], 1-64 bytes), kNoRuleMatched, or kInvalidRequestRule for a
+  // request refused before any rule was consulted. outcome: "created",
+  // "auto_approved", "auto_denied", "idempotent_replay", or a lower-case
+  // status code name ("invalid_argument", ...).
+  void RecordRequest(absl::string_view rule, absl::string_view outcome);
   void RecordDecision(absl::string_view verdict);  // "approve" | "deny"
   void RecordSelfApprovalRefused();
   // A call refused as UNAUTHENTICATED or PERMISSION_DENIED. code: the
@@ -40,8 +55,18 @@ class BrokerMetrics final {
   void SetAuditHead(int64_t seq);
   void StreamOpened();
   void StreamClosed();
+  // Events queued in streams for their readers, across all streams (+delta
+  // queued, -delta written or dropped).
+  void StreamEventsQueued(double delta);
+  // A stream fell more than stream_max_backlog events behind and was ended.
+  void RecordStreamOverflow();
+  // Such a stream had not delivered its RESOURCE_EXHAUSTED within the grace
+  // and was cancelled.
+  void RecordStreamOverflowCancelled();
+  // method: an approval.v1.ApprovalBroker method name.
   void ObserveRpc(absl::string_view method, absl::string_view code,
                   double seconds);
+  // outcome: "approved", "denied", "expired" or "cancelled".
   void ObserveTimeToDecision(absl::string_view outcome, double seconds);
   // A policy reload (SIGHUP) that took effect, or failed and kept the
   // previous policy.
@@ -57,6 +82,9 @@ class BrokerMetrics final {
   prometheus::Gauge& pending_;
   prometheus::Gauge& audit_head_seq_;
   prometheus::Gauge& open_streams_;
+  prometheus::Gauge& stream_queued_events_;
+  prometheus::Counter& stream_overflows_;
+  prometheus::Counter& stream_overflow_cancels_;
   prometheus::Family<prometheus::Histogram>& rpc_latency_;
   prometheus::Family<prometheus::Histogram>& time_to_decision_;
   prometheus::Family<prometheus::Counter>& policy_reloads_;

@@ -12,8 +12,13 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <fstream>
+#include <iterator>
 #include <ostream>
+#include <regex>
 #include <sstream>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
@@ -415,6 +420,48 @@ TEST_CASE("help lists the commands and every exit code", "[approvalctl]") {
     CHECK_THAT(r.out, Catch::Contains(
                           absl::StrCat(code < 10 ? "   " : "  ", code, "  ")));
   }
+}
+
+// "N  meaning" of each exit code, from the lines after `heading` up to the
+// first blank line, each line matched by `row` (groups: code, meaning).
+std::vector<std::pair<int, std::string>> ExitCodeRows(
+    const std::string& text, const std::string& heading,
+    const std::regex& row) {
+  std::vector<std::pair<int, std::string>> rows;
+  const size_t start = text.find(heading);
+  if (start == std::string::npos) return rows;
+  std::istringstream lines(text.substr(start + heading.size()));
+  std::string line;
+  std::getline(lines, line);  // the rest of the heading's line
+  while (std::getline(lines, line)) {
+    if (line.empty()) {
+      if (rows.empty()) continue;  // blank lines before the table
+      break;
+    }
+    std::smatch m;
+    if (std::regex_match(line, m, row)) {
+      rows.emplace_back(std::stoi(m[1]), m[2]);
+    }
+  }
+  return rows;
+}
+
+TEST_CASE("the README's exit-code table is the one approvalctl --help prints",
+          "[approvalctl]") {
+  CtlResult help = RunCtl({"--help"});
+  REQUIRE(help.exit_code == 0);
+  std::ifstream file(APPROVAL_README);
+  REQUIRE(file.good());
+  const std::string readme((std::istreambuf_iterator<char>(file)),
+                           std::istreambuf_iterator<char>());
+
+  const auto from_help =
+      ExitCodeRows(help.out, "Exit codes:", std::regex(R"(  +(\d+)  (.+))"));
+  const auto from_readme = ExitCodeRows(readme, "**Exit codes:**",
+                                        std::regex(R"(\| (\d+) \| (.+) \|)"));
+  INFO("--help:\n" << help.out);
+  REQUIRE(from_help.size() >= 12);
+  CHECK(from_readme == from_help);
 }
 
 TEST_CASE("json output parses and has the approval fields",

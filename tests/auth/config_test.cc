@@ -62,6 +62,7 @@ TEST_CASE("ParseConfig of an empty object keeps every documented default",
   CHECK(c->expiry_sweep_interval == absl::Seconds(1));
   CHECK(c->event_poll_interval == absl::Seconds(1));
   CHECK(c->stream_max_backlog == 10000);
+  CHECK(c->stream_overflow_grace == absl::Seconds(5));
   CHECK(c->shutdown_grace == absl::Seconds(5));
 }
 
@@ -87,6 +88,7 @@ TEST_CASE("ParseConfig reads every key of a full file", "[config]") {
     "expiry_sweep_interval": "250ms",
     "event_poll_interval": "2s",
     "stream_max_backlog": 500,
+    "stream_overflow_grace": "750ms",
     "shutdown_grace": "1m"
   })",
                                          "config.json");
@@ -120,6 +122,7 @@ TEST_CASE("ParseConfig reads every key of a full file", "[config]") {
   CHECK(c->expiry_sweep_interval == absl::Milliseconds(250));
   CHECK(c->event_poll_interval == absl::Seconds(2));
   CHECK(c->stream_max_backlog == 500);
+  CHECK(c->stream_overflow_grace == absl::Milliseconds(750));
   CHECK(c->shutdown_grace == absl::Minutes(1));
 }
 
@@ -265,6 +268,9 @@ TEST_CASE("ValidateConfig bounds the pool size, byte limits and backlog",
   c = ValidBase(dir);
   c.stream_max_backlog = 0;
   CHECK_THAT(ValidationError(c), Contains("stream_max_backlog: 0"));
+  c = ValidBase(dir);
+  c.stream_overflow_grace = absl::ZeroDuration();
+  CHECK_THAT(ValidationError(c), Contains("stream_overflow_grace: "));
 }
 
 TEST_CASE("ValidateConfig wants host:port listen addresses", "[config]") {

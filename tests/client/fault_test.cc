@@ -150,8 +150,9 @@ TEST_CASE(
   CHECK((*proxy)->connections() >= 2);
   CHECK_THAT(prometheus::TextSerializer().Serialize(
                  harness.metrics().registry()->Collect()),
-             Catch::Contains("approval_requests_total{action=\"db.export\","
-                             "outcome=\"idempotent_replay\"} 1\n"));
+             Catch::Contains("approval_requests_total{"
+                             "outcome=\"idempotent_replay\",rule=\"default\"} "
+                             "1\n"));
   std::vector<v1::Approval> all =
       alice.AwaitApprovals(v1::STATE_UNSPECIFIED, 2, kWait);
   CHECK(all.size() == 2);  // the warm-up and this one

@@ -157,8 +157,8 @@ TEST_CASE("serve runs and exposes metrics and stops cleanly on SIGTERM",
 
   std::string metrics = HttpGet(metrics_port, "/metrics");
   CHECK_THAT(metrics,
-             Catch::Contains("approval_requests_total{action=\"db.export\","
-                             "outcome=\"created\"} 1"));
+             Catch::Contains("approval_requests_total{outcome=\"created\","
+                             "rule=\"default\"} 1"));
   CHECK_THAT(metrics, Catch::Contains("approval_decision_streams_open"));
   CHECK_THAT(metrics, Catch::Contains("approval_rpc_duration_seconds"));
 
