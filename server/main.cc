@@ -21,6 +21,7 @@
 #include "server/service/broker_server.h"
 #include "server/service/log.h"
 #include "server/service/metrics.h"
+#include "server/store/error_detail.h"
 #include "server/store/postgres/migrator.h"
 #include "server/store/postgres/postgres_signal.h"
 #include "server/store/postgres/postgres_store.h"
@@ -108,7 +109,8 @@ PostgresOptions StoreOptions(const Config& c) {
 }
 
 int Fail(absl::string_view what, const absl::Status& s, int code) {
-  std::cerr << "approval-broker: " << what << ": " << s.message() << "\n";
+  std::cerr << "approval-broker: " << what << ": " << MessageWithDetail(s)
+            << "\n";
   return code;
 }
 
