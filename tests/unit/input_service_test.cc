@@ -1,0 +1,22 @@
+// Hostile input through the gRPC service over MemoryStore.
+#include <catch2/catch.hpp>
+
+#include "server/store/memory_store.h"
+#include "tests/support/broker/broker_harness.h"
+#include "tests/support/broker/input_scenarios.h"
+
+namespace approval::testing {
+namespace {
+
+TEST_CASE("input scenarios over MemoryStore", "[service][memory][input]") {
+  for (const Scenario& s : InputScenarios()) {
+    DYNAMIC_SECTION(s.name) {
+      MemoryStore store;
+      BrokerHarness h(store);
+      s.run(h, store);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace approval::testing
