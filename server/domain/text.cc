@@ -57,14 +57,11 @@ absl::Status CheckText(absl::string_view field, absl::string_view value,
           absl::StrCat(field, ": holds a NUL byte at offset ", i,
                        "; text may not contain NUL bytes"));
     }
-    const bool control = c < 0x20 || c == 0x7f;
-    const bool line_break = c == '\t' || c == '\n' || c == '\r';
-    if (control && !(kind == TextKind::kMultiLine && line_break)) {
+    if (kind == TextKind::kSingleLine && (c < 0x20 || c == 0x7f)) {
       return absl::InvalidArgumentError(absl::StrFormat(
-          "%s: holds control character 0x%02x at offset %d; %s", field, c, i,
-          kind == TextKind::kMultiLine
-              ? "only tab, line feed and carriage return are allowed"
-              : "this field may not contain control characters"));
+          "%s: holds control character 0x%02x at offset %d; this field may "
+          "not contain control characters",
+          field, c, i));
     }
   }
   return absl::OkStatus();

@@ -265,18 +265,19 @@ absl::Status ParseRequest(absl::string_view bytes,
 
 absl::Status ParseRequestBuffer(grpc::ByteBuffer* buffer,
                                 google::protobuf::Message* request) {
+  // No buffer at all: the client sent no message (an empty message is an
+  // empty buffer).
+  if (!buffer->Valid()) {
+    return absl::InvalidArgumentError("request is missing its message");
+  }
   std::string bytes;
-  if (buffer->Valid()) {
-    std::vector<grpc::Slice> slices;
-    if (!buffer->Dump(&slices).ok()) {
-      buffer->Clear();
-      return absl::InvalidArgumentError("request could not be read");
-    }
-    for (const grpc::Slice& s : slices) {
-      bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
-    }
+  std::vector<grpc::Slice> slices;
+  const bool read = buffer->Dump(&slices).ok();
+  for (const grpc::Slice& s : slices) {
+    bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
   }
   buffer->Clear();
+  if (!read) return absl::InvalidArgumentError("request could not be read");
   return ParseRequest(bytes, request);
 }
 

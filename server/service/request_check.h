@@ -16,7 +16,8 @@ namespace approval {
 // Walks every set field of `request` (nested, repeated and map fields
 // included, map keys too) and returns INVALID_ARGUMENT naming the first bad
 // one by its path, e.g. `approval_ids[2]: holds a NUL byte at offset 3; ...`:
-//   - string: CheckText (text.h); single-line except the free-text fields
+//   - string: CheckText (text.h): never a NUL byte; single-line (no control
+//     character) except the free-text fields
 //     RequestApprovalRequest.justification and .parameters_json,
 //     DecideRequest.comment and CancelApprovalRequest.reason;
 //   - enum: a number the enum does not define;

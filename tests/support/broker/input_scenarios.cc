@@ -172,8 +172,8 @@ void TextWithNulOrControlCharactersIsRefusedByField(BrokerHarness& h,
            {"idempotency_key", [&](auto& r) { r.set_idempotency_key(nul); }},
            {"parameters_json",
             [&](auto& r) { r.set_parameters_json(std::string("{}\0", 3)); }},
-           {"justification",
-            [&](auto& r) { r.set_justification("\x1b[2Jall clear"); }},
+           {"idempotency_key",
+            [&](auto& r) { r.set_idempotency_key("\x1b[2Jkey"); }},
        }) {
     v1::RequestApprovalRequest req = ExportRequest("other");
     c.set(req);
@@ -223,9 +223,9 @@ void TextWithNulOrControlCharactersIsRefusedByField(BrokerHarness& h,
   REQUIRE(h.Get("alice", id, &got).ok());
   CHECK(got.state() == v1::PENDING);
 
-  // Free text keeps its line breaks exactly.
+  // Free text is kept exactly, line breaks and all.
   v1::RequestApprovalRequest multi = ExportRequest("multi");
-  multi.set_justification("line one\n\tline two\r\n");
+  multi.set_justification("line one\n\tline two\r\n\x1b[1mbold");
   v1::RequestApprovalResponse created;
   REQUIRE(h.Request("agent-1", multi, &created).ok());
   CHECK(created.approval().justification() == multi.justification());
