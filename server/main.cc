@@ -24,6 +24,7 @@
 #include "server/service/keys.h"
 #include "server/service/log.h"
 #include "server/service/metrics.h"
+#include "server/store/error_detail.h"
 #include "server/store/postgres/migrator.h"
 #include "server/store/postgres/postgres_signal.h"
 #include "server/store/postgres/postgres_store.h"
@@ -132,7 +133,8 @@ PostgresOptions StoreOptions(const Config& c,
 }
 
 int Fail(absl::string_view what, const absl::Status& s, int code) {
-  std::cerr << "approval-broker: " << what << ": " << s.message() << "\n";
+  std::cerr << "approval-broker: " << what << ": " << MessageWithDetail(s)
+            << "\n";
   return code;
 }
 

@@ -57,6 +57,9 @@ struct ValidRequest {
 };
 
 // Validates `in` and computes its canonical parameters and action digest.
+// Text fields follow text.h (action, resource, idempotency_key single-line;
+// justification and parameters multi-line); parameters follow the canonical
+// JSON rules of canonical.h, numbers included.
 // `requester` and `on_behalf_of` are canonical principals ("" on_behalf_of:
 // the requester acts for nobody). A requested ttl is checked against
 // limits.min_ttl..limits.max_ttl here; a policy rule may narrow it later.
@@ -81,9 +84,10 @@ absl::StatusOr<NewApproval> ToNewApproval(const ValidRequest& v,
 
 // INVALID_ARGUMENT unless `id` is a canonical lower-case UUID.
 absl::Status ValidateApprovalId(absl::string_view id);
-// INVALID_ARGUMENT if a decision or cancel comment exceeds its bound or is
-// not valid UTF-8 text.
-absl::Status ValidateComment(absl::string_view comment, const Limits& limits);
+// INVALID_ARGUMENT naming `field` if a decision comment or cancel reason
+// exceeds limits.max_comment_bytes or is not text (text.h, kMultiLine).
+absl::Status ValidateComment(absl::string_view comment, const Limits& limits,
+                             absl::string_view field = "comment");
 
 // Why a call was refused, as a short snake_case label for metrics and logs
 // ("self_approval", "jwt_expired", ...). It travels as a payload of the

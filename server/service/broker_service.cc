@@ -1,17 +1,20 @@
 #include "server/service/broker_service.h"
 
+#include <cstdlib>
 #include <utility>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
+#include "google/protobuf/descriptor.h"
 #include "server/auth/refusal.h"
 #include "server/domain/canonical.h"
 #include "server/service/convert.h"
 #include "server/service/decision_stream.h"
 #include "server/service/log.h"
+#include "server/store/error_detail.h"
+#include "server/store/page_token.h"
 
 namespace approval {
 namespace {
@@ -54,7 +57,92 @@ BrokerService::BrokerService(ApprovalStore& store, const Authenticator& auth,
       metrics_(metrics),
       policy_(policy),
       issuer_(issuer),
-      options_(std::move(options)) {}
+      options_(std::move(options)) {
+  InstallCheckedHandlers();
+}
+
+namespace {
+
+// The position of `method` in the service, which is the index the
+// generated code registered its handler under.
+int MethodIndex(absl::string_view method) {
+  const google::protobuf::ServiceDescriptor* service =
+      google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
+          v1::ApprovalBroker::service_full_name());
+  const google::protobuf::MethodDescriptor* m =
+      service == nullptr ? nullptr
+                         : service->FindMethodByName(std::string(method));
+  if (m == nullptr) {
+    LogError("BrokerService: no method ", method, " in ",
+             v1::ApprovalBroker::service_full_name());
+    std::abort();
+  }
+  return m->index();
+}
+
+}  // namespace
+
+template <typename Req, typename Resp>
+void BrokerService::CheckUnary(
+    absl::string_view method,
+    grpc::ServerUnaryReactor* (BrokerService::*handler)(
+        grpc::CallbackServerContext*, const Req*, Resp*)) {
+  MarkMethodCallback(
+      MethodIndex(method),
+      new grpc::internal::CallbackUnaryHandler<CheckedRequest<Req>, Resp>(
+          [this, method, handler](grpc::CallbackServerContext* ctx,
+                                  const CheckedRequest<Req>* req, Resp* resp) {
+            if (!req->status.ok())
+              return RefuseRequest(ctx, method, req->status);
+            return (this->*handler)(ctx, &req->message, resp);
+          }));
+}
+
+void BrokerService::InstallCheckedHandlers() {
+  CheckUnary("RequestApproval", &BrokerService::RequestApproval);
+  CheckUnary("Decide", &BrokerService::Decide);
+  CheckUnary("GetApproval", &BrokerService::GetApproval);
+  CheckUnary("ListApprovals", &BrokerService::ListApprovals);
+  CheckUnary("CancelApproval", &BrokerService::CancelApproval);
+  CheckUnary("VerifyAuditLog", &BrokerService::VerifyAuditLog);
+  CheckUnary("ListAuditEvents", &BrokerService::ListAuditEvents);
+  CheckUnary("GetSigningKey", &BrokerService::GetSigningKey);
+  using StreamRequest = CheckedRequest<v1::StreamDecisionsRequest>;
+  MarkMethodCallback(
+      MethodIndex("StreamDecisions"),
+      new grpc::internal::CallbackServerStreamingHandler<StreamRequest,
+                                                         v1::DecisionEvent>(
+          [this](grpc::CallbackServerContext* ctx, const StreamRequest* req)
+              -> grpc::ServerWriteReactor<v1::DecisionEvent>* {
+            if (!req->status.ok()) {
+              return new RefusedStream(ToGrpcStatus(req->status));
+            }
+            return StreamDecisions(ctx, &req->message);
+          }));
+  // A method added to the proto must be added here too, or it would run
+  // unchecked.
+  constexpr int kInstalled = 9;
+  const google::protobuf::ServiceDescriptor* service =
+      google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
+          v1::ApprovalBroker::service_full_name());
+  if (service == nullptr || service->method_count() != kInstalled) {
+    LogError("BrokerService: ", v1::ApprovalBroker::service_full_name(),
+             " has methods without a checked handler");
+    std::abort();
+  }
+}
+
+grpc::ServerUnaryReactor* BrokerService::RefuseRequest(
+    grpc::CallbackServerContext* ctx, absl::string_view method,
+    const absl::Status& s) {
+  if (method == "RequestApproval") {
+    metrics_.RecordRequest("invalid", CodeLabel(s.code()));
+  }
+  metrics_.ObserveRpc(method, CodeLabel(s.code()), 0);
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(s));
+  return reactor;
+}
 
 void BrokerService::RecordIfRefused(absl::string_view method,
                                     absl::string_view who,
@@ -80,6 +168,9 @@ grpc::ServerUnaryReactor* BrokerService::Unary(grpc::CallbackServerContext* ctx,
     if (s.code() == absl::StatusCode::kUnavailable ||
         s.code() == absl::StatusCode::kInternal) {
       metrics_.RecordDatabaseError();
+      // The client gets the message only; the database's own words, which
+      // can name its host and port or SQL, are for the operator.
+      LogWarning(method, ": ", MessageWithDetail(s));
     }
     metrics_.ObserveRpc(method, CodeLabel(s.code()),
                         absl::ToDoubleSeconds(absl::Now() - start));
@@ -196,11 +287,10 @@ absl::Status BrokerService::DoListAuditEvents(
         absl::StrCat("page_size: ", req.page_size(), " is negative"));
   }
   q.limit = req.page_size() == 0 ? 500 : std::min(req.page_size(), 5000);
-  if (!req.page_token().empty() &&
-      (!absl::SimpleAtoi(req.page_token(), &q.after_seq) || q.after_seq < 0)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("page_token: \"", req.page_token().substr(0, 64),
-                     "\" is not a token from a previous page"));
+  if (!req.page_token().empty()) {
+    absl::StatusOr<int64_t> after = ParseAuditPageToken(req.page_token());
+    if (!after.ok()) return after.status();
+    q.after_seq = *after;
   }
   // One more than asked tells whether another page follows.
   ++q.limit;
@@ -209,7 +299,7 @@ absl::Status BrokerService::DoListAuditEvents(
   const bool more = static_cast<int>(events->size()) == q.limit;
   if (more) events->pop_back();
   for (const AuditEvent& e : *events) ToProto(e, resp->add_events());
-  if (more) resp->set_next_page_token(absl::StrCat(events->back().seq));
+  if (more) resp->set_next_page_token(AuditPageToken(events->back().seq));
   return absl::OkStatus();
 }
 
@@ -395,6 +485,14 @@ absl::Status BrokerService::DoList(const Principal& p,
         absl::StrCat("page_size: ", req.page_size(), " is negative"));
   }
   q.page_size = req.page_size() == 0 ? 50 : std::min(req.page_size(), 500);
+  if (!req.page_token().empty()) {
+    // Checked here too, so that a forged token is refused the same way
+    // whatever the store.
+    if (absl::Status s = ParseApprovalPageToken(req.page_token()).status();
+        !s.ok()) {
+      return s;
+    }
+  }
   q.page_token = req.page_token();
   if (!SeesAll(p)) q.requester = p.id;
   absl::StatusOr<ApprovalPage> page = store_.List(q);
@@ -412,7 +510,7 @@ absl::Status BrokerService::DoCancel(const Principal& p,
                                      const v1::CancelApprovalRequest& req,
                                      v1::Approval* resp) {
   if (absl::Status s = ValidateApprovalId(req.approval_id()); !s.ok()) return s;
-  if (absl::Status s = ValidateComment(req.reason(), options_.limits);
+  if (absl::Status s = ValidateComment(req.reason(), options_.limits, "reason");
       !s.ok()) {
     return s;
   }

@@ -16,6 +16,7 @@
 #include "server/service/event_hub.h"
 #include "server/service/executor.h"
 #include "server/service/metrics.h"
+#include "server/service/request_check.h"
 #include "server/service/token_issuer.h"
 #include "server/store/store.h"
 
@@ -33,6 +34,11 @@ struct ServiceOptions {
   int stream_max_ids = 1000;
 };
 
+// Every method's request reaches its handler through CheckedRequest
+// (request_check.h): a request that is not valid protobuf or fails
+// CheckRequestFields is answered INVALID_ARGUMENT naming the field, before
+// authentication, and touches nothing.
+//
 // Thread-safe. All dependencies must outlive the service.
 class BrokerService final : public v1::ApprovalBroker::CallbackService {
  public:
@@ -73,6 +79,17 @@ class BrokerService final : public v1::ApprovalBroker::CallbackService {
 
  private:
   using Handler = std::function<absl::Status(const Principal&)>;
+  // Replaces the generated handler of every method with one that takes a
+  // CheckedRequest; aborts if a method of the service is left out.
+  void InstallCheckedHandlers();
+  template <typename Req, typename Resp>
+  void CheckUnary(absl::string_view method,
+                  grpc::ServerUnaryReactor* (BrokerService::*handler)(
+                      grpc::CallbackServerContext*, const Req*, Resp*));
+  // Finishes a call whose request failed its check, and counts it.
+  grpc::ServerUnaryReactor* RefuseRequest(grpc::CallbackServerContext* ctx,
+                                          absl::string_view method,
+                                          const absl::Status& s);
   // Logs a refusal (UNAUTHENTICATED or PERMISSION_DENIED) of `who` with its
   // detail and counts it by reason; any other status is left alone.
   void RecordIfRefused(absl::string_view method, absl::string_view who,

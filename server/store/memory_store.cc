@@ -3,11 +3,10 @@
 #include <algorithm>
 #include <utility>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "server/domain/audit_chain.h"
 #include "server/domain/rules.h"
+#include "server/store/page_token.h"
 
 namespace approval {
 namespace {
@@ -17,9 +16,8 @@ absl::Time Micros(absl::Time t) {
   return absl::FromUnixMicros(absl::ToUnixMicros(t));
 }
 
-// Keyset token "<created_at_us>_<id>", as PostgresStore uses.
 std::string PageToken(const Approval& a) {
-  return absl::StrCat(absl::ToUnixMicros(a.created_at), "_", a.id);
+  return ApprovalPageToken(a.created_at, a.id);
 }
 
 // Newest first; ties broken by id descending.
@@ -152,13 +150,11 @@ absl::StatusOr<ApprovalPage> MemoryStore::List(const ListQuery& q) {
   int64_t after_us = 0;
   std::string after_id;
   if (!q.page_token.empty()) {
-    std::pair<std::string, std::string> parts =
-        absl::StrSplit(q.page_token, absl::MaxSplits('_', 1));
-    if (!absl::SimpleAtoi(parts.first, &after_us) || parts.second.empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("page_token: \"", q.page_token, "\" is malformed"));
-    }
-    after_id = parts.second;
+    absl::StatusOr<ApprovalPagePosition> pos =
+        ParseApprovalPageToken(q.page_token);
+    if (!pos.ok()) return pos.status();
+    after_us = pos->created_at_us;
+    after_id = std::move(pos->id);
   }
   int page_size = std::clamp(q.page_size, 1, 500);
   absl::MutexLock lock(&mu_);

@@ -4,6 +4,8 @@
 #include <string>
 
 #include "absl/time/clock.h"
+#include "pqxx/pqxx"
+#include "server/store/error_detail.h"
 #include "server/store/postgres/postgres_store.h"
 #include "tests/postgres/pg_test_util.h"
 #include "tests/support/keys/test_keys.h"
@@ -42,6 +44,11 @@ TEST_CASE("The store reports UNAVAILABLE during an outage and recovers",
   absl::StatusOr<CreateResult> before =
       store->Create(MakeRequest("agent-1", "", "before"));
   REQUIRE(before.ok());
+  int db_port = 0;
+  {
+    pqxx::connection c(db.app_url());
+    db_port = std::stoi(c.port());
+  }
 
   RestartOnExit server(control);
   server.Stop();
@@ -55,6 +62,16 @@ TEST_CASE("The store reports UNAVAILABLE during an outage and recovers",
   CHECK(store->Decide(Decision(before->approval.id, "alice")).status().code() ==
         absl::StatusCode::kUnavailable);
   CHECK(store->Ping().code() == absl::StatusCode::kUnavailable);
+  // Statuses name neither host nor port; the detail keeps libpq's words
+  // for the broker's log.
+  for (const absl::Status& down :
+       {ping, during.status(), store->Get(before->approval.id).status()}) {
+    INFO(down.ToString());
+    CHECK_THAT(std::string(down.message()), !Catch::Contains("127.0.0.1"));
+    CHECK_THAT(std::string(down.message()),
+               !Catch::Contains(std::to_string(db_port)));
+    CHECK_FALSE(DatabaseDetail(down).empty());
+  }
 
   server.Start();
   // The same store object reconnects by itself; the bound only keeps a

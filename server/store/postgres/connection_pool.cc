@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "pqxx/nontransaction"
+#include "server/store/error_detail.h"
 #include "server/store/postgres/pg_errors.h"
 
 namespace approval::pg_internal {
@@ -70,7 +71,8 @@ absl::StatusOr<ConnectionPool::Lease> ConnectionPool::Borrow() {
     if (!absl::IsUnavailable(status)) {
       // Bad credentials or a missing database also surface here: for a
       // caller they mean the same thing, the store cannot serve right now.
-      status = absl::UnavailableError(status.message());
+      status = WithDatabaseDetail(absl::UnavailableError(status.message()),
+                                  DatabaseDetail(status));
     }
     return status;
   }

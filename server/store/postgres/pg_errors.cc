@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "pqxx/except"
+#include "server/store/error_detail.h"
 
 namespace approval::pg_internal {
 namespace {
@@ -20,11 +21,19 @@ std::string Clean(absl::string_view what) {
   return s;
 }
 
+// The status callers see: `message` only. The database's own text (which can
+// name the host and port, SQL or a value) goes into the detail payload.
+absl::Status Failure(absl::StatusCode code, absl::string_view context,
+                     absl::string_view message, absl::string_view what) {
+  return WithDatabaseDetail(
+      absl::Status(code, absl::StrCat(context, ": ", message)), Clean(what));
+}
+
 PgFailure Unavailable(absl::string_view context, absl::string_view what,
                       bool connection_lost) {
   PgFailure f;
-  f.status = absl::UnavailableError(
-      absl::StrCat(context, ": database unavailable: ", Clean(what)));
+  f.status = Failure(absl::StatusCode::kUnavailable, context,
+                     "database unavailable", what);
   f.connection_lost = connection_lost;
   f.safe_to_retry = true;
   return f;
@@ -32,20 +41,19 @@ PgFailure Unavailable(absl::string_view context, absl::string_view what,
 
 PgFailure OutcomeUnknown(absl::string_view context, absl::string_view what) {
   PgFailure f;
-  f.status = absl::UnavailableError(absl::StrCat(
-      context,
-      ": the connection failed while committing, so the outcome is unknown "
-      "(the change may or may not have been applied): ",
-      Clean(what)));
+  f.status = Failure(absl::StatusCode::kUnavailable, context,
+                     "the connection failed while committing, so the outcome "
+                     "is unknown (the change may or may not have been "
+                     "applied)",
+                     what);
   f.connection_lost = true;
   return f;
 }
 
 PgFailure Conflict(absl::string_view context, absl::string_view what) {
   PgFailure f;
-  f.status = absl::AbortedError(absl::StrCat(
-      context,
-      ": transaction conflicted with a concurrent one: ", Clean(what)));
+  f.status = Failure(absl::StatusCode::kAborted, context,
+                     "transaction conflicted with a concurrent one", what);
   f.conflict = true;
   f.safe_to_retry = true;
   return f;
@@ -57,8 +65,8 @@ PgFailure FromSqlState(absl::string_view context, const std::string& state,
   if (state == "40003") return OutcomeUnknown(context, what);
   if (state == "57014") {
     PgFailure f = Unavailable(context, what, /*connection_lost=*/false);
-    f.status = absl::UnavailableError(absl::StrCat(
-        context, ": statement timed out or was cancelled: ", Clean(what)));
+    f.status = Failure(absl::StatusCode::kUnavailable, context,
+                       "statement timed out or was cancelled", what);
     return f;
   }
   // Connection exceptions, and the server shutting down or restarting.
@@ -67,9 +75,10 @@ PgFailure FromSqlState(absl::string_view context, const std::string& state,
     return Unavailable(context, what, /*connection_lost=*/true);
   }
   PgFailure f;
-  f.status = absl::InternalError(
-      absl::StrCat(context, ": database error (SQLSTATE ",
-                   state.empty() ? "unknown" : state, "): ", Clean(what)));
+  f.status = Failure(absl::StatusCode::kInternal, context,
+                     absl::StrCat("database error (SQLSTATE ",
+                                  state.empty() ? "unknown" : state, ")"),
+                     what);
   // The transaction failed on the server; running it again would fail the
   // same way, so there is nothing to gain from a retry.
   return f;
@@ -96,8 +105,8 @@ PgFailure Classify(absl::string_view context) {
     return FromSqlState(context, e.sqlstate(), e.what());
   } catch (const std::exception& e) {
     PgFailure f;
-    f.status =
-        absl::InternalError(absl::StrCat(context, ": ", Clean(e.what())));
+    f.status = Failure(absl::StatusCode::kInternal, context,
+                       "database layer error", e.what());
     return f;
   } catch (...) {
     PgFailure f;
@@ -115,7 +124,7 @@ PgFailure ClassifyCurrentException(absl::string_view context,
   if (commit_started && f.connection_lost && f.safe_to_retry) {
     // libpqxx reports a connection lost during COMMIT as in_doubt_error; this
     // covers any path where it does not.
-    return OutcomeUnknown(context, f.status.message());
+    return OutcomeUnknown(context, DatabaseDetail(f.status));
   }
   return f;
 }

@@ -32,6 +32,9 @@ struct PgFailure {
 //   any other pqxx::sql_error -> INTERNAL naming its SQLSTATE
 //   anything else -> INTERNAL
 // `context` names the operation, e.g. "Decide"; it prefixes the message.
+// The message never carries the database's own text (it can name the host
+// and port, SQL or values): that is attached as the detail payload
+// (error_detail.h) for the broker's log.
 PgFailure ClassifyCurrentException(absl::string_view context,
                                    bool commit_started);
 

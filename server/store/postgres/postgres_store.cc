@@ -7,10 +7,8 @@
 #include <utility>
 
 #include "absl/strings/escaping.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "nlohmann/json.hpp"
 #include "pqxx/nontransaction"
@@ -19,6 +17,8 @@
 #include "pqxx/transaction"
 #include "server/domain/audit_chain.h"
 #include "server/domain/rules.h"
+#include "server/store/error_detail.h"
+#include "server/store/page_token.h"
 #include "server/store/postgres/connection_pool.h"
 #include "server/store/postgres/conninfo.h"
 #include "server/store/postgres/pg_errors.h"
@@ -266,9 +266,10 @@ absl::Status Transact(ConnectionPool& pool, absl::string_view context,
   for (int attempt = 1; attempt <= kMaxAttempts; ++attempt) {
     absl::StatusOr<ConnectionPool::Lease> lease = pool.Borrow();
     if (!lease.ok()) {
-      return absl::Status(
-          lease.status().code(),
-          absl::StrCat(context, ": ", lease.status().message()));
+      return WithDatabaseDetail(
+          absl::Status(lease.status().code(),
+                       absl::StrCat(context, ": ", lease.status().message())),
+          DatabaseDetail(lease.status()));
     }
     TxAttempt tx_attempt;
     try {
@@ -368,26 +369,7 @@ void Finish(pqxx::transaction_base& tx, Approval& a, State state,
 }
 
 std::string PageToken(const Approval& a) {
-  return absl::StrCat(absl::ToUnixMicros(a.created_at), "_", a.id);
-}
-
-struct PagePosition {
-  int64_t created_at_us = 0;
-  std::string id;
-};
-
-absl::StatusOr<PagePosition> ParsePageToken(absl::string_view token) {
-  std::vector<absl::string_view> parts =
-      absl::StrSplit(token, absl::MaxSplits('_', 1));
-  PagePosition p;
-  if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &p.created_at_us) ||
-      !ValidateApprovalId(parts[1]).ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("page_token: \"", token.substr(0, 100),
-                     "\" is not a token from a previous page"));
-  }
-  p.id = std::string(parts[1]);
-  return p;
+  return ApprovalPageToken(a.created_at, a.id);
 }
 
 std::string TypeList(bool terminal_only) {
@@ -577,7 +559,8 @@ absl::StatusOr<ApprovalPage> PostgresStore::List(const ListQuery& q) {
     absl::StrAppend(&sql, " AND a.requester = ", params.Add(*q.requester));
   }
   if (!q.page_token.empty()) {
-    absl::StatusOr<PagePosition> pos = ParsePageToken(q.page_token);
+    absl::StatusOr<ApprovalPagePosition> pos =
+        ParseApprovalPageToken(q.page_token);
     if (!pos.ok()) return pos.status();
     const std::string at = params.Add(absl::StrCat(pos->created_at_us));
     const std::string id = params.Add(pos->id);
