@@ -196,9 +196,15 @@ absl::StatusOr<std::string> CommonName(X509* cert) {
   return cn;
 }
 
-// The SVID rules and validity period that apply to every client
-// certificate, whatever identifies it.
-absl::Status CheckLeaf(X509* cert, absl::Time now) {
+// The validity period and leaf rules of a client certificate. Every client
+// certificate must be a leaf: basicConstraints CA:TRUE makes a CA whatever
+// its keyUsage says (X509_check_ca alone would call a CA:TRUE certificate
+// without keyCertSign a leaf), and keyCertSign or cRLSign make a CA key
+// whatever basicConstraints says. A keyUsage extension must allow
+// digitalSignature (the TLS handshake signature), an extendedKeyUsage
+// extension clientAuth. With `svid` (X.509-SVID, section 4.3 and 5.2)
+// keyUsage must be present and critical.
+absl::Status CheckLeaf(X509* cert, absl::Time now, bool svid) {
   time_t now_t = absl::ToTimeT(now);
   if (X509_cmp_time(X509_get0_notAfter(cert), &now_t) < 0) {
     return Unauthenticated("cert_expired", "client certificate has expired");
@@ -207,14 +213,49 @@ absl::Status CheckLeaf(X509* cert, absl::Time now) {
     return Unauthenticated("cert_not_yet_valid",
                            "client certificate is not valid yet");
   }
-  // A CA certificate signs identities; it is never one (X.509-SVID 5.2).
-  const uint32_t usage = X509_get_key_usage(cert);
-  const bool signs =
-      usage != UINT32_MAX && (usage & (KU_KEY_CERT_SIGN | KU_CRL_SIGN)) != 0;
-  if (X509_check_ca(cert) != 0 || signs) {
+  // Also makes OpenSSL decode the extensions the checks below read.
+  const uint32_t flags = X509_get_extension_flags(cert);
+  if ((flags & EXFLAG_INVALID) != 0) {
+    return Unauthenticated("cert_malformed",
+                           "client certificate has a malformed or repeated "
+                           "extension");
+  }
+  const bool has_key_usage = (flags & EXFLAG_KUSAGE) != 0;
+  const uint32_t usage = has_key_usage ? X509_get_key_usage(cert) : 0;
+  if ((flags & EXFLAG_CA) != 0 || X509_check_ca(cert) != 0 ||
+      (usage & (KU_KEY_CERT_SIGN | KU_CRL_SIGN)) != 0) {
     return Unauthenticated(
         "cert_is_ca",
-        "client certificate is a CA certificate; present a leaf certificate");
+        "client certificate is a CA certificate (basicConstraints CA:TRUE, "
+        "or keyUsage keyCertSign or cRLSign); present a leaf certificate");
+  }
+  if (svid && !has_key_usage) {
+    return Unauthenticated(
+        "cert_key_usage",
+        "client certificate has no keyUsage extension; an X.509-SVID must "
+        "have one");
+  }
+  if (svid) {
+    const int index = X509_get_ext_by_NID(cert, NID_key_usage, -1);
+    if (index < 0 ||
+        X509_EXTENSION_get_critical(X509_get_ext(cert, index)) != 1) {
+      return Unauthenticated(
+          "cert_key_usage",
+          "client certificate's keyUsage is not critical; an X.509-SVID's "
+          "must be");
+    }
+  }
+  if (has_key_usage && (usage & KU_DIGITAL_SIGNATURE) == 0) {
+    return Unauthenticated(
+        "cert_key_usage",
+        "client certificate's keyUsage does not allow digitalSignature");
+  }
+  if ((flags & EXFLAG_XKUSAGE) != 0 &&
+      (X509_get_extended_key_usage(cert) & (XKU_SSL_CLIENT | XKU_ANYEKU)) ==
+          0) {
+    return Unauthenticated(
+        "cert_ext_key_usage",
+        "client certificate's extendedKeyUsage does not allow clientAuth");
   }
   return absl::OkStatus();
 }
@@ -586,7 +627,11 @@ absl::StatusOr<Principal> Authenticator::AuthenticateCertificate(
     return Unauthenticated("cert_malformed",
                            "client certificate does not parse");
   }
-  if (absl::Status s = CheckLeaf(cert.get(), clock_()); !s.ok()) return s;
+  if (absl::Status s =
+          CheckLeaf(cert.get(), clock_(), /*svid=*/!trust_domain_.empty());
+      !s.ok()) {
+    return s;
+  }
   absl::StatusOr<std::vector<std::string>> uris = UriSans(cert.get());
   if (!uris.ok()) return uris.status();
   std::string identity;

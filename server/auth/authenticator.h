@@ -98,11 +98,15 @@ class Authenticator final {
       std::string_view authorization_value) const;
 
   // `peer_cert_pem` is the leaf certificate of an already verified peer.
-  // Refused (UNAUTHENTICATED) when it does not parse, is outside its
-  // validity period, or is a CA (basicConstraints CA or keyCertSign /
-  // cRLSign). With auth.spiffe it must be an X.509-SVID: exactly one URI
-  // SAN, a SPIFFE ID with a path in the configured trust domain, which is its
-  // identity. Without, its identity is its single URI SAN, else (no URI SAN)
+  // Refused (UNAUTHENTICATED) when it does not parse, has a malformed or
+  // repeated extension, is outside its validity period, or is not a leaf:
+  // basicConstraints CA:TRUE (whatever its keyUsage), or keyUsage
+  // keyCertSign or cRLSign (whatever its basicConstraints) make a CA
+  // (reason cert_is_ca); a keyUsage without digitalSignature or an
+  // extendedKeyUsage without clientAuth is refused too. With auth.spiffe it
+  // must be an X.509-SVID leaf: keyUsage present and critical, exactly one
+  // URI SAN, a SPIFFE ID with a path in the configured trust domain, which is
+  // its identity. Without, its identity is its single URI SAN, else (no URI SAN)
   // its subject CN, and several URI SANs or CNs are refused. PERMISSION_DENIED
   // when the identity has no roles in AuthConfig::mtls_identities.
   // method = "mtls".
