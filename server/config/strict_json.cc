@@ -20,8 +20,9 @@ std::string QuoteJson(absl::string_view s) {
   return ShowJson(nlohmann::ordered_json(std::string(s)));
 }
 
-absl::StatusOr<nlohmann::ordered_json> ParseStrictJson(
-    absl::string_view text, absl::string_view source) {
+absl::StatusOr<nlohmann::ordered_json> ParseStrictJson(absl::string_view text,
+                                                       absl::string_view source,
+                                                       JsonComments comments) {
   using Json = nlohmann::ordered_json;
   std::vector<std::set<std::string>> seen_keys;
   std::string duplicate;
@@ -49,7 +50,8 @@ absl::StatusOr<nlohmann::ordered_json> ParseStrictJson(
   Json root;
   try {
     root = Json::parse(text.begin(), text.end(), find_duplicates,
-                       /*allow_exceptions=*/true, /*ignore_comments=*/true);
+                       /*allow_exceptions=*/true,
+                       /*ignore_comments=*/comments == JsonComments::kAllowed);
   } catch (const Json::exception& e) {
     return absl::InvalidArgumentError(
         absl::StrCat(source, ": invalid JSON: ", e.what()));
