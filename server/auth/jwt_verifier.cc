@@ -35,9 +35,15 @@ absl::StatusOr<Json> ParseObject(absl::string_view text,
   absl::StatusOr<Json> value =
       ParseStrictJson(text, what, JsonComments::kRefused);
   if (!value.ok()) {
-    // The parser's words name the repeated key or the syntax error; the
-    // text is the caller's own.
-    return Refuse("jwt_malformed", value.status().message());
+    // Name a repeated key; keep the parser's excerpt of the token (a
+    // syntax error) for the log.
+    if (std::optional<std::string> key = RepeatedJsonKey(value.status())) {
+      return Refuse(
+          "jwt_malformed",
+          absl::StrCat(what, ": key ", QuoteJson(*key), " appears twice"));
+    }
+    return Refuse("jwt_malformed", absl::StrCat(what, ": not valid JSON"),
+                  ForLog(value.status().message()));
   }
   if (!value->is_object()) {
     return Refuse("jwt_malformed", absl::StrCat(what, ": not a JSON object"));

@@ -4,9 +4,16 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 
 namespace approval {
+namespace {
+
+constexpr absl::string_view kRepeatedKeyUrl =
+    "type.approval.broker/json_repeated_key";
+
+}  // namespace
 
 std::string ShowJson(const nlohmann::ordered_json& v) {
   std::string s =
@@ -57,10 +64,18 @@ absl::StatusOr<nlohmann::ordered_json> ParseStrictJson(absl::string_view text,
         absl::StrCat(source, ": invalid JSON: ", e.what()));
   }
   if (!duplicate.empty()) {
-    return absl::InvalidArgumentError(
+    absl::Status s = absl::InvalidArgumentError(
         absl::StrCat(source, ": key ", QuoteJson(duplicate), " appears twice"));
+    s.SetPayload(kRepeatedKeyUrl, absl::Cord(duplicate));
+    return s;
   }
   return root;
+}
+
+std::optional<std::string> RepeatedJsonKey(const absl::Status& status) {
+  const auto key = status.GetPayload(kRepeatedKeyUrl);
+  if (!key.has_value()) return std::nullopt;
+  return std::string(*key);
 }
 
 }  // namespace approval

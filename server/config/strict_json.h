@@ -4,6 +4,7 @@
 #ifndef APPROVAL_SERVER_CONFIG_STRICT_JSON_H_
 #define APPROVAL_SERVER_CONFIG_STRICT_JSON_H_
 
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -25,6 +26,11 @@ enum class JsonComments { kAllowed, kRefused };
 absl::StatusOr<nlohmann::ordered_json> ParseStrictJson(
     absl::string_view text, absl::string_view source,
     JsonComments comments = JsonComments::kAllowed);
+
+// The key a ParseStrictJson error is about when it is a repeated key;
+// nullopt for any other status. Lets a caller that must not echo its input
+// (a token's claims) name the key but not the parser's excerpt.
+std::optional<std::string> RepeatedJsonKey(const absl::Status& status);
 
 // A value as it appeared in the file, for an error message: compact JSON,
 // cut at 80 bytes so one bad value cannot flood a log line.

@@ -347,6 +347,10 @@ TEST_CASE("OIDC: a JWT header or claim that appears twice refuses the token",
       MintText(R"({"alg":"ES256",/* x */"kid":"idp-1"})", good_claims, Key()));
   REQUIRE_FALSE(p.ok());
   CHECK(RefusalReason(p.status()) == "jwt_malformed");
+  // The parser's excerpt of the token stays in the log.
+  CHECK(std::string(p.status().message()) ==
+        "bearer token refused: JWT header: not valid JSON");
+  CHECK_THAT(RefusalDetail(p.status()), Contains("parse error"));
   // The same texts without repetition verify: the refusals above are for
   // the repeated keys alone.
   CHECK(f.Bearer(MintText(HeaderFor(Key()).dump(), good_claims, Key())).ok());

@@ -295,6 +295,23 @@ TEST_CASE(
   idp.Release();
 }
 
+TEST_CASE(
+    "Slow IdP: with unknown_key_wait 0 an unknown kid is refused at once, "
+    "and the fetch still starts",
+    "[identity][jwks][slow_idp]") {
+  VerifierFixture f(absl::ZeroDuration());
+  f.clock.Advance(absl::Seconds(30));
+  f.idp.Hold();
+  std::optional<JwtVerifier::Result> r = f.verifier->VerifyOrDefer(
+      f.Token(TestKey::Ec("rotated")), [](JwtVerifier::Result) {});
+  REQUIRE(r.has_value());
+  REQUIRE_FALSE(r->ok());
+  CHECK(RefusalReason(r->status()) == "jwt_key_pending");
+  // The fetch it asked for runs in the background, for the next caller.
+  CHECK(f.idp.AwaitRequests(2, kEventBound));
+  f.idp.Release();
+}
+
 TEST_CASE("Slow IdP: the refresh interval counts from the end of a fetch",
           "[identity][jwks][slow_idp]") {
   VerifierFixture f;
