@@ -22,17 +22,19 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "nlohmann/json.hpp"
 #include "server/auth/jwks_source.h"
 #include "server/auth/refusal.h"
 #include "server/auth/spiffe_id.h"
 #include "server/config/read_file.h"
+#include "server/config/strict_json.h"
 
 namespace approval {
 namespace {
 
-using Json = nlohmann::json;
+using Json = nlohmann::ordered_json;
 
 constexpr absl::string_view kMissingCredentials =
     "missing credentials: send 'authorization: Bearer <token>' or a client "
@@ -103,19 +105,12 @@ bool IsPrintableIdentity(absl::string_view s, bool allow_space) {
   return true;
 }
 
-std::string Show(const Json& v) {
-  std::string s = v.dump(-1, ' ', false, Json::error_handler_t::replace);
-  constexpr size_t kMax = 80;
-  if (s.size() > kMax) s = absl::StrCat(s.substr(0, kMax), "...");
-  return s;
-}
-
 absl::StatusOr<std::set<Role>> ParseRoles(const Json& v,
                                           const std::string& path,
                                           absl::string_view file) {
   if (!v.is_array()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        file, ": ", path, ": ", Show(v), " is not an array of roles"));
+        file, ": ", path, ": ", ShowJson(v), " is not an array of roles"));
   }
   std::set<Role> roles;
   for (size_t i = 0; i < v.size(); ++i) {
@@ -123,7 +118,7 @@ absl::StatusOr<std::set<Role>> ParseRoles(const Json& v,
     if (v[i].is_string()) role = ParseRole(v[i].get<std::string>());
     if (!role) {
       return absl::InvalidArgumentError(
-          absl::StrCat(file, ": ", path, "[", i, "]: ", Show(v[i]),
+          absl::StrCat(file, ": ", path, "[", i, "]: ", ShowJson(v[i]),
                        " is not a role (agent, reviewer, admin)"));
     }
     roles.insert(*role);
@@ -196,9 +191,15 @@ absl::StatusOr<std::string> CommonName(X509* cert) {
   return cn;
 }
 
-// The SVID rules and validity period that apply to every client
-// certificate, whatever identifies it.
-absl::Status CheckLeaf(X509* cert, absl::Time now) {
+// The validity period and leaf rules of a client certificate. Every client
+// certificate must be a leaf: basicConstraints CA:TRUE makes a CA whatever
+// its keyUsage says (X509_check_ca alone would call a CA:TRUE certificate
+// without keyCertSign a leaf), and keyCertSign or cRLSign make a CA key
+// whatever basicConstraints says. A keyUsage extension must allow
+// digitalSignature (the TLS handshake signature), an extendedKeyUsage
+// extension clientAuth. With `svid` (X.509-SVID, section 4.3 and 5.2)
+// keyUsage must be present and critical.
+absl::Status CheckLeaf(X509* cert, absl::Time now, bool svid) {
   time_t now_t = absl::ToTimeT(now);
   if (X509_cmp_time(X509_get0_notAfter(cert), &now_t) < 0) {
     return Unauthenticated("cert_expired", "client certificate has expired");
@@ -207,14 +208,48 @@ absl::Status CheckLeaf(X509* cert, absl::Time now) {
     return Unauthenticated("cert_not_yet_valid",
                            "client certificate is not valid yet");
   }
-  // A CA certificate signs identities; it is never one (X.509-SVID 5.2).
-  const uint32_t usage = X509_get_key_usage(cert);
-  const bool signs =
-      usage != UINT32_MAX && (usage & (KU_KEY_CERT_SIGN | KU_CRL_SIGN)) != 0;
-  if (X509_check_ca(cert) != 0 || signs) {
+  // Also makes OpenSSL decode the extensions the checks below read.
+  const uint32_t flags = X509_get_extension_flags(cert);
+  if ((flags & EXFLAG_INVALID) != 0) {
+    return Unauthenticated("cert_malformed",
+                           "client certificate has a malformed or repeated "
+                           "extension");
+  }
+  const bool has_key_usage = (flags & EXFLAG_KUSAGE) != 0;
+  const uint32_t usage = has_key_usage ? X509_get_key_usage(cert) : 0;
+  if ((flags & EXFLAG_CA) != 0 || X509_check_ca(cert) != 0 ||
+      (usage & (KU_KEY_CERT_SIGN | KU_CRL_SIGN)) != 0) {
     return Unauthenticated(
         "cert_is_ca",
-        "client certificate is a CA certificate; present a leaf certificate");
+        "client certificate is a CA certificate (basicConstraints CA:TRUE, "
+        "or keyUsage keyCertSign or cRLSign); present a leaf certificate");
+  }
+  if (svid && !has_key_usage) {
+    return Unauthenticated(
+        "cert_key_usage",
+        "client certificate has no keyUsage extension; an X.509-SVID must "
+        "have one");
+  }
+  if (svid) {
+    const int index = X509_get_ext_by_NID(cert, NID_key_usage, -1);
+    if (index < 0 ||
+        X509_EXTENSION_get_critical(X509_get_ext(cert, index)) != 1) {
+      return Unauthenticated(
+          "cert_key_usage",
+          "client certificate's keyUsage is not critical; an X.509-SVID's "
+          "must be");
+    }
+  }
+  if (has_key_usage && (usage & KU_DIGITAL_SIGNATURE) == 0) {
+    return Unauthenticated(
+        "cert_key_usage",
+        "client certificate's keyUsage does not allow digitalSignature");
+  }
+  if ((flags & EXFLAG_XKUSAGE) != 0 && (X509_get_extended_key_usage(cert) &
+                                        (XKU_SSL_CLIENT | XKU_ANYEKU)) == 0) {
+    return Unauthenticated(
+        "cert_ext_key_usage",
+        "client certificate's extendedKeyUsage does not allow clientAuth");
   }
   return absl::OkStatus();
 }
@@ -242,6 +277,7 @@ absl::StatusOr<std::unique_ptr<JwtVerifier>> NewJwtVerifier(
   }
   options.clock_skew = oidc.clock_skew;
   options.refresh_min_interval = oidc.jwks_refresh_min_interval;
+  options.unknown_key_wait = oidc.unknown_key_wait;
   options.initial_load_required = !oidc.jwks_file.empty();
   std::unique_ptr<JwksSource> source =
       oidc.jwks_file.empty()
@@ -277,17 +313,13 @@ absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::Create(
     const AuthConfig& config, AuthenticatorOptions options) {
   std::map<std::string, Entry, std::less<>> tokens;
   if (!config.tokens_file.empty()) {
-    const std::string& file = config.tokens_file;
-    absl::StatusOr<std::string> text = ReadFile(file);
+    const std::string file = absl::StrCat("tokens file ", config.tokens_file);
+    absl::StatusOr<std::string> text = ReadFile(config.tokens_file);
     if (!text.ok()) return text.status();
-    Json root;
-    try {
-      root = Json::parse(*text, nullptr, /*allow_exceptions=*/true,
-                         /*ignore_comments=*/true);
-    } catch (const Json::exception& e) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(file, ": invalid JSON: ", e.what()));
-    }
+    // Strict: a repeated key ("roles" twice) is refused, not last-one-wins.
+    absl::StatusOr<Json> parsed = ParseStrictJson(*text, file);
+    if (!parsed.ok()) return parsed.status();
+    const Json& root = *parsed;
     auto error = [&file](absl::string_view path, absl::string_view what) {
       return absl::InvalidArgumentError(
           absl::StrCat(file, ": ", path, ": ", what));
@@ -394,17 +426,55 @@ absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::Create(
       std::move(jwt), std::move(clock)));
 }
 
+namespace {
+
+// Waits for a result that may be deferred (AuthenticateOrDefer and kin).
+template <typename Start>
+Authenticator::Result AwaitResult(Start start) {
+  struct Shared {
+    absl::Notification done;
+    std::optional<Authenticator::Result> result;
+  };
+  auto shared = std::make_shared<Shared>();
+  std::optional<Authenticator::Result> now =
+      start([shared](Authenticator::Result r) {
+        shared->result = std::move(r);
+        shared->done.Notify();
+      });
+  if (now.has_value()) return *std::move(now);
+  // The key set answers within auth.oidc.unknown_key_wait.
+  shared->done.WaitForNotification();
+  return *std::move(shared->result);
+}
+
+}  // namespace
+
 absl::StatusOr<Principal> Authenticator::Authenticate(
     const grpc::ServerContextBase& ctx) const {
+  return AwaitResult(
+      [&](ResultCallback later) { return AuthenticateOrDefer(ctx, later); });
+}
+
+absl::StatusOr<Principal> Authenticator::AuthenticateBearer(
+    std::string_view authorization_value) const {
+  return AwaitResult([&](ResultCallback later) {
+    return AuthenticateBearerOrDefer(authorization_value, later);
+  });
+}
+
+std::optional<Authenticator::Result> Authenticator::AuthenticateOrDefer(
+    const grpc::ServerContextBase& ctx, ResultCallback later) const {
   const auto& metadata = ctx.client_metadata();
   const auto [first, last] = metadata.equal_range("authorization");
   if (first != last) {
     if (std::next(first) != last) {
-      return Unauthenticated("malformed_header",
-                             "several authorization headers; send exactly one");
+      return Result(
+          Unauthenticated("malformed_header",
+                          "several authorization headers; send exactly one"));
     }
-    return AuthenticateBearer(
-        std::string_view(first->second.data(), first->second.size()));
+    return AuthenticateBearerOrDefer(
+        std::string_view(first->second.data(), first->second.size()),
+        std::move(later));
   }
   const std::shared_ptr<const grpc::AuthContext> auth = ctx.auth_context();
   if (auth != nullptr && auth->IsPeerAuthenticated()) {
@@ -415,22 +485,22 @@ absl::StatusOr<Principal> Authenticator::Authenticate(
           std::string_view(pems.front().data(), pems.front().size()));
     }
   }
-  return Unauthenticated("missing_credentials", kMissingCredentials);
+  return Result(Unauthenticated("missing_credentials", kMissingCredentials));
 }
 
-absl::StatusOr<Principal> Authenticator::AuthenticateBearer(
-    std::string_view authorization_view) const {
+std::optional<Authenticator::Result> Authenticator::AuthenticateBearerOrDefer(
+    std::string_view authorization_view, ResultCallback later) const {
   // This Abseil build has its own string_view type, distinct from std's.
   const absl::string_view authorization_value(authorization_view.data(),
                                               authorization_view.size());
   constexpr absl::string_view kScheme = "bearer ";
   if (authorization_value.size() <= kScheme.size() ||
       !absl::StartsWithIgnoreCase(authorization_value, kScheme)) {
-    return Unauthenticated("malformed_header", kMalformedHeader);
+    return Result(Unauthenticated("malformed_header", kMalformedHeader));
   }
   const absl::string_view token = authorization_value.substr(kScheme.size());
   if (!IsB64Token(token)) {
-    return Unauthenticated("malformed_header", kMalformedHeader);
+    return Result(Unauthenticated("malformed_header", kMalformedHeader));
   }
   const auto it = tokens_by_sha256_.find(Sha256Hex(token));
   if (it != tokens_by_sha256_.end()) {
@@ -438,14 +508,23 @@ absl::StatusOr<Principal> Authenticator::AuthenticateBearer(
                   std::nullopt);
   }
   if (jwt_ != nullptr && std::count(token.begin(), token.end(), '.') == 2) {
-    return AuthenticateJwt(token);
+    return AuthenticateJwtOrDefer(token, std::move(later));
   }
-  return Unauthenticated("unknown_token", "unknown bearer token");
+  return Result(Unauthenticated("unknown_token", "unknown bearer token"));
 }
 
-absl::StatusOr<Principal> Authenticator::AuthenticateJwt(
-    absl::string_view token) const {
-  absl::StatusOr<VerifiedJwt> jwt = jwt_->Verify(token);
+std::optional<Authenticator::Result> Authenticator::AuthenticateJwtOrDefer(
+    absl::string_view token, ResultCallback later) const {
+  std::optional<JwtVerifier::Result> jwt = jwt_->VerifyOrDefer(
+      token, [this, later = std::move(later)](JwtVerifier::Result v) {
+        later(FromJwt(std::move(v)));
+      });
+  if (!jwt.has_value()) return std::nullopt;
+  return FromJwt(*std::move(jwt));
+}
+
+Authenticator::Result Authenticator::FromJwt(
+    absl::StatusOr<VerifiedJwt> jwt) const {
   if (!jwt.ok()) return jwt.status();
   const Json& claims = jwt->claims;
 
@@ -586,7 +665,11 @@ absl::StatusOr<Principal> Authenticator::AuthenticateCertificate(
     return Unauthenticated("cert_malformed",
                            "client certificate does not parse");
   }
-  if (absl::Status s = CheckLeaf(cert.get(), clock_()); !s.ok()) return s;
+  if (absl::Status s =
+          CheckLeaf(cert.get(), clock_(), /*svid=*/!trust_domain_.empty());
+      !s.ok()) {
+    return s;
+  }
   absl::StatusOr<std::vector<std::string>> uris = UriSans(cert.get());
   if (!uris.ok()) return uris.status();
   std::string identity;

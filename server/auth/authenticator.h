@@ -5,7 +5,8 @@
 // its canonical principal (auth.principals) and to the human it acts for
 // (an OIDC token's "act" claim, or auth.on_behalf_of).
 //
-// Tokens file (JSON, `//` comments allowed). Tokens are never stored in
+// Tokens file (JSON, `//` comments allowed, read strictly: a key repeated in
+// one object or an unknown key is a load error). Tokens are never stored in
 // clear: each entry holds the lower-case hex SHA-256 of the token, e.g.
 // `printf %s "$TOKEN" | sha256sum`. An identity may have several tokens (for
 // rotation); a hash may appear only once.
@@ -57,10 +58,11 @@ class Authenticator final {
  public:
   // Loads config.tokens_file (if set), copies the mTLS identities, builds the
   // identity map and, with auth.oidc, the JWT verifier (reading jwks_file, or
-  // trying jwks_url once: an IdP that is down at start only means tokens are
-  // refused until a later reload succeeds).
+  // starting to fetch jwks_url in the background: an IdP that is down at
+  // start only means tokens are refused until a later reload succeeds).
   // INVALID_ARGUMENT naming the file and the entry on bad content (bad JSON,
-  // unknown key, hash not 64 lower-case hex, duplicate hash, empty identity,
+  // a key repeated in one object, unknown key, hash not 64 lower-case hex,
+  // duplicate hash, empty identity,
   // no roles or an unknown role), when a principal name in auth.principals is
   // also an unlinked token or certificate identity (two callers would
   // silently become one), or when jwks_file is not a usable JWKS;
@@ -79,11 +81,27 @@ class Authenticator final {
   //
   // The server must verify client certificates against the client CA
   // (GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY or REQUIRE_..._AND_VERIFY):
-  // this method trusts whatever certificate gRPC reports for the peer. May
-  // block for one JWKS fetch (bounded by auth.oidc.jwks_fetch_timeout, at
-  // most once per jwks_refresh_min_interval).
+  // this method trusts whatever certificate gRPC reports for the peer. An
+  // OIDC token signed by a key id not yet held waits for the key set's
+  // background reload, at most auth.oidc.unknown_key_wait, on the calling
+  // thread; servers use AuthenticateOrDefer instead.
   absl::StatusOr<Principal> Authenticate(
       const grpc::ServerContextBase& ctx) const;
+
+  using Result = absl::StatusOr<Principal>;
+  using ResultCallback = std::function<void(Result)>;
+
+  // Authenticate without ever blocking on the IdP: returns the result when
+  // it is known now (every token-file, certificate and known-key OIDC
+  // caller, and every refusal that needs no key fetch). Otherwise (an OIDC
+  // token whose key id is being fetched) returns nullopt and calls `later`
+  // exactly once with the result, from a key set thread, when the fetch
+  // ends or auth.oidc.unknown_key_wait has passed; the caller is then
+  // refused UNAUTHENTICATED (jwt_key_pending). `later` must not block (hand
+  // the work to an executor) and must not use `ctx`'s metadata: it gets
+  // everything it needs.
+  std::optional<Result> AuthenticateOrDefer(const grpc::ServerContextBase& ctx,
+                                            ResultCallback later) const;
 
   // `authorization_value` is the value of the authorization header,
   // "Bearer <token>". A token from the tokens file yields method "token";
@@ -96,16 +114,23 @@ class Authenticator final {
   // or its act claim contradicts auth.on_behalf_of.
   absl::StatusOr<Principal> AuthenticateBearer(
       std::string_view authorization_value) const;
+  // AuthenticateBearer without blocking, as AuthenticateOrDefer.
+  std::optional<Result> AuthenticateBearerOrDefer(
+      std::string_view authorization_value, ResultCallback later) const;
 
   // `peer_cert_pem` is the leaf certificate of an already verified peer.
-  // Refused (UNAUTHENTICATED) when it does not parse, is outside its
-  // validity period, or is a CA (basicConstraints CA or keyCertSign /
-  // cRLSign). With auth.spiffe it must be an X.509-SVID: exactly one URI
-  // SAN, a SPIFFE ID with a path in the configured trust domain, which is its
-  // identity. Without, its identity is its single URI SAN, else (no URI SAN)
-  // its subject CN, and several URI SANs or CNs are refused. PERMISSION_DENIED
-  // when the identity has no roles in AuthConfig::mtls_identities.
-  // method = "mtls".
+  // Refused (UNAUTHENTICATED) when it does not parse, has a malformed or
+  // repeated extension, is outside its validity period, or is not a leaf:
+  // basicConstraints CA:TRUE (whatever its keyUsage), or keyUsage
+  // keyCertSign or cRLSign (whatever its basicConstraints) make a CA
+  // (reason cert_is_ca); a keyUsage without digitalSignature or an
+  // extendedKeyUsage without clientAuth is refused too. With auth.spiffe it
+  // must be an X.509-SVID leaf: keyUsage present and critical, exactly one
+  // URI SAN, a SPIFFE ID with a path in the configured trust domain, which is
+  // its identity. Without, its identity is its single URI SAN, else (no URI
+  // SAN) its subject CN, and several URI SANs or CNs are refused.
+  // PERMISSION_DENIED when the identity has no roles in
+  // AuthConfig::mtls_identities. method = "mtls".
   absl::StatusOr<Principal> AuthenticateCertificate(
       std::string_view peer_cert_pem) const;
 
@@ -123,7 +148,10 @@ class Authenticator final {
                 std::unique_ptr<JwtVerifier> jwt,
                 std::function<absl::Time()> clock);
 
-  absl::StatusOr<Principal> AuthenticateJwt(absl::string_view token) const;
+  std::optional<Result> AuthenticateJwtOrDefer(absl::string_view token,
+                                               ResultCallback later) const;
+  // The principal of a verified (or refused) OIDC token.
+  Result FromJwt(absl::StatusOr<VerifiedJwt> jwt) const;
   // The principal of `identity` authenticated by `method` with `roles`:
   // canonical id, the human it acts for (`token_human` from an act claim,
   // else auth.on_behalf_of) and, when it acts for someone, roles cut down to

@@ -13,11 +13,12 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
+#include "server/config/strict_json.h"
 
 namespace approval {
 namespace {
 
-using Json = nlohmann::json;
+using Json = nlohmann::ordered_json;
 
 constexpr int kMinRsaBits = 2048;
 constexpr int kMaxRsaBits = 16384;
@@ -250,18 +251,18 @@ bool Jwk::Verify(absl::string_view signing_input,
              signing_input.size()) == 1;
 }
 
-absl::StatusOr<JwkSet> ParseJwks(absl::string_view text) {
-  Json root;
-  try {
-    root = Json::parse(text.begin(), text.end());
-  } catch (const Json::exception& e) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("JWKS is not valid JSON: ", e.what()));
-  }
+absl::StatusOr<JwkSet> ParseJwks(absl::string_view text,
+                                 absl::string_view source) {
+  // Strict: two "kid" or two "n" in one key could be read differently by
+  // the IdP's tooling and by us.
+  absl::StatusOr<Json> parsed =
+      ParseStrictJson(text, source, JsonComments::kRefused);
+  if (!parsed.ok()) return parsed.status();
+  const Json& root = *parsed;
   const auto keys = root.is_object() ? root.find("keys") : root.end();
   if (!root.is_object() || keys == root.end() || !keys->is_array()) {
     return absl::InvalidArgumentError(
-        "JWKS is not an object {\"keys\": [...]}");
+        absl::StrCat(source, ": not an object {\"keys\": [...]}"));
   }
   JwkSet set;
   for (size_t i = 0; i < keys->size(); ++i) {
@@ -269,11 +270,11 @@ absl::StatusOr<JwkSet> ParseJwks(absl::string_view text) {
     const std::string where = absl::StrCat("keys[", i, "]");
     if (!jwk.is_object()) {
       return absl::InvalidArgumentError(
-          absl::StrCat("JWKS ", where, " is not an object"));
+          absl::StrCat(source, ": ", where, " is not an object"));
     }
     if (HasPrivateMembers(jwk)) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "JWKS ", where,
+          source, ": ", where,
           " holds private or symmetric key material; publish public keys "
           "only"));
     }
@@ -314,7 +315,7 @@ absl::StatusOr<JwkSet> ParseJwks(absl::string_view text) {
     if (!set.keys.emplace(kid, JwkFactory::Make(key_alg, *std::move(key)))
              .second) {
       return absl::InvalidArgumentError(
-          absl::StrCat("JWKS has two keys with kid ", kid));
+          absl::StrCat(source, ": two keys with kid ", kid));
     }
   }
   return set;

@@ -66,12 +66,16 @@ struct JwkSet {
   std::vector<std::string> skipped;
 };
 
-// Parses a JWKS document {"keys": [...]}. INVALID_ARGUMENT when it is not
-// JSON of that shape, when two usable keys share a kid, or when a key holds
+// Parses a JWKS document {"keys": [...]} with the strict JSON reader
+// (strict_json.h, no comments). INVALID_ARGUMENT, prefixed with `source`
+// ("JWKS file /etc/idp/jwks.json"), when it is not JSON of that shape, when
+// a key appears twice in one object, when two usable keys share a kid, or
+// when a key holds
 // private key material (d, p, q, ... or a symmetric k): such a document must
 // not be published, let alone trusted. Keys it cannot use are skipped (see
 // JwkSet::skipped), so that an IdP may publish other key types beside ours.
-absl::StatusOr<JwkSet> ParseJwks(absl::string_view json);
+absl::StatusOr<JwkSet> ParseJwks(absl::string_view json,
+                                 absl::string_view source = "JWKS");
 
 }  // namespace approval
 

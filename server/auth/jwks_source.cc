@@ -112,7 +112,7 @@ class HttpsJwksSource final : public JwksSource {
     return body;
   }
 
-  std::string Describe() const override { return url_; }
+  std::string Describe() const override { return absl::StrCat("JWKS ", url_); }
 
  private:
   const std::string url_;

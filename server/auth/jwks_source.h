@@ -23,11 +23,11 @@ class JwksSource {
   // file cannot be read, the server is unreachable, TLS verification fails,
   // an HTTP status other than 200, more than kMaxJwksBytes); the message
   // names the source and the cause. May block (bounded by the fetch
-  // timeout).
+  // timeout): called from JwksCache's fetch thread, never from a caller's.
   virtual absl::StatusOr<std::string> Fetch() = 0;
 
-  // "file /etc/idp/jwks.json" or "https://idp.example.org/certs": for
-  // messages.
+  // "JWKS file /etc/idp/jwks.json" or "JWKS https://idp.example.org/certs":
+  // for messages.
   virtual std::string Describe() const = 0;
 };
 

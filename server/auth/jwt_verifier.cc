@@ -9,12 +9,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/notification.h"
 #include "server/auth/refusal.h"
+#include "server/config/strict_json.h"
 
 namespace approval {
 namespace {
 
-using Json = nlohmann::json;
+using Json = nlohmann::ordered_json;
 
 // NumericDate bounds: after 1970 and before the year 5138.
 constexpr double kMaxNumericDate = 1e11;
@@ -25,25 +27,26 @@ absl::Status Refuse(absl::string_view reason, absl::string_view what,
                          detail);
 }
 
-// Parses a JOSE header or claims set: a JSON object without repeated keys
-// (two "alg" or two "iss" could be read differently by different parsers).
-std::optional<Json> ParseObject(absl::string_view text) {
-  std::vector<std::set<std::string>> seen;
-  bool duplicate = false;
-  Json::parser_callback_t check = [&](int, Json::parse_event_t event,
-                                      Json& parsed) {
-    if (event == Json::parse_event_t::object_start) seen.emplace_back();
-    if (event == Json::parse_event_t::object_end) seen.pop_back();
-    if (event == Json::parse_event_t::key && !seen.empty() &&
-        !seen.back().insert(parsed.get<std::string>()).second) {
-      duplicate = true;
+// A JOSE header or claims set: a JSON object without comments or repeated
+// keys (two "alg" or two "sub" could be read differently by different
+// parsers). `what` is "JWT header" or "JWT claims".
+absl::StatusOr<Json> ParseObject(absl::string_view text,
+                                 absl::string_view what) {
+  absl::StatusOr<Json> value =
+      ParseStrictJson(text, what, JsonComments::kRefused);
+  if (!value.ok()) {
+    // Name a repeated key; keep the parser's excerpt of the token (a
+    // syntax error) for the log.
+    if (std::optional<std::string> key = RepeatedJsonKey(value.status())) {
+      return Refuse(
+          "jwt_malformed",
+          absl::StrCat(what, ": key ", QuoteJson(*key), " appears twice"));
     }
-    return true;
-  };
-  Json value = Json::parse(text.begin(), text.end(), check,
-                           /*allow_exceptions=*/false);
-  if (value.is_discarded() || !value.is_object() || duplicate) {
-    return std::nullopt;
+    return Refuse("jwt_malformed", absl::StrCat(what, ": not valid JSON"),
+                  ForLog(value.status().message()));
+  }
+  if (!value->is_object()) {
+    return Refuse("jwt_malformed", absl::StrCat(what, ": not a JSON object"));
   }
   return value;
 }
@@ -77,13 +80,23 @@ std::string Timestamp(absl::Time t) {
 
 }  // namespace
 
+// A token's parts that need no key to check.
+struct JwtVerifier::Parsed {
+  std::string token;
+  size_t signing_input_size = 0;  // header.payload
+  std::string payload_b64;
+  std::string alg_name;
+  JwsAlgorithm alg = JwsAlgorithm::kRs256;
+  std::string kid;
+  std::string signature;
+};
+
 JwtVerifier::JwtVerifier(JwtVerifierOptions options,
-                         std::unique_ptr<JwksSource> source,
+                         std::unique_ptr<JwksCache> keys,
                          std::function<absl::Time()> clock)
     : options_(std::move(options)),
-      source_(std::move(source)),
       clock_(std::move(clock)),
-      keys_(std::make_shared<const JwkSet>()) {}
+      keys_(std::move(keys)) {}
 
 absl::StatusOr<std::unique_ptr<JwtVerifier>> JwtVerifier::Create(
     JwtVerifierOptions options, std::unique_ptr<JwksSource> source,
@@ -100,81 +113,51 @@ absl::StatusOr<std::unique_ptr<JwtVerifier>> JwtVerifier::Create(
     return absl::InvalidArgumentError(
         "JWT verifier: a key source and a clock are required");
   }
-  const bool required = options.initial_load_required;
-  std::unique_ptr<JwtVerifier> verifier(
-      new JwtVerifier(std::move(options), std::move(source), std::move(clock)));
-  absl::MutexLock lock(&verifier->load_mu_);
-  absl::Status loaded = verifier->Load();
-  if (!loaded.ok() && required) return loaded;
-  return verifier;
+  JwksCacheOptions cache_options;
+  cache_options.refresh_min_interval = options.refresh_min_interval;
+  cache_options.unknown_key_wait = options.unknown_key_wait;
+  cache_options.initial_load_required = options.initial_load_required;
+  absl::StatusOr<std::unique_ptr<JwksCache>> keys =
+      JwksCache::Create(cache_options, std::move(source), clock);
+  if (!keys.ok()) return keys.status();
+  return std::unique_ptr<JwtVerifier>(
+      new JwtVerifier(std::move(options), *std::move(keys), std::move(clock)));
 }
 
-absl::Status JwtVerifier::Load() const {
-  const absl::Time now = clock_();
-  {
-    absl::MutexLock lock(&mu_);
-    last_load_ = now;
-  }
-  absl::StatusOr<std::string> text = source_->Fetch();
-  absl::StatusOr<JwkSet> set =
-      text.ok() ? ParseJwks(*text) : absl::StatusOr<JwkSet>(text.status());
-  absl::MutexLock lock(&mu_);
-  if (!set.ok()) {
-    last_load_error_ =
-        absl::StrCat(source_->Describe(), ": ", set.status().message());
-    return absl::Status(set.status().code(), last_load_error_);
-  }
-  last_load_error_.clear();
-  keys_ = std::make_shared<const JwkSet>(*std::move(set));
-  return absl::OkStatus();
+std::set<std::string> JwtVerifier::KeyIds() const { return keys_->KeyIds(); }
+
+JwtVerifier::Result JwtVerifier::Verify(absl::string_view token) const {
+  struct Shared {
+    absl::Notification done;
+    std::optional<Result> result;
+  };
+  auto shared = std::make_shared<Shared>();
+  std::optional<Result> now = VerifyOrDefer(token, [shared](Result r) {
+    shared->result = std::move(r);
+    shared->done.Notify();
+  });
+  if (now.has_value()) return *std::move(now);
+  // The cache answers within unknown_key_wait.
+  shared->done.WaitForNotification();
+  return *std::move(shared->result);
 }
 
-std::optional<Jwk> JwtVerifier::FindKey(const std::string& kid,
-                                        std::string& why) const {
-  {
-    absl::MutexLock lock(&mu_);
-    const auto it = keys_->keys.find(kid);
-    if (it != keys_->keys.end()) return it->second;
-  }
-  absl::MutexLock load_lock(&load_mu_);
-  const absl::Time now = clock_();
-  {
-    absl::MutexLock lock(&mu_);
-    // Another caller may have reloaded while this one waited.
-    const auto it = keys_->keys.find(kid);
-    if (it != keys_->keys.end()) return it->second;
-    if (last_load_.has_value() &&
-        now - *last_load_ < options_.refresh_min_interval) {
-      why = absl::StrCat(
-          "not in the key set, which was loaded at ", Timestamp(*last_load_),
-          "; the next reload is allowed after ",
-          Timestamp(*last_load_ + options_.refresh_min_interval),
-          last_load_error_.empty()
-              ? ""
-              : absl::StrCat(" (that load failed: ", last_load_error_, ")"));
-      return std::nullopt;
-    }
-  }
-  absl::Status loaded = Load();
-  absl::MutexLock lock(&mu_);
-  const auto it = keys_->keys.find(kid);
-  if (it != keys_->keys.end()) return it->second;
-  why = loaded.ok() ? "not in the key set, even after reloading it"
-                    : absl::StrCat(
-                          "not in the key set, and reloading it "
-                          "failed: ",
-                          loaded.message());
-  return std::nullopt;
+std::optional<JwtVerifier::Result> JwtVerifier::VerifyOrDefer(
+    absl::string_view token, ResultCallback later) const {
+  absl::StatusOr<Parsed> parsed = Parse(token);
+  if (!parsed.ok()) return Result(parsed.status());
+  auto shared = std::make_shared<const Parsed>(*std::move(parsed));
+  std::optional<JwksCache::Lookup> lookup = keys_->FindOrWait(
+      shared->kid,
+      [this, shared, later = std::move(later)](JwksCache::Lookup lookup) {
+        later(Finish(*shared, lookup));
+      });
+  if (!lookup.has_value()) return std::nullopt;
+  return Finish(*shared, *lookup);
 }
 
-std::set<std::string> JwtVerifier::KeyIds() const {
-  absl::MutexLock lock(&mu_);
-  std::set<std::string> ids;
-  for (const auto& [kid, key] : keys_->keys) ids.insert(kid);
-  return ids;
-}
-
-absl::StatusOr<VerifiedJwt> JwtVerifier::Verify(absl::string_view token) const {
+absl::StatusOr<JwtVerifier::Parsed> JwtVerifier::Parse(
+    absl::string_view token) const {
   if (token.size() > kMaxJwtBytes) {
     return Refuse("jwt_malformed", "too large",
                   absl::StrCat(token.size(), " bytes, limit ", kMaxJwtBytes));
@@ -185,11 +168,11 @@ absl::StatusOr<VerifiedJwt> JwtVerifier::Verify(absl::string_view token) const {
                   "not a signed JWT (header.payload.signature)");
   }
   const std::optional<std::string> header_text = Base64UrlDecode(parts[0]);
-  const std::optional<Json> header =
-      header_text ? ParseObject(*header_text) : std::nullopt;
-  if (!header) {
-    return Refuse("jwt_malformed", "the header is not base64url JSON");
+  if (!header_text) {
+    return Refuse("jwt_malformed", "the header is not base64url");
   }
+  absl::StatusOr<Json> header = ParseObject(*header_text, "JWT header");
+  if (!header.ok()) return header.status();
 
   // The algorithm: allowed by configuration, whatever the token claims.
   const auto alg_it = header->find("alg");
@@ -222,37 +205,57 @@ absl::StatusOr<VerifiedJwt> JwtVerifier::Verify(absl::string_view token) const {
     return Refuse("jwt_kid_invalid", "the key id (kid) is malformed",
                   absl::StrCat("kid ", ForLog(kid)));
   }
-  const std::optional<std::string> signature = Base64UrlDecode(parts[2]);
+  std::optional<std::string> signature = Base64UrlDecode(parts[2]);
   if (!signature || signature->empty()) {
     return Refuse("jwt_malformed", "the signature is not base64url");
   }
+  Parsed parsed;
+  parsed.token = std::string(token);
+  parsed.signing_input_size = parts[0].size() + 1 + parts[1].size();
+  parsed.payload_b64 = std::string(parts[1]);
+  parsed.alg_name = alg_name;
+  parsed.alg = *alg;
+  parsed.kid = kid;
+  parsed.signature = *std::move(signature);
+  return parsed;
+}
 
-  std::string why;
-  const std::optional<Jwk> key = FindKey(kid, why);
-  if (!key) {
-    return Refuse("jwt_unknown_kid", "signed by an unknown key",
-                  absl::StrCat("kid ", kid, " ", why));
+JwtVerifier::Result JwtVerifier::Finish(const Parsed& parsed,
+                                        const JwksCache::Lookup& lookup) const {
+  const std::string& kid = parsed.kid;
+  const std::string& alg_name = parsed.alg_name;
+  if (!lookup.key && lookup.pending) {
+    return Refuse("jwt_key_pending",
+                  "signed by a key the broker is still fetching from the "
+                  "identity provider; retry shortly",
+                  absl::StrCat("kid ", kid, " ", lookup.why));
   }
-  if (key->algorithm() != *alg) {
+  if (!lookup.key) {
+    return Refuse("jwt_unknown_kid", "signed by an unknown key",
+                  absl::StrCat("kid ", kid, " ", lookup.why));
+  }
+  const Jwk& key = *lookup.key;
+  if (key.algorithm() != parsed.alg) {
     return Refuse(
         "jwt_key_mismatch", "the algorithm does not match the key's type",
         absl::StrCat("alg ", alg_name, " with kid ", kid, ", which is a ",
-                     JwsAlgorithmName(key->algorithm()), " key"));
+                     JwsAlgorithmName(key.algorithm()), " key"));
   }
   const absl::string_view signing_input =
-      token.substr(0, parts[0].size() + 1 + parts[1].size());
-  if (!key->Verify(signing_input, *signature)) {
+      absl::string_view(parsed.token).substr(0, parsed.signing_input_size);
+  if (!key.Verify(signing_input, parsed.signature)) {
     return Refuse("jwt_bad_signature", "the signature does not verify",
                   absl::StrCat("kid ", kid, ", alg ", alg_name));
   }
 
   // Signed by a trusted key: now the claims may be read.
-  const std::optional<std::string> payload_text = Base64UrlDecode(parts[1]);
-  std::optional<Json> claims =
-      payload_text ? ParseObject(*payload_text) : std::nullopt;
-  if (!claims) {
-    return Refuse("jwt_malformed", "the payload is not a JSON object");
+  const std::optional<std::string> payload_text =
+      Base64UrlDecode(parsed.payload_b64);
+  if (!payload_text) {
+    return Refuse("jwt_malformed", "the payload is not base64url");
   }
+  absl::StatusOr<Json> claims = ParseObject(*payload_text, "JWT claims");
+  if (!claims.ok()) return claims.status();
   const auto iss = claims->find("iss");
   if (iss == claims->end() || !iss->is_string() ||
       iss->get<std::string>() != options_.issuer) {
@@ -302,7 +305,7 @@ absl::StatusOr<VerifiedJwt> JwtVerifier::Verify(absl::string_view token) const {
                                Timestamp(now), ", clock skew ",
                                absl::FormatDuration(options_.clock_skew)));
   }
-  return VerifiedJwt{kid, *alg, *std::move(claims)};
+  return VerifiedJwt{kid, parsed.alg, *std::move(claims)};
 }
 
 }  // namespace approval

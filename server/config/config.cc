@@ -266,6 +266,7 @@ class Parser final {
         {"clock_skew", Duration(&o->clock_skew)},
         {"jwks_refresh_min_interval", Duration(&o->jwks_refresh_min_interval)},
         {"jwks_fetch_timeout", Duration(&o->jwks_fetch_timeout)},
+        {"unknown_key_wait", Duration(&o->unknown_key_wait)},
     });
   }
 
@@ -397,6 +398,7 @@ absl::Status CheckBytes(absl::string_view key, size_t value) {
 
 constexpr absl::Duration kMaxClockSkew = absl::Minutes(5);
 constexpr absl::Duration kMaxJwksFetchTimeout = absl::Seconds(60);
+constexpr absl::Duration kMaxUnknownKeyWait = absl::Seconds(60);
 
 absl::Status Invalid(absl::string_view key, absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat(key, ": ", what));
@@ -520,6 +522,13 @@ absl::Status ValidateOidc(const OidcConfig& o) {
         "auth.oidc.jwks_fetch_timeout",
         absl::StrCat(absl::FormatDuration(o.jwks_fetch_timeout), " exceeds ",
                      absl::FormatDuration(kMaxJwksFetchTimeout)));
+  }
+  if (o.unknown_key_wait < absl::ZeroDuration() ||
+      o.unknown_key_wait > kMaxUnknownKeyWait) {
+    return Invalid("auth.oidc.unknown_key_wait",
+                   absl::StrCat(absl::FormatDuration(o.unknown_key_wait),
+                                " is outside [0s, ",
+                                absl::FormatDuration(kMaxUnknownKeyWait), "]"));
   }
   return absl::OkStatus();
 }

@@ -32,7 +32,8 @@
 //         "group_roles": {"approvers": ["reviewer"], "agents": ["agent"]},
 //         "clock_skew": "60s",
 //         "jwks_refresh_min_interval": "30s",
-//         "jwks_fetch_timeout": "5s"
+//         "jwks_fetch_timeout": "5s",
+//         "unknown_key_wait": "2s"
 //       },
 //       "spiffe": {"trust_domain": "example.org"},  // "" = no SVID rules
 //       "principals": [
@@ -115,8 +116,10 @@ struct OidcConfig {
   std::string audience;
   // Where the IdP's signing keys (a JWKS document) come from: exactly one of
   // jwks_file (a local file) and jwks_url (https:// only). Either is read at
-  // start and again, at most once per jwks_refresh_min_interval, when a token
-  // names a key id it does not hold (key rotation needs no restart).
+  // start and again, in the background, at most once per
+  // jwks_refresh_min_interval (counted from the end of the previous read),
+  // when a token names a key id it does not hold (key rotation needs no
+  // restart).
   // Defaults "".
   std::string jwks_file;
   std::string jwks_url;
@@ -137,11 +140,16 @@ struct OidcConfig {
   std::map<std::string, std::set<Role>> group_roles;
   // Tolerance on exp and nbf, 0..5m. Default 60s.
   absl::Duration clock_skew = absl::Seconds(60);
-  // Least time between two JWKS reloads caused by unknown key ids. Default
-  // 30s.
+  // Least time from the end of one JWKS load to the start of a reload
+  // caused by an unknown key id. Default 30s.
   absl::Duration jwks_refresh_min_interval = absl::Seconds(30);
   // Bound on one jwks_url fetch, at most 60s. Default 5s.
   absl::Duration jwks_fetch_timeout = absl::Seconds(5);
+  // Longest a call whose token names an unknown key id waits for the JWKS
+  // reload it started (or found running) before it is refused
+  // UNAUTHENTICATED; 0..60s, 0 = never wait. Reloads run in the background,
+  // one at a time: no other caller ever waits for one. Default 2s.
+  absl::Duration unknown_key_wait = absl::Seconds(2);
 
   bool enabled() const { return !issuer.empty(); }
 };

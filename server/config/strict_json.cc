@@ -4,9 +4,16 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 
 namespace approval {
+namespace {
+
+constexpr absl::string_view kRepeatedKeyUrl =
+    "type.approval.broker/json_repeated_key";
+
+}  // namespace
 
 std::string ShowJson(const nlohmann::ordered_json& v) {
   std::string s =
@@ -20,8 +27,9 @@ std::string QuoteJson(absl::string_view s) {
   return ShowJson(nlohmann::ordered_json(std::string(s)));
 }
 
-absl::StatusOr<nlohmann::ordered_json> ParseStrictJson(
-    absl::string_view text, absl::string_view source) {
+absl::StatusOr<nlohmann::ordered_json> ParseStrictJson(absl::string_view text,
+                                                       absl::string_view source,
+                                                       JsonComments comments) {
   using Json = nlohmann::ordered_json;
   std::vector<std::set<std::string>> seen_keys;
   std::string duplicate;
@@ -49,16 +57,25 @@ absl::StatusOr<nlohmann::ordered_json> ParseStrictJson(
   Json root;
   try {
     root = Json::parse(text.begin(), text.end(), find_duplicates,
-                       /*allow_exceptions=*/true, /*ignore_comments=*/true);
+                       /*allow_exceptions=*/true,
+                       /*ignore_comments=*/comments == JsonComments::kAllowed);
   } catch (const Json::exception& e) {
     return absl::InvalidArgumentError(
         absl::StrCat(source, ": invalid JSON: ", e.what()));
   }
   if (!duplicate.empty()) {
-    return absl::InvalidArgumentError(
+    absl::Status s = absl::InvalidArgumentError(
         absl::StrCat(source, ": key ", QuoteJson(duplicate), " appears twice"));
+    s.SetPayload(kRepeatedKeyUrl, absl::Cord(duplicate));
+    return s;
   }
   return root;
+}
+
+std::optional<std::string> RepeatedJsonKey(const absl::Status& status) {
+  const auto key = status.GetPayload(kRepeatedKeyUrl);
+  if (!key.has_value()) return std::nullopt;
+  return std::string(*key);
 }
 
 }  // namespace approval

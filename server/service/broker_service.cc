@@ -1,6 +1,7 @@
 #include "server/service/broker_service.h"
 
 #include <cstdlib>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -176,11 +177,9 @@ grpc::ServerUnaryReactor* BrokerService::Unary(grpc::CallbackServerContext* ctx,
                         absl::ToDoubleSeconds(absl::Now() - start));
     reactor->Finish(ToGrpcStatus(s));
   };
-  // Authentication may fetch the IdP's keys (at most once per refresh
-  // interval): it runs on the executor too, so gRPC's threads never wait.
-  executor_.Submit([this, ctx, method, finish = std::move(finish),
-                    handler = std::move(handler)] {
-    absl::StatusOr<Principal> principal = auth_.Authenticate(*ctx);
+  auto run = [this, ctx, method, finish = std::move(finish),
+              handler = std::move(handler)](
+                 const absl::StatusOr<Principal>& principal) {
     if (!principal.ok()) {
       RecordIfRefused(method, ctx->peer(), principal.status());
       finish(principal.status());
@@ -189,6 +188,18 @@ grpc::ServerUnaryReactor* BrokerService::Unary(grpc::CallbackServerContext* ctx,
     absl::Status s = handler(*principal);
     RecordIfRefused(method, principal->identity, s);
     finish(s);
+  };
+  // Authentication runs on the executor, so gRPC's threads never wait. It
+  // never waits for the IdP either: a token whose key is being fetched is
+  // answered later, from the key set's thread, and its call comes back to
+  // the executor then, holding no thread meanwhile.
+  executor_.Submit([this, ctx, run = std::move(run)] {
+    std::optional<absl::StatusOr<Principal>> principal =
+        auth_.AuthenticateOrDefer(
+            *ctx, [this, run](absl::StatusOr<Principal> later) {
+              executor_.Submit([run, later = std::move(later)] { run(later); });
+            });
+    if (principal.has_value()) run(*principal);
   });
   return reactor;
 }
@@ -528,7 +539,19 @@ absl::Status BrokerService::DoCancel(const Principal& p,
 
 grpc::ServerWriteReactor<v1::DecisionEvent>* BrokerService::StreamDecisions(
     grpc::CallbackServerContext* ctx, const v1::StreamDecisionsRequest* req) {
-  absl::StatusOr<Principal> p = auth_.Authenticate(*ctx);
+  // Never waits for the IdP on gRPC's thread. The reactor must be returned
+  // now and DecisionStream takes its filter when built, so a stream cannot
+  // wait for a key being fetched: it is refused at once, and the fetch its
+  // lookup started lets a retry through.
+  std::optional<absl::StatusOr<Principal>> authenticated =
+      auth_.AuthenticateOrDefer(*ctx, [](absl::StatusOr<Principal>) {});
+  absl::StatusOr<Principal> p =
+      authenticated.has_value()
+          ? *std::move(authenticated)
+          : absl::StatusOr<Principal>(Unauthenticated(
+                "jwt_key_pending",
+                "bearer token refused: signed by a key the broker is still "
+                "fetching from the identity provider; retry shortly"));
   if (!p.ok()) {
     RecordIfRefused("StreamDecisions", ctx->peer(), p.status());
     return new RefusedStream(ToGrpcStatus(p.status()));

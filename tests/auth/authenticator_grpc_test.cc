@@ -203,6 +203,26 @@ TEST_CASE("mTLS: an unconfigured certificate identity is PERMISSION_DENIED",
         "certificate identity unlisted-client has no roles configured");
 }
 
+TEST_CASE("mTLS: a CA:TRUE certificate is refused whatever its keyUsage",
+          "[auth][grpc]") {
+  TestPki pki;
+  TlsServer server(pki);
+  // The TLS handshake accepts it (it is signed by the client CA and may
+  // sign the handshake); the authenticator must not make it a caller.
+  testing::ClientSpec spec;
+  spec.uri_sans = {kCarol};
+  spec.basic_constraints = "critical,CA:TRUE";
+  spec.key_usage = "critical,digitalSignature";
+  CallResult r = server.Call(pki.ca().cert_pem, pki.Client(spec));
+  CHECK(r.status.error_code() == grpc::StatusCode::UNAUTHENTICATED);
+  CHECK_THAT(r.status.error_message(), Contains("CA certificate"));
+  // Nor a leaf whose key signs certificates.
+  spec.basic_constraints = "critical,CA:FALSE";
+  spec.key_usage = "critical,digitalSignature,keyCertSign";
+  r = server.Call(pki.ca().cert_pem, pki.Client(spec));
+  CHECK(r.status.error_code() == grpc::StatusCode::UNAUTHENTICATED);
+}
+
 TEST_CASE("mTLS: a certificate from another CA fails the handshake",
           "[auth][grpc]") {
   TestPki pki;

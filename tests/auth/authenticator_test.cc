@@ -53,6 +53,33 @@ absl::Status LoadTokens(const TempDir& dir, const std::string& json) {
   return Authenticator::Create(config).status();
 }
 
+TEST_CASE("Tokens file: a repeated key is refused, not last-one-wins",
+          "[auth][strict_json]") {
+  TempDir dir;
+  const std::string file = dir.path() + "/tokens.json";
+  const std::string sha = kAgentSha;
+  // Last-one-wins would make this agent an admin.
+  absl::Status s =
+      LoadTokens(dir, R"({"tokens": [{"sha256": ")" + sha +
+                          R"(", "identity": "agent-demo", "roles": ["agent"],
+                    "roles": ["admin"]}]})");
+  CHECK(s.code() == absl::StatusCode::kInvalidArgument);
+  CHECK(std::string(s.message()) ==
+        "tokens file " + file + ": key \"roles\" appears twice");
+  // At the top level, and spelt with an escape, too.
+  s = LoadTokens(dir, R"({"tokens": [], "tok\u0065ns": []})");
+  CHECK(s.code() == absl::StatusCode::kInvalidArgument);
+  CHECK_THAT(std::string(s.message()),
+             Contains("key \"tokens\" appears twice"));
+  s = LoadTokens(dir, R"({"tokens": [{"sha256": ")" + sha +
+                          R"(", "identity": "a", "identity": "admin",
+                               "roles": ["agent"]}]})");
+  CHECK_THAT(std::string(s.message()),
+             Contains("key \"identity\" appears twice"));
+  // The same key in two different entries is fine.
+  CHECK(LoadTokens(dir, TokensJson()).ok());
+}
+
 TEST_CASE("Tokens file: a malformed file names the file and the entry",
           "[auth]") {
   TempDir dir;

@@ -57,6 +57,7 @@ TEST_CASE("Identity keys default to off", "[config][identity]") {
   CHECK(o.clock_skew == absl::Seconds(60));
   CHECK(o.jwks_refresh_min_interval == absl::Seconds(30));
   CHECK(o.jwks_fetch_timeout == absl::Seconds(5));
+  CHECK(o.unknown_key_wait == absl::Seconds(2));
   CHECK_FALSE(c->auth.spiffe.enabled());
   CHECK(c->auth.principals.empty());
   CHECK(c->auth.on_behalf_of.empty());
@@ -76,7 +77,8 @@ TEST_CASE("ParseConfig reads every identity key", "[config][identity]") {
         "group_roles": {"approvers": ["reviewer"], "ops": ["admin", "agent"]},
         "clock_skew": "30s",
         "jwks_refresh_min_interval": "1m",
-        "jwks_fetch_timeout": "2s"
+        "jwks_fetch_timeout": "2s",
+        "unknown_key_wait": "750ms"
       },
       "spiffe": {"trust_domain": "example.org"},
       "principals": [
@@ -104,6 +106,7 @@ TEST_CASE("ParseConfig reads every identity key", "[config][identity]") {
   CHECK(o.clock_skew == absl::Seconds(30));
   CHECK(o.jwks_refresh_min_interval == absl::Minutes(1));
   CHECK(o.jwks_fetch_timeout == absl::Seconds(2));
+  CHECK(o.unknown_key_wait == absl::Milliseconds(750));
   CHECK(c->auth.spiffe.trust_domain == "example.org");
   REQUIRE(c->auth.principals.size() == 1);
   CHECK(c->auth.principals[0].principal == "alice");
@@ -219,6 +222,12 @@ TEST_CASE("ValidateConfig bounds OIDC durations and checks claims",
   c.auth.oidc.jwks_fetch_timeout = absl::Minutes(2);
   CHECK_THAT(ValidationError(c), Contains("jwks_fetch_timeout"));
   c.auth.oidc.jwks_fetch_timeout = absl::Seconds(5);
+  c.auth.oidc.unknown_key_wait = absl::Seconds(-1);
+  CHECK_THAT(ValidationError(c), Contains("auth.oidc.unknown_key_wait"));
+  c.auth.oidc.unknown_key_wait = absl::Seconds(61);
+  CHECK_THAT(ValidationError(c), Contains("auth.oidc.unknown_key_wait"));
+  c.auth.oidc.unknown_key_wait = absl::ZeroDuration();  // never wait
+  CHECK(ValidateConfig(c).ok());
   c.auth.oidc.identity_claim.clear();
   CHECK_THAT(ValidationError(c), Contains("identity_claim"));
   c.auth.oidc.identity_claim = "sub";

@@ -298,6 +298,84 @@ TEST_CASE("A principal named like an unlinked identity is a load error",
   CHECK(Authenticator::Create(f.config).ok());
 }
 
+TEST_CASE("OIDC: a JWT header or claim that appears twice refuses the token",
+          "[identity][oidc][strict_json]") {
+  Fixture f;
+  const Json claims = ClaimsFor("alice", {"approvers"});
+  const std::string good_claims = claims.dump();
+  // Each token is validly signed by the IdP's key over its exact text.
+  struct Case {
+    std::string header;
+    std::string claims;
+    std::string message;
+  };
+  const Case cases[] = {
+      // One parser would read "none", another the real algorithm.
+      {RepeatKey(HeaderFor(Key()), "alg", "none"), good_claims,
+       "bearer token refused: JWT header: key \"alg\" appears twice"},
+      {RepeatKey(HeaderFor(Key()), "kid", "other"), good_claims,
+       "bearer token refused: JWT header: key \"kid\" appears twice"},
+      // Two subjects: which one is the caller?
+      {HeaderFor(Key()).dump(), RepeatKey(claims, "sub", "admin"),
+       "bearer token refused: JWT claims: key \"sub\" appears twice"},
+      {HeaderFor(Key()).dump(), RepeatKey(claims, "aud", "another-service"),
+       "bearer token refused: JWT claims: key \"aud\" appears twice"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.header << " . " << c.claims);
+    absl::StatusOr<Principal> p = f.Bearer(MintText(c.header, c.claims, Key()));
+    REQUIRE_FALSE(p.ok());
+    CHECK(p.status().code() == absl::StatusCode::kUnauthenticated);
+    CHECK(RefusalReason(p.status()) == "jwt_malformed");
+    CHECK(std::string(p.status().message()) == c.message);
+  }
+  // Nested objects are checked too (act.sub twice).
+  Json with_act = claims;
+  with_act["act"] = {{"sub", "bot"}};
+  std::string text = with_act.dump();
+  const std::string act = R"("act":{"sub":"bot"})";
+  REQUIRE(text.find(act) != std::string::npos);
+  text.replace(text.find(act), act.size(),
+               R"("act":{"sub":"bot","sub":"alice"})");
+  absl::StatusOr<Principal> p =
+      f.Bearer(MintText(HeaderFor(Key()).dump(), text, Key()));
+  REQUIRE_FALSE(p.ok());
+  CHECK_THAT(std::string(p.status().message()),
+             Contains("JWT claims: key \"sub\" appears twice"));
+  // JSON has no comments: a header with one is not JSON.
+  p = f.Bearer(
+      MintText(R"({"alg":"ES256",/* x */"kid":"idp-1"})", good_claims, Key()));
+  REQUIRE_FALSE(p.ok());
+  CHECK(RefusalReason(p.status()) == "jwt_malformed");
+  // The parser's excerpt of the token stays in the log.
+  CHECK(std::string(p.status().message()) ==
+        "bearer token refused: JWT header: not valid JSON");
+  CHECK_THAT(RefusalDetail(p.status()), Contains("parse error"));
+  // The same texts without repetition verify: the refusals above are for
+  // the repeated keys alone.
+  CHECK(f.Bearer(MintText(HeaderFor(Key()).dump(), good_claims, Key())).ok());
+}
+
+TEST_CASE("A JWKS file with a key that appears twice fails start-up",
+          "[identity][oidc][strict_json]") {
+  Fixture f;
+  const Json jwk = Key().PublicJwk();
+  const std::string file = f.dir.Write(
+      "dup.json",
+      absl::StrCat(R"({"keys": [)", RepeatKey(jwk, "kid", "other"), "]}"));
+  f.config.oidc.jwks_file = file;
+  absl::Status s = Authenticator::Create(f.config).status();
+  CHECK(s.code() == absl::StatusCode::kInvalidArgument);
+  CHECK_THAT(std::string(s.message()),
+             Contains("JWKS file " + file + ": key \"kid\" appears twice"));
+  // "keys" twice at the top level too.
+  f.config.oidc.jwks_file = f.dir.Write(
+      "dup2.json", absl::StrCat(R"({"keys": [], "keys": [)", jwk.dump(), "]}"));
+  s = Authenticator::Create(f.config).status();
+  CHECK(s.code() == absl::StatusCode::kInvalidArgument);
+  CHECK_THAT(std::string(s.message()), Contains("key \"keys\" appears twice"));
+}
+
 TEST_CASE("A JWKS file that cannot be used fails start-up",
           "[identity][oidc]") {
   Fixture f;

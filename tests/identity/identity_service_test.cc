@@ -336,6 +336,25 @@ TEST_CASE("bad credentials are UNAUTHENTICATED over gRPC, counted by reason",
   CHECK(b.store().CountPending().value() == 0);
 }
 
+TEST_CASE("a CA:TRUE certificate without keyCertSign cannot approve",
+          "[identity][service]") {
+  IdentityBroker b;
+  v1::RequestApprovalResponse created;
+  REQUIRE(b.Request(b.harness().Token("agent-2"), nullptr, &created).ok());
+  // Signed by the client CA, names a reviewer, keyUsage digitalSignature
+  // only: a CA certificate all the same (basicConstraints CA:TRUE).
+  ClientSpec spec;
+  spec.uri_sans = {kAliceCert};
+  spec.basic_constraints = "critical,CA:TRUE";
+  spec.key_usage = "critical,digitalSignature";
+  const KeyPair ca_cert = b.pki().Client(spec);
+  grpc::Status s = b.Decide("", &ca_cert, created.approval().id());
+  CHECK(s.error_code() == StatusCode::UNAUTHENTICATED);
+  CHECK_THAT(b.Metrics(),
+             Contains(RefusalSeries("unauthenticated", "cert_is_ca", 1)));
+  CHECK(b.store().CountPending().value() == 1);
+}
+
 TEST_CASE("an expired client certificate fails the TLS handshake",
           "[identity][service]") {
   IdentityBroker b;

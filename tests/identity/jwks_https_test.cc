@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "server/auth/authenticator.h"
 #include "server/auth/jwks_source.h"
 #include "server/auth/refusal.h"
@@ -114,7 +115,8 @@ TEST_CASE("JWKS over HTTPS: key rotation needs no restart",
 TEST_CASE("JWKS over HTTPS: unknown kids reload at most once per interval",
           "[identity][jwks][https]") {
   Fixture f;
-  f.Get();
+  // The start-up load runs in the background; a token waits for it.
+  REQUIRE(f.Bearer(f.Token(OldKey())).ok());
   REQUIRE(f.server.requests() == 1);
   f.clock.Advance(absl::Seconds(30));
   for (int i = 0; i < 25; ++i) {
@@ -152,6 +154,27 @@ TEST_CASE("JWKS over HTTPS: a fetch failure refuses unknown kids",
   CHECK(f.Bearer(f.Token(NewKey())).ok());
 }
 
+TEST_CASE("JWKS over HTTPS: a fetched key set with a repeated key is refused",
+          "[identity][jwks][https][strict_json]") {
+  Fixture f;
+  // Two "n" in one key: which modulus is the key?
+  const Json jwk = OldKey().PublicJwk();
+  f.server.SetBody(absl::StrCat(
+      R"({"keys": [)", RepeatKey(jwk, "n", NewKey().PublicJwk().value("x", "")),
+      "]}"));
+  absl::StatusOr<Principal> p = f.Bearer(f.Token(OldKey()));
+  REQUIRE_FALSE(p.ok());
+  CHECK(p.status().code() == absl::StatusCode::kUnauthenticated);
+  CHECK(RefusalReason(p.status()) == "jwt_unknown_kid");
+  CHECK_THAT(RefusalDetail(p.status()),
+             Contains("JWKS " + f.server.url() + ": key \"n\" appears twice"));
+  CHECK(f.server.requests() == 1);
+  // Once the IdP publishes a well-formed set, the next reload takes it.
+  f.server.SetBody(JwksJson({OldKey()}));
+  f.clock.Advance(absl::Seconds(30));
+  CHECK(f.Bearer(f.Token(OldKey())).ok());
+}
+
 TEST_CASE("JWKS over HTTPS: the server certificate is verified",
           "[identity][jwks][https]") {
   Fixture f;
@@ -185,7 +208,7 @@ TEST_CASE("JWKS over HTTPS: jku and x5u pointing elsewhere are not followed",
   // points the token at it.
   JwksHttpsServer attacker(f.pki.Server());
   attacker.SetBody(JwksJson({AttackerKey()}));
-  f.Get();
+  REQUIRE(f.Bearer(f.Token(OldKey())).ok());  // the start-up load is done
   f.clock.Advance(absl::Minutes(1));
   Json header = HeaderFor(AttackerKey());
   header["jku"] = attacker.url();

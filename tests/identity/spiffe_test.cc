@@ -175,5 +175,95 @@ TEST_CASE("Without auth.spiffe, CA and expired certificates are refused too",
   CHECK(p->identity == "mtls:legacy-client");
 }
 
+// One client certificate shape and what each mode makes of it: "" = it
+// authenticates, else the refusal reason.
+struct LeafCase {
+  const char* name;
+  const char* basic_constraints;
+  const char* key_usage;
+  const char* extended_key_usage;
+  const char* spiffe_refusal;
+  const char* plain_refusal;
+};
+
+constexpr LeafCase kLeafCases[] = {
+    // CA:TRUE is a CA whatever keyUsage says (X509_check_ca alone let this
+    // one through: no keyCertSign, so "not a CA").
+    {"CA:TRUE with keyUsage digitalSignature only", "critical,CA:TRUE",
+     "critical,digitalSignature", "clientAuth", "cert_is_ca", "cert_is_ca"},
+    {"CA:TRUE without keyUsage", "critical,CA:TRUE", "", "clientAuth",
+     "cert_is_ca", "cert_is_ca"},
+    {"CA:TRUE, not critical", "CA:TRUE", "critical,digitalSignature",
+     "clientAuth", "cert_is_ca", "cert_is_ca"},
+    // A key that signs certificates or CRLs is a CA key, whatever
+    // basicConstraints says.
+    {"CA:FALSE with keyCertSign", "critical,CA:FALSE",
+     "critical,digitalSignature,keyCertSign", "clientAuth", "cert_is_ca",
+     "cert_is_ca"},
+    {"CA:FALSE with cRLSign", "critical,CA:FALSE",
+     "critical,digitalSignature,cRLSign", "clientAuth", "cert_is_ca",
+     "cert_is_ca"},
+    {"no basicConstraints, keyCertSign", "",
+     "critical,digitalSignature,keyCertSign", "clientAuth", "cert_is_ca",
+     "cert_is_ca"},
+    {"no basicConstraints, cRLSign only", "", "critical,cRLSign", "clientAuth",
+     "cert_is_ca", "cert_is_ca"},
+    // Leaf rules beyond CA-ness.
+    {"keyUsage without digitalSignature", "critical,CA:FALSE",
+     "critical,keyEncipherment", "clientAuth", "cert_key_usage",
+     "cert_key_usage"},
+    {"no keyUsage", "critical,CA:FALSE", "", "clientAuth", "cert_key_usage",
+     ""},
+    {"keyUsage not critical", "critical,CA:FALSE", "digitalSignature",
+     "clientAuth", "cert_key_usage", ""},
+    {"extendedKeyUsage without clientAuth", "critical,CA:FALSE",
+     "critical,digitalSignature", "serverAuth", "cert_ext_key_usage",
+     "cert_ext_key_usage"},
+    // Good leaves: CA:FALSE, or no basicConstraints at all (a leaf by
+    // default), digitalSignature, clientAuth or no extendedKeyUsage.
+    {"good leaf", "critical,CA:FALSE", "critical,digitalSignature",
+     "clientAuth", "", ""},
+    {"good leaf with keyAgreement", "critical,CA:FALSE",
+     "critical,digitalSignature,keyAgreement", "serverAuth,clientAuth", "",
+     ""},
+    {"good leaf without basicConstraints", "", "critical,digitalSignature",
+     "clientAuth", "", ""},
+    {"good leaf without extendedKeyUsage", "critical,CA:FALSE",
+     "critical,digitalSignature", "", "", ""},
+};
+
+TEST_CASE("Client certificates: only leaves authenticate, in both modes",
+          "[identity][spiffe][leaf]") {
+  TestPki pki;
+  AuthConfig config;
+  config.mtls_identities = {{kAlice, {Role::kReviewer}}};
+  absl::StatusOr<std::unique_ptr<Authenticator>> plain =
+      Authenticator::Create(config);
+  REQUIRE(plain.ok());
+  auto spiffe = SpiffeAuthenticator();
+  for (const LeafCase& c : kLeafCases) {
+    ClientSpec spec;
+    spec.uri_sans = {kAlice};
+    spec.basic_constraints = c.basic_constraints;
+    spec.key_usage = c.key_usage;
+    spec.extended_key_usage = c.extended_key_usage;
+    const std::string pem = pki.Client(spec).cert_pem;
+    for (const bool svid : {true, false}) {
+      INFO(c.name << (svid ? " (SPIFFE)" : " (plain mTLS)"));
+      const std::string want = svid ? c.spiffe_refusal : c.plain_refusal;
+      absl::StatusOr<Principal> p =
+          (svid ? *spiffe : **plain).AuthenticateCertificate(pem);
+      INFO(p.status().ToString());
+      if (want.empty()) {
+        CHECK(p.ok());
+      } else {
+        // Not CheckRefused: one wrong verdict must not hide the others.
+        CHECK(p.status().code() == absl::StatusCode::kUnauthenticated);
+        CHECK(RefusalReason(p.status()) == want);
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace approval::testing

@@ -11,6 +11,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
@@ -77,9 +78,14 @@ JwksHttpsServer::JwksHttpsServer(const KeyPair& server) {
 }
 
 JwksHttpsServer::~JwksHttpsServer() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
   const char stop = 'x';
   (void)!::write(wake_[1], &stop, 1);
   thread_.join();
+  for (std::thread& t : connections_) t.join();
   ::close(listen_fd_);
   ::close(wake_[0]);
   ::close(wake_[1]);
@@ -105,6 +111,29 @@ int JwksHttpsServer::requests() const {
   return requests_;
 }
 
+void JwksHttpsServer::Hold() {
+  absl::MutexLock lock(&mu_);
+  held_ = true;
+}
+
+void JwksHttpsServer::Release() {
+  absl::MutexLock lock(&mu_);
+  held_ = false;
+}
+
+bool JwksHttpsServer::AwaitRequests(int n, absl::Duration timeout) const {
+  absl::MutexLock lock(&mu_);
+  auto received = [this, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return requests_ >= n;
+  };
+  return mu_.AwaitWithTimeout(absl::Condition(&received), timeout);
+}
+
+int JwksHttpsServer::max_concurrent() const {
+  absl::MutexLock lock(&mu_);
+  return max_in_progress_;
+}
+
 void JwksHttpsServer::Serve() {
   for (;;) {
     pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_[0], POLLIN, 0}};
@@ -113,8 +142,10 @@ void JwksHttpsServer::Serve() {
     if ((fds[0].revents & POLLIN) == 0) continue;
     const int fd = ::accept(listen_fd_, nullptr, nullptr);
     if (fd < 0) continue;
-    Handle(fd);
-    ::close(fd);
+    connections_.emplace_back([this, fd] {
+      Handle(fd);
+      ::close(fd);
+    });
   }
 }
 
@@ -141,6 +172,13 @@ void JwksHttpsServer::Handle(int fd) {
       {
         absl::MutexLock lock(&mu_);
         ++requests_;
+        ++in_progress_;
+        max_in_progress_ = std::max(max_in_progress_, in_progress_);
+        auto answer = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+          return !held_ || stopping_;
+        };
+        mu_.Await(absl::Condition(&answer));
+        --in_progress_;
         body = body_;
         status = status_;
       }

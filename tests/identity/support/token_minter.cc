@@ -146,6 +146,21 @@ std::string Mint(const Json& header, const Json& claims, const TestKey& key) {
   return absl::StrCat(input, ".", Base64UrlEncode(key.Sign(input)));
 }
 
+std::string MintText(absl::string_view header_text,
+                     absl::string_view claims_text, const TestKey& key) {
+  const std::string input = absl::StrCat(Base64UrlEncode(header_text), ".",
+                                         Base64UrlEncode(claims_text));
+  return absl::StrCat(input, ".", Base64UrlEncode(key.Sign(input)));
+}
+
+std::string RepeatKey(const Json& object, const std::string& key,
+                      const Json& first_value) {
+  const std::string text = object.dump();
+  // dump() writes {"a":1,...}: put the extra member first.
+  return absl::StrCat("{\"", key, "\":", first_value.dump(),
+                      object.empty() ? "" : ",", text.substr(1));
+}
+
 std::string Mint(const Json& claims, const TestKey& key) {
   return Mint(HeaderFor(key), claims, key);
 }

@@ -56,6 +56,15 @@ nlohmann::json Claims(const std::string& issuer, const std::string& audience,
 // Compact JWS of `header`.`claims` signed by `key` (whatever header says).
 std::string Mint(const nlohmann::json& header, const nlohmann::json& claims,
                  const TestKey& key);
+// Compact JWS of the exact texts given (which need not be valid JSON),
+// signed by `key`: for tokens no JSON library would write.
+std::string MintText(absl::string_view header_text,
+                     absl::string_view claims_text, const TestKey& key);
+// `object` as JSON text with one more member `key`: `first_value` placed
+// before the object's own members (so `object` should hold `key` too, to
+// make it appear twice).
+std::string RepeatKey(const nlohmann::json& object, const std::string& key,
+                      const nlohmann::json& first_value);
 // Mint(HeaderFor(key), claims, key).
 std::string Mint(const nlohmann::json& claims, const TestKey& key);
 // "header.claims." with an empty signature (header should say alg none).

@@ -166,21 +166,32 @@ void Sign(X509* cert, X509* issuer, EVP_PKEY* issuer_key) {
   Check(X509_sign(cert, issuer_key, EVP_sha256()) > 0, "X509_sign");
 }
 
+struct LeafExtensions {
+  // OpenSSL config syntax; "" leaves the extension out.
+  std::string basic_constraints = "critical,CA:FALSE";
+  std::string key_usage = "critical,digitalSignature,keyEncipherment";
+  std::string extended_key_usage;
+};
+
 KeyPair IssueLeaf(const KeyPair& ca, const std::string& cn,
-                  const std::vector<AltName>& sans, const char* eku,
-                  bool is_ca = false, long valid_from_s = -60 * 60,
+                  const std::vector<AltName>& sans,
+                  const LeafExtensions& extensions,
+                  long valid_from_s = -60 * 60,
                   long valid_until_s = 24 * 60 * 60) {
   Owned<X509> ca_cert = ParseCert(ca.cert_pem);
   Owned<EVP_PKEY> ca_key = ParseKey(ca.key_pem);
   Owned<EVP_PKEY> key = NewKey();
   Owned<X509> cert =
       NewCert(key.get(), cn, ca_cert.get(), valid_from_s, valid_until_s);
-  AddExtension(cert.get(), ca_cert.get(), NID_basic_constraints,
-               is_ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
-  AddExtension(cert.get(), ca_cert.get(), NID_key_usage,
-               is_ca ? "critical,digitalSignature,keyCertSign,cRLSign"
-                     : "critical,digitalSignature,keyEncipherment");
-  AddExtension(cert.get(), ca_cert.get(), NID_ext_key_usage, eku);
+  const std::pair<int, const std::string*> wanted[] = {
+      {NID_basic_constraints, &extensions.basic_constraints},
+      {NID_key_usage, &extensions.key_usage},
+      {NID_ext_key_usage, &extensions.extended_key_usage}};
+  for (const auto& [nid, value] : wanted) {
+    if (!value->empty()) {
+      AddExtension(cert.get(), ca_cert.get(), nid, value->c_str());
+    }
+  }
   // RFC 5280: with an empty subject the SAN extension must be critical.
   AddSubjectAltNames(cert.get(), sans, /*critical=*/cn.empty());
   Sign(cert.get(), ca_cert.get(), ca_key.get());
@@ -201,22 +212,32 @@ TestPki::TestPki() {
 }
 
 KeyPair TestPki::Server() const {
+  LeafExtensions extensions;
+  extensions.extended_key_usage = "serverAuth";
   return IssueLeaf(ca_, "localhost",
                    {{GEN_DNS, "localhost"}, {GEN_IPADD, "127.0.0.1"}},
-                   "serverAuth");
+                   extensions);
 }
 
 KeyPair TestPki::Client(std::vector<std::string> uri_sans,
                         std::string cn) const {
-  std::vector<AltName> sans;
-  for (std::string& uri : uri_sans) sans.push_back({GEN_URI, std::move(uri)});
-  return IssueLeaf(ca_, cn, sans, "clientAuth");
+  ClientSpec spec;
+  spec.uri_sans = std::move(uri_sans);
+  spec.cn = std::move(cn);
+  return Client(spec);
 }
 
 KeyPair TestPki::Client(const ClientSpec& spec) const {
   std::vector<AltName> sans;
   for (const std::string& uri : spec.uri_sans) sans.push_back({GEN_URI, uri});
-  return IssueLeaf(ca_, spec.cn, sans, "clientAuth", spec.ca, spec.valid_from_s,
+  LeafExtensions extensions;
+  extensions.basic_constraints =
+      spec.ca ? "critical,CA:TRUE" : spec.basic_constraints;
+  extensions.key_usage = spec.ca
+                             ? "critical,digitalSignature,keyCertSign,cRLSign"
+                             : spec.key_usage;
+  extensions.extended_key_usage = spec.extended_key_usage;
+  return IssueLeaf(ca_, spec.cn, sans, extensions, spec.valid_from_s,
                    spec.valid_until_s);
 }
 

@@ -24,8 +24,15 @@ struct ClientSpec {
   std::vector<std::string> uri_sans;  // one URI SAN each; none: no SAN
   std::string cn;                     // "": empty subject
   // basicConstraints CA:TRUE and keyUsage keyCertSign, cRLSign (a CA
-  // certificate presented as a client certificate).
+  // certificate presented as a client certificate). Overrides
+  // basic_constraints and key_usage.
   bool ca = false;
+  // The extensions, in OpenSSL config syntax ("critical,CA:TRUE",
+  // "digitalSignature,cRLSign"); "" leaves the extension out. Defaults: a
+  // well-formed X.509-SVID leaf.
+  std::string basic_constraints = "critical,CA:FALSE";
+  std::string key_usage = "critical,digitalSignature,keyEncipherment";
+  std::string extended_key_usage = "clientAuth";
   // Validity relative to now, in seconds. Default: from an hour ago for a
   // day. Both negative: expired.
   long valid_from_s = -60 * 60;
@@ -51,7 +58,7 @@ class TestPki final {
   // ("": empty subject).
   KeyPair Client(std::vector<std::string> uri_sans, std::string cn) const;
 
-  // A client certificate (extendedKeyUsage clientAuth) as `spec` says.
+  // A client certificate as `spec` says.
   KeyPair Client(const ClientSpec& spec) const;
 
  private:
