@@ -52,6 +52,12 @@ class DuplicateKeyGuard {
 }  // namespace
 
 absl::StatusOr<std::string> CanonicalizeJsonObject(absl::string_view text) {
+  // nlohmann's lexer takes a NUL byte for the end of the input and would
+  // silently drop whatever follows it; a raw NUL is never valid JSON.
+  if (size_t nul = text.find('\0'); nul != absl::string_view::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("not valid JSON: NUL byte at offset ", nul));
+  }
   DuplicateKeyGuard guard;
   Json value;
   try {
