@@ -25,6 +25,11 @@ readonly PACKAGES=(
   postgresql-client
   openssl
   ca-certificates
+  # scripts/fuzz.sh: clang with libFuzzer and the sanitizer runtimes, and
+  # llvm-symbolizer for readable stack traces.
+  clang-14
+  libclang-rt-14-dev
+  llvm-14
 )
 
 is_installed() {

@@ -1,22 +1,67 @@
 #!/usr/bin/env bash
-# Sets everything up (system packages, build, a private PostgreSQL cluster),
-# runs every test with CTest and exits with CTest's status. Extra arguments
-# go to ctest, e.g. `scripts/test.sh -R postgres -V`.
+# Sets everything up (system packages, build, a private PostgreSQL cluster)
+# and runs every check CI runs, timing each phase:
+#   1. the whole CTest suite, built with ASan+UBSan (any sanitizer report
+#      fails its test);
+#   2. every libFuzzer target in fuzz/ for FUZZ_SECONDS on its seed corpus
+#      (scripts/fuzz.sh).
+# Exits non-zero when a test or a fuzz target fails. Extra arguments go to
+# ctest, e.g. `scripts/test.sh -R postgres -V` (with FUZZ_SECONDS=0 to skip
+# fuzzing).
 #
 #   APPROVAL_BROKER_TEST_PGPORT  port of the test cluster (default: 55433)
 #   APPROVAL_BROKER_TEST_PGDATA  its data directory (default: <repo>/.pgdata-test)
-#   BUILD_DIR, JOBS              as for scripts/build.sh (JOBS also for ctest)
+#   SANITIZE         1 (default): the suite runs in an ASan+UBSan build;
+#                    0: in a plain build
+#   BUILD_DIR        test build directory (default: build-sanitize, or
+#                    build with SANITIZE=0); the demo keeps build/
+#   FUZZ_SECONDS     time per fuzz target (default: 20; 0 skips fuzzing)
+#   FUZZ_BUILD_DIR   fuzz build directory (default: build-fuzz)
+#   JOBS             parallel build jobs, ctest jobs and fuzz targets
+#                    (default: 2)
 #
 # The tests get a cluster of their own, apart from the demo's (.pgdata, port
 # 55432), because they stop and start it to simulate a database outage and
-# this script stops it when it ends.
+# this script stops it when it ends. The last line is "N passed, N failed",
+# counting CTest tests and fuzz targets.
 set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
 source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib/common.sh"
 
 cd "${AB_REPO_ROOT}"
+declare -a phase_names=() phase_seconds=()
+phase_start=${SECONDS}
+# Records the time since the previous phase ended under the name $1.
+end_phase() {
+  phase_names+=("$1")
+  phase_seconds+=($((SECONDS - phase_start)))
+  phase_start=${SECONDS}
+}
+print_phases() {
+  local i
+  for i in "${!phase_names[@]}"; do
+    printf 'phase %-28s %4ds\n' "${phase_names[i]}" "${phase_seconds[i]}"
+  done
+}
+
 scripts/install-deps.sh
-scripts/build.sh
+end_phase "install packages"
+
+sanitize="${SANITIZE:-1}"
+if [[ "${sanitize}" == 1 ]]; then
+  export BUILD_DIR="${BUILD_DIR:-build-sanitize}"
+  scripts/build.sh -DAPPROVAL_SANITIZE=ON
+  # Any ASan or UBSan report aborts the process, which fails its test.
+  # LeakSanitizer too: tests/lsan.supp lists the one-time allocations of
+  # gRPC, protobuf and OpenSSL globals it may not free at exit.
+  export ASAN_OPTIONS="detect_leaks=1"
+  export LSAN_OPTIONS="suppressions=${AB_REPO_ROOT}/tests/lsan.supp:print_suppressions=0"
+  export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+  end_phase "build (ASan+UBSan)"
+else
+  scripts/build.sh -DAPPROVAL_SANITIZE=OFF
+  end_phase "build"
+fi
 
 export APPROVAL_BROKER_PGPORT="${APPROVAL_BROKER_TEST_PGPORT:-55433}"
 export APPROVAL_BROKER_PGDATA="${APPROVAL_BROKER_TEST_PGDATA:-${AB_REPO_ROOT}/.pgdata-test}"
@@ -29,6 +74,7 @@ stop_cluster() {
 }
 trap stop_cluster EXIT
 scripts/pg.sh start
+end_phase "start PostgreSQL"
 
 APPROVAL_BROKER_TEST_DATABASE_URL="$(scripts/pg.sh url)"
 export APPROVAL_BROKER_TEST_DATABASE_URL
@@ -43,11 +89,39 @@ ctest --test-dir "${build_dir}" --output-on-failure --no-tests=error \
   -j "${JOBS:-2}" --timeout 300 "$@" 2>&1 | tee "${log}"
 rc=${PIPESTATUS[0]}
 set -e
+end_phase "tests (ctest)"
 
-# "95% tests passed, 1 tests failed out of 20" -> "19 passed, 1 failed".
+# "95% tests passed, 1 tests failed out of 20" -> 19 passed, 1 failed.
+passed=0
+failed=0
 summary="$(sed -nE 's/.*tests passed, ([0-9]+) tests? failed out of ([0-9]+).*/\1 \2/p' "${log}" | tail -n 1)"
 if [[ -n "${summary}" ]]; then
   read -r failed total <<<"${summary}"
-  echo "$((total - failed)) passed, ${failed} failed"
+  passed=$((total - failed))
 fi
+echo "tests: ${passed} passed, ${failed} failed"
+
+if [[ "${FUZZ_SECONDS:-20}" != 0 ]]; then
+  fuzz_log="$(mktemp "${TMPDIR:-/tmp}/approval-fuzz-log-XXXXXX")"
+  set +e
+  scripts/fuzz.sh 2>&1 | tee "${fuzz_log}"
+  fuzz_rc=${PIPESTATUS[0]}
+  set -e
+  end_phase "fuzz (build + run)"
+  fuzz_summary="$(sed -nE 's/^fuzz: ([0-9]+) passed, ([0-9]+) failed$/\1 \2/p' "${fuzz_log}" | tail -n 1)"
+  rm -f "${fuzz_log}"
+  if [[ -n "${fuzz_summary}" ]]; then
+    read -r fuzz_passed fuzz_failed <<<"${fuzz_summary}"
+    passed=$((passed + fuzz_passed))
+    failed=$((failed + fuzz_failed))
+  fi
+  # A fuzz build that failed counts as one failure.
+  if ((fuzz_rc != 0)); then
+    [[ -n "${fuzz_summary}" ]] || failed=$((failed + 1))
+    ((rc != 0)) || rc=${fuzz_rc}
+  fi
+fi
+
+print_phases
+echo "${passed} passed, ${failed} failed"
 exit "${rc}"

@@ -31,6 +31,12 @@ absl::StatusOr<nlohmann::ordered_json> ParseStrictJson(absl::string_view text,
                                                        absl::string_view source,
                                                        JsonComments comments) {
   using Json = nlohmann::ordered_json;
+  // nlohmann's lexer takes a NUL byte for the end of the input and would
+  // silently drop whatever follows it; a raw NUL is never valid JSON.
+  if (size_t nul = text.find('\0'); nul != absl::string_view::npos) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        source, ": invalid JSON: NUL byte at offset ", nul));
+  }
   std::vector<std::set<std::string>> seen_keys;
   std::string duplicate;
   Json::parser_callback_t find_duplicates =

@@ -303,6 +303,13 @@ class CheckingBuilder {
 
 absl::StatusOr<std::string> CanonicalizeJsonObject(absl::string_view text,
                                                    absl::string_view name) {
+  // nlohmann's lexer takes a NUL byte for the end of the input and would
+  // silently drop whatever follows it; a raw NUL is never valid JSON.
+  if (size_t nul = text.find('\0'); nul != absl::string_view::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, name.empty() ? "" : ": ",
+                     "not valid JSON: NUL byte at offset ", nul));
+  }
   CheckingBuilder builder(name, NumberTokens(text));
   try {
     if (!Json::sax_parse(text.begin(), text.end(), &builder) &&

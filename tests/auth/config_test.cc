@@ -139,6 +139,14 @@ TEST_CASE("ParseConfig allows // and /* */ comments", "[config]") {
   CHECK(c->database_pool_size == 4);
 }
 
+// Found by fuzz/canonical_fuzzer (the same lexer): a NUL byte ended the
+// file, so keys written after it were silently ignored.
+TEST_CASE("A NUL byte in a config file is an error, not its end", "[config]") {
+  const std::string text("{}\0{\"listen_address\": 1}", 24);
+  CHECK_THAT(ParseError(text),
+             Equals("config.json: invalid JSON: NUL byte at offset 2"));
+}
+
 TEST_CASE("A bad duration names the source, the key and the value",
           "[config]") {
   CHECK_THAT(ParseError(R"({"limits": {"max_ttl": "forever"}})"),

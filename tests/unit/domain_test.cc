@@ -50,6 +50,18 @@ TEST_CASE("canonical JSON refuses non-objects, bad JSON and deep nesting",
         absl::StatusCode::kInvalidArgument);
 }
 
+// Found by fuzz/canonical_fuzzer: nlohmann's lexer ends the input at a NUL
+// byte, so everything after one was dropped and two different parameter
+// texts got one digest.
+TEST_CASE("canonical JSON refuses a NUL byte instead of ending the text there",
+          "[canonical]") {
+  const std::string text("{\"a\":1}\0{\"b\":2}", 15);
+  absl::StatusOr<std::string> c = CanonicalizeJsonObject(text);
+  REQUIRE(c.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK_THAT(std::string(c.status().message()),
+             Catch::Contains("NUL byte at offset 7"));
+}
+
 TEST_CASE("action digest is SHA-256 of the documented canonical document",
           "[canonical]") {
   absl::StatusOr<std::string> params =
