@@ -1,6 +1,8 @@
 #include "server/service/broker_service.h"
 
+#include <algorithm>
 #include <cstdlib>
+#include <limits>
 #include <optional>
 #include <utility>
 
@@ -539,50 +541,58 @@ absl::Status BrokerService::DoCancel(const Principal& p,
 
 grpc::ServerWriteReactor<v1::DecisionEvent>* BrokerService::StreamDecisions(
     grpc::CallbackServerContext* ctx, const v1::StreamDecisionsRequest* req) {
-  // Never waits for the IdP on gRPC's thread. The reactor must be returned
-  // now and DecisionStream takes its filter when built, so a stream cannot
-  // wait for a key being fetched: it is refused at once, and the fetch its
-  // lookup started lets a retry through.
-  std::optional<absl::StatusOr<Principal>> authenticated =
-      auth_.AuthenticateOrDefer(*ctx, [](absl::StatusOr<Principal>) {});
-  absl::StatusOr<Principal> p =
-      authenticated.has_value()
-          ? *std::move(authenticated)
-          : absl::StatusOr<Principal>(Unauthenticated(
-                "jwt_key_pending",
-                "bearer token refused: signed by a key the broker is still "
-                "fetching from the identity provider; retry shortly"));
-  if (!p.ok()) {
-    RecordIfRefused("StreamDecisions", ctx->peer(), p.status());
-    return new RefusedStream(ToGrpcStatus(p.status()));
-  }
-  if (req->approval_ids_size() > options_.stream_max_ids) {
-    return new RefusedStream(
-        grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                     absl::StrCat("approval_ids: ", req->approval_ids_size(),
-                                  " ids, limit is ", options_.stream_max_ids)));
-  }
+  // Arguments are checked here, but answered only after authentication: an
+  // unauthenticated caller learns nothing from them.
+  absl::Status arguments = absl::OkStatus();
   DecisionStream::Params params;
+  if (req->approval_ids_size() > options_.stream_max_ids) {
+    arguments = absl::InvalidArgumentError(
+        absl::StrCat("approval_ids: ", req->approval_ids_size(),
+                     " ids, limit is ", options_.stream_max_ids));
+  }
   for (const std::string& id : req->approval_ids()) {
-    if (absl::Status s = ValidateApprovalId(id); !s.ok()) {
-      return new RefusedStream(ToGrpcStatus(s));
-    }
+    if (!arguments.ok()) break;
+    arguments = ValidateApprovalId(id);
     params.filter.approval_ids.push_back(id);
   }
-  if (req->after_cursor() >
-      static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
-    return new RefusedStream(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                          "after_cursor: out of range"));
+  if (arguments.ok() &&
+      req->after_cursor() >
+          static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+    arguments = absl::InvalidArgumentError("after_cursor: out of range");
   }
-  // Agents only ever receive events of their own approvals.
-  if (!SeesAll(*p)) params.filter.requester = p->id;
-  params.after_cursor = static_cast<int64_t>(req->after_cursor());
+  params.after_cursor = static_cast<int64_t>(std::min<uint64_t>(
+      req->after_cursor(), std::numeric_limits<int64_t>::max()));
   params.max_backlog = options_.stream_max_backlog;
   params.overflow_grace = options_.stream_overflow_grace;
   params.issuer = &issuer_;
   auto* stream = new DecisionStream(ctx, store_, hub_, executor_, metrics_,
                                     std::move(params));
-  stream->Start();
+  // Authentication runs on the executor like the unary calls', and a key
+  // being fetched from the IdP holds no thread: the stream waits (it does
+  // nothing until Authorized) and resumes on the executor when the fetch
+  // or unknown_key_wait ends.
+  auto authorize = [this, ctx, stream,
+                    arguments](const absl::StatusOr<Principal>& p) {
+    if (!p.ok()) {
+      RecordIfRefused("StreamDecisions", ctx->peer(), p.status());
+      stream->Authorized(p.status());
+    } else if (!arguments.ok()) {
+      stream->Authorized(arguments);
+    } else {
+      // Agents only ever receive events of their own approvals.
+      stream->Authorized(SeesAll(*p) ? std::nullopt
+                                     : std::optional<std::string>(p->id));
+    }
+  };
+  executor_.Submit([this, ctx, authorize] {
+    std::optional<absl::StatusOr<Principal>> principal =
+        auth_.AuthenticateOrDefer(
+            *ctx, [this, authorize](absl::StatusOr<Principal> later) {
+              executor_.Submit(
+                  [authorize, later = std::move(later)] { authorize(later); });
+            });
+    if (principal.has_value()) authorize(*principal);
+  });
   return stream;
 }
 

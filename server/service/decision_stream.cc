@@ -22,6 +22,22 @@ DecisionStream::DecisionStream(grpc::CallbackServerContext* ctx,
       metrics_(metrics),
       params_(std::move(params)) {}
 
+void DecisionStream::Authorized(
+    absl::StatusOr<std::optional<std::string>> requester) {
+  if (!requester.ok()) {
+    {
+      absl::MutexLock lock(&mu_);
+      authorized_ = true;
+      FinishLater(ToGrpcStatus(requester.status()));
+    }
+    Pump();  // finishes without ever subscribing
+    return;
+  }
+  // Nothing reads the filter before Start subscribes.
+  params_.filter.requester = *std::move(requester);
+  Start();
+}
+
 void DecisionStream::Start() {
   // Subscribe before reading the backlog, so nothing committed in between
   // is missed: the hub delivers everything after `start`, the catch-up
@@ -31,6 +47,10 @@ void DecisionStream::Start() {
   metrics_.StreamOpened();
   {
     absl::MutexLock lock(&mu_);
+    // From here on Pump may write or finish (a cancel that came during the
+    // authentication finishes the stream at once).
+    authorized_ = true;
+    started_ = true;
     hub_start_ = start;
     unfinished_ids_.insert(params_.filter.approval_ids.begin(),
                            params_.filter.approval_ids.end());
@@ -135,8 +155,15 @@ void DecisionStream::OnCancel() {
 }
 
 void DecisionStream::OnDone() {
-  hub_.Unsubscribe(this);
-  metrics_.StreamClosed();
+  bool started;
+  {
+    absl::MutexLock lock(&mu_);
+    started = started_;
+  }
+  if (started) {
+    hub_.Unsubscribe(this);
+    metrics_.StreamClosed();
+  }
   std::shared_ptr<CancelTarget> target;
   bool delete_now;
   {
@@ -171,7 +198,9 @@ void DecisionStream::Pump() {
   grpc::Status finish_status;
   {
     absl::MutexLock lock(&mu_);
-    if (finished_ || writing_ || done_) return;
+    // Nothing, not even a finish, before Authorized: the authentication
+    // still uses the call's context.
+    if (finished_ || writing_ || done_ || !authorized_) return;
     if (pending_finish_) {
       finished_ = true;
       finish_status = *pending_finish_;

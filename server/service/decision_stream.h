@@ -55,12 +55,19 @@ class DecisionStream final : public grpc::ServerWriteReactor<v1::DecisionEvent>,
     const TokenIssuer* issuer = nullptr;  // approval tokens
   };
 
-  // Deletes itself in OnDone; create with `new` and call Start(). `ctx` is
-  // the call's context (cancelled if the stream overflows and stalls).
+  // Deletes itself in OnDone; create with `new`, then call Authorized once
+  // the caller is authenticated (from any thread). Until then the stream
+  // does nothing: it neither subscribes nor finishes, so `ctx` (the call's
+  // context, cancelled if the stream overflows and stalls) stays valid for
+  // the authentication, even when the client cancels meanwhile.
   DecisionStream(grpc::CallbackServerContext* ctx, ApprovalStore& store,
                  EventHub& hub, Executor& executor, BrokerMetrics& metrics,
                  Params params);
-  void Start();
+
+  // The outcome of authenticating (and authorizing) the caller: the
+  // requester filter to apply (nullopt: the caller sees every approval), or
+  // the status the stream ends with. Call exactly once.
+  void Authorized(absl::StatusOr<std::optional<std::string>> requester);
 
   void OnEvent(const std::shared_ptr<const ApprovalEvent>& event) override;
   void OnWriteDone(bool ok) override;
@@ -82,6 +89,8 @@ class DecisionStream final : public grpc::ServerWriteReactor<v1::DecisionEvent>,
   };
   static void CancelNow(const std::shared_ptr<CancelTarget>& target,
                         BrokerMetrics* metrics);
+  // Subscribes, sends headers and starts the catch-up.
+  void Start();
   // Starts the next write, page load or Finish, whichever is due.
   void Pump();
   void LoadPage();
@@ -101,7 +110,7 @@ class DecisionStream final : public grpc::ServerWriteReactor<v1::DecisionEvent>,
   EventHub& hub_;
   Executor& executor_;
   BrokerMetrics& metrics_;
-  const Params params_;
+  Params params_;  // filter.requester set by Authorized, then constant
 
   absl::Mutex mu_;
   int64_t hub_start_ ABSL_GUARDED_BY(mu_) = 0;
@@ -111,6 +120,8 @@ class DecisionStream final : public grpc::ServerWriteReactor<v1::DecisionEvent>,
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   bool done_ ABSL_GUARDED_BY(mu_) = false;
+  bool authorized_ ABSL_GUARDED_BY(mu_) = false;  // Authorized was called
+  bool started_ ABSL_GUARDED_BY(mu_) = false;     // subscribed to the hub
   int64_t last_sent_ ABSL_GUARDED_BY(mu_) = 0;
   std::optional<grpc::Status> pending_finish_ ABSL_GUARDED_BY(mu_);
   std::deque<EventPtr> catchup_ ABSL_GUARDED_BY(mu_);

@@ -3,10 +3,14 @@
 # temporary prefix, then configures, builds and runs the example project $2
 # out of tree against it, as another team's project would.
 #
-# Usage: consumer_test.sh <build dir> <example source dir>
+# Usage: consumer_test.sh <build dir> <example source dir> [compiler flags]
+# The flags (e.g. -fsanitize=address,undefined when the library was built
+# with them: a sanitized library needs a sanitized program) go to the
+# example's compile and link.
 set -euo pipefail
 build_dir="$1"
 example_dir="$2"
+flags="${3:-}"
 work="$(mktemp -d "${TMPDIR:-/tmp}/approval-consumer-XXXXXX")"
 trap 'rm -rf "${work}"' EXIT
 
@@ -19,7 +23,8 @@ if find "${work}/prefix/include" -name '*.pb.h' | grep -q . ||
 fi
 
 cmake -S "${example_dir}" -B "${work}/build" -DCMAKE_PREFIX_PATH="${work}/prefix" \
-  -DCMAKE_BUILD_TYPE=Release >/dev/null
+  -DCMAKE_BUILD_TYPE=Release "-DCMAKE_CXX_FLAGS=${flags}" \
+  "-DCMAKE_EXE_LINKER_FLAGS=${flags}" >/dev/null
 cmake --build "${work}/build" -j2
 
 # It links and loads: without a token it prints its usage and exits 2.

@@ -144,20 +144,13 @@ TEST_CASE(
       REQUIRE(s.ok());
     }
   }
-  // A stream cannot be held open for a key being fetched: its OIDC caller
-  // is refused at once ("retry shortly"), without waiting for the IdP.
-  {
-    grpc::ClientContext ctx;
-    ctx.AddMetadata("authorization", "Bearer " + token);
-    ctx.set_deadline(absl::ToChronoTime(absl::Now() + kEventBound));
-    std::unique_ptr<grpc::ClientReader<v1::DecisionEvent>> reader =
-        stub->StreamDecisions(&ctx, v1::StreamDecisionsRequest());
-    v1::DecisionEvent event;
-    CHECK_FALSE(reader->Read(&event));
-    grpc::Status s = reader->Finish();
-    CHECK(s.error_code() == grpc::StatusCode::UNAUTHENTICATED);
-    CHECK_THAT(s.error_message(), Contains("retry shortly"));
-  }
+  // A stream opened meanwhile waits for the key too (on no thread: it is
+  // authenticated like the unary calls), instead of being refused.
+  grpc::ClientContext stream_ctx;
+  stream_ctx.AddMetadata("authorization", "Bearer " + token);
+  stream_ctx.set_deadline(absl::ToChronoTime(absl::Now() + kEventBound));
+  std::unique_ptr<grpc::ClientReader<v1::DecisionEvent>> reader =
+      stub->StreamDecisions(&stream_ctx, v1::StreamDecisionsRequest());
   // The IdP has not answered, so no OIDC caller has been answered, and
   // their 16 unknown key ids caused no fetch besides the one running.
   CHECK(oidc_calls.done() == 0);
@@ -169,6 +162,15 @@ TEST_CASE(
   CHECK(oidc_calls.ok() == kOidcCallers);
   CHECK(idp.requests() == 1);
   CHECK(idp.max_concurrent() == 1);
+  // So did the stream: it is open (headers sent once subscribed) and ends
+  // only when cancelled, never UNAUTHENTICATED.
+  reader->WaitForInitialMetadata();
+  stream_ctx.TryCancel();
+  v1::DecisionEvent event;
+  CHECK_FALSE(reader->Read(&event));
+  grpc::Status streamed = reader->Finish();
+  INFO(streamed.error_message());
+  CHECK(streamed.error_code() == grpc::StatusCode::CANCELLED);
 }
 
 // A JwtVerifier over a loopback JWKS URL, loaded once at start (not held).
