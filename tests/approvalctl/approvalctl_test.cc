@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <ostream>
@@ -61,8 +62,16 @@ class CtlProcess final {
     for (const std::string& a : args)
       argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
+    // Hermetic: only the given variables, plus the sanitizers' settings of a
+    // sanitized test build (they change nothing approvalctl does).
+    std::vector<std::string> vars = env;
+    for (const char* name : {"ASAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS"}) {
+      if (const char* value = std::getenv(name); value != nullptr) {
+        vars.push_back(absl::StrCat(name, "=", value));
+      }
+    }
     std::vector<char*> envp;
-    for (const std::string& e : env)
+    for (const std::string& e : vars)
       envp.push_back(const_cast<char*>(e.c_str()));
     envp.push_back(nullptr);
     int rc = posix_spawn(&pid_, APPROVALCTL_BINARY, &actions, nullptr,
