@@ -27,6 +27,21 @@ std::string QuoteJson(absl::string_view s) {
   return ShowJson(nlohmann::ordered_json(std::string(s)));
 }
 
+namespace {
+
+std::string WithoutExcerpt(absl::string_view message) {
+  std::string out(message);
+  // nlohmann quotes the text it read last ("; last read: '...'"): a tokens
+  // file's hash, or a secret pasted by mistake. Line and column are enough.
+  const size_t at = out.find("; last read: '");
+  if (at == std::string::npos) return out;
+  const size_t end = out.find("'; expected", at);
+  out.erase(at, end == std::string::npos ? std::string::npos : end + 1 - at);
+  return out;
+}
+
+}  // namespace
+
 absl::StatusOr<nlohmann::ordered_json> ParseStrictJson(absl::string_view text,
                                                        absl::string_view source,
                                                        JsonComments comments) {
@@ -34,8 +49,8 @@ absl::StatusOr<nlohmann::ordered_json> ParseStrictJson(absl::string_view text,
   // nlohmann's lexer takes a NUL byte for the end of the input and would
   // silently drop whatever follows it; a raw NUL is never valid JSON.
   if (size_t nul = text.find('\0'); nul != absl::string_view::npos) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        source, ": invalid JSON: NUL byte at offset ", nul));
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": invalid JSON: NUL byte at offset ", nul));
   }
   std::vector<std::set<std::string>> seen_keys;
   std::string duplicate;
@@ -67,7 +82,7 @@ absl::StatusOr<nlohmann::ordered_json> ParseStrictJson(absl::string_view text,
                        /*ignore_comments=*/comments == JsonComments::kAllowed);
   } catch (const Json::exception& e) {
     return absl::InvalidArgumentError(
-        absl::StrCat(source, ": invalid JSON: ", e.what()));
+        absl::StrCat(source, ": invalid JSON: ", WithoutExcerpt(e.what())));
   }
   if (!duplicate.empty()) {
     absl::Status s = absl::InvalidArgumentError(

@@ -80,6 +80,18 @@ TEST_CASE("Tokens file: a repeated key is refused, not last-one-wins",
   CHECK(LoadTokens(dir, TokensJson()).ok());
 }
 
+TEST_CASE("Tokens file: a syntax error is located, never quoted",
+          "[auth][strict_json]") {
+  TempDir dir;
+  // Found by tokens_fuzzer: nlohmann's message quoted the text it read last,
+  // the hash (or a token pasted by mistake) included.
+  absl::Status s = LoadTokens(
+      dir, R"({"tokens": [{"sha256": ")" + std::string(kAgentSha) + "\"\v}]}");
+  CHECK(s.code() == absl::StatusCode::kInvalidArgument);
+  CHECK_THAT(std::string(s.message()), Contains("line 1, column"));
+  CHECK_THAT(std::string(s.message()), !Contains(kAgentSha));
+}
+
 TEST_CASE("Tokens file: a malformed file names the file and the entry",
           "[auth]") {
   TempDir dir;
