@@ -327,9 +327,22 @@ absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::Create(
     if (!root.is_object()) {
       return error("(top level)", "expected an object {\"tokens\": [...]}");
     }
+    // An unknown key is named only when it looks like a misspelt field
+    // name: a long one may be a token or hash pasted in the wrong place.
+    auto shown = [](const std::string& key) {
+      const bool name_like =
+          !key.empty() && key.size() <= 16 &&
+          std::all_of(key.begin(), key.end(), [](char c) {
+            return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+          });
+      return name_like ? key
+                       : std::string(
+                             "(a key not shown: it may be a "
+                             "secret)");
+    };
     for (const auto& [key, value] : root.items()) {
       if (key != "tokens") {
-        return error(key, "unknown key (expected: tokens)");
+        return error(shown(key), "unknown key (expected: tokens)");
       }
     }
     const auto list = root.find("tokens");
@@ -343,7 +356,7 @@ absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::Create(
       if (!item.is_object()) return error(path, "expected an object");
       for (const auto& [key, value] : item.items()) {
         if (key != "sha256" && key != "identity" && key != "roles") {
-          return error(absl::StrCat(path, ".", key),
+          return error(absl::StrCat(path, ".", shown(key)),
                        "unknown key (expected one of: sha256, identity, "
                        "roles)");
         }

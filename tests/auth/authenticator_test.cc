@@ -90,6 +90,13 @@ TEST_CASE("Tokens file: a syntax error is located, never quoted",
   CHECK(s.code() == absl::StatusCode::kInvalidArgument);
   CHECK_THAT(std::string(s.message()), Contains("line 1, column"));
   CHECK_THAT(std::string(s.message()), !Contains(kAgentSha));
+  // Nor when the hash (or a token) is where a key name belongs; a misspelt
+  // field name still is named.
+  s = LoadTokens(dir, R"({")" + std::string(kAgentSha) + R"(": []})");
+  CHECK(s.code() == absl::StatusCode::kInvalidArgument);
+  CHECK_THAT(std::string(s.message()), !Contains(kAgentSha));
+  s = LoadTokens(dir, R"({"tokens": [], "tokns": []})");
+  CHECK_THAT(std::string(s.message()), Contains("tokns: unknown key"));
 }
 
 TEST_CASE("Tokens file: a malformed file names the file and the entry",
