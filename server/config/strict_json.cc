@@ -30,13 +30,13 @@ std::string QuoteJson(absl::string_view s) {
 namespace {
 
 std::string WithoutExcerpt(absl::string_view message) {
+  // nlohmann quotes the text it read last ("; last read: '...'", then what
+  // it expected): a tokens file's hash, or a secret pasted by mistake. The
+  // quote may itself hold anything, so everything from it on goes; line and
+  // column are enough.
   std::string out(message);
-  // nlohmann quotes the text it read last ("; last read: '...'"): a tokens
-  // file's hash, or a secret pasted by mistake. Line and column are enough.
   const size_t at = out.find("; last read: '");
-  if (at == std::string::npos) return out;
-  const size_t end = out.find("'; expected", at);
-  out.erase(at, end == std::string::npos ? std::string::npos : end + 1 - at);
+  if (at != std::string::npos) out.erase(at);
   return out;
 }
 
