@@ -105,12 +105,30 @@ bool IsPrintableIdentity(absl::string_view s, bool allow_space) {
   return true;
 }
 
+// What an error about the tokens file may quote of it: a value or key only
+// when it looks like a field or role name; a long or odd one may be a token
+// or hash pasted in the wrong place, and never goes into a message.
+std::string ShownText(absl::string_view text) {
+  const bool name_like =
+      !text.empty() && text.size() <= 16 &&
+      std::all_of(text.begin(), text.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+      });
+  return name_like ? std::string(text)
+                   : std::string("(not shown: it may be a secret)");
+}
+std::string ShownValue(const Json& v) {
+  if (v.is_string())
+    return absl::StrCat("\"", ShownText(v.get<std::string>()), "\"");
+  return absl::StrCat("a JSON ", v.type_name());
+}
+
 absl::StatusOr<std::set<Role>> ParseRoles(const Json& v,
                                           const std::string& path,
                                           absl::string_view file) {
   if (!v.is_array()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        file, ": ", path, ": ", ShowJson(v), " is not an array of roles"));
+        file, ": ", path, ": ", ShownValue(v), " is not an array of roles"));
   }
   std::set<Role> roles;
   for (size_t i = 0; i < v.size(); ++i) {
@@ -118,7 +136,7 @@ absl::StatusOr<std::set<Role>> ParseRoles(const Json& v,
     if (v[i].is_string()) role = ParseRole(v[i].get<std::string>());
     if (!role) {
       return absl::InvalidArgumentError(
-          absl::StrCat(file, ": ", path, "[", i, "]: ", ShowJson(v[i]),
+          absl::StrCat(file, ": ", path, "[", i, "]: ", ShownValue(v[i]),
                        " is not a role (agent, reviewer, admin)"));
     }
     roles.insert(*role);
@@ -327,22 +345,9 @@ absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::Create(
     if (!root.is_object()) {
       return error("(top level)", "expected an object {\"tokens\": [...]}");
     }
-    // An unknown key is named only when it looks like a misspelt field
-    // name: a long one may be a token or hash pasted in the wrong place.
-    auto shown = [](const std::string& key) {
-      const bool name_like =
-          !key.empty() && key.size() <= 16 &&
-          std::all_of(key.begin(), key.end(), [](char c) {
-            return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
-          });
-      return name_like ? key
-                       : std::string(
-                             "(a key not shown: it may be a "
-                             "secret)");
-    };
     for (const auto& [key, value] : root.items()) {
       if (key != "tokens") {
-        return error(shown(key), "unknown key (expected: tokens)");
+        return error(ShownText(key), "unknown key (expected: tokens)");
       }
     }
     const auto list = root.find("tokens");
@@ -356,7 +361,7 @@ absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::Create(
       if (!item.is_object()) return error(path, "expected an object");
       for (const auto& [key, value] : item.items()) {
         if (key != "sha256" && key != "identity" && key != "roles") {
-          return error(absl::StrCat(path, ".", shown(key)),
+          return error(absl::StrCat(path, ".", ShownText(key)),
                        "unknown key (expected one of: sha256, identity, "
                        "roles)");
         }

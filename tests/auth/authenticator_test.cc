@@ -97,6 +97,16 @@ TEST_CASE("Tokens file: a syntax error is located, never quoted",
   CHECK_THAT(std::string(s.message()), !Contains(kAgentSha));
   s = LoadTokens(dir, R"({"tokens": [], "tokns": []})");
   CHECK_THAT(std::string(s.message()), Contains("tokns: unknown key"));
+  // Nor where a role belongs (found by tokens_fuzzer); a misspelt role is.
+  const std::string entry = R"({"tokens": [{"sha256": ")" +
+                            std::string(kAgentSha) +
+                            R"(", "identity": "a", "roles": [")";
+  s = LoadTokens(dir, entry + kAgentSha + R"("]}]})");
+  CHECK(s.code() == absl::StatusCode::kInvalidArgument);
+  CHECK_THAT(std::string(s.message()), Contains("is not a role"));
+  CHECK_THAT(std::string(s.message()), !Contains(kAgentSha));
+  s = LoadTokens(dir, entry + R"(admn"]}]})");
+  CHECK_THAT(std::string(s.message()), Contains("\"admn\" is not a role"));
 }
 
 TEST_CASE("Tokens file: a malformed file names the file and the entry",
