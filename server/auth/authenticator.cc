@@ -336,7 +336,14 @@ absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::Create(
     if (!text.ok()) return text.status();
     // Strict: a repeated key ("roles" twice) is refused, not last-one-wins.
     absl::StatusOr<Json> parsed = ParseStrictJson(*text, file);
-    if (!parsed.ok()) return parsed.status();
+    if (!parsed.ok()) {
+      // Even a repeated key is named only when it looks like a name.
+      if (std::optional<std::string> key = RepeatedJsonKey(parsed.status())) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            file, ": key \"", ShownText(*key), "\" appears twice"));
+      }
+      return parsed.status();
+    }
     const Json& root = *parsed;
     auto error = [&file](absl::string_view path, absl::string_view what) {
       return absl::InvalidArgumentError(

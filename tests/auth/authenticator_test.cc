@@ -105,6 +105,10 @@ TEST_CASE("Tokens file: a syntax error is located, never quoted",
   CHECK(s.code() == absl::StatusCode::kInvalidArgument);
   CHECK_THAT(std::string(s.message()), Contains("is not a role"));
   CHECK_THAT(std::string(s.message()), !Contains(kAgentSha));
+  s = LoadTokens(dir, R"({")" + std::string(kAgentSha) + R"(": [], ")" +
+                          kAgentSha + R"(": []})");
+  CHECK_THAT(std::string(s.message()), Contains("appears twice"));
+  CHECK_THAT(std::string(s.message()), !Contains(kAgentSha));
   s = LoadTokens(dir, entry + R"(admn"]}]})");
   CHECK_THAT(std::string(s.message()), Contains("\"admn\" is not a role"));
 }
