@@ -573,6 +573,21 @@ TEST_CASE("audit verify as an admin says OK and exits 9 once broken",
   CHECK(verified["verified"] == true);
   CHECK(verified["events_verified"] == "3");
 
+  // The head it reports proves, later, that nothing was cut off since.
+  const std::string head =
+      absl::StrCat(verified["head_seq"].get<std::string>(), ":",
+                   verified["head_hash"].get<std::string>());
+  CHECK(RunCtl({"audit", "verify", "--expect-head", head}, b.As("root"))
+            .exit_code == 0);
+  CtlResult rewritten =
+      RunCtl({"audit", "verify", "--expect-head", "1:" + std::string(64, '0')},
+             b.As("root"));
+  INFO(rewritten);
+  CHECK(rewritten.exit_code == 9);
+  CHECK_THAT(rewritten.out, Catch::Contains("history was rewritten"));
+  CHECK(RunCtl({"audit", "verify", "--expect-head", "3"}, b.As("root"))
+            .exit_code == 2);
+
   CtlResult reviewer = RunCtl({"audit", "verify"}, b.As("alice"));
   INFO(reviewer);
   CHECK(reviewer.exit_code == 5);
