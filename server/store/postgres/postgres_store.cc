@@ -142,6 +142,16 @@ absl::StatusOr<AuditEvent> AuditEventFromRow(const pqxx::row& r) {
   return e;
 }
 
+// A uuid[] literal of the ids (validated UUIDs: nothing to quote).
+std::string UuidArray(const std::map<std::string, Approval*>& by_id) {
+  return absl::StrCat("{",
+                      absl::StrJoin(by_id, ",",
+                                    [](std::string* out, const auto& entry) {
+                                      out->append(entry.first);
+                                    }),
+                      "}");
+}
+
 // Fills in the evidence (audit_proof.h) of the approved ones among
 // `approvals`, in one query.
 absl::Status LoadEvidence(pqxx::transaction_base& tx,
@@ -160,12 +170,7 @@ absl::Status LoadEvidence(pqxx::transaction_base& tx,
                    " FROM audit_events WHERE approval_id = ANY($1::uuid[]) "
                    "AND type IN ('created', 'reviewed', 'approved') "
                    "ORDER BY seq"),
-      absl::StrCat("{",
-                   absl::StrJoin(by_id, ",",
-                                 [](std::string* out, const auto& entry) {
-                                   out->append(entry.first);
-                                 }),
-                   "}"));
+      UuidArray(by_id));
   for (const pqxx::row& row : r) {
     absl::StatusOr<AuditEvent> e = AuditEventFromRow(row);
     if (!e.ok()) return e.status();
@@ -186,12 +191,7 @@ absl::Status LoadReviews(pqxx::transaction_base& tx,
                    MicrosOf("reviewed_at"),
                    " FROM reviews WHERE approval_id = ANY($1::uuid[]) "
                    "ORDER BY audit_seq"),
-      absl::StrCat("{",
-                   absl::StrJoin(by_id, ",",
-                                 [](std::string* out, const auto& entry) {
-                                   out->append(entry.first);
-                                 }),
-                   "}"));
+      UuidArray(by_id));
   for (const pqxx::row& row : r) {
     const std::string id = row[0].as<std::string>();
     std::optional<Verdict> verdict = ParseVerdict(row[2].as<std::string>());
