@@ -137,7 +137,7 @@ absl::StatusOr<std::set<Role>> ParseRoles(const Json& v,
     if (!role) {
       return absl::InvalidArgumentError(
           absl::StrCat(file, ": ", path, "[", i, "]: ", ShownValue(v[i]),
-                       " is not a role (agent, reviewer, admin)"));
+                       " is not a role (agent, reviewer, admin, observer)"));
     }
     roles.insert(*role);
   }

@@ -26,12 +26,15 @@ std::string_view RoleName(Role r) {
       return "reviewer";
     case Role::kAdmin:
       return "admin";
+    case Role::kObserver:
+      return "observer";
   }
   return "unknown";
 }
 
 std::optional<Role> ParseRole(std::string_view name) {
-  for (Role r : {Role::kAgent, Role::kReviewer, Role::kAdmin}) {
+  for (Role r :
+       {Role::kAgent, Role::kReviewer, Role::kAdmin, Role::kObserver}) {
     if (name == RoleName(r)) return r;
   }
   return std::nullopt;

@@ -18,9 +18,13 @@
 
 namespace approval {
 
-enum class Role { kAgent, kReviewer, kAdmin };
+// agent: requests approvals, sees and follows its own. reviewer: sees and
+// follows all, decides. admin: both, and the audit log. observer: sees and
+// follows all (list, get, stream, signing key) and nothing more: for bots
+// that only notify.
+enum class Role { kAgent, kReviewer, kAdmin, kObserver };
 
-std::string_view RoleName(Role r);  // "agent", "reviewer", "admin"
+std::string_view RoleName(Role r);  // "agent", "reviewer", "admin", "observer"
 std::optional<Role> ParseRole(std::string_view name);
 
 // How a caller authenticated; the prefix of its qualified identity.

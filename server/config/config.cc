@@ -154,7 +154,7 @@ class Parser final {
         if (!role) {
           return Error(item_path,
                        absl::StrCat(Show(item),
-                                    " is not a role (agent, reviewer, admin)"));
+                                    " is not a role (agent, reviewer, admin, observer)"));
         }
         out->insert(*role);
       }
@@ -498,7 +498,7 @@ absl::Status ValidateOidc(const OidcConfig& o) {
     }
     if (roles.empty()) {
       return Invalid(JoinPath("auth.oidc.group_roles", group),
-                     "no roles (agent, reviewer, admin)");
+                     "no roles (agent, reviewer, admin, observer)");
     }
   }
   if (o.clock_skew < absl::ZeroDuration() || o.clock_skew > kMaxClockSkew) {
@@ -842,7 +842,7 @@ absl::Status ValidateConfig(const Config& c, bool require_database) {
     if (id.roles.empty()) {
       return absl::InvalidArgumentError(
           absl::StrCat(key, ".roles: ", Quote(id.identity),
-                       " has no roles (agent, reviewer, admin)"));
+                       " has no roles (agent, reviewer, admin, observer)"));
     }
   }
   return absl::OkStatus();

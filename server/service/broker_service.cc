@@ -22,9 +22,11 @@
 namespace approval {
 namespace {
 
-// Reviewers and admins see every approval; an agent sees only its own.
+// Reviewers, admins and observers see every approval; an agent sees only
+// its own.
 bool SeesAll(const Principal& p) {
-  return p.Has(Role::kReviewer) || p.Has(Role::kAdmin);
+  return p.Has(Role::kReviewer) || p.Has(Role::kAdmin) ||
+         p.Has(Role::kObserver);
 }
 
 std::string RolesOf(const Principal& p) {

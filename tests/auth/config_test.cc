@@ -201,10 +201,11 @@ TEST_CASE("Invalid JSON is an error naming the source", "[config]") {
 }
 
 TEST_CASE("An unknown role names the key and the value", "[config]") {
-  CHECK_THAT(ParseError(R"({"auth": {"mtls_identities": [
+  CHECK_THAT(
+      ParseError(R"({"auth": {"mtls_identities": [
                  {"identity": "carol", "roles": ["reviewer", "approver"]}]}})"),
-             Equals("config.json: auth.mtls_identities[0].roles[1]: "
-                    "\"approver\" is not a role (agent, reviewer, admin)"));
+      Equals("config.json: auth.mtls_identities[0].roles[1]: "
+             "\"approver\" is not a role (agent, reviewer, admin, observer)"));
 }
 
 TEST_CASE("ValidateConfig accepts a minimal valid config", "[config]") {

@@ -33,7 +33,7 @@ std::map<std::string, std::vector<std::string>> Identities() {
   std::map<std::string, std::vector<std::string>> ids = {
       {"agent-1", {"agent"}},       {"agent-2", {"agent"}},
       {"alice", {"reviewer"}},      {"bob", {"reviewer"}},
-      {"root", {"admin", "agent"}},
+      {"root", {"admin", "agent"}}, {"watcher", {"observer"}},
   };
   for (int i = 0; i < 32; ++i) ids[absl::StrCat("reviewer-", i)] = {"reviewer"};
   return ids;

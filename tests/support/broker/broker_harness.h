@@ -3,6 +3,7 @@
 //   agent-1, agent-2            role agent
 //   alice, bob                  role reviewer
 //   root                        roles admin and agent
+//   watcher                     role observer
 //   reviewer-0 .. reviewer-31   role reviewer
 // Tokens are random per harness; only their SHA-256 is written to the
 // tokens file, as in production.

@@ -378,12 +378,59 @@ void AuditLogVerifiesForAdminsOnly(BrokerHarness& h, ApprovalStore&) {
 
 }  // namespace
 
+// An observer (a bot that only notifies) sees and follows what a reviewer
+// sees, and can change nothing.
+void ObserverOnlyWatches(BrokerHarness& h, ApprovalStore& store) {
+  // Following every event, live, before anything happens.
+  auto follow_ctx = h.Context("watcher");
+  auto follow = h.Stub()->StreamDecisions(follow_ctx.get(), {});
+  follow->WaitForInitialMetadata();
+  std::string id = MustRequest(h, "agent-1");
+  v1::DecisionEvent event;
+  REQUIRE(follow->Read(&event));
+  CHECK(event.type() == v1::EVENT_CREATED);
+  CHECK(event.approval().id() == id);
+  // Another requester's approval, by id and in the list.
+  v1::Approval got;
+  CHECK(h.Get("watcher", id, &got).ok());
+  v1::ListApprovalsResponse list;
+  REQUIRE(h.Stub()->ListApprovals(h.Context("watcher").get(), {}, &list).ok());
+  CHECK(list.approvals_size() == 1);
+  v1::SigningKey key;
+  CHECK(h.Stub()->GetSigningKey(h.Context("watcher").get(), {}, &key).ok());
+
+  const int64_t cursor = *store.LatestCursor();
+  v1::DecideResponse decided;
+  CHECK(h.Decide("watcher", id, v1::APPROVE, &decided).error_code() ==
+        StatusCode::PERMISSION_DENIED);
+  v1::RequestApprovalResponse req;
+  CHECK(h.Request("watcher", ExportRequest(), &req).error_code() ==
+        StatusCode::PERMISSION_DENIED);
+  v1::CancelApprovalRequest cancel;
+  cancel.set_approval_id(id);
+  v1::Approval cancelled;
+  CHECK(h.Stub()
+            ->CancelApproval(h.Context("watcher").get(), cancel, &cancelled)
+            .error_code() == StatusCode::PERMISSION_DENIED);
+  v1::VerifyAuditLogResponse verified;
+  CHECK(h.Stub()
+            ->VerifyAuditLog(h.Context("watcher").get(), {}, &verified)
+            .error_code() == StatusCode::PERMISSION_DENIED);
+  v1::ListAuditEventsResponse audit;
+  CHECK(h.Stub()
+            ->ListAuditEvents(h.Context("watcher").get(), {}, &audit)
+            .error_code() == StatusCode::PERMISSION_DENIED);
+  CHECK(*store.LatestCursor() == cursor);
+  follow_ctx->TryCancel();
+}
+
 std::vector<Scenario> ServiceScenarios() {
   return {
       {"agent to reviewer to stream", FullFlow},
       {"deny reaches the stream", DenyFlow},
       {"admin cannot approve own request", AdminCannotApproveOwnRequest},
       {"role checks", RoleChecks},
+      {"observer only watches", ObserverOnlyWatches},
       {"idempotent request", IdempotentRequest},
       {"cancel", CancelFlow},
       {"expiry reaches streams", ExpiryReachesStreams},
