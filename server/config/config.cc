@@ -152,9 +152,11 @@ class Parser final {
         if (!item.is_string()) return WrongType(item, item_path, "a role");
         std::optional<Role> role = ParseRole(item.get<std::string>());
         if (!role) {
-          return Error(item_path,
-                       absl::StrCat(Show(item),
-                                    " is not a role (agent, reviewer, admin, observer)"));
+          return Error(
+              item_path,
+              absl::StrCat(
+                  Show(item),
+                  " is not a role (agent, reviewer, admin, observer)"));
         }
         out->insert(*role);
       }

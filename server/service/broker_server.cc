@@ -258,11 +258,13 @@ void BrokerServer::MaintenanceLoop() {
 }
 
 void BrokerServer::PublishAuditHead() {
+  // No query at all until a line may be logged again.
+  const absl::Time now = absl::Now();
+  if (now - published_head_at_ < kAuditHeadLogInterval) return;
   absl::StatusOr<int64_t> latest = store_.LatestCursor();
   if (!latest.ok() || *latest == 0) return;
-  const absl::Time now = absl::Now();
-  if (*latest == published_head_seq_ ||
-      now - published_head_at_ < kAuditHeadLogInterval) {
+  if (*latest == published_head_seq_) {
+    published_head_at_ = now;  // unchanged: look again an interval later
     return;
   }
   absl::StatusOr<std::vector<AuditEvent>> head =

@@ -67,12 +67,24 @@ struct Verification {
   std::string problems;  // all of them, one per line
 };
 
-Verification VerifyAsAdmin(const BrokerHarness& h) {
-  v1::VerifyAuditLogResponse resp;
+// VerifyAuditLog as the admin `root`: the call's status, and its answer.
+grpc::Status CallVerify(const BrokerHarness& h,
+                        const v1::VerifyAuditLogRequest& req,
+                        v1::VerifyAuditLogResponse* resp) {
   auto ctx = h.Context("root");
-  grpc::Status s =
-      h.Stub()->VerifyAuditLog(ctx.get(), v1::VerifyAuditLogRequest(), &resp);
-  REQUIRE(s.ok());
+  return h.Stub()->VerifyAuditLog(ctx.get(), req, resp);
+}
+
+v1::VerifyAuditLogResponse MustVerify(
+    const BrokerHarness& h,
+    const v1::VerifyAuditLogRequest& req = v1::VerifyAuditLogRequest()) {
+  v1::VerifyAuditLogResponse resp;
+  REQUIRE(CallVerify(h, req, &resp).ok());
+  return resp;
+}
+
+Verification VerifyAsAdmin(const BrokerHarness& h) {
+  const v1::VerifyAuditLogResponse resp = MustVerify(h);
   Verification v;
   v.verified = resp.verified();
   for (const std::string& p : resp.problems())
@@ -284,28 +296,13 @@ TEST_CASE("events cut off the end are found against a recorded head",
           "[audit][forgery][postgres]") {
   Fixture f;
   f.NewPending();
-  v1::VerifyAuditLogResponse first;
-  {
-    auto ctx = f.broker().Context("root");
-    REQUIRE(f.broker()
-                .Stub()
-                ->VerifyAuditLog(ctx.get(), v1::VerifyAuditLogRequest(), &first)
-                .ok());
-  }
+  const v1::VerifyAuditLogResponse first = MustVerify(f.broker());
   REQUIRE(first.verified());
   REQUIRE(first.head_seq() == 1);
   REQUIRE(first.head_hash().size() == 64);
   CHECK(first.head_key_id() == TestSigner()->key_id());
   const std::string second_id = f.NewPending();
-  v1::VerifyAuditLogResponse recorded;
-  {
-    auto ctx = f.broker().Context("root");
-    REQUIRE(
-        f.broker()
-            .Stub()
-            ->VerifyAuditLog(ctx.get(), v1::VerifyAuditLogRequest(), &recorded)
-            .ok());
-  }
+  const v1::VerifyAuditLogResponse recorded = MustVerify(f.broker());
   REQUIRE(recorded.head_seq() == 2);
 
   // With the owner's rights: drop the last approval with its event and
@@ -317,22 +314,13 @@ TEST_CASE("events cut off the end are found against a recorded head",
       second_id,
       "'; UPDATE audit_chain_head SET last_seq = 1, last_hash = decode('",
       first.head_hash(), "', 'hex');"));
-  v1::VerifyAuditLogResponse plain;
-  {
-    auto ctx = f.broker().Context("root");
-    REQUIRE(f.broker()
-                .Stub()
-                ->VerifyAuditLog(ctx.get(), v1::VerifyAuditLogRequest(), &plain)
-                .ok());
-  }
+  const v1::VerifyAuditLogResponse plain = MustVerify(f.broker());
   CHECK(plain.verified());
 
   v1::VerifyAuditLogRequest against;
   against.set_expected_head_seq(recorded.head_seq());
   against.set_expected_head_hash(recorded.head_hash());
-  v1::VerifyAuditLogResponse checked;
-  auto ctx = f.broker().Context("root");
-  REQUIRE(f.broker().Stub()->VerifyAuditLog(ctx.get(), against, &checked).ok());
+  const v1::VerifyAuditLogResponse checked = MustVerify(f.broker(), against);
   CHECK_FALSE(checked.verified());
   CHECK(checked.problem().find("audit event 2: missing: the recorded head") !=
         std::string::npos);
@@ -340,11 +328,9 @@ TEST_CASE("events cut off the end are found against a recorded head",
   v1::VerifyAuditLogRequest garbage;
   garbage.set_expected_head_seq(1);
   garbage.set_expected_head_hash("not hex");
-  auto ctx2 = f.broker().Context("root");
-  CHECK(f.broker()
-            .Stub()
-            ->VerifyAuditLog(ctx2.get(), garbage, &checked)
-            .error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  v1::VerifyAuditLogResponse refused;
+  CHECK(CallVerify(f.broker(), garbage, &refused).error_code() ==
+        grpc::StatusCode::INVALID_ARGUMENT);
 }
 
 }  // namespace

@@ -176,6 +176,21 @@ TEST_CASE("serve runs and exposes metrics and stops cleanly on SIGTERM",
   CHECK(WEXITSTATUS(status) == 0);
 }
 
+// `approval-broker audit verify` against `db`, trusting the test key's public
+// half only (verifying needs no private key); `more` adds flags.
+Result AuditVerify(const TestDatabase& db, std::vector<std::string> more = {}) {
+  TempDir dir;
+  std::vector<std::string> args = {
+      "audit",
+      "verify",
+      "--database-url",
+      db.app_url(),
+      "--trusted-key",
+      dir.Write("signing.pub.pem", TestSigner()->public_key_pem())};
+  args.insert(args.end(), more.begin(), more.end());
+  return RunBroker(args);
+}
+
 TEST_CASE("audit verify passes and then names a row a superuser altered",
           "[cli][postgres]") {
   TestDatabase db;
@@ -186,12 +201,7 @@ TEST_CASE("audit verify passes and then names a row a superuser altered",
     REQUIRE(
         h.Request("agent-1", ExportRequest(absl::StrCat("t", i)), &resp).ok());
   }
-  // Verifying needs only the public key.
-  TempDir dir;
-  const std::string public_key =
-      dir.Write("signing.pub.pem", TestSigner()->public_key_pem());
-  Result ok = RunBroker({"audit", "verify", "--database-url", db.app_url(),
-                         "--trusted-key", public_key});
+  Result ok = AuditVerify(db);
   INFO(ok.output);
   CHECK(ok.exit_code == 0);
   CHECK_THAT(ok.output, Catch::Contains("audit chain OK: 3 events verified"));
@@ -200,8 +210,7 @@ TEST_CASE("audit verify passes and then names a row a superuser altered",
   // them; the chain still gives it away.
   db.TamperWithAuditLog(
       "UPDATE audit_events SET actor = 'mallory' WHERE seq = 2");
-  Result broken = RunBroker({"audit", "verify", "--database-url", db.app_url(),
-                             "--trusted-key", public_key});
+  Result broken = AuditVerify(db);
   INFO(broken.output);
   CHECK(broken.exit_code == 9);
   CHECK_THAT(broken.output, Catch::Contains("audit event 2:"));
@@ -251,11 +260,7 @@ TEST_CASE(
   REQUIRE(h.Request("agent-1", ExportRequest("t1"), &first).ok());
   v1::RequestApprovalResponse second;
   REQUIRE(h.Request("agent-1", ExportRequest("t2"), &second).ok());
-  TempDir dir;
-  const std::string public_key =
-      dir.Write("signing.pub.pem", TestSigner()->public_key_pem());
-  Result ok = RunBroker({"audit", "verify", "--database-url", db.app_url(),
-                         "--trusted-key", public_key});
+  Result ok = AuditVerify(db);
   INFO(ok.output);
   REQUIRE(ok.exit_code == 0);
   const size_t at = ok.output.find("head: 2:");
@@ -274,12 +279,9 @@ TEST_CASE(
       second.approval().id(),
       "'; UPDATE audit_chain_head SET last_seq = 1, last_hash = decode('",
       hash_of_1, "', 'hex');"));
-  Result shorter = RunBroker({"audit", "verify", "--database-url", db.app_url(),
-                              "--trusted-key", public_key});
+  Result shorter = AuditVerify(db);
   CHECK(shorter.exit_code == 0);  // consistent, only shorter
-  Result against =
-      RunBroker({"audit", "verify", "--database-url", db.app_url(),
-                 "--trusted-key", public_key, "--expect-head", head});
+  Result against = AuditVerify(db, {"--expect-head", head});
   INFO(against.output);
   CHECK(against.exit_code == 9);
   CHECK_THAT(against.output,

@@ -10,6 +10,7 @@
 #include "server/domain/audit_chain.h"
 #include "server/domain/rules.h"
 #include "server/store/memory_store.h"
+#include "tests/support/audit_events.h"
 #include "tests/support/keys/test_keys.h"
 #include "tests/support/test_requests.h"
 
@@ -20,23 +21,7 @@ using testing::TestKeyring;
 using testing::TestSigner;
 
 std::vector<AuditEvent> SealedChain(int n, const TokenSigner& signer) {
-  std::vector<AuditEvent> out;
-  std::string prev = GenesisHash();
-  for (int i = 1; i <= n; ++i) {
-    AuditEvent e;
-    e.seq = i;
-    e.approval_id = NewUuid();
-    e.type = EventType::kCreated;
-    e.actor = "agent-1";
-    e.occurred_at = absl::FromUnixMicros(1700000000000000 + i);
-    e.details_json = R"({"n":)" + std::to_string(i) + "}";
-    e.prev_hash = prev;
-    e.hash = ChainHash(prev, e);
-    SealEvent(signer, e);
-    prev = e.hash;
-    out.push_back(e);
-  }
-  return out;
+  return testing::TestChain(n, &signer);
 }
 
 // Recomputes every hash from `from` (0-based) on, as someone holding the

@@ -7,6 +7,7 @@
 #include "server/domain/audit_chain.h"
 #include "server/domain/canonical.h"
 #include "server/domain/rules.h"
+#include "tests/support/audit_events.h"
 
 namespace approval {
 namespace {
@@ -205,24 +206,7 @@ TEST_CASE("only the requester cancels, and only while pending", "[rules]") {
         absl::StatusCode::kFailedPrecondition);
 }
 
-std::vector<AuditEvent> Chain(int n) {
-  std::vector<AuditEvent> out;
-  std::string prev = GenesisHash();
-  for (int i = 1; i <= n; ++i) {
-    AuditEvent e;
-    e.seq = i;
-    e.approval_id = NewUuid();
-    e.type = EventType::kCreated;
-    e.actor = "agent-1";
-    e.occurred_at = absl::FromUnixMicros(1700000000000000 + i);
-    e.details_json = R"({"n":)" + std::to_string(i) + "}";
-    e.prev_hash = prev;
-    e.hash = ChainHash(prev, e);
-    prev = e.hash;
-    out.push_back(e);
-  }
-  return out;
-}
+std::vector<AuditEvent> Chain(int n) { return testing::TestChain(n); }
 
 absl::Status Verify(const std::vector<AuditEvent>& events) {
   AuditChainVerifier v;
