@@ -8,6 +8,7 @@
 #include "server/store/memory_store.h"
 #include "tests/support/broker/broker_harness.h"
 #include "tests/support/broker/scenarios.h"
+#include "tests/support/certs/test_certs.h"
 #include "tests/support/keys/test_keys.h"
 
 namespace approval::testing {
@@ -31,6 +32,46 @@ TEST_CASE("service scenarios over MemoryStore", "[service][memory]") {
       s.run(h, store);
     }
   }
+}
+
+// BrokerServer::Start with `config` over a fresh MemoryStore; its status.
+absl::Status StartWith(const Config& config) {
+  MemoryStore store(absl::Now, testing::TestSigner());
+  absl::StatusOr<std::unique_ptr<Authenticator>> auth =
+      Authenticator::Create(config.auth);
+  if (!auth.ok()) return auth.status();
+  BrokerMetrics metrics;
+  return BrokerServer::Start(config, store, **auth, metrics).status();
+}
+
+TEST_CASE(
+    "the broker refuses to start without a signing key, or with an "
+    "audit key that is not one",
+    "[service][memory][keys]") {
+  TempDir dir;
+  Config config = HarnessConfig();
+  config.auth.tokens_file = dir.Write("tokens.json", R"({"tokens": []})");
+  REQUIRE(StartWith(config).ok());
+
+  Config no_key = config;
+  no_key.signing_key_file.clear();
+  absl::Status s = StartWith(no_key);
+  CHECK(s.code() == absl::StatusCode::kInvalidArgument);
+  CHECK_THAT(std::string(s.message()), Catch::StartsWith("signing_key_file"));
+
+  Config bad_trusted = config;
+  const std::string not_a_key = dir.Write("old.pub.pem", "not a key");
+  bad_trusted.audit_trusted_keys = {not_a_key};
+  s = StartWith(bad_trusted);
+  CHECK(s.code() == absl::StatusCode::kInvalidArgument);
+  CHECK_THAT(std::string(s.message()),
+             Catch::Contains("audit_trusted_keys: " + not_a_key));
+
+  // A retired public key is a valid audit key.
+  Config rotated = config;
+  rotated.audit_trusted_keys = {
+      dir.Write("retired.pub.pem", TokenSigner::Generate()->public_key_pem())};
+  CHECK(StartWith(rotated).ok());
 }
 
 TEST_CASE("waiting StreamDecisions calls hold no server thread",
