@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "server/domain/audit_chain.h"
 #include "server/domain/rules.h"
+#include "server/domain/transition.h"
 #include "server/store/page_token.h"
 
 namespace approval {
@@ -71,23 +72,28 @@ absl::Status MemoryStore::CheckAvailable() const {
   return absl::OkStatus();
 }
 
-ApprovalEvent MemoryStore::AppendEvent(const Approval& a, EventType type,
-                                       const std::string& actor,
-                                       std::string details, absl::Time now) {
-  AuditEvent e;
-  e.seq = static_cast<int64_t>(audit_.size()) + 1;
-  e.approval_id = a.id;
-  e.type = type;
-  e.actor = actor;
-  e.occurred_at = now;
-  e.details_json = std::move(details);
-  e.prev_hash = audit_.empty() ? GenesisHash() : audit_.back().hash;
-  e.hash = ChainHash(e.prev_hash, e);
-  SealEvent(*signer_, e);
-  audit_.push_back(e);
-  seqs_by_approval_[a.id].push_back(e.seq);
-  return ApprovalEvent{e.seq, type, actor, now,
-                       WithEvidence(SnapshotAt(a, type))};
+ApprovalEvent MemoryStore::Apply(Transition plan, absl::Time now) {
+  ApprovalEvent last;
+  for (PlannedEvent& planned : plan.events) {
+    AuditEvent e;
+    e.seq = static_cast<int64_t>(audit_.size()) + 1;
+    e.approval_id = plan.after.id;
+    e.type = planned.type;
+    e.actor = std::move(planned.actor);
+    e.occurred_at = now;
+    e.details_json = std::move(planned.details_json);
+    e.prev_hash = audit_.empty() ? GenesisHash() : audit_.back().hash;
+    e.hash = ChainHash(e.prev_hash, e);
+    SealEvent(*signer_, e);
+    last = ApprovalEvent{e.seq, e.type, e.actor, now, Approval()};
+    seqs_by_approval_[plan.after.id].push_back(e.seq);
+    audit_.push_back(std::move(e));
+  }
+  if (!plan.refused()) {
+    approvals_[plan.after.id] = plan.after;
+    last.approval = WithEvidence(std::move(plan.after));
+  }
+  return last;
 }
 
 absl::StatusOr<CreateResult> MemoryStore::Create(const NewApproval& req) {
@@ -97,43 +103,16 @@ absl::StatusOr<CreateResult> MemoryStore::Create(const NewApproval& req) {
     for (const auto& [id, a] : approvals_) {
       if (a.requester == req.requester &&
           a.idempotency_key == req.idempotency_key) {
-        if (a.request_fingerprint != req.request_fingerprint) {
-          return absl::AlreadyExistsError(absl::StrCat(
-              "idempotency_key \"", req.idempotency_key,
-              "\" was already used for a different request (approval ", id,
-              ")"));
+        if (absl::Status s = CheckIdempotentRepeat(a, req); !s.ok()) {
+          return s;
         }
         return CreateResult{WithEvidence(a), false};
       }
     }
   }
   absl::Time now = Micros(clock_());
-  Approval a;
-  a.id = NewUuid();
-  a.action = req.action;
-  a.resource = req.resource;
-  a.parameters_preview = req.parameters_preview;
-  a.justification = req.justification;
-  a.requester = req.requester;
-  a.on_behalf_of = req.on_behalf_of;
-  a.idempotency_key = req.idempotency_key;
-  a.action_digest = req.action_digest;
-  a.request_fingerprint = req.request_fingerprint;
-  a.state = State::kPending;
-  a.created_at = now;
-  a.expires_at = Micros(now + req.ttl);
-  a.requirement = req.requirement;
-  AppendEvent(a, EventType::kCreated, a.requester, CreatedDetails(a), now);
-  if (req.requirement.outcome != Outcome::kRequireApproval) {
-    bool approve = req.requirement.outcome == Outcome::kAutoApprove;
-    a.state = approve ? State::kApproved : State::kDenied;
-    a.decided_at = now;
-    a.decided_by = std::string(kPolicyActor);
-    AppendEvent(a, approve ? EventType::kApproved : EventType::kDenied,
-                a.decided_by, AutoOutcomeDetails(a.requirement), now);
-  }
-  approvals_[a.id] = a;
-  return CreateResult{WithEvidence(a), true};
+  Transition plan = PlanCreate(req, NewUuid(), now);
+  return CreateResult{Apply(std::move(plan), now).approval, true};
 }
 
 absl::StatusOr<Approval> MemoryStore::Get(const std::string& id) {
@@ -191,29 +170,12 @@ absl::StatusOr<ApprovalEvent> MemoryStore::Decide(const DecideInput& in) {
     return absl::NotFoundError(
         absl::StrCat("approval ", in.approval_id, " not found"));
   }
-  Approval& a = it->second;
   absl::Time now = Micros(clock_());
-  absl::Status check = CheckReview(a, in.actor, in.actor_groups, now);
-  if (IsAuditedRefusal(check)) {
-    AppendEvent(a, EventType::kDecisionRefused, in.actor,
-                RefusalDetails(check.message(), in.verdict), now);
-    return check;
-  }
-  if (!check.ok()) return check;
-  Review review{in.actor, in.verdict, in.comment, now};
-  a.reviews.push_back(review);
-  ApprovalEvent last = AppendEvent(a, EventType::kReviewed, in.actor,
-                                   ReviewDetails(a, review), now);
-  std::optional<State> outcome = QuorumOutcome(a);
-  if (!outcome) return last;
-  a.state = *outcome;
-  a.decided_at = now;
-  a.decided_by = in.actor;
-  a.decision_comment = in.comment;
-  return AppendEvent(
-      a,
-      *outcome == State::kApproved ? EventType::kApproved : EventType::kDenied,
-      in.actor, QuorumDetails(a), now);
+  Transition plan = PlanReview(it->second, in, now);
+  absl::Status refusal = plan.refusal;
+  ApprovalEvent last = Apply(std::move(plan), now);
+  if (!refusal.ok()) return refusal;
+  return last;
 }
 
 absl::StatusOr<ApprovalEvent> MemoryStore::Cancel(const std::string& id,
@@ -225,22 +187,17 @@ absl::StatusOr<ApprovalEvent> MemoryStore::Cancel(const std::string& id,
   if (it == approvals_.end()) {
     return absl::NotFoundError(absl::StrCat("approval ", id, " not found"));
   }
-  Approval& a = it->second;
-  if (absl::Status s = CheckCancel(a, actor); !s.ok()) return s;
   absl::Time now = Micros(clock_());
-  a.state = State::kCancelled;
-  a.decided_at = now;
-  a.decided_by = actor;
-  a.decision_comment = reason;
-  return AppendEvent(a, EventType::kCancelled, actor, CancelDetails(reason),
-                     now);
+  Transition plan = PlanCancel(it->second, actor, reason, now);
+  if (plan.refused()) return plan.refusal;
+  return Apply(std::move(plan), now);
 }
 
 absl::StatusOr<std::vector<ApprovalEvent>> MemoryStore::ExpireDue(int limit) {
   absl::MutexLock lock(&mu_);
   if (absl::Status s = CheckAvailable(); !s.ok()) return s;
   absl::Time now = Micros(clock_());
-  std::vector<Approval*> due;
+  std::vector<const Approval*> due;
   for (auto& [id, a] : approvals_) {
     if (a.state == State::kPending && a.expires_at <= now) due.push_back(&a);
   }
@@ -249,14 +206,10 @@ absl::StatusOr<std::vector<ApprovalEvent>> MemoryStore::ExpireDue(int limit) {
   });
   if (static_cast<int>(due.size()) > limit) due.resize(limit);
   std::vector<ApprovalEvent> out;
-  for (Approval* a : due) {
-    a->state = State::kExpired;
-    a->decided_at = now;
-    a->decided_by.clear();
-    a->decision_comment.clear();
-    out.push_back(AppendEvent(*a, EventType::kExpired,
-                              std::string(kSystemActor),
-                              ExpiryDetails(a->expires_at), now));
+  for (const Approval* a : due) {
+    Transition plan = PlanExpire(*a, now);
+    if (plan.refused()) return plan.refusal;  // due was selected above
+    out.push_back(Apply(std::move(plan), now));
   }
   return out;
 }

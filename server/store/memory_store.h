@@ -51,9 +51,10 @@ class MemoryStore final : public ApprovalStore {
   void SetUnavailable(bool unavailable);
 
  private:
-  ApprovalEvent AppendEvent(const Approval& a, EventType type,
-                            const std::string& actor, std::string details,
-                            absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Applies `plan` (transition.h) at `now`: stores plan.after and appends
+  // its events. Returns the last event (cursor 0 when there is none).
+  ApprovalEvent Apply(Transition plan, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status CheckAvailable() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // `a` with its evidence (store.h) when it is approved.
   Approval WithEvidence(Approval a) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -7,10 +7,12 @@
 // - Audit events get seq 1, 2, 3, ... in commit order with no gaps, chained
 //   by hash (audit_chain.h), even with concurrent writers (and, for
 //   PostgresStore, several processes on one database).
-// - Decide/Cancel/ExpireDue apply the domain rules (rules.h) against the
-//   store's own clock (PostgresStore: the database's now()) while holding the
-//   approval, so concurrent reviewers are counted exactly once each and
-//   exactly one of them completes the quorum.
+// - Every write is planned by the domain (transition.h: PlanCreate,
+//   PlanReview, PlanCancel, PlanExpire) from the approval as the store read
+//   it while holding it, against the store's own clock (PostgresStore: the
+//   database's now()); the store only applies the plan. So concurrent
+//   reviewers are counted exactly once each and exactly one of them
+//   completes the quorum, and both stores agree by construction.
 // - Reviews are append-only: one per (approval, reviewer), never changed.
 // - Errors: NOT_FOUND (unknown id), FAILED_PRECONDITION (terminal or
 //   expired), PERMISSION_DENIED (self-approval, or a reviewer outside the
@@ -41,6 +43,7 @@
 #include "absl/strings/string_view.h"
 #include "server/domain/approval.h"
 #include "server/domain/audit_chain.h"
+#include "server/domain/transition.h"
 
 namespace approval {
 
@@ -61,15 +64,6 @@ struct ListQuery {
 struct ApprovalPage {
   std::vector<Approval> approvals;
   std::string next_page_token;  // empty on the last page
-};
-
-struct DecideInput {
-  std::string approval_id;
-  std::string actor;
-  Verdict verdict = Verdict::kApprove;
-  std::string comment;
-  // The policy groups the actor belongs to now (Policy::GroupsOf).
-  std::vector<std::string> actor_groups;
 };
 
 // Which stream events to read. Only state-changing events are returned
@@ -109,11 +103,11 @@ class ApprovalStore {
   virtual absl::StatusOr<Approval> Get(const std::string& id) = 0;
   virtual absl::StatusOr<ApprovalPage> List(const ListQuery& q) = 0;
 
-  // Records a review (CheckReview, then a kReviewed event) and, when it
-  // completes the quorum or is a deny that ends the approval, the state
-  // change (one more event, decided_by = this reviewer). Returns the last
-  // event written: kReviewed while the approval stays pending, else
-  // kApproved / kDenied.
+  // Applies PlanReview (transition.h): a review and its kReviewed event
+  // and, when it completes the quorum or is a deny that ends the approval,
+  // the state change (one more event, decided_by = this reviewer). Returns
+  // the last event written: kReviewed while the approval stays pending,
+  // else kApproved / kDenied.
   virtual absl::StatusOr<ApprovalEvent> Decide(const DecideInput& in) = 0;
 
   // The requester withdraws a pending approval.

@@ -17,6 +17,7 @@
 #include "pqxx/transaction"
 #include "server/domain/audit_chain.h"
 #include "server/domain/rules.h"
+#include "server/domain/transition.h"
 #include "server/store/error_detail.h"
 #include "server/store/page_token.h"
 #include "server/store/postgres/connection_pool.h"
@@ -76,7 +77,7 @@ absl::StatusOr<Approval> ApprovalFromRow(const pqxx::row& r, int first) {
   const std::string state = r[first + 9].as<std::string>();
   std::optional<State> parsed = ParseState(state);
   if (!parsed.has_value()) {
-    return absl::InternalError(absl::StrCat("approval ", a.id,
+    return absl::DataLossError(absl::StrCat("approval ", a.id,
                                             " has unknown state \"", state,
                                             "\" in the database"));
   }
@@ -96,13 +97,13 @@ absl::StatusOr<Approval> ApprovalFromRow(const pqxx::row& r, int first) {
   nlohmann::json groups = nlohmann::json::parse(
       r[first + 18].as<std::string>(), nullptr, /*allow_exceptions=*/false);
   if (!parsed_outcome.has_value() || !groups.is_array()) {
-    return absl::InternalError(absl::StrCat(
+    return absl::DataLossError(absl::StrCat(
         "approval ", a.id, " has an unreadable requirement in the database"));
   }
   req.outcome = *parsed_outcome;
   for (const nlohmann::json& g : groups) {
     if (!g.is_string()) {
-      return absl::InternalError(
+      return absl::DataLossError(
           absl::StrCat("approval ", a.id, " has an unreadable reviewer group"));
     }
     req.reviewer_groups.push_back(g.get<std::string>());
@@ -196,7 +197,7 @@ absl::Status LoadReviews(pqxx::transaction_base& tx,
     const std::string id = row[0].as<std::string>();
     std::optional<Verdict> verdict = ParseVerdict(row[2].as<std::string>());
     if (!verdict) {
-      return absl::InternalError(absl::StrCat(
+      return absl::DataLossError(absl::StrCat(
           "approval ", id, " has a review with an unreadable verdict"));
     }
     by_id.at(id)->reviews.push_back(
@@ -352,20 +353,98 @@ absl::StatusOr<std::optional<Approval>> LockApproval(pqxx::transaction_base& tx,
   return std::optional<Approval>(*std::move(a));
 }
 
-// Marks `a` terminal in the database and in memory.
-void Finish(pqxx::transaction_base& tx, Approval& a, State state,
-            const std::string& decided_by, const std::string& comment,
-            int64_t now_us) {
+// The transaction's now(): the store's clock for every plan it asks for.
+int64_t TxNowMicros(pqxx::transaction_base& tx) {
+  return tx.exec1(absl::StrCat("SELECT ", MicrosOf("now()")))[0].as<int64_t>();
+}
+
+std::optional<int64_t> OptionalMicros(const std::optional<absl::Time>& t) {
+  if (!t.has_value()) return std::nullopt;
+  return absl::ToUnixMicros(*t);
+}
+
+// Inserts `a`, a new approval as PlanCreate made it; false (nothing
+// written) when its requester already used its idempotency key. ON
+// CONFLICT waits for a concurrent holder of the key to commit first.
+bool InsertApproval(pqxx::transaction_base& tx, const Approval& a) {
+  const Requirement& req = a.requirement;
+  pqxx::result inserted = tx.exec_params(
+      absl::StrCat(
+          "INSERT INTO approvals (id, action, resource, parameters_preview, "
+          "justification, requester, idempotency_key, action_digest, "
+          "request_fingerprint, state, created_at, expires_at, decided_at, "
+          "decided_by, decision_comment, on_behalf_of, policy_rule, outcome, "
+          "reviewer_groups, approvals_required, deny_ends, "
+          "execution_window_us) VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, "
+          "$8, $9, $10, ",
+          TimeFromMicros("$11"), ", ", TimeFromMicros("$12"), ", ",
+          TimeFromMicros("$13"),
+          ", $14, $15, $16, $17, $18, $19, $20, $21, $22) "
+          "ON CONFLICT (requester, idempotency_key) "
+          "WHERE idempotency_key <> '' DO NOTHING RETURNING 1"),
+      a.id, a.action, a.resource, a.parameters_preview, a.justification,
+      a.requester, a.idempotency_key, a.action_digest, a.request_fingerprint,
+      std::string(StateName(a.state)), absl::ToUnixMicros(a.created_at),
+      absl::ToUnixMicros(a.expires_at), OptionalMicros(a.decided_at),
+      a.decided_by, a.decision_comment, a.on_behalf_of, req.rule,
+      std::string(OutcomeName(req.outcome)), GroupsJson(req.reviewer_groups),
+      req.approvals_required, req.deny_ends,
+      absl::ToInt64Microseconds(req.execution_window));
+  return !inserted.empty();
+}
+
+// Writes the terminal state of `a` (after a plan that finishes it).
+void UpdateFinished(pqxx::transaction_base& tx, const Approval& a) {
   tx.exec_params0(absl::StrCat("UPDATE approvals SET state = $2, decided_at = ",
                                TimeFromMicros("$3"),
                                ", decided_by = $4, decision_comment = $5 "
                                "WHERE id = $1::uuid"),
-                  a.id, std::string(StateName(state)), now_us, decided_by,
-                  comment);
-  a.state = state;
-  a.decided_at = absl::FromUnixMicros(now_us);
-  a.decided_by = decided_by;
-  a.decision_comment = comment;
+                  a.id, std::string(StateName(a.state)),
+                  OptionalMicros(a.decided_at), a.decided_by,
+                  a.decision_comment);
+}
+
+// Appends the events of `plan` (transition.h), chained and sealed, and its
+// review with the seq of its kReviewed event. The caller has written the
+// row. Returns the last event written.
+AuditEvent WriteEvents(pqxx::transaction_base& tx, const TokenSigner& signer,
+                       const Transition& plan, int64_t now_us) {
+  AuditEvent last;
+  for (const PlannedEvent& planned : plan.events) {
+    last = AppendEvent(tx, signer, plan.after.id, planned.type, planned.actor,
+                       planned.details_json, now_us);
+    if (planned.type != EventType::kReviewed || !plan.review.has_value()) {
+      continue;
+    }
+    const Review& r = *plan.review;
+    tx.exec_params0(
+        absl::StrCat("INSERT INTO reviews (approval_id, reviewer, verdict, "
+                     "comment, reviewed_at, audit_seq) VALUES ($1::uuid, $2, "
+                     "$3, $4, ",
+                     TimeFromMicros("$5"), ", $6)"),
+        plan.after.id, r.reviewer, std::string(VerdictName(r.verdict)),
+        r.comment, absl::ToUnixMicros(r.reviewed_at), last.seq);
+  }
+  return last;
+}
+
+// The approval (with its reviews) that holds the idempotency key of `req`.
+absl::StatusOr<Approval> ReadByIdempotencyKey(pqxx::transaction_base& tx,
+                                              const NewApproval& req) {
+  pqxx::result existing = tx.exec_params(
+      absl::StrCat("SELECT ", ApprovalColumns(),
+                   " FROM approvals a WHERE a.requester = $1 AND "
+                   "a.idempotency_key = $2 AND a.idempotency_key <> ''"),
+      req.requester, req.idempotency_key);
+  if (existing.empty()) {
+    return absl::AbortedError(absl::StrCat(
+        "Create: idempotency_key \"", req.idempotency_key,
+        "\" conflicted with a request that is not visible; retry"));
+  }
+  absl::StatusOr<Approval> a = ApprovalFromRow(existing[0], 0);
+  if (!a.ok()) return a.status();
+  if (absl::Status s = LoadReviews(tx, {&*a}); !s.ok()) return s;
+  return a;
 }
 
 std::string PageToken(const Approval& a) {
@@ -450,75 +529,26 @@ absl::StatusOr<CreateResult> PostgresStore::Create(const NewApproval& req) {
       *pool_, "Create",
       [&](pqxx::connection_base& c, TxAttempt& attempt) -> absl::Status {
         pqxx::work tx(c);
-        pqxx::result inserted = tx.exec_params(
-            absl::StrCat(
-                "INSERT INTO approvals AS a (id, action, resource, "
-                "parameters_preview, "
-                "justification, requester, idempotency_key, action_digest, "
-                "request_fingerprint, state, created_at, expires_at, "
-                "on_behalf_of, policy_rule, outcome, reviewer_groups, "
-                "approvals_required, deny_ends, execution_window_us) VALUES "
-                "($1::uuid, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', now(), "
-                "now() + $10::bigint * interval '1 microsecond', $11, $12, "
-                "$13, $14, $15, $16, $17) "
-                "ON CONFLICT (requester, idempotency_key) "
-                "WHERE idempotency_key <> '' DO NOTHING RETURNING ",
-                ApprovalColumns()),
-            NewUuid(), req.action, req.resource, req.parameters_preview,
-            req.justification, req.requester, req.idempotency_key,
-            req.action_digest, req.request_fingerprint,
-            absl::ToInt64Microseconds(req.ttl), req.on_behalf_of,
-            req.requirement.rule,
-            std::string(OutcomeName(req.requirement.outcome)),
-            GroupsJson(req.requirement.reviewer_groups),
-            req.requirement.approvals_required, req.requirement.deny_ends,
-            absl::ToInt64Microseconds(req.requirement.execution_window));
-        if (inserted.empty()) {
+        const int64_t now_us = TxNowMicros(tx);
+        Transition plan =
+            PlanCreate(req, NewUuid(), absl::FromUnixMicros(now_us));
+        if (!InsertApproval(tx, plan.after)) {
           // The key is taken. ON CONFLICT waited for the other transaction
           // to commit, so this new snapshot sees its row.
-          pqxx::result existing = tx.exec_params(
-              absl::StrCat(
-                  "SELECT ", ApprovalColumns(),
-                  " FROM approvals a WHERE a.requester = $1 AND "
-                  "a.idempotency_key = $2 AND a.idempotency_key <> ''"),
-              req.requester, req.idempotency_key);
-          if (existing.empty()) {
-            return absl::AbortedError(absl::StrCat(
-                "Create: idempotency_key \"", req.idempotency_key,
-                "\" conflicted with a request that is not visible; retry"));
-          }
-          absl::StatusOr<Approval> a = ApprovalFromRow(existing[0], 0);
-          if (!a.ok()) return a.status();
-          if (absl::Status s = LoadReviews(tx, {&*a}); !s.ok()) return s;
-          if (a->request_fingerprint != req.request_fingerprint) {
-            return absl::AlreadyExistsError(absl::StrCat(
-                "idempotency_key \"", req.idempotency_key,
-                "\" was already used by ", req.requester,
-                " for a different request (approval ", a->id, ")"));
+          absl::StatusOr<Approval> existing = ReadByIdempotencyKey(tx, req);
+          if (!existing.ok()) return existing.status();
+          if (absl::Status s = CheckIdempotentRepeat(*existing, req); !s.ok()) {
+            return s;
           }
           attempt.Commit(tx);
-          result.approval = *std::move(a);
-          result.created = false;
+          result = CreateResult{*std::move(existing), false};
           return absl::OkStatus();
         }
-        absl::StatusOr<Approval> a = ApprovalFromRow(inserted[0], 0);
-        if (!a.ok()) return a.status();
-        const int64_t now_us = absl::ToUnixMicros(a->created_at);
-        AppendEvent(tx, *signer_, a->id, EventType::kCreated, a->requester,
-                    CreatedDetails(*a), now_us);
-        if (req.requirement.outcome != Outcome::kRequireApproval) {
-          const bool approve = req.requirement.outcome == Outcome::kAutoApprove;
-          Finish(tx, *a, approve ? State::kApproved : State::kDenied,
-                 std::string(kPolicyActor), "", now_us);
-          AppendEvent(tx, *signer_, a->id,
-                      approve ? EventType::kApproved : EventType::kDenied,
-                      a->decided_by, AutoOutcomeDetails(a->requirement),
-                      now_us);
-          if (absl::Status s = LoadEvidence(tx, {&*a}); !s.ok()) return s;
-        }
+        WriteEvents(tx, *signer_, plan, now_us);
+        Approval& a = plan.after;
+        if (absl::Status s = LoadEvidence(tx, {&a}); !s.ok()) return s;
         attempt.Commit(tx);
-        result.approval = *std::move(a);
-        result.created = true;
+        result = CreateResult{std::move(a), true};
         return absl::OkStatus();
       });
   if (!s.ok()) return s;
@@ -607,39 +637,21 @@ absl::StatusOr<ApprovalEvent> PostgresStore::Decide(const DecideInput& in) {
         if (!locked->has_value()) return NotFound(in.approval_id);
         Approval& a = **locked;
         if (absl::Status s = LoadReviews(tx, {&a}); !s.ok()) return s;
-        absl::Status check = CheckReview(a, in.actor, in.actor_groups,
-                                         absl::FromUnixMicros(now_us));
-        if (IsAuditedRefusal(check)) {
+        Transition plan = PlanReview(a, in, absl::FromUnixMicros(now_us));
+        if (plan.events.empty()) return plan.refusal;  // nothing to write
+        if (plan.finishes) UpdateFinished(tx, plan.after);
+        AuditEvent e = WriteEvents(tx, *signer_, plan, now_us);
+        if (plan.refused()) {
           // The refusal itself is audited; only once it is durable may the
           // caller hear about it.
-          AppendEvent(tx, *signer_, a.id, EventType::kDecisionRefused, in.actor,
-                      RefusalDetails(check.message(), in.verdict), now_us);
           attempt.Commit(tx);
-          return check;
+          return plan.refusal;
         }
-        if (!check.ok()) return check;
-        Review review{in.actor, in.verdict, in.comment,
-                      absl::FromUnixMicros(now_us)};
-        a.reviews.push_back(review);
-        AuditEvent e = AppendEvent(tx, *signer_, a.id, EventType::kReviewed,
-                                   in.actor, ReviewDetails(a, review), now_us);
-        tx.exec_params0(
-            absl::StrCat("INSERT INTO reviews (approval_id, reviewer, "
-                         "verdict, comment, reviewed_at, audit_seq) VALUES "
-                         "($1::uuid, $2, $3, $4, ",
-                         TimeFromMicros("$5"), ", $6)"),
-            a.id, in.actor, std::string(VerdictName(in.verdict)), in.comment,
-            now_us, e.seq);
-        if (std::optional<State> outcome = QuorumOutcome(a)) {
-          Finish(tx, a, *outcome, in.actor, in.comment, now_us);
-          e = AppendEvent(tx, *signer_, a.id,
-                          *outcome == State::kApproved ? EventType::kApproved
-                                                       : EventType::kDenied,
-                          in.actor, QuorumDetails(a), now_us);
-          if (absl::Status s = LoadEvidence(tx, {&a}); !s.ok()) return s;
+        if (absl::Status s = LoadEvidence(tx, {&plan.after}); !s.ok()) {
+          return s;
         }
         attempt.Commit(tx);
-        result = ToApprovalEvent(e, std::move(a));
+        result = ToApprovalEvent(e, std::move(plan.after));
         return absl::OkStatus();
       });
   if (!s.ok()) return s;
@@ -662,15 +674,14 @@ absl::StatusOr<ApprovalEvent> PostgresStore::Cancel(const std::string& id,
         if (!locked.ok()) return locked.status();
         if (!locked->has_value()) return NotFound(id);
         Approval& a = **locked;
-        if (absl::Status check = CheckCancel(a, actor); !check.ok()) {
-          return check;
-        }
         if (absl::Status s = LoadReviews(tx, {&a}); !s.ok()) return s;
-        Finish(tx, a, State::kCancelled, actor, reason, now_us);
-        AuditEvent e = AppendEvent(tx, *signer_, a.id, EventType::kCancelled,
-                                   actor, CancelDetails(reason), now_us);
+        Transition plan =
+            PlanCancel(a, actor, reason, absl::FromUnixMicros(now_us));
+        if (plan.refused()) return plan.refusal;
+        UpdateFinished(tx, plan.after);
+        AuditEvent e = WriteEvents(tx, *signer_, plan, now_us);
         attempt.Commit(tx);
-        result = ToApprovalEvent(e, std::move(a));
+        result = ToApprovalEvent(e, std::move(plan.after));
         return absl::OkStatus();
       });
   if (!s.ok()) return s;
@@ -705,22 +716,24 @@ absl::StatusOr<std::vector<ApprovalEvent>> PostgresStore::ExpireDue(int limit) {
           approvals.push_back(*std::move(a));
         }
         if (absl::Status s = LoadReviews(tx, approvals); !s.ok()) return s;
+        std::vector<Transition> plans;
+        for (const Approval& a : approvals) {
+          plans.push_back(PlanExpire(a, absl::FromUnixMicros(now_us)));
+          // The query selected only due approvals under this clock.
+          if (plans.back().refused()) return plans.back().refusal;
+        }
+        // One statement for the whole batch: every plan moves its approval
+        // to kExpired at now_us with no decider or comment.
         tx.exec_params0(
-            absl::StrCat(
-                "UPDATE approvals SET state = 'expired', decided_at = ",
-                TimeFromMicros("$2"),
-                ", decided_by = '', decision_comment = '' "
-                "WHERE id = ANY($1::uuid[])"),
-            absl::StrCat("{", absl::StrJoin(ids, ","), "}"), now_us);
-        for (Approval& a : approvals) {
-          a.state = State::kExpired;
-          a.decided_at = absl::FromUnixMicros(now_us);
-          a.decided_by.clear();
-          a.decision_comment.clear();
-          AuditEvent e = AppendEvent(tx, *signer_, a.id, EventType::kExpired,
-                                     std::string(kSystemActor),
-                                     ExpiryDetails(a.expires_at), now_us);
-          result.push_back(ToApprovalEvent(e, std::move(a)));
+            absl::StrCat("UPDATE approvals SET state = $3, decided_at = ",
+                         TimeFromMicros("$2"),
+                         ", decided_by = '', decision_comment = '' "
+                         "WHERE id = ANY($1::uuid[])"),
+            absl::StrCat("{", absl::StrJoin(ids, ","), "}"), now_us,
+            std::string(StateName(State::kExpired)));
+        for (Transition& plan : plans) {
+          AuditEvent e = WriteEvents(tx, *signer_, plan, now_us);
+          result.push_back(ToApprovalEvent(e, std::move(plan.after)));
         }
         attempt.Commit(tx);
         return absl::OkStatus();

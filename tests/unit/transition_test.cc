@@ -1,0 +1,202 @@
+// The domain's transition plans (server/domain/transition.h): what each
+// write does, decided before any store applies it.
+#include "server/domain/transition.h"
+
+#include <catch2/catch.hpp>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "server/domain/rules.h"
+#include "tests/support/test_requests.h"
+
+namespace approval {
+namespace {
+
+const absl::Time kNow = absl::FromUnixMicros(1'700'000'000'123'456);
+constexpr char kId[] = "6f1c2d3e-4a5b-4c6d-8e7f-8091a2b3c4d5";
+
+NewApproval Request(Requirement requirement = OneApproval()) {
+  RequestInput in;
+  in.action = "db.export";
+  in.resource = "postgres://prod/customers";
+  in.justification = "quarterly report";
+  in.ttl = absl::Minutes(10);
+  absl::StatusOr<NewApproval> req =
+      MakeNewApproval(in, "agent-1", Limits(), "", std::move(requirement));
+  REQUIRE(req.ok());
+  return *req;
+}
+
+Approval Pending(Requirement requirement = OneApproval()) {
+  return PlanCreate(Request(std::move(requirement)), kId, kNow).after;
+}
+
+std::vector<EventType> Types(const Transition& t) {
+  std::vector<EventType> out;
+  for (const PlannedEvent& e : t.events) out.push_back(e.type);
+  return out;
+}
+
+DecideInput Review(std::string actor, Verdict v = Verdict::kApprove) {
+  DecideInput in;
+  in.approval_id = kId;
+  in.actor = std::move(actor);
+  in.verdict = v;
+  in.comment = "looked at it";
+  return in;
+}
+
+TEST_CASE("PlanCreate: a pending approval, expiring ttl after now, one event",
+          "[transition]") {
+  Transition t = PlanCreate(Request(), kId, kNow + absl::Nanoseconds(999));
+  REQUIRE_FALSE(t.refused());
+  CHECK(t.after.id == kId);
+  CHECK(t.after.state == State::kPending);
+  CHECK(t.after.created_at == kNow);  // truncated to microseconds
+  CHECK(t.after.expires_at == kNow + absl::Minutes(10));
+  CHECK_FALSE(t.finishes);
+  CHECK(Types(t) == std::vector<EventType>{EventType::kCreated});
+  CHECK(t.events[0].actor == "agent-1");
+}
+
+TEST_CASE("PlanCreate: an automatic outcome decides in the same write",
+          "[transition]") {
+  Requirement auto_approve = OneApproval();
+  auto_approve.outcome = Outcome::kAutoApprove;
+  Transition t = PlanCreate(Request(auto_approve), kId, kNow);
+  CHECK(t.after.state == State::kApproved);
+  CHECK(t.after.decided_by == kPolicyActor);
+  CHECK(t.after.decided_at == kNow);
+  CHECK(t.finishes);
+  CHECK(Types(t) ==
+        std::vector<EventType>{EventType::kCreated, EventType::kApproved});
+
+  Requirement auto_deny = OneApproval();
+  auto_deny.outcome = Outcome::kAutoDeny;
+  CHECK(Types(PlanCreate(Request(auto_deny), kId, kNow)) ==
+        std::vector<EventType>{EventType::kCreated, EventType::kDenied});
+}
+
+TEST_CASE("CheckIdempotentRepeat: the same request is a repeat, another is not",
+          "[transition]") {
+  Approval existing = Pending();
+  CHECK(CheckIdempotentRepeat(existing, Request()).ok());
+  NewApproval other = Request();
+  other.request_fingerprint = "different";
+  absl::Status s = CheckIdempotentRepeat(existing, other);
+  CHECK(s.code() == absl::StatusCode::kAlreadyExists);
+  CHECK_THAT(std::string(s.message()), Catch::Contains(kId));
+}
+
+TEST_CASE("PlanReview: self-approval is refused with one audited event",
+          "[transition]") {
+  Approval a = Pending();
+  Transition t = PlanReview(a, Review("agent-1"), kNow);
+  CHECK(t.refusal.code() == absl::StatusCode::kPermissionDenied);
+  CHECK(Types(t) == std::vector<EventType>{EventType::kDecisionRefused});
+  CHECK_FALSE(t.review.has_value());
+  CHECK(t.after.reviews.empty());
+  CHECK(t.after.state == State::kPending);
+}
+
+TEST_CASE("PlanReview: a second review by the same person is refused, audited",
+          "[transition]") {
+  Requirement two = OneApproval();
+  two.approvals_required = 2;
+  Approval a = PlanReview(Pending(two), Review("alice"), kNow).after;
+  Transition t = PlanReview(a, Review("alice"), kNow);
+  CHECK(t.refusal.code() == absl::StatusCode::kAlreadyExists);
+  CHECK(Types(t) == std::vector<EventType>{EventType::kDecisionRefused});
+  CHECK(t.after.reviews.size() == 1);
+}
+
+TEST_CASE(
+    "PlanReview: a terminal or expired approval is refused, nothing "
+    "written",
+    "[transition]") {
+  Approval a = Pending();
+  Transition late = PlanReview(a, Review("alice"), a.expires_at);
+  CHECK(late.refusal.code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(late.events.empty());
+
+  Approval done = PlanReview(a, Review("alice"), kNow).after;
+  REQUIRE(done.state == State::kApproved);
+  Transition again = PlanReview(done, Review("bob"), kNow);
+  CHECK(again.refusal.code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(again.events.empty());
+}
+
+TEST_CASE("PlanReview: the review that completes the quorum decides",
+          "[transition]") {
+  Requirement two = OneApproval();
+  two.approvals_required = 2;
+  Transition first = PlanReview(Pending(two), Review("alice"), kNow);
+  REQUIRE_FALSE(first.refused());
+  CHECK(Types(first) == std::vector<EventType>{EventType::kReviewed});
+  CHECK_FALSE(first.finishes);
+  REQUIRE(first.review.has_value());
+  CHECK(first.review->reviewer == "alice");
+  CHECK(first.after.state == State::kPending);
+
+  Transition second =
+      PlanReview(first.after, Review("bob"), kNow + absl::Seconds(1));
+  CHECK(Types(second) ==
+        std::vector<EventType>{EventType::kReviewed, EventType::kApproved});
+  CHECK(second.finishes);
+  CHECK(second.after.state == State::kApproved);
+  CHECK(second.after.decided_by == "bob");
+  CHECK(second.after.decision_comment == "looked at it");
+  CHECK(second.after.reviews.size() == 2);
+}
+
+TEST_CASE("PlanReview: a deny ends the approval when the rule says so",
+          "[transition]") {
+  Requirement two = OneApproval();
+  two.approvals_required = 2;
+  Transition t =
+      PlanReview(Pending(two), Review("alice", Verdict::kDeny), kNow);
+  CHECK(Types(t) ==
+        std::vector<EventType>{EventType::kReviewed, EventType::kDenied});
+  CHECK(t.after.state == State::kDenied);
+
+  two.deny_ends = false;
+  Transition kept =
+      PlanReview(Pending(two), Review("alice", Verdict::kDeny), kNow);
+  CHECK(Types(kept) == std::vector<EventType>{EventType::kReviewed});
+  CHECK(kept.after.state == State::kPending);
+}
+
+TEST_CASE("PlanCancel: only the requester, only while pending",
+          "[transition]") {
+  Approval a = Pending();
+  Transition other = PlanCancel(a, "alice", "no", kNow);
+  CHECK(other.refusal.code() == absl::StatusCode::kPermissionDenied);
+  CHECK(other.events.empty());
+
+  Transition t = PlanCancel(a, "agent-1", "not needed", kNow);
+  REQUIRE_FALSE(t.refused());
+  CHECK(Types(t) == std::vector<EventType>{EventType::kCancelled});
+  CHECK(t.after.state == State::kCancelled);
+  CHECK(t.after.decision_comment == "not needed");
+  CHECK(t.finishes);
+
+  CHECK(PlanCancel(t.after, "agent-1", "again", kNow).refusal.code() ==
+        absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_CASE("PlanExpire: only a pending approval whose expiry has passed",
+          "[transition]") {
+  Approval a = Pending();
+  CHECK(PlanExpire(a, a.expires_at - absl::Microseconds(1)).refused());
+  Transition t = PlanExpire(a, a.expires_at);
+  REQUIRE_FALSE(t.refused());
+  CHECK(Types(t) == std::vector<EventType>{EventType::kExpired});
+  CHECK(t.events[0].actor == kSystemActor);
+  CHECK(t.after.state == State::kExpired);
+  CHECK(t.after.decided_by.empty());
+  CHECK(PlanExpire(t.after, a.expires_at).refused());
+}
+
+}  // namespace
+}  // namespace approval
