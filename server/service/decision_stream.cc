@@ -84,10 +84,9 @@ void DecisionStream::OnEvent(const EventPtr& event) {
 
 void DecisionStream::Overflow() {
   ClearQueues();
-  FinishLater(grpc::Status(
-      grpc::StatusCode::RESOURCE_EXHAUSTED,
+  FinishLater(ToGrpcStatus(absl::ResourceExhaustedError(
       absl::StrCat("stream fell more than ", params_.max_backlog,
-                   " events behind; resume with after_cursor=", last_sent_)));
+                   " events behind; resume with after_cursor=", last_sent_))));
   metrics_.RecordStreamOverflow();
   // The status goes out behind the write in flight, which a client that
   // stopped reading never takes: past the grace, cancel the call.
@@ -134,8 +133,8 @@ void DecisionStream::OnWriteDone(bool ok) {
     absl::MutexLock lock(&mu_);
     writing_ = false;
     if (!ok) {
-      FinishLater(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                               "write failed: the client went away"));
+      FinishLater(ToGrpcStatus(
+          absl::UnavailableError("write failed: the client went away")));
     } else if (FollowsIds()) {
       // Only terminal events reach an id-following stream, and a terminal
       // state never changes: once every id has one, nothing more can come.
@@ -277,10 +276,12 @@ void DecisionStream::LoadPage() {
     } else if (finished_ || pending_finish_) {
       // Ending (e.g. fell behind while this page loaded): queue nothing.
     } else if (!page.ok()) {
-      FinishLater(grpc::Status(
-          grpc::StatusCode::UNAVAILABLE,
+      // The store's own code: UNAVAILABLE is worth a retry from
+      // last_sent_, DATA_LOSS (a corrupt row) is not.
+      FinishLater(ToGrpcStatus(absl::Status(
+          page.status().code(),
           absl::StrCat("reading past events failed: ", page.status().message(),
-                       "; resume with after_cursor=", last_sent_)));
+                       "; resume with after_cursor=", last_sent_))));
     } else {
       for (ApprovalEvent& e : *page) {
         catchup_pos_ = e.cursor;
