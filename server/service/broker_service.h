@@ -6,7 +6,6 @@
 #define APPROVAL_SERVER_SERVICE_BROKER_SERVICE_H_
 
 #include <functional>
-#include <string_view>
 
 #include "approval/v1/approval.grpc.pb.h"
 #include "server/auth/authenticator.h"

@@ -4,7 +4,6 @@
 #define APPROVAL_SERVER_SERVICE_LOG_H_
 
 #include <string>
-#include <string_view>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
