@@ -677,5 +677,45 @@ TEST_CASE("A statement over statement_timeout fails UNAVAILABLE",
   CHECK((*store)->Decide(Decision(a.id, "alice")).ok());
 }
 
+// Someone with the database credentials (or a bad restore) left rows the
+// broker cannot read. Every read of such a row is DATA_LOSS, the one code
+// for "the stored state is corrupt", never INTERNAL.
+TEST_CASE("A row the store cannot read is DATA_LOSS wherever it is read",
+          "[postgres][errors]") {
+  TestDatabase db;
+  std::unique_ptr<PostgresStore> store = db.OpenAppStore();
+  Approval bad_state = MustCreate(*store, "agent-1", "a");
+  Approval bad_groups = MustCreate(*store, "agent-1", "b");
+  Approval bad_review = MustCreate(*store, "agent-1", "c");
+  REQUIRE(store->Decide(Decision(bad_review.id, "alice", Verdict::kDeny)).ok());
+  {
+    pqxx::connection admin(db.admin_url());
+    pqxx::work tx(admin);
+    tx.exec("ALTER TABLE approvals DROP CONSTRAINT approvals_state_check");
+    tx.exec("ALTER TABLE reviews DROP CONSTRAINT reviews_verdict_check");
+    tx.exec("ALTER TABLE reviews DISABLE TRIGGER ALL");
+    tx.exec_params(
+        "UPDATE approvals SET state = 'bogus', decided_at = now() WHERE id = "
+        "$1::uuid",
+        bad_state.id);
+    tx.exec_params(
+        "UPDATE approvals SET reviewer_groups = '{}' WHERE id = $1::uuid",
+        bad_groups.id);
+    tx.exec_params(
+        "UPDATE reviews SET verdict = 'maybe' WHERE approval_id = $1::uuid",
+        bad_review.id);
+    tx.commit();
+  }
+  for (const Approval& a : {bad_state, bad_groups, bad_review}) {
+    INFO(a.resource);
+    absl::StatusOr<Approval> got = store->Get(a.id);
+    CHECK(got.status().code() == StatusCode::kDataLoss);
+  }
+  ListQuery all;
+  CHECK(store->List(all).status().code() == StatusCode::kDataLoss);
+  CHECK(store->Decide(Decision(bad_state.id, "alice")).status().code() ==
+        StatusCode::kDataLoss);
+}
+
 }  // namespace
 }  // namespace approval::testing
