@@ -32,6 +32,8 @@ readonly PACKAGES=(
   prometheus
   python3
   python3-yaml
+  # tests/deploy: systemd-analyze verify on deploy/approval-broker.service.
+  systemd
   # scripts/fuzz.sh: clang with libFuzzer and the sanitizer runtimes, and
   # llvm-symbolizer for readable stack traces.
   clang-14
