@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Configures and builds the broker and its tests with CMake.
-#   BUILD_DIR  build directory (default: build, relative to the repo root)
-#   JOBS       parallel build jobs (default: 2)
+#   BUILD_DIR      build directory (default: build, relative to the repo root)
+#   JOBS           parallel build jobs (default: 2)
+#   BUILD_TARGETS  space-separated CMake targets to build (default: all)
 # Extra arguments are passed to the CMake configure step (e.g. -DFOO=ON).
 set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
@@ -16,5 +17,6 @@ jobs="${JOBS:-2}"
 
 ab_log "configuring in ${build_dir}"
 cmake -S . -B "${build_dir}" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@"
-ab_log "building with ${jobs} jobs"
-cmake --build "${build_dir}" -j "${jobs}"
+read -r -a targets <<<"${BUILD_TARGETS:-}"
+ab_log "building ${targets[*]:-everything} with ${jobs} jobs"
+cmake --build "${build_dir}" -j "${jobs}" ${targets[@]:+--target "${targets[@]}"}

@@ -25,6 +25,15 @@ readonly PACKAGES=(
   postgresql-client
   openssl
   ca-certificates
+  # tests/deploy: promtool checks and unit-tests deploy/prometheus, and a
+  # prometheus of the test's own (loopback, own port and storage) scrapes a
+  # broker. Installing the package may enable or start Debian's own
+  # prometheus service (port 9090) and node exporter; no test uses them.
+  prometheus
+  python3
+  python3-yaml
+  # tests/deploy: systemd-analyze verify on deploy/approval-broker.service.
+  systemd
   # scripts/fuzz.sh: clang with libFuzzer and the sanitizer runtimes, and
   # llvm-symbolizer for readable stack traces.
   clang-14

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs the broker locally with demo identities: installs what is missing,
-# builds, starts a private PostgreSQL (scripts/pg.sh), migrates, creates the
-# login role, writes .run/tokens.json and .run/config.json, prints the tokens
-# and a grpcurl walkthrough, then serves in the foreground. Ctrl-C stops the
+# builds the broker, approvalctl and the example agent (not the tests),
+# starts a private PostgreSQL (scripts/pg.sh), migrates, creates the login
+# role, writes .run/tokens.json and .run/config.json, prints the tokens and a
+# grpcurl walkthrough, then serves in the foreground. Ctrl-C stops the
 # broker and the PostgreSQL cluster.
 #
 #   APPROVAL_BROKER_PGPORT            PostgreSQL port (default: 55432)
@@ -15,7 +16,9 @@ source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib/common.sh"
 
 cd "${AB_REPO_ROOT}"
 scripts/install-deps.sh
-scripts/build.sh
+# Only what the demo runs: the broker, approvalctl and the example agent
+# (scripts/test.sh builds everything, tests included).
+BUILD_TARGETS="approval-broker approvalctl export_agent" scripts/build.sh
 
 export APPROVAL_BROKER_PGPORT="${APPROVAL_BROKER_PGPORT:-55432}"
 listen="${APPROVAL_BROKER_LISTEN_ADDRESS:-127.0.0.1:50051}"
