@@ -10,8 +10,8 @@
 #include "server/auth/authenticator.h"
 #include "server/auth/refusal.h"
 #include "server/domain/rules.h"
-#include "tests/identity/support/fake_clock.h"
-#include "tests/identity/support/token_minter.h"
+#include "tests/support/identity/fake_clock.h"
+#include "tests/support/identity/token_minter.h"
 #include "tests/support/certs/test_certs.h"
 
 namespace approval::testing {

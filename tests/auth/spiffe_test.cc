@@ -8,7 +8,7 @@
 
 #include "server/auth/authenticator.h"
 #include "server/domain/rules.h"
-#include "tests/identity/support/fake_clock.h"
+#include "tests/support/identity/fake_clock.h"
 #include "tests/support/certs/test_certs.h"
 
 namespace approval::testing {

@@ -1,7 +1,7 @@
 // The self-approval rule with on-behalf-of: the actor may be neither the
 // requester nor the human the requester acted for. Pure rules, then the
 // MemoryStore (the PostgresStore runs the same in
-// on_behalf_of_postgres_test.cc).
+// tests/store/postgres/on_behalf_of_test.cc).
 #include <catch2/catch.hpp>
 
 #include "absl/time/clock.h"

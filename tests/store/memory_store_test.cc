@@ -4,7 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include "tests/support/keys/test_keys.h"
-#include "tests/unit/store_contract.h"
+#include "tests/store/store_contract.h"
 
 namespace approval {
 namespace {

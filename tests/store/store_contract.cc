@@ -1,4 +1,4 @@
-#include "tests/unit/store_contract.h"
+#include "tests/store/store_contract.h"
 
 #include <atomic>
 #include <catch2/catch.hpp>

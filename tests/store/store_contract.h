@@ -1,8 +1,8 @@
 // The ApprovalStore contract (server/store/store.h) as test cases that run
 // against any implementation: MemoryStore here, PostgresStore in
-// tests/postgres. Each case gets a fresh, empty store.
-#ifndef APPROVAL_TESTS_UNIT_STORE_CONTRACT_H_
-#define APPROVAL_TESTS_UNIT_STORE_CONTRACT_H_
+// tests/store/postgres. Each case gets a fresh, empty store.
+#ifndef APPROVAL_TESTS_STORE_STORE_CONTRACT_H_
+#define APPROVAL_TESTS_STORE_STORE_CONTRACT_H_
 
 #include <functional>
 #include <string>
@@ -21,4 +21,4 @@ std::vector<StoreContractCase> StoreContractCases();
 
 }  // namespace approval
 
-#endif  // APPROVAL_TESTS_UNIT_STORE_CONTRACT_H_
+#endif  // APPROVAL_TESTS_STORE_STORE_CONTRACT_H_

@@ -9,7 +9,7 @@
 #include "pqxx/except"
 #include "pqxx/transaction"
 #include "server/store/postgres/postgres_store.h"
-#include "tests/postgres/pg_test_util.h"
+#include "tests/store/postgres/pg_test_util.h"
 #include "tests/support/keys/test_keys.h"
 #include "tests/support/pg/pg_fixture.h"
 

@@ -9,7 +9,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "tests/postgres/pg_test_util.h"
+#include "tests/store/postgres/pg_test_util.h"
 #include "tests/support/pg/pg_fixture.h"
 
 namespace approval::testing {

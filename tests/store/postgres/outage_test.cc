@@ -7,7 +7,7 @@
 #include "pqxx/pqxx"
 #include "server/store/error_detail.h"
 #include "server/store/postgres/postgres_store.h"
-#include "tests/postgres/pg_test_util.h"
+#include "tests/store/postgres/pg_test_util.h"
 #include "tests/support/keys/test_keys.h"
 #include "tests/support/pg/pg_fixture.h"
 

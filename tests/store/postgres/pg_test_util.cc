@@ -1,4 +1,4 @@
-#include "tests/postgres/pg_test_util.h"
+#include "tests/store/postgres/pg_test_util.h"
 
 #include <catch2/catch.hpp>
 

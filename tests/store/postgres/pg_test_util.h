@@ -1,6 +1,6 @@
 // Helpers shared by the PostgreSQL tests.
-#ifndef APPROVAL_TESTS_POSTGRES_PG_TEST_UTIL_H_
-#define APPROVAL_TESTS_POSTGRES_PG_TEST_UTIL_H_
+#ifndef APPROVAL_TESTS_STORE_POSTGRES_PG_TEST_UTIL_H_
+#define APPROVAL_TESTS_STORE_POSTGRES_PG_TEST_UTIL_H_
 
 #include <string>
 #include <vector>
@@ -31,4 +31,4 @@ std::string ExecSql(const std::string& url, const std::string& sql);
 
 }  // namespace approval::testing
 
-#endif  // APPROVAL_TESTS_POSTGRES_PG_TEST_UTIL_H_
+#endif  // APPROVAL_TESTS_STORE_POSTGRES_PG_TEST_UTIL_H_

@@ -21,7 +21,7 @@
 #include "pqxx/transaction"
 #include "server/domain/audit_chain.h"
 #include "server/domain/rules.h"
-#include "tests/postgres/pg_test_util.h"
+#include "tests/store/postgres/pg_test_util.h"
 #include "tests/support/keys/test_keys.h"
 #include "tests/support/pg/pg_fixture.h"
 

@@ -1,6 +1,6 @@
-// The shared ApprovalStore contract (tests/unit/store_contract.h) against
+// The shared ApprovalStore contract (tests/store/store_contract.h) against
 // PostgresStore, each case on a fresh database.
-#include "tests/unit/store_contract.h"
+#include "tests/store/store_contract.h"
 
 #include <catch2/catch.hpp>
 

@@ -1,6 +1,6 @@
 // A settable clock for code that takes std::function<absl::Time()>.
-#ifndef APPROVAL_TESTS_IDENTITY_SUPPORT_FAKE_CLOCK_H_
-#define APPROVAL_TESTS_IDENTITY_SUPPORT_FAKE_CLOCK_H_
+#ifndef APPROVAL_TESTS_SUPPORT_IDENTITY_FAKE_CLOCK_H_
+#define APPROVAL_TESTS_SUPPORT_IDENTITY_FAKE_CLOCK_H_
 
 #include <functional>
 
@@ -34,4 +34,4 @@ class FakeClock final {
 
 }  // namespace approval::testing
 
-#endif  // APPROVAL_TESTS_IDENTITY_SUPPORT_FAKE_CLOCK_H_
+#endif  // APPROVAL_TESTS_SUPPORT_IDENTITY_FAKE_CLOCK_H_

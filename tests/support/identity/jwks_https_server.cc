@@ -1,4 +1,4 @@
-#include "tests/identity/support/jwks_https_server.h"
+#include "tests/support/identity/jwks_https_server.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -4,8 +4,8 @@
 // (so that concurrent fetches would be seen), "Connection: close". It can be
 // held, to play an IdP that is slow until the test says otherwise.
 // Thread-safe; releases held requests and stops on destruction.
-#ifndef APPROVAL_TESTS_IDENTITY_SUPPORT_JWKS_HTTPS_SERVER_H_
-#define APPROVAL_TESTS_IDENTITY_SUPPORT_JWKS_HTTPS_SERVER_H_
+#ifndef APPROVAL_TESTS_SUPPORT_IDENTITY_JWKS_HTTPS_SERVER_H_
+#define APPROVAL_TESTS_SUPPORT_IDENTITY_JWKS_HTTPS_SERVER_H_
 
 #include <string>
 #include <thread>
@@ -70,4 +70,4 @@ class JwksHttpsServer final {
 
 }  // namespace approval::testing
 
-#endif  // APPROVAL_TESTS_IDENTITY_SUPPORT_JWKS_HTTPS_SERVER_H_
+#endif  // APPROVAL_TESTS_SUPPORT_IDENTITY_JWKS_HTTPS_SERVER_H_

@@ -1,4 +1,4 @@
-#include "tests/identity/support/token_minter.h"
+#include "tests/support/identity/token_minter.h"
 
 #include <openssl/bio.h>
 #include <openssl/bn.h>

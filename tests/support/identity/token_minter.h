@@ -3,8 +3,8 @@
 // malicious ones the broker must refuse (alg none, HS256 keyed with the
 // public key, forged headers). Nothing here is ever committed as a key.
 // OpenSSL failures abort: they are impossible states in a test.
-#ifndef APPROVAL_TESTS_IDENTITY_SUPPORT_TOKEN_MINTER_H_
-#define APPROVAL_TESTS_IDENTITY_SUPPORT_TOKEN_MINTER_H_
+#ifndef APPROVAL_TESTS_SUPPORT_IDENTITY_TOKEN_MINTER_H_
+#define APPROVAL_TESTS_SUPPORT_IDENTITY_TOKEN_MINTER_H_
 
 #include <memory>
 #include <string>
@@ -76,4 +76,4 @@ std::string MintHs256(const nlohmann::json& header,
 
 }  // namespace approval::testing
 
-#endif  // APPROVAL_TESTS_IDENTITY_SUPPORT_TOKEN_MINTER_H_
+#endif  // APPROVAL_TESTS_SUPPORT_IDENTITY_TOKEN_MINTER_H_
