@@ -10,9 +10,9 @@
 #include "server/auth/authenticator.h"
 #include "server/auth/refusal.h"
 #include "server/domain/rules.h"
+#include "tests/support/certs/test_certs.h"
 #include "tests/support/identity/fake_clock.h"
 #include "tests/support/identity/token_minter.h"
-#include "tests/support/certs/test_certs.h"
 
 namespace approval::testing {
 namespace {

@@ -10,9 +10,9 @@
 #include "grpcpp/grpcpp.h"
 #include "prometheus/text_serializer.h"
 #include "server/store/memory_store.h"
-#include "tests/support/identity/token_minter.h"
 #include "tests/support/broker/broker_harness.h"
 #include "tests/support/certs/test_certs.h"
+#include "tests/support/identity/token_minter.h"
 #include "tests/support/keys/test_keys.h"
 
 namespace approval::testing {

@@ -19,11 +19,11 @@
 #include "server/auth/jwt_verifier.h"
 #include "server/auth/refusal.h"
 #include "server/store/memory_store.h"
+#include "tests/support/broker/broker_harness.h"
+#include "tests/support/certs/test_certs.h"
 #include "tests/support/identity/fake_clock.h"
 #include "tests/support/identity/jwks_https_server.h"
 #include "tests/support/identity/token_minter.h"
-#include "tests/support/broker/broker_harness.h"
-#include "tests/support/certs/test_certs.h"
 
 namespace approval::testing {
 namespace {

@@ -8,8 +8,8 @@
 
 #include "server/auth/authenticator.h"
 #include "server/domain/rules.h"
-#include "tests/support/identity/fake_clock.h"
 #include "tests/support/certs/test_certs.h"
+#include "tests/support/identity/fake_clock.h"
 
 namespace approval::testing {
 namespace {

@@ -3,8 +3,8 @@
 
 #include <catch2/catch.hpp>
 
-#include "tests/support/keys/test_keys.h"
 #include "tests/store/store_contract.h"
+#include "tests/support/keys/test_keys.h"
 
 namespace approval {
 namespace {
