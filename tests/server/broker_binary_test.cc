@@ -1,17 +1,11 @@
 // The approval-broker binary itself: migrate, serve's start-up checks, a
 // real serve with metrics and graceful shutdown, and audit verify naming a
 // tampered row.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -22,6 +16,7 @@
 #include "tests/support/certs/test_certs.h"
 #include "tests/support/keys/test_keys.h"
 #include "tests/support/pg/pg_fixture.h"
+#include "tests/support/process/serve_process.h"
 
 namespace approval::testing {
 namespace {
@@ -103,8 +98,10 @@ TEST_CASE("a bad config value is named with its key", "[cli]") {
   CHECK_THAT(r.output, Catch::Contains("forever"));
 }
 
-TEST_CASE("serve runs and exposes metrics and stops cleanly on SIGTERM",
-          "[cli][postgres]") {
+TEST_CASE(
+    "serve on port 0 logs the bound ports, exposes metrics, stops cleanly on "
+    "SIGTERM",
+    "[cli][postgres]") {
   TestDatabase db;
   TempDir dir;
   const std::string token = "cli-test-agent-token";
@@ -114,37 +111,20 @@ TEST_CASE("serve runs and exposes metrics and stops cleanly on SIGTERM",
                                                  {"identity", "agent-cli"},
                                                  {"roles", {"agent"}}}}}}
                                    .dump());
-  int grpc_port = FreePort();
-  int metrics_port = FreePort();
   std::string config = dir.Write(
-      "config.json",
-      nlohmann::json{
-          {"database_url", db.app_url()},
-          {"listen_address", absl::StrCat("127.0.0.1:", grpc_port)},
-          {"metrics_address", absl::StrCat("127.0.0.1:", metrics_port)},
-          {"signing_key_file", TestSigningKeyFile()},
-          {"auth", {{"tokens_file", tokens}}}}
-          .dump());
-  std::string log = dir.path() + "/serve.log";
-  pid_t pid = fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    FILE* out = freopen(log.c_str(), "w", stderr);
-    (void)out;
-    execl(APPROVAL_BROKER_BINARY, APPROVAL_BROKER_BINARY, "serve", "--config",
-          config.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  std::string address = absl::StrCat("127.0.0.1:", grpc_port);
-  int health = AwaitHealth(address, 1, absl::Seconds(30));
-  auto log_text = [&] {
-    std::ifstream in(log);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-  };
-  INFO(log_text());
-  REQUIRE(health == 1);
+      "config.json", nlohmann::json{{"database_url", db.app_url()},
+                                    {"listen_address", "127.0.0.1:0"},
+                                    {"metrics_address", "127.0.0.1:0"},
+                                    {"signing_key_file", TestSigningKeyFile()},
+                                    {"auth", {{"tokens_file", tokens}}}}
+                         .dump());
+  ServeProcess broker(config, dir.path() + "/serve.log");
+  broker.Start();
+  INFO(broker.Log());
+  // The log names the port the OS picked for port 0, not port 0.
+  const std::string address = broker.address();
+  CHECK(address != "127.0.0.1:0");
+  CHECK(broker.metrics_port() != 0);
 
   auto stub = v1::ApprovalBroker::NewStub(
       grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
@@ -155,25 +135,14 @@ TEST_CASE("serve runs and exposes metrics and stops cleanly on SIGTERM",
   INFO(s.error_message());
   REQUIRE(s.ok());
 
-  std::string metrics = HttpGet(metrics_port, "/metrics");
+  std::string metrics = HttpGet(broker.metrics_port(), "/metrics");
   CHECK_THAT(metrics,
              Catch::Contains("approval_requests_total{outcome=\"created\","
                              "rule=\"default\"} 1"));
   CHECK_THAT(metrics, Catch::Contains("approval_decision_streams_open"));
   CHECK_THAT(metrics, Catch::Contains("approval_rpc_duration_seconds"));
 
-  REQUIRE(kill(pid, SIGTERM) == 0);
-  int status = 0;
-  absl::Time give_up = absl::Now() + absl::Seconds(30);
-  pid_t done = 0;
-  while ((done = waitpid(pid, &status, WNOHANG)) == 0 &&
-         absl::Now() < give_up) {
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  if (done == 0) kill(pid, SIGKILL);
-  REQUIRE(done == pid);
-  CHECK(WIFEXITED(status));
-  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(broker.Stop() == 0);
 }
 
 // `approval-broker audit verify` against `db`, trusting the test key's public

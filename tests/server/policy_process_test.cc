@@ -2,13 +2,9 @@
 // request's parameters reaches the database, a stream or the log; SIGHUP
 // reloads the policy file and keeps the old one when the new one is bad.
 #include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <catch2/catch.hpp>
-#include <fstream>
 #include <map>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -21,6 +17,7 @@
 #include "tests/support/certs/test_certs.h"
 #include "tests/support/keys/test_keys.h"
 #include "tests/support/pg/pg_fixture.h"
+#include "tests/support/process/serve_process.h"
 
 namespace approval::testing {
 namespace {
@@ -38,55 +35,21 @@ const std::map<std::string, std::pair<std::string, std::string>>& Identities() {
   return *kIdentities;
 }
 
-// A running `approval-broker serve` with its stderr in a file.
+// A running `approval-broker serve` with the test's identities and policy.
 class BrokerProcess final {
  public:
   BrokerProcess(const TestDatabase& db, const TempDir& dir,
-                const std::string& policy_file) {
-    nlohmann::json tokens = nlohmann::json::array();
-    for (const auto& [identity, token_role] : Identities()) {
-      tokens.push_back({{"sha256", Sha256Hex(token_role.first)},
-                        {"identity", identity},
-                        {"roles", {token_role.second}}});
-    }
-    const std::string tokens_file =
-        dir.Write("tokens.json", nlohmann::json{{"tokens", tokens}}.dump());
-    const std::string key_file = dir.Write(
-        "fingerprint.key", "test-only fingerprint key, 32+ bytes long");
-    grpc_port_ = FreePort();
-    metrics_port_ = FreePort();
-    const std::string config = dir.Write(
-        "config.json",
-        nlohmann::json{
-            {"database_url", db.app_url()},
-            {"listen_address", absl::StrCat("127.0.0.1:", grpc_port_)},
-            {"metrics_address", absl::StrCat("127.0.0.1:", metrics_port_)},
-            {"policy_file", policy_file},
-            {"fingerprint_key_file", key_file},
-            {"signing_key_file", TestSigningKeyFile()},
-            {"auth", {{"tokens_file", tokens_file}}}}
-            .dump());
-    log_ = dir.path() + "/serve.log";
-    pid_ = fork();
-    REQUIRE(pid_ >= 0);
-    if (pid_ == 0) {
-      FILE* out = freopen(log_.c_str(), "w", stderr);
-      (void)out;
-      execl(APPROVAL_BROKER_BINARY, APPROVAL_BROKER_BINARY, "serve", "--config",
-            config.c_str(), static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    INFO(Log());
-    REQUIRE(AwaitHealth(address(), 1, absl::Seconds(30)) == 1);
-    stub_ = v1::ApprovalBroker::NewStub(
-        grpc::CreateChannel(address(), grpc::InsecureChannelCredentials()));
+                const std::string& policy_file)
+      : process_(WriteConfig(db, dir, policy_file), dir.path() + "/serve.log") {
+    process_.Start();
+    stub_ = v1::ApprovalBroker::NewStub(grpc::CreateChannel(
+        process_.address(), grpc::InsecureChannelCredentials()));
   }
 
   ~BrokerProcess() {
-    if (pid_ > 0) Stop();
+    if (stub_ != nullptr) Stop();
   }
 
-  std::string address() const { return absl::StrCat("127.0.0.1:", grpc_port_); }
   v1::ApprovalBroker::Stub& stub() { return *stub_; }
 
   std::unique_ptr<grpc::ClientContext> Context(const std::string& identity) {
@@ -97,16 +60,13 @@ class BrokerProcess final {
     return ctx;
   }
 
-  std::string Log() const {
-    std::ifstream in(log_);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
+  std::string Log() const { return process_.Log(); }
+
+  std::string Metrics() const {
+    return HttpGet(process_.metrics_port(), "/metrics");
   }
 
-  std::string Metrics() const { return HttpGet(metrics_port_, "/metrics"); }
-
-  void Signal(int sig) { REQUIRE(kill(pid_, sig) == 0); }
+  void Signal(int sig) { process_.Signal(sig); }
 
   // Bounded wait until /metrics contains `line`.
   bool AwaitMetric(const std::string& line) const {
@@ -121,25 +81,35 @@ class BrokerProcess final {
   // SIGTERM and wait for a clean exit.
   void Stop() {
     stub_.reset();
-    REQUIRE(kill(pid_, SIGTERM) == 0);
-    int status = 0;
-    absl::Time give_up = absl::Now() + absl::Seconds(30);
-    pid_t done = 0;
-    while ((done = waitpid(pid_, &status, WNOHANG)) == 0 &&
-           absl::Now() < give_up) {
-      absl::SleepFor(absl::Milliseconds(20));
-    }
-    if (done == 0) kill(pid_, SIGKILL);
-    pid_ = 0;
-    CHECK(done > 0);
-    CHECK(WIFEXITED(status));
+    CHECK(process_.Stop() == 0);
   }
 
  private:
-  int grpc_port_ = 0;
-  int metrics_port_ = 0;
-  std::string log_;
-  pid_t pid_ = 0;
+  // The config file: gRPC and metrics on port 0, the identities' tokens.
+  static std::string WriteConfig(const TestDatabase& db, const TempDir& dir,
+                                 const std::string& policy_file) {
+    nlohmann::json tokens = nlohmann::json::array();
+    for (const auto& [identity, token_role] : Identities()) {
+      tokens.push_back({{"sha256", Sha256Hex(token_role.first)},
+                        {"identity", identity},
+                        {"roles", {token_role.second}}});
+    }
+    const std::string tokens_file =
+        dir.Write("tokens.json", nlohmann::json{{"tokens", tokens}}.dump());
+    const std::string key_file = dir.Write(
+        "fingerprint.key", "test-only fingerprint key, 32+ bytes long");
+    return dir.Write("config.json",
+                     nlohmann::json{{"database_url", db.app_url()},
+                                    {"listen_address", "127.0.0.1:0"},
+                                    {"metrics_address", "127.0.0.1:0"},
+                                    {"policy_file", policy_file},
+                                    {"fingerprint_key_file", key_file},
+                                    {"signing_key_file", TestSigningKeyFile()},
+                                    {"auth", {{"tokens_file", tokens_file}}}}
+                         .dump());
+  }
+
+  ServeProcess process_;
   std::unique_ptr<v1::ApprovalBroker::Stub> stub_;
 };
 

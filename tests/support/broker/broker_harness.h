@@ -77,10 +77,6 @@ int HealthStatus(const std::string& address, const std::string& service = "");
 // returns the last status seen.
 int AwaitHealth(const std::string& address, int want, absl::Duration timeout);
 
-// A loopback TCP port that was free a moment ago (for a child process that
-// must be told its port up front).
-int FreePort();
-
 // A plain HTTP/1.0 GET on 127.0.0.1:`port`; the whole response, or "" on
 // error.
 std::string HttpGet(int port, const std::string& path);
