@@ -9,28 +9,6 @@
 namespace approval::testing {
 namespace {
 
-// Restarts the cluster even when an assertion ends the test early, so the
-// tests after this one find it running.
-class RestartOnExit {
- public:
-  explicit RestartOnExit(PgServerControl& pg) : pg_(pg) {}
-  ~RestartOnExit() {
-    if (stopped_) pg_.Start();
-  }
-  void Stop() {
-    pg_.Stop();
-    stopped_ = true;
-  }
-  void Start() {
-    pg_.Start();
-    stopped_ = false;
-  }
-
- private:
-  PgServerControl& pg_;
-  bool stopped_ = false;
-};
-
 // The port of a postgresql://user@host:port/db URL.
 std::string DatabasePort(const std::string& url) {
   const size_t at = url.rfind('@');

@@ -8,52 +8,15 @@
 #include "absl/time/clock.h"
 #include "server/domain/rules.h"
 #include "tests/support/keys/test_keys.h"
-#include "tests/support/test_requests.h"
+#include "tests/support/store/store_requests.h"
 
 namespace approval {
 namespace {
 
-NewApproval MakeRequest(const std::string& requester,
-                        const std::string& key = "",
-                        const std::string& table = "customers",
-                        absl::Duration ttl = absl::Minutes(10)) {
-  RequestInput in;
-  in.action = "db.export";
-  in.resource = "postgres://prod/" + table;
-  in.parameters_json = R"({"table":")" + table + R"(","rows":12})";
-  in.justification = "report";
-  in.idempotency_key = key;
-  in.ttl = ttl;
-  Limits limits;
-  absl::StatusOr<NewApproval> a = MakeNewApproval(in, requester, limits);
-  REQUIRE(a.ok());
-  return *a;
-}
-
-Approval MustCreate(ApprovalStore& store, const std::string& requester,
-                    const std::string& table = "customers") {
-  absl::StatusOr<CreateResult> r =
-      store.Create(MakeRequest(requester, "", table));
-  REQUIRE(r.ok());
-  REQUIRE(r->created);
-  return r->approval;
-}
-
-DecideInput Decision(const std::string& id, const std::string& actor,
-                     Verdict v = Verdict::kApprove) {
-  DecideInput in;
-  in.approval_id = id;
-  in.actor = actor;
-  in.verdict = v;
-  in.comment = "looks fine";
-  return in;
-}
-
-std::vector<AuditEvent> AllAudit(ApprovalStore& store) {
-  absl::StatusOr<std::vector<AuditEvent>> events = store.AuditEvents(0, 10000);
-  REQUIRE(events.ok());
-  return *events;
-}
+using testing::AllAuditEvents;
+using testing::Decision;
+using testing::MakeRequest;
+using testing::MustCreate;
 
 void CreateThenGet(ApprovalStore& store) {
   NewApproval req = MakeRequest("agent-1", "", "customers", absl::Minutes(7));
@@ -125,7 +88,7 @@ void SelfApprovalRefusedAndAudited(ApprovalStore& store) {
   absl::StatusOr<ApprovalEvent> r = store.Decide(Decision(a.id, "agent-1"));
   CHECK(r.status().code() == absl::StatusCode::kPermissionDenied);
   CHECK(store.Get(a.id)->state == State::kPending);
-  std::vector<AuditEvent> audit = AllAudit(store);
+  std::vector<AuditEvent> audit = AllAuditEvents(store);
   REQUIRE(audit.size() == 2);
   CHECK(audit[1].type == EventType::kDecisionRefused);
   CHECK(audit[1].actor == "agent-1");
@@ -279,7 +242,7 @@ void ConcurrentDecidersOneWinner(ApprovalStore& store) {
   CHECK(precondition == kDeciders - 1);
   CHECK(other == 0);
   int decisions = 0;
-  for (const AuditEvent& e : AllAudit(store)) {
+  for (const AuditEvent& e : AllAuditEvents(store)) {
     if (e.type == EventType::kApproved || e.type == EventType::kDenied) {
       ++decisions;
     }
@@ -338,7 +301,7 @@ DecideInput Review(const std::string& id, const std::string& actor,
 
 std::vector<EventType> AuditTypes(ApprovalStore& store, const std::string& id) {
   std::vector<EventType> out;
-  for (const AuditEvent& e : AllAudit(store)) {
+  for (const AuditEvent& e : AllAuditEvents(store)) {
     if (e.approval_id == id) out.push_back(e.type);
   }
   return out;
@@ -453,7 +416,7 @@ void AutomaticOutcomesAreRecordedWithTheirRule(ApprovalStore& store) {
   CHECK(denied->approval.state == State::kDenied);
   CHECK(store.Get(denied->approval.id)->state == State::kDenied);
 
-  std::vector<AuditEvent> audit = AllAudit(store);
+  std::vector<AuditEvent> audit = AllAuditEvents(store);
   REQUIRE(audit.size() == 4);
   CHECK(audit[1].type == EventType::kApproved);
   CHECK(audit[1].actor == kPolicyActor);
@@ -503,7 +466,7 @@ void AuditQueryFilters(ApprovalStore& store) {
   REQUIRE(page2->size() == 2);
   CHECK(page2->front().seq == page1->back().seq + 1);
 
-  const std::vector<AuditEvent> all = AllAudit(store);
+  const std::vector<AuditEvent> all = AllAuditEvents(store);
   AuditQuery window;
   window.from = all[1].occurred_at;
   window.until = all[1].occurred_at + absl::Microseconds(1);

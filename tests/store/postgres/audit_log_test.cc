@@ -9,9 +9,9 @@
 #include "pqxx/except"
 #include "pqxx/transaction"
 #include "server/store/postgres/postgres_store.h"
-#include "tests/store/postgres/pg_test_util.h"
 #include "tests/support/keys/test_keys.h"
 #include "tests/support/pg/pg_fixture.h"
+#include "tests/support/store/store_requests.h"
 
 namespace approval::testing {
 namespace {

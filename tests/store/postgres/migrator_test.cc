@@ -9,8 +9,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "tests/store/postgres/pg_test_util.h"
 #include "tests/support/pg/pg_fixture.h"
+#include "tests/support/store/store_requests.h"
 
 namespace approval::testing {
 namespace {

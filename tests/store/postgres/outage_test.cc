@@ -7,34 +7,12 @@
 #include "pqxx/pqxx"
 #include "server/store/error_detail.h"
 #include "server/store/postgres/postgres_store.h"
-#include "tests/store/postgres/pg_test_util.h"
 #include "tests/support/keys/test_keys.h"
 #include "tests/support/pg/pg_fixture.h"
+#include "tests/support/store/store_requests.h"
 
 namespace approval::testing {
 namespace {
-
-// Starts the server again however the test ends, before the database is
-// dropped.
-class RestartOnExit final {
- public:
-  explicit RestartOnExit(PgServerControl& control) : control_(control) {}
-  ~RestartOnExit() {
-    if (stopped_) control_.Start();
-  }
-  void Stop() {
-    control_.Stop();
-    stopped_ = true;
-  }
-  void Start() {
-    control_.Start();
-    stopped_ = false;
-  }
-
- private:
-  PgServerControl& control_;
-  bool stopped_ = false;
-};
 
 TEST_CASE("The store reports UNAVAILABLE during an outage and recovers",
           "[postgres][outage]") {

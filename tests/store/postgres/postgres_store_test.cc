@@ -21,9 +21,9 @@
 #include "pqxx/transaction"
 #include "server/domain/audit_chain.h"
 #include "server/domain/rules.h"
-#include "tests/store/postgres/pg_test_util.h"
 #include "tests/support/keys/test_keys.h"
 #include "tests/support/pg/pg_fixture.h"
+#include "tests/support/store/store_requests.h"
 
 namespace approval::testing {
 namespace {
@@ -61,15 +61,6 @@ std::string KeyValueConninfo(const std::string& url) {
   }
   PQconninfoFree(options);
   return out;
-}
-
-Approval MustCreate(ApprovalStore& store, const std::string& requester,
-                    const std::string& table = "customers") {
-  absl::StatusOr<CreateResult> r =
-      store.Create(MakeRequest(requester, "", table));
-  REQUIRE(r.ok());
-  REQUIRE(r->created);
-  return r->approval;
 }
 
 TEST_CASE("Open fails UNAVAILABLE when the database cannot be reached",

@@ -1,6 +1,8 @@
-// Helpers shared by the PostgreSQL tests.
-#ifndef APPROVAL_TESTS_STORE_POSTGRES_PG_TEST_UTIL_H_
-#define APPROVAL_TESTS_STORE_POSTGRES_PG_TEST_UTIL_H_
+// Requests, decisions and audit reads for tests that drive an ApprovalStore
+// directly (the store contract, the PostgresStore tests); failures fail the
+// test (Catch REQUIRE).
+#ifndef APPROVAL_TESTS_SUPPORT_STORE_STORE_REQUESTS_H_
+#define APPROVAL_TESTS_SUPPORT_STORE_STORE_REQUESTS_H_
 
 #include <string>
 #include <vector>
@@ -21,14 +23,14 @@ DecideInput Decision(const std::string& id, const std::string& actor,
                      Verdict verdict = Verdict::kApprove,
                      const std::string& comment = "looks fine");
 
+// Creates MakeRequest(requester, "", table) in `store`; REQUIREs a new
+// approval and returns it.
+Approval MustCreate(ApprovalStore& store, const std::string& requester,
+                    const std::string& table = "customers");
+
 // Every audit event of `store`; fails the test on error.
 std::vector<AuditEvent> AllAuditEvents(ApprovalStore& store);
 
-// Runs `sql` on a new connection to `url` in one transaction and returns the
-// first column of the first row as text ("" without rows). Throws what
-// libpqxx throws.
-std::string ExecSql(const std::string& url, const std::string& sql);
-
 }  // namespace approval::testing
 
-#endif  // APPROVAL_TESTS_STORE_POSTGRES_PG_TEST_UTIL_H_
+#endif  // APPROVAL_TESTS_SUPPORT_STORE_STORE_REQUESTS_H_

@@ -1,10 +1,8 @@
-#include "tests/store/postgres/pg_test_util.h"
+#include "tests/support/store/store_requests.h"
 
 #include <catch2/catch.hpp>
 
 #include "absl/status/statusor.h"
-#include "pqxx/connection"
-#include "pqxx/transaction"
 #include "server/domain/rules.h"
 #include "tests/support/test_requests.h"
 
@@ -36,20 +34,20 @@ DecideInput Decision(const std::string& id, const std::string& actor,
   return in;
 }
 
+Approval MustCreate(ApprovalStore& store, const std::string& requester,
+                    const std::string& table) {
+  absl::StatusOr<CreateResult> r =
+      store.Create(MakeRequest(requester, "", table));
+  REQUIRE(r.ok());
+  REQUIRE(r->created);
+  return r->approval;
+}
+
 std::vector<AuditEvent> AllAuditEvents(ApprovalStore& store) {
   absl::StatusOr<std::vector<AuditEvent>> events =
       store.AuditEvents(0, 1000000);
   REQUIRE(events.ok());
   return *events;
-}
-
-std::string ExecSql(const std::string& url, const std::string& sql) {
-  pqxx::connection conn(url);
-  pqxx::work tx(conn);
-  pqxx::result r = tx.exec(sql);
-  tx.commit();
-  if (r.empty() || r.columns() == 0 || r[0][0].is_null()) return "";
-  return r[0][0].as<std::string>();
 }
 
 }  // namespace approval::testing
