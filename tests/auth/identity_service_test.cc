@@ -40,11 +40,7 @@ const TestKey& IdpKey() {
 class IdentityBroker {
  public:
   IdentityBroker() : store_([] { return absl::Now(); }, TestSigner()) {
-    const KeyPair server = pki_.Server();
-    Config config = HarnessConfig();
-    config.tls.cert_file = dir_.Write("server.crt", server.cert_pem);
-    config.tls.key_file = dir_.Write("server.key", server.key_pem);
-    config.tls.client_ca_file = dir_.Write("ca.crt", pki_.ca().cert_pem);
+    Config config = TlsHarnessConfig(pki_, dir_);
     OidcConfig& oidc = config.auth.oidc;
     oidc.issuer = kIssuer;
     oidc.audience = kAudience;

@@ -38,11 +38,7 @@ TEST_CASE("an mTLS identity cannot approve its own request",
           "[service][postgres][mtls]") {
   TestPki pki;
   TempDir dir;
-  KeyPair server = pki.Server();
-  Config config = HarnessConfig();
-  config.tls.cert_file = dir.Write("server.crt", server.cert_pem);
-  config.tls.key_file = dir.Write("server.key", server.key_pem);
-  config.tls.client_ca_file = dir.Write("ca.crt", pki.ca().cert_pem);
+  Config config = TlsHarnessConfig(pki, dir);
   // Carol may both request and review: the rule must still hold.
   config.auth.mtls_identities = {{kCarol, {Role::kAgent, Role::kReviewer}}};
 
@@ -89,11 +85,7 @@ TEST_CASE("a certificate from another CA is refused at the handshake",
           "[service][postgres][mtls]") {
   TestPki pki, stranger;
   TempDir dir;
-  KeyPair server = pki.Server();
-  Config config = HarnessConfig();
-  config.tls.cert_file = dir.Write("server.crt", server.cert_pem);
-  config.tls.key_file = dir.Write("server.key", server.key_pem);
-  config.tls.client_ca_file = dir.Write("ca.crt", pki.ca().cert_pem);
+  Config config = TlsHarnessConfig(pki, dir);
   config.auth.mtls_identities = {{kCarol, {Role::kReviewer}}};
   TestDatabase db;
   std::unique_ptr<PostgresStore> store = db.OpenAppStore();

@@ -56,6 +56,23 @@ Config HarnessConfig() {
   return c;
 }
 
+Config TlsHarnessConfig(const TestPki& pki, const TempDir& dir) {
+  Config c = HarnessConfig();
+  KeyPair server = pki.Server();
+  c.tls.cert_file = dir.Write("server.crt", server.cert_pem);
+  c.tls.key_file = dir.Write("server.key", server.key_pem);
+  c.tls.client_ca_file = dir.Write("ca.crt", pki.ca().cert_pem);
+  return c;
+}
+
+Config TwoApprovalsConfig(const TempDir& dir) {
+  Config c = HarnessConfig();
+  c.policy_file = dir.Write("policy.json",
+                            R"({"rules": [{"name": "two-eyes", "action": "*",
+                     "approvals_required": 2}]})");
+  return c;
+}
+
 BrokerHarness::BrokerHarness(ApprovalStore& store, Config config,
                              CrossProcessSignal* signal)
     : config_(std::move(config)) {

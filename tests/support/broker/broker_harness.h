@@ -21,11 +21,20 @@
 #include "server/service/broker_server.h"
 #include "server/service/metrics.h"
 #include "server/store/store.h"
+#include "tests/support/certs/test_certs.h"
 
 namespace approval::testing {
 
 // Test-friendly defaults: port 0, no metrics listener, fast sweeps.
 Config HarnessConfig();
+
+// HarnessConfig serving TLS with pki's server certificate and asking for
+// client certificates signed by pki's CA (files written into `dir`).
+Config TlsHarnessConfig(const TestPki& pki, const TempDir& dir);
+
+// HarnessConfig with a policy (written into `dir`) whose one rule,
+// "two-eyes", needs two approvals for any action.
+Config TwoApprovalsConfig(const TempDir& dir);
 
 class BrokerHarness {
  public:
