@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets in fuzz/ with clang-14 (coverage, ASan and
-# UBSan) and runs each for a bounded time on its committed seed corpus.
-# New inputs go to a scratch directory, so fuzz/corpus/ is never modified.
+# UBSan; warnings are errors) and runs each for a bounded time on its
+# committed seed corpus. New inputs go to a scratch directory, so
+# fuzz/corpus/ is never modified.
 # Exits non-zero when a target crashes, leaks, times out or breaks one of
 # its invariants; the input that did it is kept in
 # <FUZZ_BUILD_DIR>/fuzz-artifacts/.
@@ -35,7 +36,8 @@ fi
 
 ab_log "configuring fuzz targets in ${build_dir}"
 CC=clang-14 CXX=clang++-14 cmake -S . -B "${build_dir}" \
-  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAPPROVAL_FUZZ=ON >/dev/null
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAPPROVAL_FUZZ=ON -DAPPROVAL_WERROR=ON \
+  >/dev/null
 ab_log "building ${#targets[@]} fuzz targets with ${jobs} jobs"
 cmake --build "${build_dir}" -j "${jobs}" --target "${targets[@]}"
 

@@ -39,6 +39,8 @@ readonly PACKAGES=(
   clang-14
   libclang-rt-14-dev
   llvm-14
+  # scripts/check-format.sh
+  clang-format-14
 )
 
 is_installed() {

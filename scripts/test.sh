@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Sets everything up (system packages, build, a private PostgreSQL cluster)
 # and runs every check CI runs, timing each phase:
-#   1. the whole CTest suite, built with ASan+UBSan (any sanitizer report
-#      fails its test);
-#   2. every libFuzzer target in fuzz/ for FUZZ_SECONDS on its seed corpus
-#      (scripts/fuzz.sh).
-# Exits non-zero when a test or a fuzz target fails. Extra arguments go to
-# ctest, e.g. `scripts/test.sh -R postgres -V` (with FUZZ_SECONDS=0 to skip
-# fuzzing).
+#   1. clang-format-14 over every tracked C++ file (scripts/check-format.sh);
+#   2. the whole CTest suite, built with ASan+UBSan and -Werror (any
+#      sanitizer report fails its test, any compiler warning the build);
+#   3. every libFuzzer target in fuzz/ for FUZZ_SECONDS on its seed corpus
+#      (scripts/fuzz.sh, also -Werror).
+# Exits non-zero when the format check, a test or a fuzz target fails.
+# Extra arguments go to ctest, e.g. `scripts/test.sh -R postgres -V` (with
+# FUZZ_SECONDS=0 to skip fuzzing).
 #
 #   APPROVAL_BROKER_TEST_PGPORT  port of the test cluster (default: 55433)
 #   APPROVAL_BROKER_TEST_PGDATA  its data directory (default: <repo>/.pgdata-test)
@@ -23,7 +24,7 @@
 # The tests get a cluster of their own, apart from the demo's (.pgdata, port
 # 55432), because they stop and start it to simulate a database outage and
 # this script stops it when it ends. The last line is "N passed, N failed",
-# counting CTest tests and fuzz targets.
+# counting the format check, CTest tests and fuzz targets.
 set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
 source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib/common.sh"
@@ -47,12 +48,17 @@ print_phases() {
 scripts/install-deps.sh
 end_phase "install packages"
 
+# Counted like one test; a failure here still runs everything else.
+format_rc=0
+scripts/check-format.sh || format_rc=$?
+end_phase "format (clang-format-14)"
+
 sanitize="${SANITIZE:-1}"
 if [[ "${sanitize}" == 1 ]]; then
   export BUILD_DIR="${BUILD_DIR:-build-sanitize}"
   # -O1 -g1: what ASan recommends, and far quicker to compile than -O2 -g on
   # a 2-core machine; line tables are enough for the reports' stack traces.
-  scripts/build.sh -DAPPROVAL_SANITIZE=ON \
+  scripts/build.sh -DAPPROVAL_SANITIZE=ON -DAPPROVAL_WERROR=ON \
     "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG"
   # Any ASan or UBSan report aborts the process, which fails its test.
   # LeakSanitizer too: tests/lsan.supp lists the one-time allocations of
@@ -62,7 +68,7 @@ if [[ "${sanitize}" == 1 ]]; then
   export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
   end_phase "build (ASan+UBSan)"
 else
-  scripts/build.sh -DAPPROVAL_SANITIZE=OFF
+  scripts/build.sh -DAPPROVAL_SANITIZE=OFF -DAPPROVAL_WERROR=ON
   end_phase "build"
 fi
 
@@ -103,6 +109,13 @@ if [[ -n "${summary}" ]]; then
   passed=$((total - failed))
 fi
 echo "tests: ${passed} passed, ${failed} failed"
+if ((format_rc == 0)); then
+  passed=$((passed + 1))
+else
+  echo "format: FAILED (scripts/check-format.sh names the files)"
+  failed=$((failed + 1))
+  ((rc != 0)) || rc=${format_rc}
+fi
 
 if [[ "${FUZZ_SECONDS:-20}" != 0 ]]; then
   fuzz_log="$(mktemp "${TMPDIR:-/tmp}/approval-fuzz-log-XXXXXX")"

@@ -147,6 +147,11 @@ absl::Status RequireDatabaseUrl(const Config& c) {
   return absl::OkStatus();
 }
 
+// `address` (host:port) with its port replaced by `port`.
+std::string WithPort(absl::string_view address, int port) {
+  return absl::StrCat(address.substr(0, address.rfind(':')), ":", port);
+}
+
 int RunServe(const Config& config) {
   // Signals are taken by one thread with sigwait, so every other thread
   // (gRPC's, the metrics server's, the pool's) must start with them blocked.
@@ -194,11 +199,16 @@ int RunServe(const Config& config) {
   absl::StatusOr<std::unique_ptr<BrokerServer>> server =
       BrokerServer::Start(config, **store, **auth, metrics, &signal);
   if (!server.ok()) return Fail("serve", server.status(), kExitFailure);
-  LogInfo("approval-broker serving gRPC on ", config.listen_address,
+  // The ports actually bound (port 0 in the config: the OS picks one), so
+  // whoever started the process, tests included, can find it.
+  LogInfo("approval-broker serving gRPC on ",
+          WithPort(config.listen_address, (*server)->port()),
           config.tls.enabled() ? " (TLS)" : " (plaintext)",
-          config.metrics_address.empty()
+          exposer == nullptr
               ? std::string(", metrics off")
-              : absl::StrCat(", metrics on http://", config.metrics_address,
+              : absl::StrCat(", metrics on http://",
+                             WithPort(config.metrics_address,
+                                      exposer->GetListeningPorts().at(0)),
                              "/metrics"));
 
   std::thread waiter([&signals, s = server->get()] {

@@ -1,6 +1,6 @@
 // ApprovalStore: durable state of approvals and the audit chain.
 //
-// Contract shared by every implementation (tests/unit/store_contract.h runs
+// Contract shared by every implementation (tests/store/store_contract.h runs
 // the same suite against each):
 // - Every state change and its audit event commit atomically; a method
 //   returns OK only after its change is durable.

@@ -654,11 +654,7 @@ TEST_CASE("approvalctl decides over mTLS as the certificate's identity",
   constexpr char kCarol[] = "spiffe://test.example/ops/carol";
   TestPki pki;
   TempDir dir;
-  KeyPair server = pki.Server();
-  Config config = HarnessConfig();
-  config.tls.cert_file = dir.Write("server.crt", server.cert_pem);
-  config.tls.key_file = dir.Write("server.key", server.key_pem);
-  config.tls.client_ca_file = dir.Write("ca.crt", pki.ca().cert_pem);
+  Config config = TlsHarnessConfig(pki, dir);
   config.auth.mtls_identities = {{kCarol, {Role::kReviewer}}};
   Broker b(config);
   PemFiles carol = WriteKeyPair(dir, "carol", pki.Client({kCarol}, "carol"));
@@ -690,16 +686,6 @@ TEST_CASE("approvalctl decides over mTLS as the certificate's identity",
       RunCtl({"pending", "--ca", dir.path() + "/ca.crt"}, {env[0]});
   INFO(anonymous);
   CHECK(anonymous.exit_code == 4);
-}
-
-// A broker whose one rule needs two approvals from any reviewer.
-Config TwoApprovalsConfig(TempDir& dir) {
-  Config config = HarnessConfig();
-  config.policy_file =
-      dir.Write("policy.json",
-                R"({"rules": [{"name": "two-eyes", "action": "*",
-                     "approvals_required": 2}]})");
-  return config;
 }
 
 std::vector<std::string> Lines(const std::string& text) {

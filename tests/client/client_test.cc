@@ -216,11 +216,7 @@ TEST_CASE_METHOD(ClientFixture,
 TEST_CASE("a review short of the quorum keeps the client waiting",
           "[client][postgres][quorum]") {
   TempDir dir;
-  Config config = HarnessConfig();
-  config.policy_file =
-      dir.Write("policy.json",
-                R"({"rules": [{"name": "two-eyes", "action": "*",
-                     "approvals_required": 2}]})");
+  Config config = TwoApprovalsConfig(dir);
   TestDatabase db;
   std::unique_ptr<PostgresStore> store = db.OpenAppStore();
   BrokerHarness harness(*store, config);
@@ -444,11 +440,7 @@ TEST_CASE("over mTLS the client certificate is the agent's identity",
   constexpr char kAgent[] = "spiffe://test.example/agents/exporter";
   TestPki pki;
   TempDir dir;
-  Config config = HarnessConfig();
-  PemFiles server = WriteKeyPair(dir, "server", pki.Server());
-  config.tls.cert_file = server.cert_file;
-  config.tls.key_file = server.key_file;
-  config.tls.client_ca_file = dir.Write("ca.crt", pki.ca().cert_pem);
+  Config config = TlsHarnessConfig(pki, dir);
   config.auth.mtls_identities = {{kAgent, {Role::kAgent}}};
   TestDatabase db;
   std::unique_ptr<PostgresStore> store = db.OpenAppStore();

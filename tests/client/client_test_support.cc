@@ -1,17 +1,7 @@
 #include "tests/client/client_test_support.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <catch2/catch.hpp>
-#include <cstdio>
-#include <fstream>
 #include <random>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -117,7 +107,9 @@ grpc::Status BrokerCaller::GetSigningKey(v1::SigningKey* key) const {
 }
 
 BrokerProcess::BrokerProcess(const std::string& database_url)
-    : grpc_port_(FreePort()), metrics_port_(FreePort()) {
+    : process_(WriteConfig(database_url), dir_.path() + "/broker.log") {}
+
+std::string BrokerProcess::WriteConfig(const std::string& database_url) {
   nlohmann::json tokens = {{"tokens", nlohmann::json::array()}};
   for (const auto& [identity, role] :
        {std::pair<std::string, std::string>{"agent-1", "agent"},
@@ -128,46 +120,13 @@ BrokerProcess::BrokerProcess(const std::string& database_url)
                                 {"roles", {role}}});
   }
   std::string tokens_path = dir_.Write("tokens.json", tokens.dump());
-  config_path_ = dir_.Write(
-      "config.json", nlohmann::json{{"database_url", database_url},
-                                    {"listen_address", address()},
-                                    {"metrics_address",
-                                     absl::StrCat("127.0.0.1:", metrics_port_)},
-                                    {"signing_key_file", TestSigningKeyFile()},
-                                    {"auth", {{"tokens_file", tokens_path}}}}
-                         .dump());
-  log_path_ = dir_.path() + "/broker.log";
-}
-
-BrokerProcess::~BrokerProcess() {
-  if (pid_ > 0) Kill();
-}
-
-void BrokerProcess::Start() {
-  REQUIRE(pid_ < 0);
-  pid_ = fork();
-  REQUIRE(pid_ >= 0);
-  if (pid_ == 0) {
-    if (std::freopen(log_path_.c_str(), "a", stderr) == nullptr) _exit(126);
-    execl(APPROVAL_BROKER_BINARY, APPROVAL_BROKER_BINARY, "serve", "--config",
-          config_path_.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  int health = AwaitHealth(address(), 1, absl::Seconds(30));
-  INFO(Log());
-  REQUIRE(health == 1);
-}
-
-void BrokerProcess::Kill() {
-  REQUIRE(pid_ > 0);
-  REQUIRE(kill(pid_, SIGKILL) == 0);
-  int status = 0;
-  REQUIRE(waitpid(pid_, &status, 0) == pid_);
-  pid_ = -1;
-}
-
-std::string BrokerProcess::address() const {
-  return absl::StrCat("127.0.0.1:", grpc_port_);
+  return dir_.Write("config.json",
+                    nlohmann::json{{"database_url", database_url},
+                                   {"listen_address", "127.0.0.1:0"},
+                                   {"metrics_address", "127.0.0.1:0"},
+                                   {"signing_key_file", TestSigningKeyFile()},
+                                   {"auth", {{"tokens_file", tokens_path}}}}
+                        .dump());
 }
 
 const std::string& BrokerProcess::Token(const std::string& identity) const {
@@ -178,17 +137,10 @@ const std::string& BrokerProcess::Token(const std::string& identity) const {
 
 int BrokerProcess::OpenStreams() const {
   static constexpr char kGauge[] = "\napproval_decision_streams_open ";
-  std::string metrics = HttpGet(metrics_port_, "/metrics");
+  std::string metrics = HttpGet(process_.metrics_port(), "/metrics");
   size_t at = metrics.find(kGauge);
   if (at == std::string::npos) return -1;
   return std::atoi(metrics.c_str() + at + sizeof(kGauge) - 1);
-}
-
-std::string BrokerProcess::Log() const {
-  std::ifstream in(log_path_);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
 }
 
 }  // namespace approval::testing

@@ -4,8 +4,6 @@
 #ifndef APPROVAL_TESTS_CLIENT_CLIENT_TEST_SUPPORT_H_
 #define APPROVAL_TESTS_CLIENT_CLIENT_TEST_SUPPORT_H_
 
-#include <sys/types.h>
-
 #include <map>
 #include <string>
 #include <vector>
@@ -15,6 +13,7 @@
 #include "approval/v1/approval.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "tests/support/certs/test_certs.h"
+#include "tests/support/process/serve_process.h"
 
 namespace approval::testing {
 
@@ -53,37 +52,35 @@ class BrokerCaller final {
   std::string token_;
 };
 
-// The approval-broker binary (APPROVAL_BROKER_BINARY) serving a database on
-// fixed free loopback ports, with identities agent-1 (agent) and alice
+// The approval-broker binary serving a database on loopback ports it bound
+// itself (ServeProcess), with identities agent-1 (agent) and alice
 // (reviewer). Its stderr goes to a log file that Log() returns. Not
 // thread-safe.
 class BrokerProcess final {
  public:
   explicit BrokerProcess(const std::string& database_url);
-  ~BrokerProcess();  // kills a running broker
   BrokerProcess(const BrokerProcess&) = delete;
   BrokerProcess& operator=(const BrokerProcess&) = delete;
 
   // Starts the broker and waits up to 30 s for it to report SERVING; fails
-  // the test (REQUIRE) otherwise.
-  void Start();
+  // the test (REQUIRE) otherwise. A restart (after Kill) serves on the same
+  // address.
+  void Start() { process_.Start(); }
   // SIGKILL, then reaps the process.
-  void Kill();
+  void Kill() { process_.Kill(); }
 
-  std::string address() const;
+  const std::string& address() const { return process_.address(); }
   const std::string& Token(const std::string& identity) const;
   // approval_decision_streams_open from /metrics; -1 if unreadable.
   int OpenStreams() const;
-  std::string Log() const;
+  std::string Log() const { return process_.Log(); }
 
  private:
+  std::string WriteConfig(const std::string& database_url);
+
   TempDir dir_;
-  int grpc_port_;
-  int metrics_port_;
   std::map<std::string, std::string> tokens_;
-  std::string config_path_;
-  std::string log_path_;
-  pid_t pid_ = -1;
+  ServeProcess process_;
 };
 
 }  // namespace approval::testing

@@ -237,6 +237,60 @@ absl::Status ParseAuditFilters(const ParsedArgs& parsed,
   return absl::OkStatus();
 }
 
+// The command and its positional arguments: a subcommand ("audit verify",
+// "token verify") or a command of kCommands with its approval IDs.
+absl::Status ParseCommand(const std::string& name,
+                          std::vector<std::string> rest, Invocation* inv) {
+  if (name == "audit" || name == "token") {
+    return ParseSubcommand(name, rest, inv);
+  }
+  const CommandSpec* spec = nullptr;
+  for (const CommandSpec& s : kCommands) {
+    if (name == s.name) spec = &s;
+  }
+  if (spec == nullptr) return Usage(absl::StrCat("unknown command ", name));
+  int n = static_cast<int>(rest.size());
+  if (n < spec->min_ids) {
+    return Usage(absl::StrCat(name, ": missing the approval ID"));
+  }
+  if (spec->max_ids >= 0 && n > spec->max_ids) {
+    return Usage(
+        absl::StrCat(name, ": unexpected argument ", rest[spec->max_ids]));
+  }
+  inv->command = spec->command;
+  inv->approval_ids = std::move(rest);
+  return absl::OkStatus();
+}
+
+// -m (approve, deny), --after (watch) and -o (every command).
+absl::Status ParseCommandFlags(const ParsedArgs& parsed,
+                               const std::string& name, Invocation* inv) {
+  const bool decides =
+      inv->command == Command::kApprove || inv->command == Command::kDeny;
+  if (auto it = parsed.flags.find("--message"); it != parsed.flags.end()) {
+    if (!decides) return Usage(absl::StrCat(name, ": does not take -m"));
+    inv->message = it->second;
+  }
+  if (auto it = parsed.flags.find("--after"); it != parsed.flags.end()) {
+    if (inv->command != Command::kWatch) {
+      return Usage(absl::StrCat(name, ": does not take --after"));
+    }
+    if (!absl::SimpleAtoi(it->second, &inv->after_cursor)) {
+      return Usage(absl::StrCat("--after: '", it->second,
+                                "' is not a cursor (a non-negative integer)"));
+    }
+  }
+  if (auto it = parsed.flags.find("--output"); it != parsed.flags.end()) {
+    if (it->second == "json") {
+      inv->output = OutputFormat::kJson;
+    } else if (it->second != "text") {
+      return Usage(absl::StrCat("--output: '", it->second,
+                                "' is not one of text, json"));
+    }
+  }
+  return ParseAuditFilters(parsed, name, inv);
+}
+
 }  // namespace
 
 absl::StatusOr<Invocation> ParseCommandLine(
@@ -249,51 +303,12 @@ absl::StatusOr<Invocation> ParseCommandLine(
   if (pos.empty()) return Usage("missing command");
 
   const std::string name = pos[0];
-  std::vector<std::string> rest(pos.begin() + 1, pos.end());
-  if (name == "audit" || name == "token") {
-    if (absl::Status s = ParseSubcommand(name, rest, &inv); !s.ok()) return s;
-  } else {
-    const CommandSpec* spec = nullptr;
-    for (const CommandSpec& s : kCommands) {
-      if (name == s.name) spec = &s;
-    }
-    if (spec == nullptr) return Usage(absl::StrCat("unknown command ", name));
-    int n = static_cast<int>(rest.size());
-    if (n < spec->min_ids) {
-      return Usage(absl::StrCat(name, ": missing the approval ID"));
-    }
-    if (spec->max_ids >= 0 && n > spec->max_ids) {
-      return Usage(
-          absl::StrCat(name, ": unexpected argument ", rest[spec->max_ids]));
-    }
-    inv.command = spec->command;
-    inv.approval_ids = std::move(rest);
+  if (absl::Status s = ParseCommand(
+          name, std::vector<std::string>(pos.begin() + 1, pos.end()), &inv);
+      !s.ok()) {
+    return s;
   }
-
-  const bool decides =
-      inv.command == Command::kApprove || inv.command == Command::kDeny;
-  if (auto it = parsed->flags.find("--message"); it != parsed->flags.end()) {
-    if (!decides) return Usage(absl::StrCat(name, ": does not take -m"));
-    inv.message = it->second;
-  }
-  if (auto it = parsed->flags.find("--after"); it != parsed->flags.end()) {
-    if (inv.command != Command::kWatch) {
-      return Usage(absl::StrCat(name, ": does not take --after"));
-    }
-    if (!absl::SimpleAtoi(it->second, &inv.after_cursor)) {
-      return Usage(absl::StrCat("--after: '", it->second,
-                                "' is not a cursor (a non-negative integer)"));
-    }
-  }
-  if (auto it = parsed->flags.find("--output"); it != parsed->flags.end()) {
-    if (it->second == "json") {
-      inv.output = OutputFormat::kJson;
-    } else if (it->second != "text") {
-      return Usage(absl::StrCat("--output: '", it->second,
-                                "' is not one of text, json"));
-    }
-  }
-  if (absl::Status s = ParseAuditFilters(*parsed, name, &inv); !s.ok()) {
+  if (absl::Status s = ParseCommandFlags(*parsed, name, &inv); !s.ok()) {
     return s;
   }
   if (inv.command == Command::kTokenVerify) {
@@ -314,9 +329,11 @@ absl::StatusOr<Invocation> ParseCommandLine(
   return inv;
 }
 
-std::string UsageText() {
-  return absl::StrCat(
-      R"(approvalctl: review, decide and audit approvals on an Approval Broker.
+namespace {
+
+// The commands, one line each.
+constexpr char kCommandsUsage[] =
+    R"(approvalctl: review, decide and audit approvals on an Approval Broker.
 
 Usage:
   approvalctl pending                    pending approvals, newest first
@@ -336,7 +353,11 @@ Usage:
   approvalctl token verify --key PUBFILE TOKEN
                                          check an approval token offline
 
-Connection (flag, else environment variable, else default):
+)";
+
+// How to reach and authenticate to the broker.
+constexpr char kConnectionUsage[] =
+    R"(Connection (flag, else environment variable, else default):
   --addr HOST:PORT    APPROVAL_BROKER_ADDR     default 127.0.0.1:50051
   --token TOKEN       APPROVAL_BROKER_TOKEN    bearer token; prefer the
                                                variable (flags show in ps)
@@ -348,7 +369,10 @@ Connection (flag, else environment variable, else default):
   --timeout DURATION  APPROVAL_BROKER_TIMEOUT  per request (not watch), e.g.
                                                10s, 2m; default 30s
 
-Output:
+)";
+
+// Text and JSON output.
+constexpr char kOutputUsage[] = R"(Output:
   -o, --output text|json
       text (default) is for people. json is for scripts, on stdout:
         show, approve, deny   the approval, one JSON object
@@ -364,7 +388,10 @@ Output:
       every field present; 64-bit integers (cursor, events_verified) are
       strings. Errors always go to stderr as text.
 
-watch:
+)";
+
+// What the commands that need more than a line do.
+constexpr char kCommandDetailsUsage[] = R"(watch:
   Without IDs: every event you may see (creations included), live from now,
   until Ctrl-C. With IDs: the outcome of each (those already decided first),
   ending once all are final. --after CURSOR first replays the events after
@@ -392,8 +419,13 @@ token verify:
   request: the executor compares the digest with what it is asked to run.
 
 Exit codes:
-)",
-      ExitCodeTable());
+)";
+
+}  // namespace
+
+std::string UsageText() {
+  return absl::StrCat(kCommandsUsage, kConnectionUsage, kOutputUsage,
+                      kCommandDetailsUsage, ExitCodeTable());
 }
 
 }  // namespace approval::ctl

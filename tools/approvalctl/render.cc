@@ -234,72 +234,100 @@ std::string PendingTable(const std::vector<v1::Approval>& approvals,
   return out;
 }
 
-std::string ApprovalDetails(const v1::Approval& a, absl::Time now) {
-  std::string out;
-  auto field = [&out](absl::string_view name, absl::string_view value) {
-    absl::StrAppend(&out, Pad(absl::StrCat(name, ":"), 17), value, "\n");
-  };
-  field("id", Printable(a.id()));
-  field("state", v1::State_Name(a.state()));
-  field("action", Printable(a.action()));
-  field("resource", Printable(a.resource()));
-  field("requester", Printable(a.requester()));
+namespace {
+
+// One "name:           value" line of ApprovalDetails.
+void AppendField(std::string* out, absl::string_view name,
+                 absl::string_view value) {
+  absl::StrAppend(out, Pad(absl::StrCat(name, ":"), 17), value, "\n");
+}
+
+// What was asked, by whom, and when it was created and expires.
+void AppendRequest(std::string* out, const v1::Approval& a, absl::Time now) {
+  AppendField(out, "id", Printable(a.id()));
+  AppendField(out, "state", v1::State_Name(a.state()));
+  AppendField(out, "action", Printable(a.action()));
+  AppendField(out, "resource", Printable(a.resource()));
+  AppendField(out, "requester", Printable(a.requester()));
   if (!a.on_behalf_of().empty()) {
-    field("on behalf of", Printable(a.on_behalf_of()));
+    AppendField(out, "on behalf of", Printable(a.on_behalf_of()));
   }
-  field("justification", Printable(a.justification()));
-  field("created",
-        absl::StrCat(FormatTimestamp(a.create_time()), " (",
-                     Relative(FromProto(a.create_time()), now), ")"));
-  field("expires",
-        absl::StrCat(FormatTimestamp(a.expire_time()), " (",
-                     Relative(FromProto(a.expire_time()), now), ")"));
+  AppendField(out, "justification", Printable(a.justification()));
+  AppendField(out, "created",
+              absl::StrCat(FormatTimestamp(a.create_time()), " (",
+                           Relative(FromProto(a.create_time()), now), ")"));
+  AppendField(out, "expires",
+              absl::StrCat(FormatTimestamp(a.expire_time()), " (",
+                           Relative(FromProto(a.expire_time()), now), ")"));
+}
+
+// The decision (if any), the idempotency key and the action digest.
+void AppendDecision(std::string* out, const v1::Approval& a) {
   if (a.has_decide_time()) {
     std::string decided = FormatTimestamp(a.decide_time());
     if (!a.decided_by().empty()) {
       absl::StrAppend(&decided, " by ", Printable(a.decided_by()));
     }
-    field("decided", decided);
+    AppendField(out, "decided", decided);
   }
   if (!a.decision_comment().empty()) {
-    field("comment", Printable(a.decision_comment()));
+    AppendField(out, "comment", Printable(a.decision_comment()));
   }
   if (!a.idempotency_key().empty()) {
-    field("idempotency key", Printable(a.idempotency_key()));
+    AppendField(out, "idempotency key", Printable(a.idempotency_key()));
   }
-  field("action digest", Printable(a.action_digest()));
+  AppendField(out, "action digest", Printable(a.action_digest()));
+}
+
+// The rule's requirement and how far the approvals have come.
+void AppendRequirement(std::string* out, const v1::Approval& a) {
   const v1::Requirement& r = a.requirement();
-  field("rule", Printable(r.rule()));
-  field("requires", RequirementText(r));
+  AppendField(out, "rule", Printable(r.rule()));
+  AppendField(out, "requires", RequirementText(r));
   if (r.has_execution_window()) {
-    field("window",
-          absl::StrCat("run within ",
-                       absl::FormatDuration(FromProto(r.execution_window())),
-                       " of approval"));
+    AppendField(
+        out, "window",
+        absl::StrCat("run within ",
+                     absl::FormatDuration(FromProto(r.execution_window())),
+                     " of approval"));
   }
   std::string approvals =
       absl::StrCat(ApprovalsSoFar(a), " of ", r.approvals_required());
   if (a.approvals_missing() > 0) {
     absl::StrAppend(&approvals, ", ", a.approvals_missing(), " missing");
   }
-  field("approvals", approvals);
+  AppendField(out, "approvals", approvals);
+}
+
+// "reviews: none", or one line per review.
+void AppendReviews(std::string* out, const v1::Approval& a) {
   if (a.reviews().empty()) {
-    field("reviews", "none");
-  } else {
-    absl::StrAppend(&out, "reviews:\n");
-    for (const v1::Review& review : a.reviews()) {
-      std::string line =
-          absl::StrCat("  ", FormatTimestamp(review.review_time()), "  ",
-                       Pad(v1::Verdict_Name(review.verdict()), 7), "  by ",
-                       Printable(review.reviewer()));
-      if (!review.comment().empty()) {
-        absl::StrAppend(&line, "  \"", Printable(review.comment()), "\"");
-      }
-      absl::StrAppend(&out, line, "\n");
-    }
+    AppendField(out, "reviews", "none");
+    return;
   }
+  absl::StrAppend(out, "reviews:\n");
+  for (const v1::Review& review : a.reviews()) {
+    std::string line =
+        absl::StrCat("  ", FormatTimestamp(review.review_time()), "  ",
+                     Pad(v1::Verdict_Name(review.verdict()), 7), "  by ",
+                     Printable(review.reviewer()));
+    if (!review.comment().empty()) {
+      absl::StrAppend(&line, "  \"", Printable(review.comment()), "\"");
+    }
+    absl::StrAppend(out, line, "\n");
+  }
+}
+
+}  // namespace
+
+std::string ApprovalDetails(const v1::Approval& a, absl::Time now) {
+  std::string out;
+  AppendRequest(&out, a, now);
+  AppendDecision(&out, a);
+  AppendRequirement(&out, a);
+  AppendReviews(&out, a);
   if (!a.approval_token().empty()) {
-    field("approval token", Printable(a.approval_token()));
+    AppendField(&out, "approval token", Printable(a.approval_token()));
   }
   absl::StrAppend(&out, "parameters:\n",
                   PrettyParameters(a.parameters_preview_json()));

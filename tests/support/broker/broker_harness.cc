@@ -56,6 +56,23 @@ Config HarnessConfig() {
   return c;
 }
 
+Config TlsHarnessConfig(const TestPki& pki, const TempDir& dir) {
+  Config c = HarnessConfig();
+  KeyPair server = pki.Server();
+  c.tls.cert_file = dir.Write("server.crt", server.cert_pem);
+  c.tls.key_file = dir.Write("server.key", server.key_pem);
+  c.tls.client_ca_file = dir.Write("ca.crt", pki.ca().cert_pem);
+  return c;
+}
+
+Config TwoApprovalsConfig(const TempDir& dir) {
+  Config c = HarnessConfig();
+  c.policy_file = dir.Write("policy.json",
+                            R"({"rules": [{"name": "two-eyes", "action": "*",
+                     "approvals_required": 2}]})");
+  return c;
+}
+
 BrokerHarness::BrokerHarness(ApprovalStore& store, Config config,
                              CrossProcessSignal* signal)
     : config_(std::move(config)) {
@@ -192,19 +209,6 @@ int AwaitHealth(const std::string& address, int want, absl::Duration timeout) {
     seen = HealthStatus(address);
   }
   return seen;
-}
-
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
-  socklen_t len = sizeof(addr);
-  REQUIRE(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
-  close(fd);
-  return ntohs(addr.sin_port);
 }
 
 // A plain HTTP/1.0 GET on loopback; the whole response, or "" on error.

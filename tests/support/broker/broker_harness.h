@@ -21,11 +21,20 @@
 #include "server/service/broker_server.h"
 #include "server/service/metrics.h"
 #include "server/store/store.h"
+#include "tests/support/certs/test_certs.h"
 
 namespace approval::testing {
 
 // Test-friendly defaults: port 0, no metrics listener, fast sweeps.
 Config HarnessConfig();
+
+// HarnessConfig serving TLS with pki's server certificate and asking for
+// client certificates signed by pki's CA (files written into `dir`).
+Config TlsHarnessConfig(const TestPki& pki, const TempDir& dir);
+
+// HarnessConfig with a policy (written into `dir`) whose one rule,
+// "two-eyes", needs two approvals for any action.
+Config TwoApprovalsConfig(const TempDir& dir);
 
 class BrokerHarness {
  public:
@@ -76,10 +85,6 @@ int HealthStatus(const std::string& address, const std::string& service = "");
 // Polls HealthStatus every 50 ms until it equals `want` or `timeout` passes;
 // returns the last status seen.
 int AwaitHealth(const std::string& address, int want, absl::Duration timeout);
-
-// A loopback TCP port that was free a moment ago (for a child process that
-// must be told its port up front).
-int FreePort();
 
 // A plain HTTP/1.0 GET on 127.0.0.1:`port`; the whole response, or "" on
 // error.

@@ -1,6 +1,6 @@
 // Hostile input through the gRPC API, run over MemoryStore
-// (tests/unit/input_service_test.cc) and over PostgresStore
-// (tests/integration/input_postgres_test.cc): bytes that are not valid
+// (tests/service/input_service_test.cc) and over PostgresStore
+// (tests/service/input_postgres_test.cc): bytes that are not valid
 // protobuf, text and numbers that would be stored altered, crafted page
 // tokens and time bounds. Each is INVALID_ARGUMENT naming the field, changes
 // nothing, carries no database text and never counts as a database error.

@@ -1,6 +1,6 @@
 // End-to-end service scenarios through the gRPC API, run against the broker
-// over MemoryStore (tests/unit/service_test.cc) and over PostgresStore
-// (tests/integration/broker_postgres_test.cc). Each gets a fresh broker and
+// over MemoryStore (tests/service/service_test.cc) and over PostgresStore
+// (tests/service/broker_postgres_test.cc). Each gets a fresh broker and
 // store.
 #ifndef APPROVAL_TESTS_SUPPORT_BROKER_SCENARIOS_H_
 #define APPROVAL_TESTS_SUPPORT_BROKER_SCENARIOS_H_

@@ -170,4 +170,13 @@ void TestDatabase::TamperWithAuditLog(const std::string& sql) const {
   tx.commit();
 }
 
+std::string ExecSql(const std::string& url, const std::string& sql) {
+  pqxx::connection conn(url);
+  pqxx::work tx(conn);
+  pqxx::result r = tx.exec(sql);
+  tx.commit();
+  if (r.empty() || r.columns() == 0 || r[0][0].is_null()) return "";
+  return r[0][0].as<std::string>();
+}
+
 }  // namespace approval::testing

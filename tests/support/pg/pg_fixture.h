@@ -78,6 +78,36 @@ class PgServerControl final {
   std::string command_;
 };
 
+// Stops the server through `control` and starts it again however the test
+// ends (an assertion included), so the tests after it find it running.
+class RestartOnExit final {
+ public:
+  explicit RestartOnExit(PgServerControl& control) : control_(control) {}
+  ~RestartOnExit() {
+    if (stopped_) control_.Start();
+  }
+  RestartOnExit(const RestartOnExit&) = delete;
+  RestartOnExit& operator=(const RestartOnExit&) = delete;
+
+  void Stop() {
+    control_.Stop();
+    stopped_ = true;
+  }
+  void Start() {
+    control_.Start();
+    stopped_ = false;
+  }
+
+ private:
+  PgServerControl& control_;
+  bool stopped_ = false;
+};
+
+// Runs `sql` on a new connection to `url` in one transaction and returns the
+// first column of the first row as text ("" without rows). Throws what
+// libpqxx throws.
+std::string ExecSql(const std::string& url, const std::string& sql);
+
 }  // namespace approval::testing
 
 #endif  // APPROVAL_TESTS_SUPPORT_PG_PG_FIXTURE_H_
