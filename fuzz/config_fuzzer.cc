@@ -14,7 +14,7 @@
 
 #include "fuzz/fuzz_check.h"
 #include "server/config/config.h"
-#include "server/config/strict_json.h"
+#include "server/common/strict_json.h"
 
 namespace {
 

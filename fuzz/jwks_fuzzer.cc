@@ -13,7 +13,7 @@
 
 #include "fuzz/fuzz_check.h"
 #include "server/auth/jwk.h"
-#include "server/config/strict_json.h"
+#include "server/common/strict_json.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);

@@ -23,7 +23,7 @@
 #include "nlohmann/json.hpp"
 #include "server/auth/authenticator.h"
 #include "server/auth/principal.h"
-#include "server/config/strict_json.h"
+#include "server/common/strict_json.h"
 #include "server/domain/canonical.h"
 
 namespace {

@@ -18,7 +18,7 @@
 #include "prometheus/exposer.h"
 #include "server/auth/authenticator.h"
 #include "server/config/config.h"
-#include "server/config/read_file.h"
+#include "server/common/read_file.h"
 #include "server/domain/canonical.h"
 #include "server/service/broker_server.h"
 #include "server/service/keys.h"

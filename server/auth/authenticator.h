@@ -29,16 +29,16 @@
 #include <optional>
 #include <set>
 #include <string>
-#include <string_view>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "server/auth/auth_config.h"
 #include "server/auth/identity_map.h"
 #include "server/auth/jwt_verifier.h"
 #include "server/auth/principal.h"
-#include "server/config/config.h"
+#include "server/auth/tokens_file.h"
 
 namespace grpc {
 class ServerContextBase;
@@ -113,10 +113,10 @@ class Authenticator final {
   // message never contains the token. PERMISSION_DENIED when it has no roles
   // or its act claim contradicts auth.on_behalf_of.
   absl::StatusOr<Principal> AuthenticateBearer(
-      std::string_view authorization_value) const;
+      absl::string_view authorization_value) const;
   // AuthenticateBearer without blocking, as AuthenticateOrDefer.
   std::optional<Result> AuthenticateBearerOrDefer(
-      std::string_view authorization_value, ResultCallback later) const;
+      absl::string_view authorization_value, ResultCallback later) const;
 
   // `peer_cert_pem` is the leaf certificate of an already verified peer.
   // Refused (UNAUTHENTICATED) when it does not parse, has a malformed or
@@ -132,17 +132,12 @@ class Authenticator final {
   // PERMISSION_DENIED when the identity has no roles in
   // AuthConfig::mtls_identities. method = "mtls".
   absl::StatusOr<Principal> AuthenticateCertificate(
-      std::string_view peer_cert_pem) const;
+      absl::string_view peer_cert_pem) const;
 
   const IdentityMap& identities() const { return identities_; }
 
  private:
-  struct Entry {
-    std::string identity;
-    std::set<Role> roles;
-  };
-
-  Authenticator(std::map<std::string, Entry, std::less<>> tokens_by_sha256,
+  Authenticator(TokensBySha256 tokens_by_sha256,
                 std::map<std::string, std::set<Role>, std::less<>> mtls_roles,
                 const AuthConfig& config, IdentityMap identities,
                 std::unique_ptr<JwtVerifier> jwt,
@@ -158,13 +153,13 @@ class Authenticator final {
   // agent. PERMISSION_DENIED when no role is left or the two sources of the
   // human disagree.
   absl::StatusOr<Principal> Finish(
-      std::string_view method, std::string_view identity, std::set<Role> roles,
-      std::optional<std::string> token_human) const;
+      absl::string_view method, absl::string_view identity,
+      std::set<Role> roles, std::optional<std::string> token_human) const;
 
   // Keyed by lower-case hex SHA-256 of the token. Comparing hashes rather
   // than tokens keeps lookup timing independent of how much of a guessed
   // token is right.
-  const std::map<std::string, Entry, std::less<>> tokens_by_sha256_;
+  const TokensBySha256 tokens_by_sha256_;
   const std::map<std::string, std::set<Role>, std::less<>> mtls_roles_;
   const OidcConfig oidc_;
   const std::string trust_domain_;  // "" = no SVID rules

@@ -37,8 +37,8 @@ absl::StatusOr<IdentityMap> IdentityMap::Create(
   return map;
 }
 
-std::string IdentityMap::PrincipalOf(std::string_view method,
-                                     std::string_view identity) const {
+std::string IdentityMap::PrincipalOf(absl::string_view method,
+                                     absl::string_view identity) const {
   const std::string qualified = QualifiedIdentity(method, identity);
   const auto it = principal_of_.find(qualified);
   if (it != principal_of_.end()) return it->second;
@@ -47,13 +47,13 @@ std::string IdentityMap::PrincipalOf(std::string_view method,
 }
 
 std::optional<std::string> IdentityMap::HumanFor(
-    std::string_view qualified) const {
+    absl::string_view qualified) const {
   const auto it = human_of_.find(qualified);
   if (it == human_of_.end()) return std::nullopt;
   return it->second;
 }
 
-bool IdentityMap::IsConfiguredPrincipal(std::string_view name) const {
+bool IdentityMap::IsConfiguredPrincipal(absl::string_view name) const {
   for (const auto& [identity, principal] : principal_of_) {
     if (principal == name) return true;
   }
@@ -61,7 +61,7 @@ bool IdentityMap::IsConfiguredPrincipal(std::string_view name) const {
 }
 
 std::vector<std::string> IdentityMap::IdentitiesOf(
-    std::string_view name) const {
+    absl::string_view name) const {
   std::vector<std::string> out;
   for (const auto& [identity, principal] : principal_of_) {
     if (principal == name) out.push_back(identity);

@@ -8,11 +8,11 @@
 #include <map>
 #include <optional>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "server/config/config.h"
+#include "absl/strings/string_view.h"
+#include "server/auth/auth_config.h"
 
 namespace approval {
 
@@ -32,18 +32,18 @@ class IdentityMap final {
   // form is listed; otherwise the identity itself for tokens and
   // certificates, and the qualified "oidc:<value>" for OIDC, so that no IdP
   // subject can pass for a token or certificate identity.
-  std::string PrincipalOf(std::string_view method,
-                          std::string_view identity) const;
+  std::string PrincipalOf(absl::string_view method,
+                          absl::string_view identity) const;
 
   // The configured human (canonical principal) that the qualified identity
   // `qualified` acts for; nullopt when none.
-  std::optional<std::string> HumanFor(std::string_view qualified) const;
+  std::optional<std::string> HumanFor(absl::string_view qualified) const;
 
   // True when some identity is linked to the principal `name`.
-  bool IsConfiguredPrincipal(std::string_view name) const;
+  bool IsConfiguredPrincipal(absl::string_view name) const;
 
   // The qualified identities linked to principal `name` (sorted).
-  std::vector<std::string> IdentitiesOf(std::string_view name) const;
+  std::vector<std::string> IdentitiesOf(absl::string_view name) const;
 
  private:
   std::map<std::string, std::string, std::less<>> principal_of_;

@@ -13,7 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
-#include "server/config/strict_json.h"
+#include "server/common/strict_json.h"
 
 namespace approval {
 namespace {
@@ -251,6 +251,52 @@ bool Jwk::Verify(absl::string_view signing_input,
              signing_input.size()) == 1;
 }
 
+namespace {
+
+// A key of the set we can verify with.
+struct UsableKey {
+  std::string kid;
+  JwsAlgorithm alg;
+  std::shared_ptr<EVP_PKEY> key;
+};
+
+// The key `jwk` (an object without private members) holds, or why it is
+// skipped: not for signatures, an unsupported type, an alg other than its
+// type's, an unsafe kid, or bad key material.
+absl::StatusOr<UsableKey> ReadUsableKey(const Json& jwk) {
+  const std::string kty = Str(jwk, "kty");
+  const std::string kid = Str(jwk, "kid");
+  if (jwk.contains("use") && Str(jwk, "use") != "sig") {
+    return absl::InvalidArgumentError("not a signing key (use)");
+  }
+  JwsAlgorithm alg;
+  if (kty == "RSA") {
+    alg = JwsAlgorithm::kRs256;
+  } else if (kty == "EC" && Str(jwk, "crv") == "P-256") {
+    alg = JwsAlgorithm::kEs256;
+  } else {
+    return absl::InvalidArgumentError(
+        "key type or curve not supported (RSA, EC P-256)");
+  }
+  if (jwk.contains("alg") && Str(jwk, "alg") != JwsAlgorithmName(alg)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("alg is not ", JwsAlgorithmName(alg)));
+  }
+  if (!IsSafeKeyId(kid)) {
+    return absl::InvalidArgumentError(
+        "no kid, or one with characters outside [A-Za-z0-9._=+-]");
+  }
+  absl::StatusOr<std::shared_ptr<EVP_PKEY>> key =
+      alg == JwsAlgorithm::kRs256 ? RsaKey(jwk) : P256Key(jwk);
+  if (!key.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("kid ", kid, ": ", key.status().message()));
+  }
+  return UsableKey{kid, alg, *std::move(key)};
+}
+
+}  // namespace
+
 absl::StatusOr<JwkSet> ParseJwks(absl::string_view text,
                                  absl::string_view source) {
   // Strict: two "kid" or two "n" in one key could be read differently by
@@ -278,44 +324,15 @@ absl::StatusOr<JwkSet> ParseJwks(absl::string_view text,
           " holds private or symmetric key material; publish public keys "
           "only"));
     }
-    auto skip = [&](absl::string_view why) {
-      set.skipped.push_back(absl::StrCat(where, ": ", why));
-    };
-    const std::string kty = Str(jwk, "kty");
-    const std::string kid = Str(jwk, "kid");
-    const std::string use = Str(jwk, "use");
-    const std::string alg = Str(jwk, "alg");
-    if (jwk.contains("use") && use != "sig") {
-      skip("not a signing key (use)");
-      continue;
-    }
-    JwsAlgorithm key_alg;
-    absl::StatusOr<std::shared_ptr<EVP_PKEY>> key;
-    if (kty == "RSA") {
-      key_alg = JwsAlgorithm::kRs256;
-    } else if (kty == "EC" && Str(jwk, "crv") == "P-256") {
-      key_alg = JwsAlgorithm::kEs256;
-    } else {
-      skip("key type or curve not supported (RSA, EC P-256)");
-      continue;
-    }
-    if (jwk.contains("alg") && alg != JwsAlgorithmName(key_alg)) {
-      skip(absl::StrCat("alg is not ", JwsAlgorithmName(key_alg)));
-      continue;
-    }
-    if (!IsSafeKeyId(kid)) {
-      skip("no kid, or one with characters outside [A-Za-z0-9._=+-]");
-      continue;
-    }
-    key = key_alg == JwsAlgorithm::kRs256 ? RsaKey(jwk) : P256Key(jwk);
+    absl::StatusOr<UsableKey> key = ReadUsableKey(jwk);
     if (!key.ok()) {
-      skip(absl::StrCat("kid ", kid, ": ", key.status().message()));
+      set.skipped.push_back(absl::StrCat(where, ": ", key.status().message()));
       continue;
     }
-    if (!set.keys.emplace(kid, JwkFactory::Make(key_alg, *std::move(key)))
+    if (!set.keys.emplace(key->kid, JwkFactory::Make(key->alg, key->key))
              .second) {
       return absl::InvalidArgumentError(
-          absl::StrCat(source, ": two keys with kid ", kid));
+          absl::StrCat(source, ": two keys with kid ", key->kid));
     }
   }
   return set;

@@ -10,7 +10,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "server/config/read_file.h"
+#include "server/common/read_file.h"
 
 namespace approval {
 namespace {

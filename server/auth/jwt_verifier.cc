@@ -11,7 +11,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/notification.h"
 #include "server/auth/refusal.h"
-#include "server/config/strict_json.h"
+#include "server/common/strict_json.h"
 
 namespace approval {
 namespace {
@@ -76,6 +76,142 @@ TimeClaim ReadTime(const Json& claims, const char* name) {
 
 std::string Timestamp(absl::Time t) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
+}
+
+// What the verifier takes from a JOSE header.
+struct HeaderFields {
+  std::string alg_name;
+  JwsAlgorithm alg;
+  std::string kid;
+};
+
+// The algorithm (allowed by configuration, whatever the token claims) and
+// the key id of `header`; refused for alg none, a disallowed algorithm,
+// critical extensions, or a missing or malformed kid.
+absl::StatusOr<HeaderFields> CheckHeader(
+    const Json& header, const std::set<JwsAlgorithm>& allowed_algorithms) {
+  const auto alg_it = header.find("alg");
+  if (alg_it == header.end() || !alg_it->is_string()) {
+    return Refuse("jwt_malformed", "the header has no alg");
+  }
+  const std::string alg_name = alg_it->get<std::string>();
+  if (absl::AsciiStrToLower(alg_name) == "none") {
+    return Refuse("jwt_alg_none", "unsigned tokens (alg none) are refused");
+  }
+  const std::optional<JwsAlgorithm> alg = ParseJwsAlgorithm(alg_name);
+  if (!alg || allowed_algorithms.count(*alg) == 0) {
+    return Refuse("jwt_alg_not_allowed", "signature algorithm not allowed",
+                  absl::StrCat("alg ", ForLog(alg_name)));
+  }
+  // RFC 7515 4.1.11: extensions we do not understand must not be ignored.
+  if (header.contains("crit")) {
+    return Refuse("jwt_crit_header",
+                  "the header lists critical extensions, none of which are "
+                  "supported");
+  }
+  // jku, x5u, x5c and jwk are deliberately never read: keys come from the
+  // configured JWKS only.
+  const auto kid_it = header.find("kid");
+  if (kid_it == header.end() || !kid_it->is_string()) {
+    return Refuse("jwt_kid_missing", "the header has no key id (kid)");
+  }
+  const std::string kid = kid_it->get<std::string>();
+  if (!IsSafeKeyId(kid)) {
+    return Refuse("jwt_kid_invalid", "the key id (kid) is malformed",
+                  absl::StrCat("kid ", ForLog(kid)));
+  }
+  return HeaderFields{alg_name, *alg, kid};
+}
+
+// The key `lookup` found for `kid` exists, has the token's algorithm, and
+// verifies `signature` over `signing_input`.
+absl::Status CheckSignature(absl::string_view signing_input,
+                            const std::string& signature, JwsAlgorithm alg,
+                            const std::string& alg_name, const std::string& kid,
+                            const JwksCache::Lookup& lookup) {
+  if (!lookup.key && lookup.pending) {
+    return Refuse("jwt_key_pending",
+                  "signed by a key the broker is still fetching from the "
+                  "identity provider; retry shortly",
+                  absl::StrCat("kid ", kid, " ", lookup.why));
+  }
+  if (!lookup.key) {
+    return Refuse("jwt_unknown_kid", "signed by an unknown key",
+                  absl::StrCat("kid ", kid, " ", lookup.why));
+  }
+  const Jwk& key = *lookup.key;
+  if (key.algorithm() != alg) {
+    return Refuse(
+        "jwt_key_mismatch", "the algorithm does not match the key's type",
+        absl::StrCat("alg ", alg_name, " with kid ", kid, ", which is a ",
+                     JwsAlgorithmName(key.algorithm()), " key"));
+  }
+  if (!key.Verify(signing_input, signature)) {
+    return Refuse("jwt_bad_signature", "the signature does not verify",
+                  absl::StrCat("kid ", kid, ", alg ", alg_name));
+  }
+  return absl::OkStatus();
+}
+
+// iss is the configured issuer; aud (string or array) holds the audience.
+absl::Status CheckIssuerAudience(const Json& claims,
+                                 const JwtVerifierOptions& options) {
+  const auto iss = claims.find("iss");
+  if (iss == claims.end() || !iss->is_string() ||
+      iss->get<std::string>() != options.issuer) {
+    return Refuse(
+        "jwt_wrong_issuer", "issued by another issuer",
+        absl::StrCat("iss ",
+                     iss == claims.end() ? "missing" : ForLog(iss->dump()),
+                     ", expected ", ForLog(options.issuer)));
+  }
+  const auto aud = claims.find("aud");
+  bool audience_ok = false;
+  if (aud != claims.end() && aud->is_string()) {
+    audience_ok = aud->get<std::string>() == options.audience;
+  } else if (aud != claims.end() && aud->is_array()) {
+    for (const Json& a : *aud) {
+      if (a.is_string() && a.get<std::string>() == options.audience) {
+        audience_ok = true;
+      }
+    }
+  }
+  if (!audience_ok) {
+    return Refuse(
+        "jwt_wrong_audience", "not meant for this broker (aud)",
+        absl::StrCat("aud ",
+                     aud == claims.end() ? "missing" : ForLog(aud->dump()),
+                     ", expected it to contain ", ForLog(options.audience)));
+  }
+  return absl::OkStatus();
+}
+
+// exp is present and not past; nbf, when present, is not ahead; both with
+// `skew`.
+absl::Status CheckTimes(const Json& claims, absl::Time now,
+                        absl::Duration skew) {
+  const TimeClaim exp = ReadTime(claims, "exp");
+  if (!exp.valid) {
+    return Refuse("jwt_no_expiry",
+                  "exp is missing or not a NumericDate; tokens must expire");
+  }
+  if (now >= exp.time + skew) {
+    return Refuse(
+        "jwt_expired", "expired",
+        absl::StrCat("exp ", Timestamp(exp.time), ", now ", Timestamp(now),
+                     ", clock skew ", absl::FormatDuration(skew)));
+  }
+  const TimeClaim nbf = ReadTime(claims, "nbf");
+  if (nbf.present && !nbf.valid) {
+    return Refuse("jwt_malformed", "nbf is not a NumericDate");
+  }
+  if (nbf.present && now + skew < nbf.time) {
+    return Refuse(
+        "jwt_not_yet_valid", "not valid yet (nbf)",
+        absl::StrCat("nbf ", Timestamp(nbf.time), ", now ", Timestamp(now),
+                     ", clock skew ", absl::FormatDuration(skew)));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -174,37 +310,9 @@ absl::StatusOr<JwtVerifier::Parsed> JwtVerifier::Parse(
   absl::StatusOr<Json> header = ParseObject(*header_text, "JWT header");
   if (!header.ok()) return header.status();
 
-  // The algorithm: allowed by configuration, whatever the token claims.
-  const auto alg_it = header->find("alg");
-  if (alg_it == header->end() || !alg_it->is_string()) {
-    return Refuse("jwt_malformed", "the header has no alg");
-  }
-  const std::string alg_name = alg_it->get<std::string>();
-  if (absl::AsciiStrToLower(alg_name) == "none") {
-    return Refuse("jwt_alg_none", "unsigned tokens (alg none) are refused");
-  }
-  const std::optional<JwsAlgorithm> alg = ParseJwsAlgorithm(alg_name);
-  if (!alg || options_.allowed_algorithms.count(*alg) == 0) {
-    return Refuse("jwt_alg_not_allowed", "signature algorithm not allowed",
-                  absl::StrCat("alg ", ForLog(alg_name)));
-  }
-  // RFC 7515 4.1.11: extensions we do not understand must not be ignored.
-  if (header->contains("crit")) {
-    return Refuse("jwt_crit_header",
-                  "the header lists critical extensions, none of which are "
-                  "supported");
-  }
-  // jku, x5u, x5c and jwk are deliberately never read: keys come from the
-  // configured JWKS only.
-  const auto kid_it = header->find("kid");
-  if (kid_it == header->end() || !kid_it->is_string()) {
-    return Refuse("jwt_kid_missing", "the header has no key id (kid)");
-  }
-  const std::string kid = kid_it->get<std::string>();
-  if (!IsSafeKeyId(kid)) {
-    return Refuse("jwt_kid_invalid", "the key id (kid) is malformed",
-                  absl::StrCat("kid ", ForLog(kid)));
-  }
+  absl::StatusOr<HeaderFields> fields =
+      CheckHeader(*header, options_.allowed_algorithms);
+  if (!fields.ok()) return fields.status();
   std::optional<std::string> signature = Base64UrlDecode(parts[2]);
   if (!signature || signature->empty()) {
     return Refuse("jwt_malformed", "the signature is not base64url");
@@ -213,41 +321,23 @@ absl::StatusOr<JwtVerifier::Parsed> JwtVerifier::Parse(
   parsed.token = std::string(token);
   parsed.signing_input_size = parts[0].size() + 1 + parts[1].size();
   parsed.payload_b64 = std::string(parts[1]);
-  parsed.alg_name = alg_name;
-  parsed.alg = *alg;
-  parsed.kid = kid;
+  parsed.alg_name = fields->alg_name;
+  parsed.alg = fields->alg;
+  parsed.kid = fields->kid;
   parsed.signature = *std::move(signature);
   return parsed;
 }
 
 JwtVerifier::Result JwtVerifier::Finish(const Parsed& parsed,
                                         const JwksCache::Lookup& lookup) const {
-  const std::string& kid = parsed.kid;
-  const std::string& alg_name = parsed.alg_name;
-  if (!lookup.key && lookup.pending) {
-    return Refuse("jwt_key_pending",
-                  "signed by a key the broker is still fetching from the "
-                  "identity provider; retry shortly",
-                  absl::StrCat("kid ", kid, " ", lookup.why));
-  }
-  if (!lookup.key) {
-    return Refuse("jwt_unknown_kid", "signed by an unknown key",
-                  absl::StrCat("kid ", kid, " ", lookup.why));
-  }
-  const Jwk& key = *lookup.key;
-  if (key.algorithm() != parsed.alg) {
-    return Refuse(
-        "jwt_key_mismatch", "the algorithm does not match the key's type",
-        absl::StrCat("alg ", alg_name, " with kid ", kid, ", which is a ",
-                     JwsAlgorithmName(key.algorithm()), " key"));
-  }
   const absl::string_view signing_input =
       absl::string_view(parsed.token).substr(0, parsed.signing_input_size);
-  if (!key.Verify(signing_input, parsed.signature)) {
-    return Refuse("jwt_bad_signature", "the signature does not verify",
-                  absl::StrCat("kid ", kid, ", alg ", alg_name));
+  if (absl::Status s =
+          CheckSignature(signing_input, parsed.signature, parsed.alg,
+                         parsed.alg_name, parsed.kid, lookup);
+      !s.ok()) {
+    return s;
   }
-
   // Signed by a trusted key: now the claims may be read.
   const std::optional<std::string> payload_text =
       Base64UrlDecode(parsed.payload_b64);
@@ -256,56 +346,14 @@ JwtVerifier::Result JwtVerifier::Finish(const Parsed& parsed,
   }
   absl::StatusOr<Json> claims = ParseObject(*payload_text, "JWT claims");
   if (!claims.ok()) return claims.status();
-  const auto iss = claims->find("iss");
-  if (iss == claims->end() || !iss->is_string() ||
-      iss->get<std::string>() != options_.issuer) {
-    return Refuse(
-        "jwt_wrong_issuer", "issued by another issuer",
-        absl::StrCat("iss ",
-                     iss == claims->end() ? "missing" : ForLog(iss->dump()),
-                     ", expected ", ForLog(options_.issuer)));
+  if (absl::Status s = CheckIssuerAudience(*claims, options_); !s.ok()) {
+    return s;
   }
-  const auto aud = claims->find("aud");
-  bool audience_ok = false;
-  if (aud != claims->end() && aud->is_string()) {
-    audience_ok = aud->get<std::string>() == options_.audience;
-  } else if (aud != claims->end() && aud->is_array()) {
-    for (const Json& a : *aud) {
-      if (a.is_string() && a.get<std::string>() == options_.audience) {
-        audience_ok = true;
-      }
-    }
+  if (absl::Status s = CheckTimes(*claims, clock_(), options_.clock_skew);
+      !s.ok()) {
+    return s;
   }
-  if (!audience_ok) {
-    return Refuse(
-        "jwt_wrong_audience", "not meant for this broker (aud)",
-        absl::StrCat("aud ",
-                     aud == claims->end() ? "missing" : ForLog(aud->dump()),
-                     ", expected it to contain ", ForLog(options_.audience)));
-  }
-  const absl::Time now = clock_();
-  const TimeClaim exp = ReadTime(*claims, "exp");
-  if (!exp.valid) {
-    return Refuse("jwt_no_expiry",
-                  "exp is missing or not a NumericDate; tokens must expire");
-  }
-  if (now >= exp.time + options_.clock_skew) {
-    return Refuse("jwt_expired", "expired",
-                  absl::StrCat("exp ", Timestamp(exp.time), ", now ",
-                               Timestamp(now), ", clock skew ",
-                               absl::FormatDuration(options_.clock_skew)));
-  }
-  const TimeClaim nbf = ReadTime(*claims, "nbf");
-  if (nbf.present && !nbf.valid) {
-    return Refuse("jwt_malformed", "nbf is not a NumericDate");
-  }
-  if (nbf.present && now + options_.clock_skew < nbf.time) {
-    return Refuse("jwt_not_yet_valid", "not valid yet (nbf)",
-                  absl::StrCat("nbf ", Timestamp(nbf.time), ", now ",
-                               Timestamp(now), ", clock skew ",
-                               absl::FormatDuration(options_.clock_skew)));
-  }
-  return VerifiedJwt{kid, parsed.alg, *std::move(claims)};
+  return VerifiedJwt{parsed.kid, parsed.alg, *std::move(claims)};
 }
 
 }  // namespace approval

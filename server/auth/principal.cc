@@ -1,15 +1,17 @@
 #include "server/auth/principal.h"
 
+#include "absl/strings/str_cat.h"
+
 namespace approval {
 namespace {
 
-constexpr std::string_view kSpiffePrefix = "spiffe://";
+constexpr absl::string_view kSpiffePrefix = "spiffe://";
 
-bool StartsWith(std::string_view s, std::string_view prefix) {
+bool StartsWith(absl::string_view s, absl::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
 }
 
-bool HasControlChars(std::string_view s) {
+bool HasControlChars(absl::string_view s) {
   for (unsigned char c : s) {
     if (c < 0x20 || c == 0x7f) return true;
   }
@@ -18,7 +20,7 @@ bool HasControlChars(std::string_view s) {
 
 }  // namespace
 
-std::string_view RoleName(Role r) {
+absl::string_view RoleName(Role r) {
   switch (r) {
     case Role::kAgent:
       return "agent";
@@ -32,7 +34,7 @@ std::string_view RoleName(Role r) {
   return "unknown";
 }
 
-std::optional<Role> ParseRole(std::string_view name) {
+std::optional<Role> ParseRole(absl::string_view name) {
   for (Role r :
        {Role::kAgent, Role::kReviewer, Role::kAdmin, Role::kObserver}) {
     if (name == RoleName(r)) return r;
@@ -40,21 +42,18 @@ std::optional<Role> ParseRole(std::string_view name) {
   return std::nullopt;
 }
 
-std::string QualifiedIdentity(std::string_view method,
-                              std::string_view identity) {
+std::string QualifiedIdentity(absl::string_view method,
+                              absl::string_view identity) {
   if (method == kMethodMtls && StartsWith(identity, kSpiffePrefix)) {
     return std::string(identity);
   }
-  std::string out(method);
-  out.push_back(':');
-  out.append(identity);
-  return out;
+  return absl::StrCat(method, ":", identity);
 }
 
-bool IsQualifiedIdentity(std::string_view s) {
+bool IsQualifiedIdentity(absl::string_view s) {
   if (HasControlChars(s)) return false;
   if (StartsWith(s, kSpiffePrefix)) return s.size() > kSpiffePrefix.size();
-  for (std::string_view method : {kMethodToken, kMethodOidc, kMethodMtls}) {
+  for (absl::string_view method : {kMethodToken, kMethodOidc, kMethodMtls}) {
     if (StartsWith(s, method) && s.size() > method.size() + 1 &&
         s[method.size()] == ':') {
       return true;

@@ -14,7 +14,8 @@
 #include <optional>
 #include <set>
 #include <string>
-#include <string_view>
+
+#include "absl/strings/string_view.h"
 
 namespace approval {
 
@@ -24,23 +25,23 @@ namespace approval {
 // that only notify.
 enum class Role { kAgent, kReviewer, kAdmin, kObserver };
 
-std::string_view RoleName(Role r);  // "agent", "reviewer", "admin", "observer"
-std::optional<Role> ParseRole(std::string_view name);
+absl::string_view RoleName(Role r);  // "agent", "reviewer", "admin", "observer"
+std::optional<Role> ParseRole(absl::string_view name);
 
 // How a caller authenticated; the prefix of its qualified identity.
-inline constexpr std::string_view kMethodToken = "token";
-inline constexpr std::string_view kMethodOidc = "oidc";
-inline constexpr std::string_view kMethodMtls = "mtls";
+inline constexpr absl::string_view kMethodToken = "token";
+inline constexpr absl::string_view kMethodOidc = "oidc";
+inline constexpr absl::string_view kMethodMtls = "mtls";
 
 // The qualified identity of `identity` authenticated by `method` (one of the
 // kMethod* names): "<method>:<identity>", except that a certificate identity
 // that is a SPIFFE ID ("spiffe://...") stands for itself.
-std::string QualifiedIdentity(std::string_view method,
-                              std::string_view identity);
+std::string QualifiedIdentity(absl::string_view method,
+                              absl::string_view identity);
 
 // True when `s` is a qualified identity: one of the four forms above with a
 // non-empty identity part and no control characters.
-bool IsQualifiedIdentity(std::string_view s);
+bool IsQualifiedIdentity(absl::string_view s);
 
 struct Principal {
   // The canonical principal: what self-approval, quorum distinctness and

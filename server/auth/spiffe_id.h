@@ -5,7 +5,8 @@
 
 #include <optional>
 #include <string>
-#include <string_view>
+
+#include "absl/strings/string_view.h"
 
 namespace approval {
 
@@ -16,13 +17,13 @@ struct SpiffeId {
 
 // True when `name` is a valid trust domain name: 1..255 characters from
 // [a-z0-9.-_] (lower case only).
-bool IsTrustDomainName(std::string_view name);
+bool IsTrustDomainName(absl::string_view name);
 
 // Parses `uri` as a SPIFFE ID: scheme "spiffe" (lower case), a trust domain
 // name, then zero or more "/segment" with segments from [A-Za-z0-9.-_] that
 // are neither "." nor ".."; no port, user info, query, fragment, percent
 // encoding or trailing slash; at most 2048 bytes. nullopt when it is not one.
-std::optional<SpiffeId> ParseSpiffeId(std::string_view uri);
+std::optional<SpiffeId> ParseSpiffeId(absl::string_view uri);
 
 }  // namespace approval
 

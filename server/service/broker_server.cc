@@ -11,7 +11,7 @@
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
 #include "openssl/rand.h"
-#include "server/config/read_file.h"
+#include "server/common/read_file.h"
 #include "server/domain/canonical.h"
 #include "server/service/keys.h"
 #include "server/service/log.h"

@@ -3,7 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "server/config/read_file.h"
+#include "server/common/read_file.h"
 
 namespace approval {
 namespace {

@@ -367,7 +367,8 @@ TEST_CASE("A JWKS file with a key that appears twice fails start-up",
   absl::Status s = Authenticator::Create(f.config).status();
   CHECK(s.code() == absl::StatusCode::kInvalidArgument);
   CHECK_THAT(std::string(s.message()),
-             Contains("JWKS file " + file + ": key \"kid\" appears twice"));
+             Contains("JWKS file " + file +
+                      ": keys[0].kid: key \"kid\" appears twice"));
   // "keys" twice at the top level too.
   f.config.oidc.jwks_file = f.dir.Write(
       "dup2.json", absl::StrCat(R"({"keys": [], "keys": [)", jwk.dump(), "]}"));

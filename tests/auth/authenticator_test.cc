@@ -65,17 +65,17 @@ TEST_CASE("Tokens file: a repeated key is refused, not last-one-wins",
                     "roles": ["admin"]}]})");
   CHECK(s.code() == absl::StatusCode::kInvalidArgument);
   CHECK(std::string(s.message()) ==
-        "tokens file " + file + ": key \"roles\" appears twice");
+        "tokens file " + file + ": tokens[0].roles: key \"roles\" appears twice");
   // At the top level, and spelt with an escape, too.
   s = LoadTokens(dir, R"({"tokens": [], "tok\u0065ns": []})");
   CHECK(s.code() == absl::StatusCode::kInvalidArgument);
   CHECK_THAT(std::string(s.message()),
-             Contains("key \"tokens\" appears twice"));
+             Contains(": tokens: key \"tokens\" appears twice"));
   s = LoadTokens(dir, R"({"tokens": [{"sha256": ")" + sha +
                           R"(", "identity": "a", "identity": "admin",
                                "roles": ["agent"]}]})");
   CHECK_THAT(std::string(s.message()),
-             Contains("key \"identity\" appears twice"));
+             Contains("tokens[0].identity: key \"identity\" appears twice"));
   // The same key in two different entries is fine.
   CHECK(LoadTokens(dir, TokensJson()).ok());
 }

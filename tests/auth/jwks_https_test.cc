@@ -167,7 +167,8 @@ TEST_CASE("JWKS over HTTPS: a fetched key set with a repeated key is refused",
   CHECK(p.status().code() == absl::StatusCode::kUnauthenticated);
   CHECK(RefusalReason(p.status()) == "jwt_unknown_kid");
   CHECK_THAT(RefusalDetail(p.status()),
-             Contains("JWKS " + f.server.url() + ": key \"n\" appears twice"));
+             Contains("JWKS " + f.server.url() +
+                      ": keys[0].n: key \"n\" appears twice"));
   CHECK(f.server.requests() == 1);
   // Once the IdP publishes a well-formed set, the next reload takes it.
   f.server.SetBody(JwksJson({OldKey()}));

@@ -24,7 +24,7 @@ Config ValidBase(const TempDir& dir) {
   return c;
 }
 
-std::string ParseError(std::string_view text) {
+std::string ParseError(absl::string_view text) {
   absl::StatusOr<Config> c = ParseConfig(text, "config.json");
   REQUIRE_FALSE(c.ok());
   CHECK(c.status().code() == absl::StatusCode::kInvalidArgument);
@@ -175,7 +175,8 @@ TEST_CASE("An unknown key is an error naming the dotted key", "[config]") {
 TEST_CASE("A repeated key is an error", "[config]") {
   CHECK_THAT(
       ParseError(R"({"database_pool_size": 4, "database_pool_size": 5})"),
-      Contains("config.json: key \"database_pool_size\" appears twice"));
+      Contains("config.json: database_pool_size: key \"database_pool_size\" "
+                      "appears twice"));
 }
 
 TEST_CASE("A wrong JSON type names the key, the value and the expected type",

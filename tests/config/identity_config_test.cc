@@ -120,7 +120,7 @@ TEST_CASE("ParseConfig reads every identity key", "[config][identity]") {
 
 TEST_CASE("Identity keys report unknown keys and wrong types by path",
           "[config][identity]") {
-  auto error = [](std::string_view text) {
+  auto error = [](absl::string_view text) {
     absl::StatusOr<Config> c = ParseConfig(text, "config.json");
     REQUIRE_FALSE(c.ok());
     return std::string(c.status().message());

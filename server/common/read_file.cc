@@ -1,10 +1,14 @@
-#include "server/config/read_file.h"
+#include "server/common/read_file.h"
 
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <system_error>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "server/common/strict_json.h"
 
 namespace approval {
 
@@ -33,6 +37,22 @@ absl::StatusOr<std::string> ReadFile(const std::string& path,
         absl::StrCat(path, ": larger than ", max_bytes, " bytes"));
   }
   return text;
+}
+
+absl::Status CheckReadable(absl::string_view key, const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        key, ": ", QuoteJson(path), " is a directory, not a file"));
+  }
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) {
+    const int err = errno;
+    return absl::InvalidArgumentError(absl::StrCat(
+        key, ": ", QuoteJson(path), " is not readable: ", std::strerror(err)));
+  }
+  std::fclose(f);
+  return absl::OkStatus();
 }
 
 }  // namespace approval
