@@ -6,10 +6,8 @@
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
 
-#include <cstdint>
 #include <utility>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
@@ -38,15 +36,6 @@ using Owned = std::unique_ptr<T, Free>;
 
 std::shared_ptr<EVP_PKEY> Share(EVP_PKEY* key) {
   return std::shared_ptr<EVP_PKEY>(key, EVP_PKEY_free);
-}
-
-int Base64UrlValue(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '-') return 62;
-  if (c == '_') return 63;
-  return -1;
 }
 
 // Builds a public key of `type` ("RSA" or "EC") from OSSL_PARAMs.
@@ -170,31 +159,6 @@ absl::string_view JwsAlgorithmName(JwsAlgorithm alg) {
       return "ES256";
   }
   return "unknown";
-}
-
-std::optional<std::string> Base64UrlDecode(absl::string_view in) {
-  if (in.size() % 4 == 1) return std::nullopt;
-  std::string out;
-  out.reserve(in.size() * 3 / 4);
-  uint32_t buffer = 0;
-  int bits = 0;
-  for (char c : in) {
-    const int v = Base64UrlValue(c);
-    if (v < 0) return std::nullopt;
-    buffer = (buffer << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((buffer >> bits) & 0xff));
-    }
-  }
-  // Left-over bits must be zero: otherwise two texts decode alike.
-  if ((buffer & ((1u << bits) - 1)) != 0) return std::nullopt;
-  return out;
-}
-
-std::string Base64UrlEncode(absl::string_view in) {
-  return absl::WebSafeBase64Escape(in);
 }
 
 bool IsSafeKeyId(absl::string_view kid) {

@@ -12,9 +12,9 @@
 #include "grpcpp/server_builder.h"
 #include "openssl/rand.h"
 #include "server/config/read_file.h"
-#include "server/domain/canonical.h"
 #include "server/service/keys.h"
 #include "server/service/log.h"
+#include "wire/canonical.h"
 
 namespace approval {
 namespace {
