@@ -4,7 +4,6 @@
 #include <grpcpp/security/auth_context.h>
 #include <grpcpp/server_context.h>
 #include <openssl/bio.h>
-#include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -30,6 +29,8 @@
 #include "server/auth/spiffe_id.h"
 #include "server/config/read_file.h"
 #include "server/config/strict_json.h"
+#include "wire/openssl_ptr.h"
+#include "wire/sha256.h"
 
 namespace approval {
 namespace {
@@ -42,35 +43,6 @@ constexpr absl::string_view kMissingCredentials =
 constexpr absl::string_view kMalformedHeader =
     "malformed authorization header: expected 'Bearer <token>'";
 constexpr size_t kMaxClaimIdentityBytes = 256;
-
-struct BioFree {
-  void operator()(BIO* b) const { BIO_free(b); }
-};
-struct X509Free {
-  void operator()(X509* x) const { X509_free(x); }
-};
-struct GeneralNamesFree {
-  void operator()(GENERAL_NAMES* g) const { GENERAL_NAMES_free(g); }
-};
-
-std::string Sha256Hex(absl::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  if (EVP_Digest(data.data(), data.size(), digest, &size, EVP_sha256(),
-                 nullptr) != 1) {
-    // Only fails when OpenSSL itself is broken; an empty hash matches no
-    // entry, so the caller is refused rather than let in.
-    return "";
-  }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(2 * size);
-  for (unsigned int i = 0; i < size; ++i) {
-    hex.push_back(kHex[digest[i] >> 4]);
-    hex.push_back(kHex[digest[i] & 0xf]);
-  }
-  return hex;
-}
 
 bool IsLowerHexSha256(absl::string_view s) {
   if (s.size() != 64) return false;
@@ -152,9 +124,8 @@ absl::StatusOr<std::set<Role>> ParseRoles(const Json& v,
 // repeated or unparseable, or a URI is not printable.
 absl::StatusOr<std::vector<std::string>> UriSans(X509* cert) {
   int crit = -1;
-  std::unique_ptr<GENERAL_NAMES, GeneralNamesFree> names(
-      static_cast<GENERAL_NAMES*>(
-          X509_get_ext_d2i(cert, NID_subject_alt_name, &crit, nullptr)));
+  OpenSslPtr<GENERAL_NAMES> names(static_cast<GENERAL_NAMES*>(
+      X509_get_ext_d2i(cert, NID_subject_alt_name, &crit, nullptr)));
   std::vector<std::string> uris;
   if (names == nullptr) {
     if (crit == -1) return uris;  // no SAN extension
@@ -681,9 +652,9 @@ absl::StatusOr<Principal> Authenticator::AuthenticateCertificate(
       peer_cert_pem.size() > static_cast<size_t>(INT32_MAX)) {
     return Unauthenticated("cert_malformed", "client certificate is missing");
   }
-  std::unique_ptr<BIO, BioFree> bio(BIO_new_mem_buf(
-      peer_cert_pem.data(), static_cast<int>(peer_cert_pem.size())));
-  std::unique_ptr<X509, X509Free> cert(
+  OpenSslPtr<BIO> bio(BIO_new_mem_buf(peer_cert_pem.data(),
+                                      static_cast<int>(peer_cert_pem.size())));
+  OpenSslPtr<X509> cert(
       bio == nullptr ? nullptr
                      : PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
   if (cert == nullptr) {
