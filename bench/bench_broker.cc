@@ -7,9 +7,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "grpcpp/grpcpp.h"
-#include "server/domain/canonical.h"
 #include "server/store/memory_store.h"
 #include "server/store/postgres/postgres_store.h"
+#include "wire/canonical.h"
 
 namespace approval::bench {
 

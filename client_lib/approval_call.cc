@@ -6,7 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "server/domain/approval_token.h"
+#include "wire/approval_token.h"
 
 namespace approval::client_internal {
 namespace {

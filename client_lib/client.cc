@@ -15,8 +15,8 @@
 #include "client_lib/approval_call.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/security/credentials.h"
-#include "server/domain/approval_token.h"
-#include "server/domain/canonical.h"
+#include "wire/approval_token.h"
+#include "wire/canonical.h"
 
 namespace approval {
 namespace {

@@ -1,4 +1,4 @@
-// Canonical JSON and the action digest (server/domain/canonical.h).
+// Canonical JSON and the action digest (wire/canonical.h).
 //
 // Input: "<action>\n<resource>\n<parameters JSON>" (missing lines are "").
 // Invariants:
@@ -15,7 +15,7 @@
 #include "absl/strings/str_split.h"
 #include "fuzz/fuzz_check.h"
 #include "nlohmann/json.hpp"
-#include "server/domain/canonical.h"
+#include "wire/canonical.h"
 
 namespace {
 

@@ -20,9 +20,9 @@
 #include "absl/strings/match.h"
 #include "fuzz/fuzz_check.h"
 #include "nlohmann/json.hpp"
-#include "server/domain/canonical.h"
 #include "server/domain/masking.h"
 #include "server/domain/rules.h"
+#include "wire/canonical.h"
 
 namespace {
 

@@ -24,7 +24,7 @@
 #include "server/auth/authenticator.h"
 #include "server/auth/principal.h"
 #include "server/common/strict_json.h"
-#include "server/domain/canonical.h"
+#include "wire/canonical.h"
 
 namespace {
 

@@ -19,7 +19,7 @@
 #include "server/auth/authenticator.h"
 #include "server/config/config.h"
 #include "server/common/read_file.h"
-#include "server/domain/canonical.h"
+#include "wire/canonical.h"
 #include "server/service/broker_server.h"
 #include "server/service/keys.h"
 #include "server/service/log.h"
@@ -28,6 +28,7 @@
 #include "server/store/postgres/migrator.h"
 #include "server/store/postgres/postgres_signal.h"
 #include "server/store/postgres/postgres_store.h"
+#include "wire/canonical.h"
 
 namespace approval {
 namespace {

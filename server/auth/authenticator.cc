@@ -3,7 +3,6 @@
 #include <grpc/grpc_security_constants.h>
 #include <grpcpp/security/auth_context.h>
 #include <grpcpp/server_context.h>
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <iterator>
@@ -24,6 +23,7 @@
 #include "server/auth/refusal.h"
 #include "server/auth/tokens_file.h"
 #include "server/auth/x509_identity.h"
+#include "wire/sha256.h"
 
 namespace approval {
 namespace {
@@ -36,25 +36,6 @@ constexpr absl::string_view kMissingCredentials =
 constexpr absl::string_view kMalformedHeader =
     "malformed authorization header: expected 'Bearer <token>'";
 constexpr size_t kMaxClaimIdentityBytes = 256;
-
-std::string Sha256Hex(absl::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  if (EVP_Digest(data.data(), data.size(), digest, &size, EVP_sha256(),
-                 nullptr) != 1) {
-    // Only fails when OpenSSL itself is broken; an empty hash matches no
-    // entry, so the caller is refused rather than let in.
-    return "";
-  }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(2 * size);
-  for (unsigned int i = 0; i < size; ++i) {
-    hex.push_back(kHex[digest[i] >> 4]);
-    hex.push_back(kHex[digest[i] & 0xf]);
-  }
-  return hex;
-}
 
 // RFC 6750 b64token: 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" )
 // *"=".

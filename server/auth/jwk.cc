@@ -6,14 +6,13 @@
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
 
-#include <cstdint>
 #include <utility>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
 #include "server/common/strict_json.h"
+#include "wire/openssl_ptr.h"
 
 namespace approval {
 namespace {
@@ -25,28 +24,11 @@ constexpr int kMaxRsaBits = 16384;
 constexpr size_t kP256CoordinateBytes = 32;
 constexpr size_t kMaxKeyIdBytes = 128;
 
-struct Free {
-  void operator()(BIGNUM* p) const { BN_free(p); }
-  void operator()(OSSL_PARAM_BLD* p) const { OSSL_PARAM_BLD_free(p); }
-  void operator()(OSSL_PARAM* p) const { OSSL_PARAM_free(p); }
-  void operator()(EVP_PKEY_CTX* p) const { EVP_PKEY_CTX_free(p); }
-  void operator()(EVP_MD_CTX* p) const { EVP_MD_CTX_free(p); }
-  void operator()(ECDSA_SIG* p) const { ECDSA_SIG_free(p); }
-};
 template <typename T>
-using Owned = std::unique_ptr<T, Free>;
+using Owned = OpenSslPtr<T>;
 
 std::shared_ptr<EVP_PKEY> Share(EVP_PKEY* key) {
   return std::shared_ptr<EVP_PKEY>(key, EVP_PKEY_free);
-}
-
-int Base64UrlValue(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '-') return 62;
-  if (c == '_') return 63;
-  return -1;
 }
 
 // Builds a public key of `type` ("RSA" or "EC") from OSSL_PARAMs.
@@ -170,31 +152,6 @@ absl::string_view JwsAlgorithmName(JwsAlgorithm alg) {
       return "ES256";
   }
   return "unknown";
-}
-
-std::optional<std::string> Base64UrlDecode(absl::string_view in) {
-  if (in.size() % 4 == 1) return std::nullopt;
-  std::string out;
-  out.reserve(in.size() * 3 / 4);
-  uint32_t buffer = 0;
-  int bits = 0;
-  for (char c : in) {
-    const int v = Base64UrlValue(c);
-    if (v < 0) return std::nullopt;
-    buffer = (buffer << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((buffer >> bits) & 0xff));
-    }
-  }
-  // Left-over bits must be zero: otherwise two texts decode alike.
-  if ((buffer & ((1u << bits) - 1)) != 0) return std::nullopt;
-  return out;
-}
-
-std::string Base64UrlEncode(absl::string_view in) {
-  return absl::WebSafeBase64Escape(in);
 }
 
 bool IsSafeKeyId(absl::string_view kid) {

@@ -15,6 +15,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+// JWS parts are strict base64url: Base64UrlDecode, Base64UrlEncode.
+#include "wire/base64url.h"
 
 typedef struct evp_pkey_st EVP_PKEY;
 
@@ -26,12 +28,6 @@ enum class JwsAlgorithm { kRs256, kEs256 };
 // anything else, "none" and HS256 included.
 std::optional<JwsAlgorithm> ParseJwsAlgorithm(absl::string_view name);
 absl::string_view JwsAlgorithmName(JwsAlgorithm alg);
-
-// Strict base64url without padding (RFC 7515 section 2): nullopt on padding,
-// any character outside [A-Za-z0-9_-], an impossible length or non-zero
-// unused bits, so that every value has exactly one encoding.
-std::optional<std::string> Base64UrlDecode(absl::string_view in);
-std::string Base64UrlEncode(absl::string_view in);
 
 // A key id that is safe to look up and to log: 1..128 characters from
 // [A-Za-z0-9._=+-], not containing "..". Key ids with path or SQL characters

@@ -14,25 +14,16 @@
 #include "absl/strings/str_join.h"
 #include "server/auth/refusal.h"
 #include "server/auth/spiffe_id.h"
+#include "wire/openssl_ptr.h"
 
 namespace approval {
 namespace {
-
-struct BioFree {
-  void operator()(BIO* b) const { BIO_free(b); }
-};
-struct X509Free {
-  void operator()(X509* x) const { X509_free(x); }
-};
-struct GeneralNamesFree {
-  void operator()(GENERAL_NAMES* g) const { GENERAL_NAMES_free(g); }
-};
 
 // Collects the URI SANs of `cert`. UNAUTHENTICATED when the extension is
 // repeated or unparseable, or a URI is not printable.
 absl::StatusOr<std::vector<std::string>> UriSans(X509* cert) {
   int crit = -1;
-  std::unique_ptr<GENERAL_NAMES, GeneralNamesFree> names(
+  OpenSslPtr<GENERAL_NAMES> names(
       static_cast<GENERAL_NAMES*>(
           X509_get_ext_d2i(cert, NID_subject_alt_name, &crit, nullptr)));
   std::vector<std::string> uris;
@@ -153,14 +144,14 @@ absl::Status CheckLeaf(X509* cert, absl::Time now, bool svid) {
 }
 
 // Parses `pem` as one certificate; UNAUTHENTICATED when it does not parse.
-absl::StatusOr<std::unique_ptr<X509, X509Free>> ParseCertificate(
+absl::StatusOr<OpenSslPtr<X509>> ParseCertificate(
     absl::string_view pem) {
   if (pem.empty() || pem.size() > static_cast<size_t>(INT32_MAX)) {
     return Unauthenticated("cert_malformed", "client certificate is missing");
   }
-  std::unique_ptr<BIO, BioFree> bio(
+  OpenSslPtr<BIO> bio(
       BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  std::unique_ptr<X509, X509Free> cert(
+  OpenSslPtr<X509> cert(
       bio == nullptr ? nullptr
                      : PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
   if (cert == nullptr) {
@@ -210,7 +201,7 @@ bool IsPrintableIdentity(absl::string_view s, bool allow_space) {
 absl::StatusOr<std::string> CertificateIdentity(
     absl::string_view peer_cert_pem, absl::Time now,
     absl::string_view trust_domain) {
-  absl::StatusOr<std::unique_ptr<X509, X509Free>> cert =
+  absl::StatusOr<OpenSslPtr<X509>> cert =
       ParseCertificate(peer_cert_pem);
   if (!cert.ok()) return cert.status();
   if (absl::Status s = CheckLeaf(cert->get(), now, !trust_domain.empty());

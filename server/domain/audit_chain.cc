@@ -4,7 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "nlohmann/json.hpp"
-#include "server/domain/canonical.h"
+#include "wire/canonical.h"
 
 namespace approval {
 

@@ -20,7 +20,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "server/domain/approval.h"
-#include "server/domain/approval_token.h"
+#include "server/domain/token_signer.h"
 
 namespace approval {
 

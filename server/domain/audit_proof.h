@@ -18,8 +18,8 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "server/domain/approval.h"
-#include "server/domain/approval_token.h"
 #include "server/domain/audit_chain.h"
+#include "wire/approval_token.h"
 
 namespace approval {
 

@@ -13,9 +13,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "nlohmann/json.hpp"
-#include "server/domain/canonical.h"
 #include "server/domain/json_path.h"
 #include "server/domain/masking_detectors.h"
+#include "wire/canonical.h"
 
 namespace approval {
 namespace {

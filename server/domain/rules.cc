@@ -12,9 +12,9 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "nlohmann/json.hpp"
-#include "server/domain/canonical.h"
 #include "server/domain/masking.h"
 #include "server/domain/text.h"
+#include "wire/canonical.h"
 
 namespace approval {
 namespace {

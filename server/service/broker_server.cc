@@ -12,9 +12,10 @@
 #include "grpcpp/server_builder.h"
 #include "openssl/rand.h"
 #include "server/common/read_file.h"
-#include "server/domain/canonical.h"
+#include "wire/canonical.h"
 #include "server/service/keys.h"
 #include "server/service/log.h"
+#include "wire/canonical.h"
 
 namespace approval {
 namespace {

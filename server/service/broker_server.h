@@ -15,7 +15,7 @@
 #include "grpcpp/server.h"
 #include "server/auth/authenticator.h"
 #include "server/config/config.h"
-#include "server/domain/approval_token.h"
+#include "server/domain/token_signer.h"
 #include "server/policy/active_policy.h"
 #include "server/service/broker_service.h"
 #include "server/service/event_hub.h"

@@ -12,12 +12,12 @@
 #include "absl/time/clock.h"
 #include "google/protobuf/descriptor.h"
 #include "server/auth/refusal.h"
-#include "server/domain/canonical.h"
 #include "server/service/convert.h"
 #include "server/service/decision_stream.h"
 #include "server/service/log.h"
 #include "server/store/error_detail.h"
 #include "server/store/page_token.h"
+#include "wire/canonical.h"
 
 namespace approval {
 namespace {

@@ -9,7 +9,6 @@
 
 #include "approval/v1/approval.grpc.pb.h"
 #include "server/auth/authenticator.h"
-#include "server/domain/approval_token.h"
 #include "server/domain/rules.h"
 #include "server/policy/active_policy.h"
 #include "server/service/event_hub.h"
@@ -18,6 +17,7 @@
 #include "server/service/request_check.h"
 #include "server/service/token_issuer.h"
 #include "server/store/store.h"
+#include "wire/approval_token.h"
 
 namespace approval {
 

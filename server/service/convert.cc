@@ -2,8 +2,8 @@
 
 #include "absl/strings/ascii.h"
 #include "google/protobuf/util/time_util.h"
-#include "server/domain/canonical.h"
 #include "server/domain/rules.h"
+#include "wire/canonical.h"
 
 namespace approval {
 namespace {

@@ -7,8 +7,8 @@
 
 #include "absl/status/statusor.h"
 #include "server/config/config.h"
-#include "server/domain/approval_token.h"
 #include "server/domain/audit_chain.h"
+#include "server/domain/token_signer.h"
 
 namespace approval {
 

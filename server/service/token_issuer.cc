@@ -4,8 +4,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/domain/audit_proof.h"
-#include "server/domain/canonical.h"
 #include "server/service/log.h"
+#include "wire/canonical.h"
 
 namespace approval {
 namespace {

@@ -12,8 +12,8 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "server/domain/approval.h"
-#include "server/domain/approval_token.h"
 #include "server/domain/audit_chain.h"
+#include "server/domain/token_signer.h"
 
 namespace approval {
 

@@ -14,7 +14,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
-#include "server/domain/approval_token.h"
+#include "server/domain/token_signer.h"
 #include "server/store/store.h"
 
 namespace approval {

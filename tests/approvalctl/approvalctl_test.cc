@@ -29,7 +29,7 @@
 #include "absl/time/clock.h"
 #include "nlohmann/json.hpp"
 #include "pqxx/pqxx"
-#include "server/domain/approval_token.h"
+#include "server/domain/token_signer.h"
 #include "tests/support/broker/broker_harness.h"
 #include "tests/support/certs/test_certs.h"
 #include "tests/support/pg/pg_fixture.h"

@@ -10,7 +10,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "nlohmann/json.hpp"
-#include "server/domain/approval_token.h"
+#include "server/domain/token_signer.h"
 #include "tests/client/client_test_support.h"
 #include "tests/support/broker/broker_harness.h"
 #include "tests/support/certs/test_certs.h"

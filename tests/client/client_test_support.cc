@@ -6,9 +6,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "nlohmann/json.hpp"
-#include "server/domain/canonical.h"
 #include "tests/support/broker/broker_harness.h"
 #include "tests/support/keys/test_keys.h"
+#include "wire/canonical.h"
 
 namespace approval::testing {
 namespace {

@@ -9,9 +9,9 @@
 #include "approval/client.h"
 #include "approval/v1/approval.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
-#include "server/domain/approval_token.h"
-#include "server/domain/canonical.h"
+#include "server/domain/token_signer.h"
 #include "tests/client/client_test_support.h"
+#include "wire/canonical.h"
 
 namespace approval::testing {
 namespace {

@@ -1,4 +1,4 @@
-#include "server/domain/approval_token.h"
+#include "server/domain/token_signer.h"
 
 #include <openssl/bio.h>
 #include <openssl/evp.h>

@@ -5,9 +5,9 @@
 
 #include "absl/time/clock.h"
 #include "server/domain/audit_chain.h"
-#include "server/domain/canonical.h"
 #include "server/domain/rules.h"
 #include "tests/support/audit_events.h"
+#include "wire/canonical.h"
 
 namespace approval {
 namespace {

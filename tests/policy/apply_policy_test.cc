@@ -2,8 +2,8 @@
 // justification and TTL rules, and masking, applied to a validated request.
 #include <catch2/catch.hpp>
 
-#include "server/domain/canonical.h"
 #include "server/policy/active_policy.h"
+#include "wire/canonical.h"
 
 namespace approval {
 namespace {

@@ -11,12 +11,12 @@
 #include "absl/time/clock.h"
 #include "nlohmann/json.hpp"
 #include "pqxx/pqxx"
-#include "server/domain/canonical.h"
 #include "tests/support/broker/broker_harness.h"
 #include "tests/support/certs/test_certs.h"
 #include "tests/support/keys/test_keys.h"
 #include "tests/support/pg/pg_fixture.h"
 #include "tests/support/process/serve_process.h"
+#include "wire/canonical.h"
 
 namespace approval::testing {
 namespace {

@@ -9,10 +9,10 @@
 #include "absl/time/clock.h"
 #include "pqxx/pqxx"
 #include "server/domain/audit_chain.h"
-#include "server/domain/canonical.h"
 #include "tests/support/broker/broker_harness.h"
 #include "tests/support/keys/test_keys.h"
 #include "tests/support/pg/pg_fixture.h"
+#include "wire/canonical.h"
 
 namespace approval::testing {
 namespace {

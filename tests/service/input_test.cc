@@ -9,11 +9,11 @@
 #include "approval/v1/approval.grpc.pb.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/struct.pb.h"
-#include "server/domain/canonical.h"
 #include "server/domain/rules.h"
 #include "server/domain/text.h"
 #include "server/service/request_check.h"
 #include "server/store/page_token.h"
+#include "wire/canonical.h"
 
 namespace approval {
 namespace {

@@ -5,11 +5,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
-#include "server/domain/approval_token.h"
-#include "server/domain/canonical.h"
 #include "tests/support/broker/broker_harness.h"
 #include "tests/support/certs/test_certs.h"
 #include "tests/support/pg/pg_fixture.h"
+#include "wire/approval_token.h"
+#include "wire/canonical.h"
 
 namespace approval::testing {
 namespace {

@@ -13,11 +13,11 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "server/domain/approval_token.h"
 #include "tools/approvalctl/broker_client.h"
 #include "tools/approvalctl/exit_codes.h"
 #include "tools/approvalctl/options.h"
 #include "tools/approvalctl/render.h"
+#include "wire/approval_token.h"
 
 namespace approval::ctl {
 namespace {

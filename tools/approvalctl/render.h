@@ -16,7 +16,7 @@
 #include "absl/time/time.h"
 #include "approval/v1/approval.pb.h"
 #include "google/protobuf/message.h"
-#include "server/domain/approval_token.h"
+#include "wire/approval_token.h"
 
 namespace approval::ctl {
 

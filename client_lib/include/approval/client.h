@@ -39,6 +39,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "approval/export.h"
 
 namespace approval {
 
@@ -106,7 +107,7 @@ struct ApprovalRequest {
 enum class DecisionState { kApproved, kDenied, kExpired, kCancelled };
 
 // "APPROVED", "DENIED", "EXPIRED" or "CANCELLED".
-absl::string_view DecisionStateName(DecisionState state);
+APPROVAL_CLIENT_EXPORT absl::string_view DecisionStateName(DecisionState state);
 
 // The outcome of an approval, as the broker recorded it. An APPROVED
 // decision has been checked against its approval token: the fields taken
@@ -137,7 +138,7 @@ struct Decision {
 // CANCELLED) and waits until every `done` has returned; it must not be
 // destroyed from inside a `done`. An agent's own tests may fake the broker by
 // implementing RequireApprovalAsync.
-class Client {
+class APPROVAL_CLIENT_EXPORT Client {
  public:
   // Connects lazily to options.target. INVALID_ARGUMENT naming the field
   // when an option is out of range, a TLS file is unreadable, or a
@@ -223,7 +224,7 @@ struct ApprovedAction {
 //   PERMISSION_DENIED   the token approves something else (another digest);
 //   FAILED_PRECONDITION `now` is before not_before or at/after not_after.
 // Pure and thread-safe; no I/O.
-absl::StatusOr<ApprovedAction> VerifyApprovalToken(
+APPROVAL_CLIENT_EXPORT absl::StatusOr<ApprovedAction> VerifyApprovalToken(
     absl::string_view token, absl::string_view broker_public_key_pem,
     const ApprovalRequest& request, absl::Time now = absl::Now());
 

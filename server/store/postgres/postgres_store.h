@@ -26,7 +26,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "server/domain/approval_token.h"
+#include "server/domain/token_signer.h"
 #include "server/store/store.h"
 
 namespace approval {

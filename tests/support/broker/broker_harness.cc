@@ -17,8 +17,8 @@
 #include "absl/time/clock.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "nlohmann/json.hpp"
-#include "server/domain/canonical.h"
 #include "tests/support/keys/test_keys.h"
+#include "wire/canonical.h"
 
 namespace approval::testing {
 namespace {

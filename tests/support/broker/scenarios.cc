@@ -4,7 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "prometheus/text_serializer.h"
-#include "server/domain/canonical.h"
+#include "wire/canonical.h"
 
 namespace approval::testing {
 namespace {

@@ -7,8 +7,8 @@
 #include <memory>
 #include <string>
 
-#include "server/domain/approval_token.h"
 #include "server/domain/audit_chain.h"
+#include "server/domain/token_signer.h"
 
 namespace approval::testing {
 

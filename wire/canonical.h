@@ -1,4 +1,5 @@
-// Canonical encodings and digests. Pure functions: no I/O, thread-safe.
+// Canonical JSON and the action digest: the bytes broker, client library and
+// approvalctl must agree on. Pure functions: no I/O, thread-safe.
 //
 // Canonical JSON: keys sorted by their UTF-8 bytes, no insignificant white
 // space, strings with the minimal escapes of RFC 8259, integers in decimal,
@@ -15,14 +16,16 @@
 //     form is numerically equal to the text: 0.1, 1.5e3 (-> 1500.0) and
 //     -0.0 are kept; 18446744073709551616 (2^64), 0.10000000000000000001,
 //     1e400 (infinite) and 1e-400 (underflows to 0) are refused.
-#ifndef APPROVAL_SERVER_DOMAIN_CANONICAL_H_
-#define APPROVAL_SERVER_DOMAIN_CANONICAL_H_
+#ifndef APPROVAL_WIRE_CANONICAL_H_
+#define APPROVAL_WIRE_CANONICAL_H_
 
 #include <string>
-#include <string_view>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+// The digests are SHA-256 (Sha256Hex, HexEncode); included for callers that
+// compare or print them.
+#include "wire/sha256.h"
 
 namespace approval {
 
@@ -39,11 +42,6 @@ inline constexpr int kMaxJsonDepth = 64;
 absl::StatusOr<std::string> CanonicalizeJsonObject(absl::string_view text,
                                                    absl::string_view name = "");
 
-// SHA-256 of `data`: 32 raw bytes, or 64 lower-case hex characters.
-std::string Sha256(absl::string_view data);
-std::string Sha256Hex(absl::string_view data);
-std::string HexEncode(absl::string_view raw);
-
 // The action digest: lower-case hex SHA-256 over the canonical JSON of
 // {"action": action, "parameters": <parameters>, "resource": resource}.
 // `canonical_parameters` must come from CanonicalizeJsonObject.
@@ -52,4 +50,4 @@ std::string ActionDigest(absl::string_view action, absl::string_view resource,
 
 }  // namespace approval
 
-#endif  // APPROVAL_SERVER_DOMAIN_CANONICAL_H_
+#endif  // APPROVAL_WIRE_CANONICAL_H_

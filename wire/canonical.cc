@@ -1,6 +1,4 @@
-#include "server/domain/canonical.h"
-
-#include <openssl/sha.h>
+#include "wire/canonical.h"
 
 #include <algorithm>
 #include <cmath>
@@ -129,14 +127,125 @@ bool IsPlainKey(absl::string_view key) {
 
 absl::string_view Shorten(absl::string_view s) { return s.substr(0, 64); }
 
-// Builds the document while checking what nlohmann does not: repeated keys
-// (it would keep the last one), nesting depth, and that every number's
-// canonical form has exactly the value that was written.
+// The document as it is built, and where in it the parser is (the open
+// containers and the key of the value to come), for the paths in messages:
+// "parameters.items[2]", or "$" for the root when there is no name.
+class DocumentTree {
+ public:
+  explicit DocumentTree(absl::string_view name) : name_(name) {}
+
+  size_t depth() const { return stack_.size(); }
+  // The key of the next value placed in the open object.
+  void SetKey(std::string key) { pending_key_ = std::move(key); }
+  // Places a scalar in the open container (or as the root).
+  void Put(Json v) { Place(std::move(v)); }
+  // Places an empty object or array and makes it the open container.
+  void Open(Json container) {
+    std::string segment = stack_.empty() ? "" : NextSegment();
+    Json* placed = Place(std::move(container));
+    stack_.push_back({placed, std::move(segment)});
+  }
+  void Close() { stack_.pop_back(); }
+
+  // The path of the open container.
+  std::string ContainerPath() const { return Join(""); }
+  // The path of the value about to be placed.
+  std::string ValuePath() const {
+    return Join(stack_.empty() ? "" : NextSegment());
+  }
+
+  Json TakeRoot() { return std::move(root_); }
+
+ private:
+  struct Frame {
+    Json* container;
+    std::string segment;  // path segment of this container
+  };
+
+  std::string Join(absl::string_view last) const {
+    std::string path(name_);
+    for (const Frame& f : stack_) absl::StrAppend(&path, f.segment);
+    absl::StrAppend(&path, last);
+    if (!path.empty() && path[0] == '.') path.erase(0, 1);
+    return path.empty() ? "$" : path;
+  }
+
+  std::string NextSegment() const {
+    const Json& top = *stack_.back().container;
+    if (top.is_array()) return absl::StrCat("[", top.size(), "]");
+    if (IsPlainKey(pending_key_)) return absl::StrCat(".", pending_key_);
+    return absl::StrCat("[", Shorten(Json(pending_key_).dump(-1, ' ', true)),
+                        "]");
+  }
+
+  // Places `v` in the open container (or as the root); the placed value.
+  Json* Place(Json v) {
+    if (stack_.empty()) {
+      root_ = std::move(v);
+      return &root_;
+    }
+    Json& top = *stack_.back().container;
+    if (top.is_array()) {
+      top.push_back(std::move(v));
+      return &top.back();
+    }
+    Json& slot = top[pending_key_];
+    slot = std::move(v);
+    return &slot;
+  }
+
+  std::string name_;
+  Json root_;
+  std::vector<Frame> stack_;
+  std::string pending_key_;
+};
+
+// Checks that every number's canonical form has exactly the value that was
+// written. The parser hands numbers over in document order; `written` holds
+// their text in the same order (NumberTokens).
+class NumberCheck {
+ public:
+  explicit NumberCheck(std::vector<absl::string_view> written)
+      : written_(std::move(written)) {}
+
+  // The next number, in canonical form ("" when it has none: beyond the
+  // double range), at the value path of `tree`. Remembers the first number
+  // whose canonical form has another value than its text.
+  void Next(const std::string& canonical, const DocumentTree& tree) {
+    const absl::string_view written =
+        next_ < written_.size() ? written_[next_] : "";
+    ++next_;
+    const bool exact =
+        !canonical.empty() && ParseDecimal(written) == ParseDecimal(canonical);
+    if (error_.empty() && !exact) {
+      error_ = NumberError(tree.ValuePath(), written,
+                           canonical.empty()
+                               ? "beyond the range of an IEEE-754 double"
+                               : absl::StrCat("it would become ", canonical));
+    }
+  }
+
+  // The first mismatch, "" if none. Meaningful only if the whole text
+  // parses: in broken JSON the token list may not line up with the
+  // parser's numbers.
+  const std::string& error() const { return error_; }
+
+ private:
+  std::vector<absl::string_view> written_;
+  size_t next_ = 0;
+  std::string error_;
+};
+
+// The SAX handler: builds the document while checking what nlohmann does
+// not: repeated keys (it would keep the last one), nesting depth, and every
+// number (NumberCheck).
 class CheckingBuilder {
  public:
   CheckingBuilder(absl::string_view name,
                   std::vector<absl::string_view> numbers)
-      : name_(name), numbers_(std::move(numbers)) {}
+      : prefix_(name.empty() ? "" : absl::StrCat(name, ": ")),
+        tree_(name),
+        numbers_(std::move(numbers)) {}
 
   bool null() { return Put(Json(nullptr)); }
   bool boolean(bool v) { return Put(Json(v)); }
@@ -165,138 +274,74 @@ class CheckingBuilder {
   bool key(std::string& k) {
     if (!keys_.back().insert(k).second) {
       return Fail(absl::StrCat(
-          Prefix(), "duplicate key ", Json(k).dump(-1, ' ', true),
-          stack_.size() > 1 ? absl::StrCat(" in ", ContainerPath()) : ""));
+          prefix_, "duplicate key ", Json(k).dump(-1, ' ', true),
+          tree_.depth() > 1 ? absl::StrCat(" in ", tree_.ContainerPath())
+                            : ""));
     }
-    pending_key_ = std::move(k);
+    tree_.SetKey(std::move(k));
     return true;
   }
   bool end_object() {
     keys_.pop_back();
-    return Close();
+    tree_.Close();
+    return true;
   }
   bool start_array(std::size_t) { return Open(Json::array()); }
-  bool end_array() { return Close(); }
+  bool end_array() {
+    tree_.Close();
+    return true;
+  }
   bool parse_error(std::size_t, const std::string& last_token,
                    const nlohmann::detail::exception& e) {
     // 406: a number beyond the double range, e.g. 1e400.
     if (e.id == 406) {
-      return Fail(NumberError(Path(), last_token,
+      return Fail(NumberError(tree_.ValuePath(), last_token,
                               "beyond the range of an IEEE-754 double"));
     }
-    return Fail(absl::StrCat(Prefix(), "not valid JSON: ", e.what()));
+    return Fail(absl::StrCat(prefix_, "not valid JSON: ", e.what()));
   }
 
   // After a successful parse: the document, or the first number that could
   // not be kept exactly.
   absl::StatusOr<Json> Result() {
     if (!error_.empty()) return absl::InvalidArgumentError(error_);
-    if (!number_error_.empty()) {
-      return absl::InvalidArgumentError(number_error_);
+    if (!numbers_.error().empty()) {
+      return absl::InvalidArgumentError(numbers_.error());
     }
-    return std::move(root_);
+    return tree_.TakeRoot();
   }
   const std::string& error() const { return error_; }
 
  private:
-  struct Frame {
-    Json* container;
-    std::string segment;  // path segment of this container
-  };
-
-  std::string Prefix() const {
-    return name_.empty() ? "" : absl::StrCat(name_, ": ");
-  }
-
-  // The path of the open container, e.g. parameters.items[2]; "$" for the
-  // root when there is no name.
-  std::string ContainerPath() const { return Join(""); }
-  // The path of the value about to be placed.
-  std::string Path() const { return Join(stack_.empty() ? "" : NextSegment()); }
-  std::string Join(absl::string_view last) const {
-    std::string path(name_);
-    for (const Frame& f : stack_) absl::StrAppend(&path, f.segment);
-    absl::StrAppend(&path, last);
-    if (!path.empty() && path[0] == '.') path.erase(0, 1);
-    return path.empty() ? "$" : path;
-  }
-
-  std::string NextSegment() const {
-    const Json& top = *stack_.back().container;
-    if (top.is_array()) return absl::StrCat("[", top.size(), "]");
-    if (IsPlainKey(pending_key_)) return absl::StrCat(".", pending_key_);
-    return absl::StrCat("[", Shorten(Json(pending_key_).dump(-1, ' ', true)),
-                        "]");
-  }
-
   bool Fail(std::string message) {
     if (error_.empty()) error_ = std::move(message);
     return false;
   }
 
-  // Places `v` in the open container (or as the root); the placed value.
-  Json* Place(Json v) {
-    if (stack_.empty()) {
-      root_ = std::move(v);
-      return &root_;
-    }
-    Json& top = *stack_.back().container;
-    if (top.is_array()) {
-      top.push_back(std::move(v));
-      return &top.back();
-    }
-    Json& slot = top[pending_key_];
-    slot = std::move(v);
-    return &slot;
-  }
-
   bool Put(Json v) {
-    Place(std::move(v));
+    tree_.Put(std::move(v));
     return true;
   }
 
   bool Number(Json v, const std::string& canonical) {
-    const absl::string_view written =
-        next_number_ < numbers_.size() ? numbers_[next_number_] : "";
-    ++next_number_;
-    if (number_error_.empty() &&
-        (canonical.empty() ||
-         !(ParseDecimal(written) == ParseDecimal(canonical)))) {
-      // Reported only if the whole text parses: in broken JSON the token
-      // list may not line up with the parser's numbers.
-      number_error_ = NumberError(
-          Path(), written,
-          canonical.empty() ? "beyond the range of an IEEE-754 double"
-                            : absl::StrCat("it would become ", canonical));
-    }
+    numbers_.Next(canonical, tree_);
     return Put(std::move(v));
   }
 
   bool Open(Json container) {
-    if (static_cast<int>(stack_.size()) >= kMaxJsonDepth) {
-      return Fail(absl::StrCat(Prefix(), "nested deeper than ", kMaxJsonDepth,
+    if (static_cast<int>(tree_.depth()) >= kMaxJsonDepth) {
+      return Fail(absl::StrCat(prefix_, "nested deeper than ", kMaxJsonDepth,
                                " levels"));
     }
-    std::string segment = stack_.empty() ? "" : NextSegment();
-    Json* placed = Place(std::move(container));
-    stack_.push_back({placed, std::move(segment)});
+    tree_.Open(std::move(container));
     return true;
   }
 
-  bool Close() {
-    stack_.pop_back();
-    return true;
-  }
-
-  std::string name_;
-  std::vector<absl::string_view> numbers_;
-  size_t next_number_ = 0;
-  Json root_;
-  std::vector<Frame> stack_;
+  std::string prefix_;
+  DocumentTree tree_;
+  NumberCheck numbers_;
   std::vector<std::set<std::string>> keys_;
-  std::string pending_key_;
   std::string error_;
-  std::string number_error_;
 };
 
 }  // namespace
@@ -334,27 +379,6 @@ absl::StatusOr<std::string> CanonicalizeJsonObject(absl::string_view text,
     return absl::InvalidArgumentError(absl::StrCat(
         name, name.empty() ? "" : ": ", "not encodable: ", e.what()));
   }
-}
-
-std::string Sha256(absl::string_view data) {
-  unsigned char out[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), out);
-  return std::string(reinterpret_cast<const char*>(out), sizeof(out));
-}
-
-std::string HexEncode(absl::string_view raw) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(raw.size() * 2);
-  for (unsigned char c : raw) {
-    out.push_back(kHex[c >> 4]);
-    out.push_back(kHex[c & 0xf]);
-  }
-  return out;
-}
-
-std::string Sha256Hex(absl::string_view data) {
-  return HexEncode(Sha256(data));
 }
 
 std::string ActionDigest(absl::string_view action, absl::string_view resource,
