@@ -2,7 +2,6 @@
 // process on the test PostgreSQL: every metric the rules and the dashboard
 // query is one the broker exports, and Debian's Prometheus scrapes the
 // broker, evaluates the rules and answers /api/v1/query with its series.
-#include <openssl/evp.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,6 +17,7 @@
 #include <vector>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
@@ -28,6 +28,8 @@
 #include "tests/support/certs/test_certs.h"
 #include "tests/support/keys/test_keys.h"
 #include "tests/support/pg/pg_fixture.h"
+#include "tests/support/process/serve_process.h"
+#include "wire/sha256.h"
 
 namespace approval::testing {
 namespace {
@@ -48,15 +50,6 @@ Identities() {
           {"bob", {"deploy-test-bob-token", {"reviewer"}}},
       };
   return *kIdentities;
-}
-
-std::string Sha256Hex(const std::string& data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  REQUIRE(EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(),
-                     nullptr) == 1);
-  return absl::BytesToHexString(
-      absl::string_view(reinterpret_cast<const char*>(md), len));
 }
 
 std::string ReadFile(const std::string& path) {
@@ -133,14 +126,12 @@ class Broker final {
                                     {"action", "*"},
                                     {"reviewer_groups", {"reviewers"}}}}}}
                       .dump());
-    grpc_port_ = FreePort();
-    metrics_port_ = FreePort();
     const std::string config = dir.Write(
         "config.json",
         nlohmann::json{
             {"database_url", db.app_url()},
-            {"listen_address", address()},
-            {"metrics_address", absl::StrCat("127.0.0.1:", metrics_port_)},
+            {"listen_address", "127.0.0.1:0"},
+            {"metrics_address", "127.0.0.1:0"},
             {"policy_file", policy},
             {"fingerprint_key_file",
              dir.Write("fingerprint.key",
@@ -151,19 +142,16 @@ class Broker final {
                dir.Write("tokens.json",
                          nlohmann::json{{"tokens", tokens}}.dump())}}}}
             .dump());
-    process_ = std::make_unique<Child>(
-        std::vector<std::string>{APPROVAL_BROKER_BINARY, "serve", "--config",
-                                 config},
-        dir.path() + "/broker.log");
-    INFO(process_->Log());
-    REQUIRE(AwaitHealth(address(), 1, absl::Seconds(30)) == 1);
+    process_ =
+        std::make_unique<ServeProcess>(config, dir.path() + "/broker.log");
+    process_->Start();
     stub_ = v1::ApprovalBroker::NewStub(
         grpc::CreateChannel(address(), grpc::InsecureChannelCredentials()));
   }
 
-  std::string address() const { return absl::StrCat("127.0.0.1:", grpc_port_); }
-  int metrics_port() const { return metrics_port_; }
-  const Child& process() const { return *process_; }
+  const std::string& address() const { return process_->address(); }
+  int metrics_port() const { return process_->metrics_port(); }
+  const ServeProcess& process() const { return *process_; }
 
   std::unique_ptr<grpc::ClientContext> Context(const std::string& identity) {
     auto ctx = std::make_unique<grpc::ClientContext>();
@@ -208,7 +196,7 @@ class Broker final {
   }
 
   std::string Metrics() const {
-    const std::string response = HttpGet(metrics_port_, "/metrics");
+    const std::string response = HttpGet(metrics_port(), "/metrics");
     const size_t body = response.find("\r\n\r\n");
     return body == std::string::npos ? "" : response.substr(body + 4);
   }
@@ -223,9 +211,7 @@ class Broker final {
   }
 
  private:
-  int grpc_port_ = 0;
-  int metrics_port_ = 0;
-  std::unique_ptr<Child> process_;
+  std::unique_ptr<ServeProcess> process_;
   std::unique_ptr<v1::ApprovalBroker::Stub> stub_;
 };
 
@@ -281,6 +267,29 @@ std::string UrlEncode(absl::string_view s) {
 
 // GET /api/v1/<path> on a Prometheus; the JSON body, or null if the call
 // failed or the body is not JSON.
+// The port Prometheus bound for --web.listen-address=127.0.0.1:0, from its
+// log line `msg="Listening on" address=127.0.0.1:PORT`; 0 if it did not say
+// so within 60 s.
+int AwaitListeningPort(const Child& prometheus) {
+  const std::string kLine = "msg=\"Listening on\" address=127.0.0.1:";
+  const absl::Time give_up = absl::Now() + absl::Seconds(60);
+  while (absl::Now() < give_up) {
+    const std::string log = prometheus.Log();
+    const size_t at = log.find(kLine);
+    if (at != std::string::npos) {
+      const size_t from = at + kLine.size();
+      const size_t end = log.find_first_not_of("0123456789", from);
+      int port = 0;
+      if (end != std::string::npos &&
+          absl::SimpleAtoi(log.substr(from, end - from), &port)) {
+        return port;
+      }
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return 0;
+}
+
 nlohmann::json PrometheusApi(int port, const std::string& path) {
   const std::string response = HttpGet(port, "/api/v1/" + path);
   const size_t body = response.find("\r\n\r\n");
@@ -338,7 +347,6 @@ TEST_CASE(
   TempDir dir;
   Broker broker(db, dir);
 
-  const int port = FreePort();
   const std::string config =
       dir.Write("prometheus.yml", absl::StrCat("global:\n"
                                                "  scrape_interval: 1s\n"
@@ -354,10 +362,11 @@ TEST_CASE(
                                                broker.metrics_port(), "']\n"));
   Child prometheus({APPROVAL_PROMETHEUS_BINARY, "--config.file=" + config,
                     "--storage.tsdb.path=" + dir.path() + "/tsdb",
-                    absl::StrCat("--web.listen-address=127.0.0.1:", port),
-                    "--log.level=warn"},
+                    "--web.listen-address=127.0.0.1:0", "--log.level=info"},
                    dir.path() + "/prometheus.log");
   INFO("prometheus log:\n" << prometheus.Log());
+  const int port = AwaitListeningPort(prometheus);
+  REQUIRE(port > 0);
 
   // The broker's own series, as scraped.
   const nlohmann::json pending =
