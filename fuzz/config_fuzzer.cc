@@ -13,8 +13,8 @@
 #include <string>
 
 #include "fuzz/fuzz_check.h"
-#include "server/config/config.h"
 #include "server/common/strict_json.h"
+#include "server/config/config.h"
 
 namespace {
 

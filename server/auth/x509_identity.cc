@@ -23,9 +23,8 @@ namespace {
 // repeated or unparseable, or a URI is not printable.
 absl::StatusOr<std::vector<std::string>> UriSans(X509* cert) {
   int crit = -1;
-  OpenSslPtr<GENERAL_NAMES> names(
-      static_cast<GENERAL_NAMES*>(
-          X509_get_ext_d2i(cert, NID_subject_alt_name, &crit, nullptr)));
+  OpenSslPtr<GENERAL_NAMES> names(static_cast<GENERAL_NAMES*>(
+      X509_get_ext_d2i(cert, NID_subject_alt_name, &crit, nullptr)));
   std::vector<std::string> uris;
   if (names == nullptr) {
     if (crit == -1) return uris;  // no SAN extension
@@ -144,8 +143,7 @@ absl::Status CheckLeaf(X509* cert, absl::Time now, bool svid) {
 }
 
 // Parses `pem` as one certificate; UNAUTHENTICATED when it does not parse.
-absl::StatusOr<OpenSslPtr<X509>> ParseCertificate(
-    absl::string_view pem) {
+absl::StatusOr<OpenSslPtr<X509>> ParseCertificate(absl::string_view pem) {
   if (pem.empty() || pem.size() > static_cast<size_t>(INT32_MAX)) {
     return Unauthenticated("cert_malformed", "client certificate is missing");
   }
@@ -201,8 +199,7 @@ bool IsPrintableIdentity(absl::string_view s, bool allow_space) {
 absl::StatusOr<std::string> CertificateIdentity(
     absl::string_view peer_cert_pem, absl::Time now,
     absl::string_view trust_domain) {
-  absl::StatusOr<OpenSslPtr<X509>> cert =
-      ParseCertificate(peer_cert_pem);
+  absl::StatusOr<OpenSslPtr<X509>> cert = ParseCertificate(peer_cert_pem);
   if (!cert.ok()) return cert.status();
   if (absl::Status s = CheckLeaf(cert->get(), now, !trust_domain.empty());
       !s.ok()) {

@@ -12,7 +12,6 @@
 #include "grpcpp/server_builder.h"
 #include "openssl/rand.h"
 #include "server/common/read_file.h"
-#include "wire/canonical.h"
 #include "server/service/keys.h"
 #include "server/service/log.h"
 #include "wire/canonical.h"

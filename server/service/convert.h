@@ -3,7 +3,6 @@
 #ifndef APPROVAL_SERVER_SERVICE_CONVERT_H_
 #define APPROVAL_SERVER_SERVICE_CONVERT_H_
 
-
 #include "absl/status/status.h"
 #include "approval/v1/approval.pb.h"
 #include "grpcpp/support/status.h"

@@ -65,7 +65,8 @@ TEST_CASE("Tokens file: a repeated key is refused, not last-one-wins",
                     "roles": ["admin"]}]})");
   CHECK(s.code() == absl::StatusCode::kInvalidArgument);
   CHECK(std::string(s.message()) ==
-        "tokens file " + file + ": tokens[0].roles: key \"roles\" appears twice");
+        "tokens file " + file +
+            ": tokens[0].roles: key \"roles\" appears twice");
   // At the top level, and spelt with an escape, too.
   s = LoadTokens(dir, R"({"tokens": [], "tok\u0065ns": []})");
   CHECK(s.code() == absl::StatusCode::kInvalidArgument);

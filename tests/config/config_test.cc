@@ -176,7 +176,7 @@ TEST_CASE("A repeated key is an error", "[config]") {
   CHECK_THAT(
       ParseError(R"({"database_pool_size": 4, "database_pool_size": 5})"),
       Contains("config.json: database_pool_size: key \"database_pool_size\" "
-                      "appears twice"));
+               "appears twice"));
 }
 
 TEST_CASE("A wrong JSON type names the key, the value and the expected type",

@@ -1,5 +1,3 @@
-#include "server/domain/token_signer.h"
-
 #include <openssl/bio.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -17,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "nlohmann/json.hpp"
+#include "server/domain/token_signer.h"
 
 namespace approval {
 namespace {

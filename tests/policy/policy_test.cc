@@ -303,8 +303,10 @@ TEST_CASE("groups are validated", "[policy]") {
                  "groups.g: must name at least one member"));
   CHECK(Contains(with_groups(R"({"g": "alice"})"),
                  "groups.g: \"alice\" is a string, expected an array"));
-  CHECK(Contains(with_groups(R"({"g": [""]})"), "groups.g[0]: a member is the empty string"));
-  CHECK(Contains(with_groups(R"({"g": [3]})"), "groups.g[0]: 3 is a number, expected a principal"));
+  CHECK(Contains(with_groups(R"({"g": [""]})"),
+                 "groups.g[0]: a member is the empty string"));
+  CHECK(Contains(with_groups(R"({"g": [3]})"),
+                 "groups.g[0]: 3 is a number, expected a principal"));
   CHECK(Contains(with_groups(R"({"g": ["a", "b", "a"]})"),
                  "groups.g[2]: \"a\" is listed twice"));
   // Groups may come after the rules that name them.
@@ -410,8 +412,9 @@ TEST_CASE("masking is validated", "[policy]") {
                  "masking.detectors[1]: \"phone\" is not a detector"));
   CHECK(Contains(with_masking(R"({"detectors": ["email", "email"]})"),
                  "masking.detectors[1]: \"email\" is listed twice"));
-  CHECK(Contains(with_masking(R"({"detectors": "email"})"),
-                 "masking.detectors: \"email\" is a string, expected an array"));
+  CHECK(
+      Contains(with_masking(R"({"detectors": "email"})"),
+               "masking.detectors: \"email\" is a string, expected an array"));
 }
 
 TEST_CASE("the first matching rule wins", "[policy]") {
