@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
@@ -252,7 +253,13 @@ TEST_CASE("pending truncates the parameters preview to the width",
   REQUIRE(r.exit_code == 0);
   for (absl::string_view line :
        absl::StrSplit(r.out, '\n', absl::SkipEmpty())) {
-    CHECK(line.size() <= 120 + 2);  // "…" is 3 bytes, 1 column
+    // Columns: each "…" is 3 bytes but 1 column.
+    size_t ellipses = 0;
+    for (size_t at = line.find("…"); at != absl::string_view::npos;
+         at = line.find("…", at + 1)) {
+      ++ellipses;
+    }
+    CHECK(line.size() - 2 * ellipses <= 120);
   }
   CHECK_THAT(r.out, Catch::Contains("…"));
 }
@@ -391,7 +398,16 @@ TEST_CASE("invalid usage exits 2 and names the mistake", "[approvalctl]") {
       {{"approve"}, "missing the approval ID"},
       {{"show", "a", "b"}, "unexpected argument b"},
       {{"pending", "--colour"}, "unknown flag --colour"},
-      {{"pending", "-o", "xml"}, "'xml' is not one of text, json"},
+      {{"pending", "-o", "xml"}, "'xml' is not one of text, json, yaml, wide"},
+      {{"watch", "-o", "yaml"}, "-o yaml is for show, pending, ls and history"},
+      {{"ls", "--state", "approvd"}, "--state: 'approvd' is not one of"},
+      {{"history", "--state", "pending"}, "history: lists final states only"},
+      {{"pending", "--state", "denied"}, "pending: does not take --state"},
+      {{"ls", "--limit", "-1"}, "--limit: '-1' is not a count"},
+      {{"show", "x", "--limit", "3"}, "show: does not take --limit"},
+      {{"ls", "--since", "yesterday"}, "--since: 'yesterday' is neither"},
+      {{"ls", "--requester="}, "--requester: must not be empty"},
+      {{"completion", "fish"}, "'completion bash' and 'completion zsh'"},
       {{"pending", "-m", "why"}, "does not take -m"},
       {{"watch", "--after", "-3"}, "--after"},
       {{"audit"}, "audit verify"},
@@ -425,7 +441,7 @@ TEST_CASE("help lists the commands and every exit code", "[approvalctl]") {
         "audit export", "signing-key", "token verify --key PUBFILE TOKEN"}) {
     CHECK_THAT(r.out, Catch::Contains(command));
   }
-  for (int code = 0; code <= 11; ++code) {
+  for (int code = 0; code <= 12; ++code) {
     CHECK_THAT(r.out, Catch::Contains(
                           absl::StrCat(code < 10 ? "   " : "  ", code, "  ")));
   }
@@ -940,6 +956,273 @@ TEST_CASE("audit export fetches every page", "[approvalctl][postgres][audit]") {
     Json e = ParseJson(lines[i]);
     REQUIRE(e["seq"] == std::to_string(i + 1));
   }
+}
+
+// Runs `command` with /bin/sh and returns its stdout; fails the test if it
+// does not exit 0.
+std::string Shell(const std::string& command) {
+  INFO(command);
+  FILE* p = popen(command.c_str(), "r");
+  REQUIRE(p != nullptr);
+  std::string out;
+  char buf[4096];
+  size_t got;
+  while ((got = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, got);
+  const int status = pclose(p);
+  INFO(out);
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) == 0);
+  return out;
+}
+
+// The ids of a `-o json` listing, in order, and its next_page_token.
+std::pair<std::vector<std::string>, std::string> ListedIds(const CtlResult& r) {
+  INFO(r);
+  REQUIRE(r.exit_code == 0);
+  Json j = ParseJson(r.out);
+  std::vector<std::string> ids;
+  for (const Json& a : j["approvals"]) ids.push_back(a["id"]);
+  return {ids, j["next_page_token"]};
+}
+
+TEST_CASE("approvalctl --version prints the project version", "[approvalctl]") {
+  CtlResult r = RunCtl({"--version"});
+  INFO(r);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out == absl::StrCat("approvalctl ", APPROVAL_PROJECT_VERSION, "\n"));
+}
+
+TEST_CASE("a mistyped command, subcommand or flag is answered with the closest",
+          "[approvalctl]") {
+  struct Case {
+    std::vector<std::string> args;
+    std::string says;
+  };
+  std::vector<Case> cases = {
+      {{"pendng"}, "unknown command pendng; did you mean 'pending'?"},
+      {{"aprove", "x"}, "did you mean 'approve'?"},
+      {{"histroy"}, "did you mean 'history'?"},
+      {{"audit", "verfy"}, "did you mean 'audit verify'?"},
+      {{"completion", "bsh"}, "did you mean 'completion bash'?"},
+      {{"ls", "--limt", "3"}, "unknown flag --limt; did you mean '--limit'?"},
+  };
+  for (const Case& c : cases) {
+    CtlResult r = RunCtl(c.args);
+    INFO(absl::StrJoin(c.args, " ") << "\n" << r);
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Catch::Contains(c.says));
+  }
+  CtlResult far = RunCtl({"frobnicate"});
+  INFO(far);
+  CHECK(far.exit_code == 2);
+  CHECK_THAT(far.err, !Catch::Contains("did you mean"));
+}
+
+TEST_CASE("reviewing the same approval twice exits 12",
+          "[approvalctl][postgres]") {
+  TempDir dir;
+  Broker b(TwoApprovalsConfig(dir));
+  std::string id = b.Request("agent-1");
+  REQUIRE(RunCtl({"approve", id}, b.As("alice")).exit_code == 0);
+  CtlResult again = RunCtl({"approve", id}, b.As("alice"));
+  INFO(again);
+  CHECK(again.exit_code == 12);
+  CHECK_THAT(again.err, Catch::Contains("cannot approve"));
+  CHECK_THAT(again.err, Catch::Contains("already reviewed"));
+  CtlResult deny = RunCtl({"deny", id}, b.As("alice"));
+  INFO(deny);
+  CHECK(deny.exit_code == 12);
+  CHECK(b.Get(id).state() == v1::PENDING);
+}
+
+TEST_CASE("ls, history and --state list by state, newest first",
+          "[approvalctl][postgres]") {
+  Broker b;
+  std::string first = b.Request("agent-1", "a");
+  std::string approved = b.Request("agent-1", "b");
+  std::string last = b.Request("agent-2", "c");
+  REQUIRE(RunCtl({"approve", approved, "-m", "fine by me"}, b.As("alice"))
+              .exit_code == 0);
+
+  CHECK(ListedIds(RunCtl({"ls", "-o", "json"}, b.As("alice"))).first ==
+        std::vector<std::string>{last, approved, first});
+  CHECK(ListedIds(
+            RunCtl({"ls", "--state", "approved", "-o", "json"}, b.As("alice")))
+            .first == std::vector<std::string>{approved});
+  CHECK(ListedIds(RunCtl({"history", "-o", "json"}, b.As("alice"))).first ==
+        std::vector<std::string>{approved});
+  CHECK(ListedIds(RunCtl({"pending", "-o", "json"}, b.As("alice"))).first ==
+        std::vector<std::string>{last, first});
+}
+
+TEST_CASE("the listing filters by --requester and --since",
+          "[approvalctl][postgres]") {
+  Broker b;
+  std::string one = b.Request("agent-1", "a");
+  std::string two = b.Request("agent-2", "b");
+  CHECK(ListedIds(RunCtl({"ls", "--requester", "agent-2", "-o", "json"},
+                         b.As("alice")))
+            .first == std::vector<std::string>{two});
+  CHECK(ListedIds(RunCtl({"pending", "--requester=agent-1", "-o", "json"},
+                         b.As("alice")))
+            .first == std::vector<std::string>{one});
+  CHECK(ListedIds(RunCtl({"ls", "--since", "1h", "-o", "json"}, b.As("alice")))
+            .first == std::vector<std::string>{two, one});
+  CHECK(
+      ListedIds(RunCtl({"ls", "--since", "2999-01-01T00:00:00Z", "-o", "json"},
+                       b.As("alice")))
+          .first.empty());
+  CtlResult none = RunCtl({"ls", "--requester", "nobody"}, b.As("alice"));
+  INFO(none);
+  CHECK(none.out == "no approvals\n");
+}
+
+TEST_CASE("paging with --limit and --page-token sees every approval once",
+          "[approvalctl][postgres]") {
+  Broker b;
+  std::vector<std::string> created;
+  for (const char* table : {"a", "b", "c", "d", "e"}) {
+    created.insert(
+        created.begin(),
+        b.Request(absl::StrCat(table) == "c" ? "agent-2" : "agent-1", table));
+  }
+  std::vector<std::string> seen;
+  std::string token;
+  int pages = 0;
+  do {
+    std::vector<std::string> args = {"ls", "--limit", "2", "-o", "json"};
+    if (!token.empty()) args.insert(args.end(), {"--page-token", token});
+    auto [ids, next] = ListedIds(RunCtl(args, b.As("alice")));
+    CHECK(ids.size() <= 2);
+    seen.insert(seen.end(), ids.begin(), ids.end());
+    token = next;
+    REQUIRE(++pages <= 5);
+  } while (!token.empty());
+  CHECK(seen == created);
+
+  // Filtered here: each page still resumes right after what it printed.
+  std::vector<std::string> agent1;
+  token.clear();
+  pages = 0;
+  do {
+    std::vector<std::string> args = {"ls", "--requester", "agent-1", "--limit",
+                                     "1",  "-o",          "json"};
+    if (!token.empty()) args.insert(args.end(), {"--page-token", token});
+    auto [ids, next] = ListedIds(RunCtl(args, b.As("alice")));
+    agent1.insert(agent1.end(), ids.begin(), ids.end());
+    token = next;
+    REQUIRE(++pages <= 6);
+  } while (!token.empty());
+  std::vector<std::string> expected = created;
+  expected.erase(expected.begin() + 2);  // "c", agent-2's
+  CHECK(agent1 == expected);
+
+  CtlResult text = RunCtl({"ls", "--limit", "2"}, b.As("alice"));
+  INFO(text);
+  CHECK(text.exit_code == 0);
+  CHECK_THAT(text.err, Catch::Contains("--page-token "));
+}
+
+TEST_CASE("list tables show the reason and comment, and wide adds columns",
+          "[approvalctl][postgres]") {
+  Broker b;
+  std::string id = b.Request("agent-1");
+  REQUIRE(RunCtl({"deny", id, "-m", "too broad"}, b.As("bob")).exit_code == 0);
+  CtlResult ls = RunCtl({"ls"}, b.As("alice"));
+  INFO(ls);
+  REQUIRE(ls.exit_code == 0);
+  std::vector<std::string> lines =
+      absl::StrSplit(ls.out, '\n', absl::SkipEmpty());
+  REQUIRE(lines.size() == 2);
+  for (const char* column : {"STATE", "REASON", "COMMENT"}) {
+    CHECK_THAT(lines[0], Catch::Contains(column));
+  }
+  CHECK_THAT(lines[0], !Catch::Contains("DECIDED BY"));
+  CHECK_THAT(lines[1], Catch::Contains("DENIED"));
+  CHECK_THAT(lines[1], Catch::Contains("quarterly report"));
+  CHECK_THAT(lines[1], Catch::Contains("too broad"));
+
+  CtlResult wide = RunCtl({"ls", "-o", "wide"}, b.As("alice"));
+  INFO(wide);
+  REQUIRE(wide.exit_code == 0);
+  for (const char* column : {"ON BEHALF OF", "RULE", "EXPIRES", "DECIDED BY"}) {
+    CHECK_THAT(wide.out, Catch::Contains(column));
+  }
+  CHECK_THAT(wide.out, Catch::Contains("  bob  "));
+}
+
+TEST_CASE("yaml output reads back as the same data as json",
+          "[approvalctl][postgres]") {
+  Broker b;
+  v1::RequestApprovalRequest req = ExportRequest();
+  // Strings a naive YAML writer gets wrong: a boolean word, a number, a
+  // key-like colon, a comment mark, quotes, a newline, a bidi override.
+  req.set_justification("yes: \"it's\" #1\nsee 1e3 \u202e");
+  req.set_resource("on");
+  req.set_idempotency_key("123");
+  v1::RequestApprovalResponse resp;
+  REQUIRE(b.h.Request("agent-1", req, &resp).ok());
+  const std::string id = resp.approval().id();
+  REQUIRE(RunCtl({"approve", id, "-m", "- null"}, b.As("alice")).exit_code ==
+          0);
+
+  TempDir dir;
+  for (std::vector<std::string> args :
+       {std::vector<std::string>{"show", id}, {"ls"}}) {
+    args.push_back("-o");
+    args.push_back("json");
+    CtlResult json = RunCtl(args, b.As("alice"));
+    args.back() = "yaml";
+    CtlResult yaml = RunCtl(args, b.As("alice"));
+    INFO(json << "\n" << yaml);
+    REQUIRE(json.exit_code == 0);
+    REQUIRE(yaml.exit_code == 0);
+    CHECK_THAT(yaml.out, !Catch::Contains("\u202e"));  // escaped for terminals
+    const std::string json_file = dir.Write("out.json", json.out);
+    const std::string yaml_file = dir.Write("out.yaml", yaml.out);
+    CHECK(Shell(absl::StrCat("python3 -c 'import json, sys, yaml; "
+                             "j = json.load(open(sys.argv[1])); "
+                             "y = yaml.safe_load(open(sys.argv[2])); "
+                             "print(\"same\" if j == y else \"differ\")' ",
+                             json_file, " ", yaml_file)) == "same\n");
+  }
+}
+
+TEST_CASE("bash completion parses and completes commands and values",
+          "[approvalctl]") {
+  CtlResult bash = RunCtl({"completion", "bash"});
+  INFO(bash);
+  REQUIRE(bash.exit_code == 0);
+  TempDir dir;
+  const std::string script = dir.Write("approvalctl.bash", bash.out);
+  Shell(absl::StrCat("bash -n ", script));
+  auto complete = [&](const std::string& words, int cword) {
+    return Shell(absl::StrCat("bash -c 'source ", script, "; COMP_WORDS=(",
+                              words, "); COMP_CWORD=", cword,
+                              "; _approvalctl; echo \"${COMPREPLY[*]}\"'"));
+  };
+  CHECK(complete("approvalctl \"\"", 1) ==
+        "pending ls history show approve deny watch audit signing-key token "
+        "completion help\n");
+  CHECK(complete("approvalctl sh", 1) == "show\n");
+  CHECK(complete("approvalctl --addr h:1 a", 3) == "approve audit\n");
+  CHECK(complete("approvalctl audit \"\"", 2) == "verify export\n");
+  CHECK(complete("approvalctl ls --state a", 3) == "approved\n");
+  CHECK(complete("approvalctl ls -o y", 3) == "yaml\n");
+  CHECK(complete("approvalctl ls --lim", 2) == "--limit\n");
+}
+
+TEST_CASE("zsh completion is a compdef function naming every command",
+          "[approvalctl]") {
+  CtlResult zsh = RunCtl({"completion", "zsh"});
+  INFO(zsh);
+  REQUIRE(zsh.exit_code == 0);
+  CHECK_THAT(zsh.out, Catch::StartsWith("#compdef approvalctl\n"));
+  CHECK_THAT(zsh.out,
+             Catch::Contains("'1:command:(pending ls history show approve "
+                             "deny watch audit signing-key token completion "
+                             "help)'"));
+  CHECK_THAT(zsh.out, Catch::Contains("compdef _approvalctl approvalctl"));
 }
 
 }  // namespace

@@ -133,21 +133,12 @@ std::unique_ptr<grpc::ClientContext> BrokerClient::Context(
   return ctx;
 }
 
-absl::StatusOr<std::vector<v1::Approval>> BrokerClient::ListPending() {
-  std::vector<v1::Approval> out;
-  v1::ListApprovalsRequest req;
-  req.set_state(v1::PENDING);
-  req.set_page_size(500);
-  do {
-    v1::ListApprovalsResponse resp;
-    grpc::Status s = stub_->ListApprovals(Context(true).get(), req, &resp);
-    if (!s.ok()) return FromGrpc(s);
-    for (v1::Approval& a : *resp.mutable_approvals()) {
-      out.push_back(std::move(a));
-    }
-    req.set_page_token(resp.next_page_token());
-  } while (!req.page_token().empty());
-  return out;
+absl::StatusOr<v1::ListApprovalsResponse> BrokerClient::ListApprovals(
+    const v1::ListApprovalsRequest& request) {
+  v1::ListApprovalsResponse resp;
+  grpc::Status s = stub_->ListApprovals(Context(true).get(), request, &resp);
+  if (!s.ok()) return FromGrpc(s);
+  return resp;
 }
 
 absl::StatusOr<v1::Approval> BrokerClient::Get(const std::string& id) {

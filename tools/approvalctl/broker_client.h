@@ -27,8 +27,9 @@ class BrokerClient final {
   static absl::StatusOr<std::unique_ptr<BrokerClient>> Create(
       const ConnectionOptions& options);
 
-  // Every PENDING approval the caller may see, all pages, newest first.
-  absl::StatusOr<std::vector<v1::Approval>> ListPending();
+  // One page of ListApprovals, as the broker answers `request`.
+  absl::StatusOr<v1::ListApprovalsResponse> ListApprovals(
+      const v1::ListApprovalsRequest& request);
   absl::StatusOr<v1::Approval> Get(const std::string& id);
   // The approval as decided.
   absl::StatusOr<v1::Approval> Decide(const std::string& id,

@@ -30,6 +30,9 @@ constexpr Meaning kMeanings[] = {
     {ExitCode::kTokenInvalid,
      "token verify: the token does not verify, or not now (outside its "
      "window)"},
+    {ExitCode::kAlreadyReviewed,
+     "approve, deny: you already reviewed this approval (each person counts "
+     "once)"},
 };
 
 }  // namespace
@@ -53,6 +56,9 @@ ExitCode ExitCodeFor(const absl::Status& status) {
       return ExitCode::kUnavailable;
     case absl::StatusCode::kDeadlineExceeded:
       return ExitCode::kTimeout;
+    case absl::StatusCode::kAlreadyExists:
+      // Decide's only ALREADY_EXISTS: a second review by the same person.
+      return ExitCode::kAlreadyReviewed;
     default:
       return ExitCode::kError;
   }

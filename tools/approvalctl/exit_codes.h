@@ -21,6 +21,7 @@ enum class ExitCode : int {
   kAuditBroken = 9,         // audit verify: the hash chain is broken
   kNotApproved = 10,        // watch ID...: one ended DENIED/EXPIRED/CANCELLED
   kTokenInvalid = 11,       // token verify: does not verify or out of window
+  kAlreadyReviewed = 12,    // approve/deny: you already reviewed it
 };
 
 // The exit code for a failed command; kOk for an OK status.

@@ -3,6 +3,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -14,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "tools/approvalctl/broker_client.h"
+#include "tools/approvalctl/completion.h"
 #include "tools/approvalctl/exit_codes.h"
 #include "tools/approvalctl/options.h"
 #include "tools/approvalctl/render.h"
@@ -69,21 +71,83 @@ std::string Explain(const absl::Status& s, const ConnectionOptions& c) {
   }
 }
 
-absl::StatusOr<ExitCode> RunPending(BrokerClient& client,
-                                    const Invocation& inv) {
-  absl::StatusOr<std::vector<v1::Approval>> approvals = client.ListPending();
-  if (!approvals.ok()) return approvals.status();
-  if (inv.output == OutputFormat::kText) {
-    std::cout << PendingTable(*approvals, absl::Now(), TerminalWidth());
-    return ExitCode::kOk;
+absl::Status PrintYaml(const google::protobuf::Message& m) {
+  absl::StatusOr<std::string> yaml = ToYaml(m);
+  if (!yaml.ok()) return yaml.status();
+  std::cout << *yaml << std::flush;
+  return absl::OkStatus();
+}
+
+absl::Time TimeOf(const google::protobuf::Timestamp& t) {
+  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+}
+
+// pending, ls, history: pages of ListApprovals (--state goes to the broker),
+// filtered here by --since, --requester and (history) final states. Each
+// page asks for no more than --limit still needs, so a page is never cut
+// short and its next_page_token resumes exactly after what was printed.
+absl::StatusOr<ExitCode> RunList(BrokerClient& client, const Invocation& inv) {
+  const absl::Time now = absl::Now();
+  const absl::Time since =
+      inv.since_ago > absl::ZeroDuration() ? now - inv.since_ago : inv.since;
+  const bool pending = inv.command == Command::kPending;
+  const bool drop_pending = inv.command == Command::kHistory &&
+                            inv.list_state == v1::STATE_UNSPECIFIED;
+  v1::ListApprovalsRequest request;
+  request.set_state(pending ? v1::PENDING : inv.list_state);
+  request.set_page_token(inv.page_token);
+  constexpr int kMaxPage = 500;
+  v1::ListApprovalsResponse listed;
+  std::string next;
+  while (true) {
+    request.set_page_size(
+        inv.limit == 0
+            ? kMaxPage
+            : std::min(kMaxPage, inv.limit - listed.approvals_size()));
+    absl::StatusOr<v1::ListApprovalsResponse> page =
+        client.ListApprovals(request);
+    if (!page.ok()) return page.status();
+    bool older = false;
+    for (v1::Approval& a : *page->mutable_approvals()) {
+      // Newest first: once one is older than --since, all the rest are.
+      if (TimeOf(a.create_time()) < since) {
+        older = true;
+        break;
+      }
+      if (drop_pending && a.state() == v1::PENDING) continue;
+      if (!inv.requester.empty() && a.requester() != inv.requester) continue;
+      *listed.add_approvals() = std::move(a);
+    }
+    next = older ? "" : page->next_page_token();
+    if (next.empty()) break;
+    if (inv.limit > 0 && listed.approvals_size() >= inv.limit) break;
+    request.set_page_token(next);
   }
-  std::string out = "{\"approvals\":[";
-  for (size_t i = 0; i < approvals->size(); ++i) {
-    absl::StatusOr<std::string> json = ToJson((*approvals)[i]);
-    if (!json.ok()) return json.status();
-    absl::StrAppend(&out, i == 0 ? "" : ",", *json);
+  listed.set_next_page_token(next);
+  switch (inv.output) {
+    case OutputFormat::kJson:
+      if (absl::Status s = PrintJson(listed); !s.ok()) return s;
+      return ExitCode::kOk;
+    case OutputFormat::kYaml:
+      if (absl::Status s = PrintYaml(listed); !s.ok()) return s;
+      return ExitCode::kOk;
+    case OutputFormat::kText:
+    case OutputFormat::kWide:
+      break;
   }
-  std::cout << out << "]}" << std::endl;
+  TableOptions table;
+  table.state = !pending;
+  table.wide = inv.output == OutputFormat::kWide;
+  if (pending) table.empty_text = "no pending approvals";
+  std::cout << ApprovalTable(
+                   std::vector<v1::Approval>(listed.approvals().begin(),
+                                             listed.approvals().end()),
+                   now, TerminalWidth(), table)
+            << std::flush;
+  if (!next.empty()) {
+    std::cerr << "more approvals: add --page-token " << next
+              << " (same filters) for the next page" << std::endl;
+  }
   return ExitCode::kOk;
 }
 
@@ -92,8 +156,10 @@ absl::StatusOr<ExitCode> RunShow(BrokerClient& client, const Invocation& inv) {
   if (!a.ok()) return a.status();
   if (inv.output == OutputFormat::kJson) {
     if (absl::Status s = PrintJson(*a); !s.ok()) return s;
+  } else if (inv.output == OutputFormat::kYaml) {
+    if (absl::Status s = PrintYaml(*a); !s.ok()) return s;
   } else {
-    std::cout << ApprovalDetails(*a, absl::Now());
+    std::cout << ApprovalDetails(*a, absl::Now());  // text and wide
   }
   return ExitCode::kOk;
 }
@@ -115,9 +181,10 @@ absl::StatusOr<ExitCode> RunDecide(BrokerClient& client, const Invocation& inv,
           absl::StrCat("cannot ", verb, " ", id, ": ", why,
                        "; another reviewer must decide"));
     }
-    if (s.code() == absl::StatusCode::kFailedPrecondition) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("cannot ", verb, ": ", s.message()));
+    if (s.code() == absl::StatusCode::kFailedPrecondition ||
+        s.code() == absl::StatusCode::kAlreadyExists) {
+      return absl::Status(s.code(),
+                          absl::StrCat("cannot ", verb, ": ", s.message()));
     }
     return s;
   }
@@ -279,7 +346,9 @@ absl::StatusOr<ExitCode> RunTokenVerify(const Invocation& inv) {
 absl::StatusOr<ExitCode> Run(BrokerClient& client, const Invocation& inv) {
   switch (inv.command) {
     case Command::kPending:
-      return RunPending(client, inv);
+    case Command::kList:
+    case Command::kHistory:
+      return RunList(client, inv);
     case Command::kShow:
       return RunShow(client, inv);
     case Command::kApprove:
@@ -297,7 +366,9 @@ absl::StatusOr<ExitCode> Run(BrokerClient& client, const Invocation& inv) {
     case Command::kTokenVerify:
       return RunTokenVerify(inv);
     case Command::kHelp:
-      break;
+    case Command::kVersion:
+    case Command::kCompletion:
+      break;  // handled in Main: no broker
   }
   std::cout << UsageText();
   return ExitCode::kOk;
@@ -313,6 +384,14 @@ int Main(int argc, char** argv) {
   }
   if (inv->command == Command::kHelp) {
     std::cout << UsageText();
+    return static_cast<int>(ExitCode::kOk);
+  }
+  if (inv->command == Command::kVersion) {
+    std::cout << "approvalctl " << APPROVAL_VERSION << std::endl;
+    return static_cast<int>(ExitCode::kOk);
+  }
+  if (inv->command == Command::kCompletion) {
+    std::cout << CompletionScript(inv->shell) << std::flush;
     return static_cast<int>(ExitCode::kOk);
   }
   absl::StatusOr<ExitCode> result = [&]() -> absl::StatusOr<ExitCode> {

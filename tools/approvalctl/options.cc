@@ -1,7 +1,9 @@
 #include "tools/approvalctl/options.h"
 
+#include <algorithm>
 #include <map>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -16,12 +18,31 @@ struct FlagSpec {
 };
 
 constexpr FlagSpec kFlags[] = {
-    {"--addr", nullptr},     {"--token", nullptr},       {"--ca", nullptr},
-    {"--cert", nullptr},     {"--key", nullptr},         {"--timeout", nullptr},
-    {"--output", "-o"},      {"--message", "-m"},        {"--after", nullptr},
-    {"--approval", nullptr}, {"--actor", nullptr},       {"--since", nullptr},
-    {"--until", nullptr},    {"--expect-head", nullptr},
+    {"--addr", nullptr},  {"--token", nullptr},
+    {"--ca", nullptr},    {"--cert", nullptr},
+    {"--key", nullptr},   {"--timeout", nullptr},
+    {"--output", "-o"},   {"--message", "-m"},
+    {"--after", nullptr}, {"--approval", nullptr},
+    {"--actor", nullptr}, {"--since", nullptr},
+    {"--until", nullptr}, {"--expect-head", nullptr},
+    {"--state", nullptr}, {"--requester", nullptr},
+    {"--limit", nullptr}, {"--page-token", nullptr},
 };
+
+// " (did you mean 'X'?)" for the closest of `candidates`, or "".
+std::string DidYouMean(absl::string_view typed,
+                       const std::vector<std::string>& candidates,
+                       absl::string_view prefix = "") {
+  std::string best = ClosestMatch(typed, candidates);
+  if (best.empty()) return "";
+  return absl::StrCat("; did you mean '", prefix, best, "'?");
+}
+
+std::vector<std::string> FlagNames() {
+  std::vector<std::string> names = {"--help", "--version"};
+  for (const FlagSpec& f : kFlags) names.push_back(f.name);
+  return names;
+}
 
 const char* CanonicalFlag(absl::string_view arg) {
   for (const FlagSpec& f : kFlags) {
@@ -46,6 +67,7 @@ struct ParsedArgs {
   std::vector<std::string> positional;
   std::map<std::string, std::string> flags;  // canonical name -> last value
   bool help = false;
+  bool version = false;
 };
 
 absl::StatusOr<ParsedArgs> Split(const std::vector<std::string>& args) {
@@ -59,6 +81,10 @@ absl::StatusOr<ParsedArgs> Split(const std::vector<std::string>& args) {
     }
     if (arg == "-h" || arg == "--help") {
       out.help = true;
+      continue;
+    }
+    if (arg == "--version") {
+      out.version = true;
       continue;
     }
     if (arg.size() < 2 || arg[0] != '-') {
@@ -76,7 +102,8 @@ absl::StatusOr<ParsedArgs> Split(const std::vector<std::string>& args) {
     }
     const char* canonical = CanonicalFlag(name);
     if (canonical == nullptr) {
-      return Usage(absl::StrCat("unknown flag ", name));
+      return Usage(
+          absl::StrCat("unknown flag ", name, DidYouMean(name, FlagNames())));
     }
     if (!has_value) {
       if (i + 1 >= args.size()) {
@@ -140,6 +167,8 @@ struct CommandSpec {
 
 constexpr CommandSpec kCommands[] = {
     {"pending", Command::kPending, 0, 0},
+    {"ls", Command::kList, 0, 0},
+    {"history", Command::kHistory, 0, 0},
     {"show", Command::kShow, 1, 1},
     {"approve", Command::kApprove, 1, 1},
     {"deny", Command::kDeny, 1, 1},
@@ -147,15 +176,32 @@ constexpr CommandSpec kCommands[] = {
     {"signing-key", Command::kSigningKey, 0, 0},
 };
 
-// "audit verify|export" and "token verify": the subcommand in rest[0],
-// nothing after it (audit) or exactly the token (token verify).
+// "audit verify|export", "token verify" and "completion bash|zsh": the
+// subcommand in rest[0], nothing after it (audit, completion) or exactly the
+// token (token verify).
 absl::Status ParseSubcommand(const std::string& name,
                              const std::vector<std::string>& rest,
                              Invocation* inv) {
+  if (name == "completion") {
+    if (rest.empty() || (rest[0] != "bash" && rest[0] != "zsh")) {
+      return Usage(absl::StrCat(
+          "completion: the shells are 'completion bash' and 'completion zsh'",
+          rest.empty() ? ""
+                       : DidYouMean(rest[0], {"bash", "zsh"}, "completion ")));
+    }
+    if (rest.size() > 1) {
+      return Usage(absl::StrCat("completion: unexpected argument ", rest[1]));
+    }
+    inv->command = Command::kCompletion;
+    inv->shell = rest[0];
+    return absl::OkStatus();
+  }
   if (name == "audit") {
     if (rest.empty() || (rest[0] != "verify" && rest[0] != "export")) {
-      return Usage(
-          "audit: the subcommands are 'audit verify' and 'audit export'");
+      return Usage(absl::StrCat(
+          "audit: the subcommands are 'audit verify' and 'audit export'",
+          rest.empty() ? ""
+                       : DidYouMean(rest[0], {"verify", "export"}, "audit ")));
     }
     if (rest.size() > 1) {
       return Usage(
@@ -166,7 +212,9 @@ absl::Status ParseSubcommand(const std::string& name,
     return absl::OkStatus();
   }
   if (rest.empty() || rest[0] != "verify") {
-    return Usage("token: the only subcommand is 'token verify'");
+    return Usage(absl::StrCat(
+        "token: the only subcommand is 'token verify'",
+        rest.empty() ? "" : DidYouMean(rest[0], {"verify"}, "token ")));
   }
   if (rest.size() < 2) return Usage("token verify: missing the TOKEN");
   if (rest.size() > 2) {
@@ -189,11 +237,83 @@ absl::StatusOr<absl::Time> ParseRfc3339(absl::string_view flag,
   return t;
 }
 
-// --approval, --actor, --since, --until: only audit export takes them.
+bool IsListCommand(Command c) {
+  return c == Command::kPending || c == Command::kList ||
+         c == Command::kHistory;
+}
+
+// --state, --requester, --limit, --page-token and --since: the list
+// commands (pending, ls, history).
+absl::Status ParseListFlags(const ParsedArgs& parsed, const std::string& name,
+                            Invocation* inv) {
+  const bool lists = IsListCommand(inv->command);
+  for (const char* flag :
+       {"--state", "--requester", "--limit", "--page-token"}) {
+    if (!lists && parsed.flags.count(flag) > 0) {
+      return Usage(absl::StrCat(name, ": does not take ", flag));
+    }
+  }
+  if (!lists) return absl::OkStatus();
+  inv->limit = inv->command == Command::kPending ? 0 : 50;
+  if (auto it = parsed.flags.find("--state"); it != parsed.flags.end()) {
+    if (inv->command == Command::kPending) {
+      return Usage("pending: does not take --state (it is --state pending)");
+    }
+    v1::State state;
+    std::string upper = absl::AsciiStrToUpper(it->second);
+    if (!v1::State_Parse(upper, &state) || state == v1::STATE_UNSPECIFIED) {
+      return Usage(absl::StrCat(
+          "--state: '", it->second,
+          "' is not one of pending, approved, denied, expired, cancelled"));
+    }
+    if (inv->command == Command::kHistory && state == v1::PENDING) {
+      return Usage(
+          "history: lists final states only; use 'ls --state pending' or "
+          "'pending'");
+    }
+    inv->list_state = state;
+  }
+  if (auto it = parsed.flags.find("--requester"); it != parsed.flags.end()) {
+    if (it->second.empty()) return Usage("--requester: must not be empty");
+    inv->requester = it->second;
+  }
+  if (auto it = parsed.flags.find("--limit"); it != parsed.flags.end()) {
+    if (!absl::SimpleAtoi(it->second, &inv->limit) || inv->limit < 0) {
+      return Usage(absl::StrCat("--limit: '", it->second,
+                                "' is not a count (0 for every page)"));
+    }
+  }
+  if (auto it = parsed.flags.find("--page-token"); it != parsed.flags.end()) {
+    if (it->second.empty()) return Usage("--page-token: must not be empty");
+    inv->page_token = it->second;
+  }
+  if (auto it = parsed.flags.find("--since"); it != parsed.flags.end()) {
+    absl::Duration ago;
+    if (absl::ParseDuration(it->second, &ago) && ago > absl::ZeroDuration()) {
+      inv->since_ago = ago;
+    } else {
+      absl::StatusOr<absl::Time> t = ParseRfc3339("--since", it->second);
+      if (!t.ok()) {
+        return Usage(absl::StrCat(
+            "--since: '", it->second,
+            "' is neither an RFC 3339 time (2024-05-01T00:00:00Z) nor a "
+            "duration back from now (2h, 30m)"));
+      }
+      inv->since = *t;
+    }
+  }
+  return absl::OkStatus();
+}
+
+// --approval, --actor, --since, --until: only audit export takes them
+// (--since also the list commands).
 absl::Status ParseAuditFilters(const ParsedArgs& parsed,
                                const std::string& name, Invocation* inv) {
   const bool exports = inv->command == Command::kAuditExport;
   for (const char* flag : {"--approval", "--actor", "--since", "--until"}) {
+    if (IsListCommand(inv->command) && std::string(flag) == "--since") {
+      continue;
+    }
     if (!exports && parsed.flags.count(flag) > 0) {
       return Usage(absl::StrCat(name, ": does not take ", flag));
     }
@@ -241,14 +361,17 @@ absl::Status ParseAuditFilters(const ParsedArgs& parsed,
 // "token verify") or a command of kCommands with its approval IDs.
 absl::Status ParseCommand(const std::string& name,
                           std::vector<std::string> rest, Invocation* inv) {
-  if (name == "audit" || name == "token") {
+  if (name == "audit" || name == "token" || name == "completion") {
     return ParseSubcommand(name, rest, inv);
   }
   const CommandSpec* spec = nullptr;
   for (const CommandSpec& s : kCommands) {
     if (name == s.name) spec = &s;
   }
-  if (spec == nullptr) return Usage(absl::StrCat("unknown command ", name));
+  if (spec == nullptr) {
+    return Usage(absl::StrCat("unknown command ", name,
+                              DidYouMean(name, CommandNames())));
+  }
   int n = static_cast<int>(rest.size());
   if (n < spec->min_ids) {
     return Usage(absl::StrCat(name, ": missing the approval ID"));
@@ -281,13 +404,21 @@ absl::Status ParseCommandFlags(const ParsedArgs& parsed,
     }
   }
   if (auto it = parsed.flags.find("--output"); it != parsed.flags.end()) {
-    if (it->second == "json") {
+    const std::string& o = it->second;
+    if (o == "json") {
       inv->output = OutputFormat::kJson;
-    } else if (it->second != "text") {
-      return Usage(absl::StrCat("--output: '", it->second,
-                                "' is not one of text, json"));
+    } else if (o == "yaml" || o == "wide") {
+      if (!IsListCommand(inv->command) && inv->command != Command::kShow) {
+        return Usage(absl::StrCat(name, ": -o ", o,
+                                  " is for show, pending, ls and history"));
+      }
+      inv->output = o == "yaml" ? OutputFormat::kYaml : OutputFormat::kWide;
+    } else if (o != "text") {
+      return Usage(absl::StrCat("--output: '", o,
+                                "' is not one of text, json, yaml, wide"));
     }
   }
+  if (absl::Status s = ParseListFlags(parsed, name, inv); !s.ok()) return s;
   return ParseAuditFilters(parsed, name, inv);
 }
 
@@ -300,6 +431,10 @@ absl::StatusOr<Invocation> ParseCommandLine(
   Invocation inv;
   std::vector<std::string>& pos = parsed->positional;
   if (parsed->help || (!pos.empty() && pos[0] == "help")) return inv;
+  if (parsed->version) {
+    inv.command = Command::kVersion;
+    return inv;
+  }
   if (pos.empty()) return Usage("missing command");
 
   const std::string name = pos[0];
@@ -311,6 +446,7 @@ absl::StatusOr<Invocation> ParseCommandLine(
   if (absl::Status s = ParseCommandFlags(*parsed, name, &inv); !s.ok()) {
     return s;
   }
+  if (inv.command == Command::kCompletion) return inv;  // no broker
   if (inv.command == Command::kTokenVerify) {
     // Offline: --key names the broker's public key here, not an mTLS key,
     // and no connection setting applies.
@@ -337,6 +473,12 @@ constexpr char kCommandsUsage[] =
 
 Usage:
   approvalctl pending                    pending approvals, newest first
+  approvalctl ls [--state STATE]         approvals in any state (or STATE),
+                                         newest first
+  approvalctl history                    decided, expired and cancelled
+                                         approvals, newest first
+      pending, ls, history also take: --since TIME|DURATION, --requester
+      NAME, --limit N, --page-token TOKEN (see "Listing" below)
   approvalctl show ID                    one approval in full
   approvalctl approve ID [-m COMMENT]    approve it (role reviewer or admin)
   approvalctl deny ID [-m COMMENT]       deny it (role reviewer or admin)
@@ -352,6 +494,8 @@ Usage:
                                          key (PEM)
   approvalctl token verify --key PUBFILE TOKEN
                                          check an approval token offline
+  approvalctl completion bash|zsh        a shell completion script
+  approvalctl --version                  the version
 
 )";
 
@@ -373,10 +517,14 @@ constexpr char kConnectionUsage[] =
 
 // Text and JSON output.
 constexpr char kOutputUsage[] = R"(Output:
-  -o, --output text|json
-      text (default) is for people. json is for scripts, on stdout:
+  -o, --output text|json|yaml|wide
+      text (default) is for people; wide (show, pending, ls, history) adds
+      columns to the tables: on behalf of, rule, expires, decided by. json
+      and yaml are for scripts, on stdout (yaml: show, pending, ls, history;
+      the same fields as json):
         show, approve, deny   the approval, one JSON object
-        pending               {"approvals": [...]}, newest first
+        pending, ls, history  {"approvals": [...], "next_page_token": "..."},
+                              newest first
         audit verify          {"verified": ..., "events_verified": "N",
                                "problem": "..."}
         watch                 one DecisionEvent object per line (JSON lines)
@@ -391,7 +539,19 @@ constexpr char kOutputUsage[] = R"(Output:
 )";
 
 // What the commands that need more than a line do.
-constexpr char kCommandDetailsUsage[] = R"(watch:
+constexpr char kCommandDetailsUsage[] = R"(Listing (pending, ls, history):
+  --state pending|approved|denied|expired|cancelled (ls, history) is
+  filtered by the broker. The broker cannot filter by time or requester, so
+  --since and --requester are applied here, page by page: --since TIME (RFC
+  3339, inclusive) or --since DURATION (2h: created in the last two hours),
+  and --requester NAME (exact). history without --state drops PENDING here.
+  --limit N prints at most N (default 50 for ls and history, every page for
+  pending; 0: every page); when more remain, the token for the next page
+  goes to stderr (text) or next_page_token (json, yaml): pass it as
+  --page-token with the same filters. The table's REASON is the request's
+  justification, COMMENT the decision's comment.
+
+watch:
   Without IDs: every event you may see (creations included), live from now,
   until Ctrl-C. With IDs: the outcome of each (those already decided first),
   ending once all are final. --after CURSOR first replays the events after
@@ -410,6 +570,11 @@ signing-key:
   The public key that verifies approval tokens (SubjectPublicKeyInfo PEM)
   after a "# key_id: ..." line. Save it to pin it in agents and executors.
 
+completion:
+  bash: source <(approvalctl completion bash), e.g. in ~/.bashrc.
+  zsh:  approvalctl completion zsh > "${fpath[1]}/_approvalctl", then
+        compinit (or: source <(approvalctl completion zsh)).
+
 token verify:
   Checks TOKEN's Ed25519 signature with the PEM public key in PUBFILE (no
   broker needed) and prints what it approves: approval id, action, action
@@ -422,6 +587,38 @@ Exit codes:
 )";
 
 }  // namespace
+
+std::vector<std::string> CommandNames() {
+  return {"pending", "ls",    "history",     "show",  "approve",    "deny",
+          "watch",   "audit", "signing-key", "token", "completion", "help"};
+}
+
+std::string ClosestMatch(absl::string_view typed,
+                         const std::vector<std::string>& candidates) {
+  std::string best;
+  size_t best_distance = 3;  // more than 2 edits: not a typo
+  for (const std::string& c : candidates) {
+    // Levenshtein distance, one row at a time.
+    std::vector<size_t> row(c.size() + 1);
+    for (size_t j = 0; j <= c.size(); ++j) row[j] = j;
+    for (size_t i = 1; i <= typed.size(); ++i) {
+      size_t diagonal = row[0];
+      row[0] = i;
+      for (size_t j = 1; j <= c.size(); ++j) {
+        size_t above = row[j];
+        row[j] = std::min({row[j] + 1, row[j - 1] + 1,
+                           diagonal + (typed[i - 1] == c[j - 1] ? 0 : 1)});
+        diagonal = above;
+      }
+    }
+    const size_t d = row[c.size()];
+    if (d < best_distance && 2 * d < typed.size()) {
+      best = c;
+      best_distance = d;
+    }
+  }
+  return best;
+}
 
 std::string UsageText() {
   return absl::StrCat(kCommandsUsage, kConnectionUsage, kOutputUsage,

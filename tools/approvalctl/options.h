@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "approval/v1/approval.pb.h"
 
 namespace approval::ctl {
 
@@ -36,7 +37,11 @@ struct ConnectionOptions {
 
 enum class Command {
   kHelp,
+  kVersion,
   kPending,
+  kList,     // ls
+  kHistory,  // history: ls without PENDING
+  kCompletion,
   kShow,
   kApprove,
   kDeny,
@@ -46,7 +51,9 @@ enum class Command {
   kSigningKey,
   kTokenVerify,
 };
-enum class OutputFormat { kText, kJson };
+// -o / --output. kWide: the text table with more columns (list commands;
+// show prints every field in text already).
+enum class OutputFormat { kText, kJson, kYaml, kWide };
 
 struct Invocation {
   Command command = Command::kHelp;
@@ -68,6 +75,21 @@ struct Invocation {
   absl::Time since = absl::InfinitePast();
   absl::Time until = absl::InfiniteFuture();
 
+  // pending, ls, history. --state (ls, history): sent to the broker;
+  // default STATE_UNSPECIFIED (history: every final state). --since (above,
+  // RFC 3339 or a duration back from now such as 2h) and --requester NAME:
+  // filtered here, the broker cannot. --limit N: at most N approvals, 0 for
+  // all pages; default 50 (pending: 0). --page-token: resume where an
+  // earlier --limit stopped; default "": the newest.
+  v1::State list_state = v1::STATE_UNSPECIFIED;
+  std::string requester;
+  absl::Duration since_ago = absl::ZeroDuration();  // --since 2h: 2h; 0: none
+  int limit = 0;
+  std::string page_token;
+
+  // completion: "bash" or "zsh".
+  std::string shell;
+
   // token verify: the token, and --key, the broker's public key (PEM file).
   // No connection: the token is checked offline.
   std::string token;
@@ -85,6 +107,16 @@ absl::StatusOr<Invocation> ParseCommandLine(
 
 // The --help text, exit codes included.
 std::string UsageText();
+
+// The command names a user types first, in --help order ("audit" and
+// "token" once each, with their subcommands apart).
+std::vector<std::string> CommandNames();
+
+// The closest of `candidates` to `typed` by edit distance, if close enough
+// to be a likely typo (at most 2 edits, and fewer than half of `typed`);
+// "" otherwise.
+std::string ClosestMatch(absl::string_view typed,
+                         const std::vector<std::string>& candidates);
 
 }  // namespace approval::ctl
 

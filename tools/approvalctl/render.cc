@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -192,42 +193,84 @@ std::string FormatAge(absl::Duration d) {
   return absl::StrCat(absl::ToInt64Hours(d) / 24, "d");
 }
 
-std::string PendingTable(const std::vector<v1::Approval>& approvals,
-                         absl::Time now, int width) {
-  if (approvals.empty()) return "no pending approvals\n";
-  constexpr int kColumns = 7;
+std::string ApprovalTable(const std::vector<v1::Approval>& approvals,
+                          absl::Time now, int width,
+                          const TableOptions& options) {
+  if (approvals.empty()) return absl::StrCat(options.empty_text, "\n");
   // Caps keep one long field from squeezing the parameters out; the id is
-  // needed whole to act on it.
-  constexpr int kCap[kColumns] = {1000, 6, 24, 9, 24, 40, 0};
-  std::vector<std::array<std::string, kColumns>> rows;
-  rows.push_back({"ID", "AGE", "REQUESTER", "APPROVALS", "ACTION", "RESOURCE",
-                  "PARAMETERS"});
+  // needed whole to act on it. 0: the last column, which takes the rest.
+  std::vector<std::pair<const char*, int>> columns = {{"ID", 1000}, {"AGE", 6}};
+  if (options.state) columns.push_back({"STATE", 9});
+  columns.insert(columns.end(), {{"REQUESTER", 24},
+                                 {"APPROVALS", 9},
+                                 {"ACTION", 24},
+                                 {"RESOURCE", 40},
+                                 {"REASON", 30}});
+  if (options.state) columns.push_back({"COMMENT", 30});
+  if (options.wide) {
+    columns.insert(columns.end(), {{"ON BEHALF OF", 24},
+                                   {"RULE", 24},
+                                   {"EXPIRES", 20},
+                                   {"DECIDED BY", 24}});
+  }
+  columns.push_back({"PARAMETERS", 0});
+  const size_t n = columns.size();
+  std::vector<std::vector<std::string>> rows;
+  rows.emplace_back();
+  for (const auto& c : columns) rows.back().push_back(c.first);
   for (const v1::Approval& a : approvals) {
     const std::string& preview = a.parameters_preview_json();
-    rows.push_back({Printable(a.id()),
-                    FormatAge(now - FromProto(a.create_time())),
-                    Printable(a.requester()),
-                    absl::StrCat(ApprovalsSoFar(a), "/",
-                                 a.requirement().approvals_required()),
-                    Printable(a.action()), Printable(a.resource()),
-                    Printable(preview.empty() ? "{}" : preview)});
+    std::vector<std::string> row = {
+        Printable(a.id()), FormatAge(now - FromProto(a.create_time()))};
+    if (options.state) row.push_back(v1::State_Name(a.state()));
+    row.insert(row.end(), {Printable(a.requester()),
+                           absl::StrCat(ApprovalsSoFar(a), "/",
+                                        a.requirement().approvals_required()),
+                           Printable(a.action()), Printable(a.resource()),
+                           Printable(a.justification())});
+    if (options.state) row.push_back(Printable(a.decision_comment()));
+    if (options.wide) {
+      row.insert(
+          row.end(),
+          {Printable(a.on_behalf_of()), Printable(a.requirement().rule()),
+           FormatTimestamp(a.expire_time()), Printable(a.decided_by())});
+    }
+    row.push_back(Printable(preview.empty() ? "{}" : preview));
+    for (std::string& cell : row) {
+      if (cell.empty()) cell = "-";
+    }
+    rows.push_back(std::move(row));
   }
-  int widths[kColumns] = {};
+  std::vector<int> widths(n, 0);
   int used = 0;
-  for (int c = 0; c + 1 < kColumns; ++c) {
+  for (size_t c = 0; c + 1 < n; ++c) {
     for (const auto& row : rows) {
-      widths[c] = std::max(widths[c], std::min(kCap[c], Columns(row[c])));
+      widths[c] =
+          std::max(widths[c], std::min(columns[c].second, Columns(row[c])));
     }
     used += widths[c] + 2;
   }
-  widths[kColumns - 1] = std::max(16, width - used);
+  // Too wide for the terminal: narrow the free-text columns, the reason and
+  // comment first, down to their headers (the id stays whole).
+  constexpr int kMinParameters = 16;
+  for (const char* name :
+       {"REASON", "COMMENT", "RESOURCE", "ACTION", "REQUESTER"}) {
+    for (size_t c = 0; c + 1 < n; ++c) {
+      const int over = used + kMinParameters - width;
+      if (over <= 0 || absl::string_view(columns[c].first) != name) continue;
+      const int narrowest = Columns(name);
+      const int cut = std::min(over, std::max(0, widths[c] - narrowest));
+      widths[c] -= cut;
+      used -= cut;
+    }
+  }
+  widths[n - 1] = std::max(kMinParameters, width - used);
   std::string out;
   for (const auto& row : rows) {
     std::string line;
-    for (int c = 0; c < kColumns; ++c) {
+    for (size_t c = 0; c < n; ++c) {
       std::string cell = Fit(row[c], widths[c]);
-      absl::StrAppend(&line,
-                      c + 1 < kColumns ? Pad(cell, widths[c] + 2) : cell);
+      absl::StrAppend(&line, c + 1 < n ? Pad(cell, widths[c] + 2) : cell);
     }
     absl::StrAppend(&out, absl::StripTrailingAsciiWhitespace(line), "\n");
   }
@@ -396,6 +439,120 @@ std::string EventLine(const v1::DecisionEvent& e) {
     absl::StrAppend(&line, "  \"", Printable(a.decision_comment()), "\"");
   }
   return line;
+}
+
+namespace {
+
+// YAML 1.1 readers take these plain scalars for booleans and null.
+bool IsYamlKeyword(absl::string_view s) {
+  static constexpr const char* kKeywords[] = {
+      "y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"};
+  for (const char* k : kKeywords) {
+    if (absl::EqualsIgnoreCase(s, k)) return true;
+  }
+  return false;
+}
+
+// A plain (unquoted) scalar only when it cannot read as anything else: a
+// letter, "_" or "/" first, then letters, digits and _ . / @ + - only.
+bool YamlPlainSafe(absl::string_view s) {
+  if (s.empty() || IsYamlKeyword(s)) return false;
+  if (!absl::ascii_isalpha(s[0]) && s[0] != '_' && s[0] != '/') return false;
+  for (char c : s) {
+    if (!absl::ascii_isalnum(c) && !absl::StrContains("_./@+-", c)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// A double-quoted YAML scalar: JSON-like escapes, and every control or
+// bidirectional control character escaped so a terminal shows it.
+std::string YamlQuote(absl::string_view s) {
+  std::string out = "\"";
+  for (size_t i = 0; i < s.size();) {
+    size_t len;
+    int32_t cp = DecodeUtf8(s, i, &len);
+    if (cp == '"' || cp == '\\') {
+      absl::StrAppend(&out, "\\", std::string(1, static_cast<char>(cp)));
+    } else if (cp == '\n') {
+      out += "\\n";
+    } else if (cp == '\t') {
+      out += "\\t";
+    } else if (cp < 0) {
+      // Not UTF-8 (protobuf strings are): U+FFFD, as the JSON printer would.
+      out += "\\uFFFD";
+    } else if (IsControl(cp)) {
+      absl::StrAppend(&out, absl::StrFormat("\\x%02x", cp));
+    } else if (IsBidiControl(cp) || cp == 0x2028 || cp == 0x2029 ||
+               cp == 0xfeff) {
+      absl::StrAppend(&out, absl::StrFormat("\\u%04x", cp));
+    } else {
+      out.append(s.data() + i, len);
+    }
+    i += len;
+  }
+  return out + "\"";
+}
+
+std::string YamlScalar(const nlohmann::ordered_json& j) {
+  if (j.is_string()) {
+    const std::string& s = j.get_ref<const std::string&>();
+    return YamlPlainSafe(s) ? s : YamlQuote(s);
+  }
+  if (j.is_object()) return "{}";  // only reached when empty
+  if (j.is_array()) return "[]";
+  return j.dump();  // numbers, true, false, null
+}
+
+bool IsYamlBlock(const nlohmann::ordered_json& j) {
+  return (j.is_object() || j.is_array()) && !j.empty();
+}
+
+// `j` (a non-empty object or array) as block YAML, every line indented by
+// `indent` spaces.
+void AppendYaml(const nlohmann::ordered_json& j, int indent, std::string* out) {
+  const std::string pad(indent, ' ');
+  if (j.is_object()) {
+    for (const auto& [key, value] : j.items()) {
+      const std::string k = YamlPlainSafe(key) ? key : YamlQuote(key);
+      if (IsYamlBlock(value)) {
+        absl::StrAppend(out, pad, k, ":\n");
+        AppendYaml(value, indent + 2, out);
+      } else {
+        absl::StrAppend(out, pad, k, ": ", YamlScalar(value), "\n");
+      }
+    }
+    return;
+  }
+  for (const auto& item : j) {
+    if (!IsYamlBlock(item)) {
+      absl::StrAppend(out, pad, "- ", YamlScalar(item), "\n");
+      continue;
+    }
+    // The item's first line goes on the dash: "- key: value".
+    std::string block;
+    AppendYaml(item, indent + 2, &block);
+    block.replace(indent, 2, "- ");
+    absl::StrAppend(out, block);
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> ToYaml(const google::protobuf::Message& m) {
+  absl::StatusOr<std::string> json = ToJson(m);
+  if (!json.ok()) return json.status();
+  nlohmann::ordered_json j =
+      nlohmann::ordered_json::parse(*json, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return absl::InternalError(
+        absl::StrCat("encoding a ", m.GetTypeName(), " as YAML"));
+  }
+  if (j.empty()) return std::string("{}\n");
+  std::string out;
+  AppendYaml(j, 0, &out);
+  return out;
 }
 
 absl::StatusOr<std::string> ToJson(const google::protobuf::Message& m) {

@@ -27,12 +27,20 @@ std::string Printable(absl::string_view s);
 // A coarse age for tables: "42s", "5m", "3h", "2d"; "0s" for negatives.
 std::string FormatAge(absl::Duration d);
 
-// Pending approvals as a table no wider than `width` columns (the id is
-// never shortened; the parameters preview takes what is left, at least 16).
-// APPROVALS is "approvals so far/approvals required", e.g. "1/2". "no
-// pending approvals" when empty.
-std::string PendingTable(const std::vector<v1::Approval>& approvals,
-                         absl::Time now, int width);
+struct TableOptions {
+  bool state = false;  // a STATE and a COMMENT (decision comment) column
+  bool wide = false;   // also ON BEHALF OF, RULE, EXPIRES, DECIDED BY
+  // The whole output for no approvals. Default "no approvals".
+  std::string empty_text = "no approvals";
+};
+
+// Approvals as a table no wider than `width` columns (the id is never
+// shortened; the parameters preview, always last, takes what is left, at
+// least 16). APPROVALS is "approvals so far/approvals required", e.g. "1/2";
+// REASON the request's justification. Empty cells show "-".
+std::string ApprovalTable(const std::vector<v1::Approval>& approvals,
+                          absl::Time now, int width,
+                          const TableOptions& options);
 
 // Every field of `a`, one per line: the requirement ("needs 2 of [groups]"
 // or "from any reviewer", whether one DENY ends it), the reviews one per
@@ -58,6 +66,12 @@ std::string EventLine(const v1::DecisionEvent& e);
 // The proto3 JSON mapping of `m` on one line, with the .proto field names
 // and every field present. INTERNAL if protobuf cannot encode it.
 absl::StatusOr<std::string> ToJson(const google::protobuf::Message& m);
+
+// The same fields as ToJson, as block YAML (one "key: value" per line,
+// lists as "- " items). Strings are plain only when no YAML reader could
+// take them for anything else (a number, a boolean, null, a key); else
+// double-quoted, with every control character escaped.
+absl::StatusOr<std::string> ToYaml(const google::protobuf::Message& m);
 
 }  // namespace approval::ctl
 
