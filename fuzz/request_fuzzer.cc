@@ -1,4 +1,4 @@
-// Request validation and masked previews (server/domain/rules.h
+// Request validation and masked previews (server/domain/validation.h
 // ValidateRequest and ToNewApproval, server/domain/masking.h).
 //
 // Input: the request's fields, then the parameters JSON (FuzzedDataProvider
@@ -21,7 +21,7 @@
 #include "fuzz/fuzz_check.h"
 #include "nlohmann/json.hpp"
 #include "server/domain/masking.h"
-#include "server/domain/rules.h"
+#include "server/domain/validation.h"
 #include "wire/canonical.h"
 
 namespace {

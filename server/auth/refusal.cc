@@ -5,7 +5,7 @@
 #include "absl/strings/cord.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "server/domain/rules.h"
+#include "server/domain/refusal_reason.h"
 
 namespace approval {
 namespace {

@@ -5,7 +5,7 @@
 //     operator recognises, without secrets, token contents or configured
 //     values an attacker could use;
 //   - a reason, a stable snake_case label for the refusal metric
-//     (RefusalReason in server/domain/rules.h);
+//     (RefusalReason in server/domain/refusal_reason.h);
 //   - a detail for the operator's log only (may quote sanitized token or
 //     certificate values and the configured ones).
 // Reason and detail travel as status payloads, which never reach the client.

@@ -81,7 +81,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "server/auth/auth_config.h"
-#include "server/domain/rules.h"
+#include "server/domain/validation.h"
 
 namespace approval {
 
@@ -115,7 +115,7 @@ struct Config {
   TlsConfig tls;
   // Default: nothing configured, which ValidateConfig rejects.
   AuthConfig auth;
-  // Request size and TTL bounds; defaults in server/domain/rules.h.
+  // Request size and TTL bounds; defaults in server/domain/validation.h.
   Limits limits;
   // How often pending approvals past their expiry are expired. Default 1s.
   absl::Duration expiry_sweep_interval = absl::Seconds(1);

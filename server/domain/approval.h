@@ -119,12 +119,13 @@ struct Approval {
   std::vector<Review> reviews;  // oldest first
   // Only when state is kApproved: the approval's own audit events (created,
   // reviewed, approved), as the store read them, from which the broker
-  // proves the approval before it issues a token (approval_proof.h). The
+  // proves the approval before it issues a token (audit_proof.h). The
   // row's state alone is never enough.
   std::vector<AuditEvent> evidence;
 };
 
-// A validated request, ready to store. Built by ValidateRequest (rules.h).
+// A validated request, ready to store. Built by ValidateRequest and
+// ToNewApproval (validation.h).
 struct NewApproval {
   std::string action;
   std::string resource;            // masked

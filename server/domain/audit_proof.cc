@@ -7,7 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "nlohmann/json.hpp"
-#include "server/domain/rules.h"
+#include "server/domain/audit_details.h"
 
 namespace approval {
 namespace {

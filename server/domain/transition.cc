@@ -3,7 +3,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "server/domain/rules.h"
+#include "server/domain/audit_details.h"
+#include "server/domain/review_rules.h"
 
 namespace approval {
 namespace {

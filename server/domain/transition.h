@@ -73,14 +73,14 @@ absl::Status CheckIdempotentRepeat(const Approval& existing,
                                    const NewApproval& req);
 
 // A review of `current` (with all its reviews) at store time `now`:
-// CheckReview (rules.h); an audited refusal (IsAuditedRefusal) plans one
+// CheckReview (review_rules.h); an audited refusal (IsAuditedRefusal) plans one
 // kDecisionRefused event, any other refusal nothing. Else a kReviewed
 // event, followed by kApproved / kDenied (decided_by = the reviewer) when
 // the review completes the quorum or is a deny that ends the approval.
 Transition PlanReview(const Approval& current, const DecideInput& in,
                       absl::Time now);
 
-// The requester withdraws `current`: CheckCancel (rules.h), then the
+// The requester withdraws `current`: CheckCancel (review_rules.h), then the
 // kCancelled event with `reason` as the decision comment.
 Transition PlanCancel(const Approval& current, absl::string_view actor,
                       absl::string_view reason, absl::Time now);

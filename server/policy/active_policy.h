@@ -14,7 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "server/domain/masking.h"
-#include "server/domain/rules.h"
+#include "server/domain/validation.h"
 #include "server/policy/policy.h"
 
 namespace approval {

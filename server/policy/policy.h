@@ -50,7 +50,7 @@
 #include "absl/time/time.h"
 #include "server/domain/approval.h"
 #include "server/domain/masking.h"
-#include "server/domain/rules.h"
+#include "server/domain/validation.h"
 
 namespace approval {
 

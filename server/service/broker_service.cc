@@ -12,6 +12,7 @@
 #include "absl/time/clock.h"
 #include "google/protobuf/descriptor.h"
 #include "server/auth/refusal.h"
+#include "server/domain/refusal_reason.h"
 #include "server/service/convert.h"
 #include "server/service/decision_stream.h"
 #include "server/service/log.h"

@@ -9,7 +9,7 @@
 
 #include "approval/v1/approval.grpc.pb.h"
 #include "server/auth/authenticator.h"
-#include "server/domain/rules.h"
+#include "server/domain/validation.h"
 #include "server/policy/active_policy.h"
 #include "server/service/event_hub.h"
 #include "server/service/executor.h"

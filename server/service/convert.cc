@@ -2,7 +2,7 @@
 
 #include "absl/strings/ascii.h"
 #include "google/protobuf/util/time_util.h"
-#include "server/domain/rules.h"
+#include "server/domain/review_rules.h"
 #include "wire/canonical.h"
 
 namespace approval {

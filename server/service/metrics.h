@@ -47,7 +47,7 @@ class BrokerMetrics final {
   void RecordSelfApprovalRefused();
   // A call refused as UNAUTHENTICATED or PERMISSION_DENIED. code: the
   // lower-case status code name; reason: the refusal reason (RefusalReason in
-  // server/domain/rules.h), a small fixed set of snake_case labels.
+  // server/domain/refusal_reason.h), a small fixed set of snake_case labels.
   void RecordRefusal(absl::string_view code, absl::string_view reason);
   void RecordDatabaseError();
   void SetPending(double n);

@@ -5,8 +5,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/domain/audit_chain.h"
-#include "server/domain/rules.h"
 #include "server/domain/transition.h"
+#include "server/domain/validation.h"
 #include "server/store/page_token.h"
 
 namespace approval {

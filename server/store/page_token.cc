@@ -7,7 +7,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "server/domain/rules.h"
+#include "server/domain/validation.h"
 
 namespace approval {
 namespace {

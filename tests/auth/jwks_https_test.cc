@@ -9,7 +9,7 @@
 #include "server/auth/authenticator.h"
 #include "server/auth/jwks_source.h"
 #include "server/auth/refusal.h"
-#include "server/domain/rules.h"
+#include "server/domain/refusal_reason.h"
 #include "tests/support/certs/test_certs.h"
 #include "tests/support/identity/fake_clock.h"
 #include "tests/support/identity/jwks_https_server.h"

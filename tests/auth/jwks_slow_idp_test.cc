@@ -18,6 +18,7 @@
 #include "server/auth/jwks_source.h"
 #include "server/auth/jwt_verifier.h"
 #include "server/auth/refusal.h"
+#include "server/domain/refusal_reason.h"
 #include "server/store/memory_store.h"
 #include "tests/support/broker/broker_harness.h"
 #include "tests/support/certs/test_certs.h"

@@ -13,7 +13,7 @@
 #include "absl/synchronization/mutex.h"
 #include "server/auth/jwk.h"
 #include "server/auth/refusal.h"
-#include "server/domain/rules.h"
+#include "server/domain/refusal_reason.h"
 #include "tests/support/certs/test_certs.h"
 #include "tests/support/identity/fake_clock.h"
 #include "tests/support/identity/token_minter.h"

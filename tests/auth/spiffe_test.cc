@@ -7,7 +7,7 @@
 #include <string>
 
 #include "server/auth/authenticator.h"
-#include "server/domain/rules.h"
+#include "server/domain/refusal_reason.h"
 #include "tests/support/certs/test_certs.h"
 #include "tests/support/identity/fake_clock.h"
 

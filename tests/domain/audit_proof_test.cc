@@ -8,7 +8,7 @@
 
 #include "absl/time/clock.h"
 #include "server/domain/audit_chain.h"
-#include "server/domain/rules.h"
+#include "server/domain/validation.h"
 #include "server/store/memory_store.h"
 #include "tests/support/audit_events.h"
 #include "tests/support/keys/test_keys.h"

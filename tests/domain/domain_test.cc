@@ -5,7 +5,8 @@
 
 #include "absl/time/clock.h"
 #include "server/domain/audit_chain.h"
-#include "server/domain/rules.h"
+#include "server/domain/review_rules.h"
+#include "server/domain/validation.h"
 #include "tests/support/audit_events.h"
 #include "wire/canonical.h"
 

@@ -5,7 +5,10 @@
 #include <catch2/catch.hpp>
 
 #include "absl/time/clock.h"
-#include "server/domain/rules.h"
+#include "server/domain/audit_details.h"
+#include "server/domain/refusal_reason.h"
+#include "server/domain/review_rules.h"
+#include "server/domain/validation.h"
 #include "server/store/memory_store.h"
 #include "tests/support/keys/test_keys.h"
 #include "tests/support/test_requests.h"

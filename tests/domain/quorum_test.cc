@@ -1,8 +1,9 @@
-// Quorum rules (server/domain/rules.h): who may review, who counts, when an
-// approval ends.
+// Quorum rules (server/domain/review_rules.h): who may review, who counts, when
+// an approval ends.
 #include <catch2/catch.hpp>
 
-#include "server/domain/rules.h"
+#include "server/domain/refusal_reason.h"
+#include "server/domain/review_rules.h"
 
 namespace approval {
 namespace {

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
-#include "server/domain/rules.h"
+#include "server/domain/validation.h"
 #include "tests/support/test_requests.h"
 
 namespace approval {

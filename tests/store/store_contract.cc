@@ -6,7 +6,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "server/domain/rules.h"
+#include "server/domain/refusal_reason.h"
+#include "server/domain/review_rules.h"
+#include "server/domain/validation.h"
 #include "tests/support/keys/test_keys.h"
 #include "tests/support/store/store_requests.h"
 

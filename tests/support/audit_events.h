@@ -9,7 +9,7 @@
 
 #include "absl/time/time.h"
 #include "server/domain/audit_chain.h"
-#include "server/domain/rules.h"
+#include "server/domain/validation.h"
 
 namespace approval::testing {
 

@@ -9,7 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "server/domain/masking.h"
-#include "server/domain/rules.h"
+#include "server/domain/validation.h"
 
 namespace approval {
 

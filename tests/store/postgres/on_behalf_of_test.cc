@@ -3,7 +3,8 @@
 // in the same transaction.
 #include <catch2/catch.hpp>
 
-#include "server/domain/rules.h"
+#include "server/domain/refusal_reason.h"
+#include "server/domain/validation.h"
 #include "tests/support/keys/test_keys.h"
 #include "tests/support/pg/pg_fixture.h"
 #include "tests/support/test_requests.h"

@@ -8,7 +8,7 @@
 #include "google/protobuf/descriptor.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "prometheus/text_serializer.h"
-#include "server/domain/rules.h"
+#include "server/domain/validation.h"
 
 namespace approval::testing {
 namespace {

@@ -11,7 +11,7 @@
 #include "pqxx/except"
 #include "pqxx/nontransaction"
 #include "pqxx/transaction"
-#include "server/domain/rules.h"
+#include "server/domain/validation.h"
 #include "server/store/postgres/conninfo.h"
 #include "server/store/postgres/migrator.h"
 #include "tests/support/keys/test_keys.h"

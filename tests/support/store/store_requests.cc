@@ -3,7 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "absl/status/statusor.h"
-#include "server/domain/rules.h"
+#include "server/domain/validation.h"
 #include "tests/support/test_requests.h"
 
 namespace approval::testing {

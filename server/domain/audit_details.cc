@@ -1,0 +1,86 @@
+#include "server/domain/audit_details.h"
+
+#include "absl/time/time.h"
+#include "nlohmann/json.hpp"
+#include "server/domain/review_rules.h"
+
+namespace approval {
+namespace {
+
+using Json = nlohmann::json;
+
+Json RequirementJson(const Requirement& r) {
+  return {
+      {"rule", r.rule},
+      {"outcome", std::string(OutcomeName(r.outcome))},
+      {"reviewer_groups", r.reviewer_groups},
+      {"approvals_required", r.approvals_required},
+      {"deny_ends", r.deny_ends},
+      {"execution_window_us", absl::ToInt64Microseconds(r.execution_window)}};
+}
+
+}  // namespace
+
+std::string FormatTimestamp(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", t, absl::UTCTimeZone());
+}
+
+std::string CreatedDetails(const Approval& a) {
+  Json d = {{"action", a.action},
+            {"resource", a.resource},
+            {"action_digest", a.action_digest},
+            {"justification", a.justification},
+            {"requester", a.requester},
+            {"idempotency_key", a.idempotency_key},
+            {"expires_at", FormatTimestamp(a.expires_at)}};
+  // Only when set: events of approvals made for nobody keep their bytes.
+  if (!a.on_behalf_of.empty()) d["on_behalf_of"] = a.on_behalf_of;
+  // Only when a rule applied (every approval since policies exist).
+  if (!a.requirement.rule.empty())
+    d["requirement"] = RequirementJson(a.requirement);
+  return d.dump();
+}
+
+std::string ReviewDetails(const Approval& a_after, const Review& r) {
+  Json d = {{"verdict", std::string(VerdictName(r.verdict))},
+            {"comment", r.comment},
+            {"rule", a_after.requirement.rule},
+            {"approvals", ApproveCount(a_after)},
+            {"approvals_required", a_after.requirement.approvals_required}};
+  return d.dump();
+}
+
+std::string QuorumDetails(const Approval& a_after) {
+  Json reviews = Json::array();
+  for (const Review& r : a_after.reviews) {
+    reviews.push_back({{"reviewer", r.reviewer},
+                       {"verdict", std::string(VerdictName(r.verdict))}});
+  }
+  Json d = {{"rule", a_after.requirement.rule},
+            {"approvals_required", a_after.requirement.approvals_required},
+            {"reviews", reviews}};
+  return d.dump();
+}
+
+std::string AutoOutcomeDetails(const Requirement& r) {
+  Json d = {{"rule", r.rule}, {"outcome", std::string(OutcomeName(r.outcome))}};
+  return d.dump();
+}
+
+std::string RefusalDetails(absl::string_view reason, Verdict v) {
+  Json d = {{"reason", std::string(reason)},
+            {"verdict", std::string(VerdictName(v))}};
+  return d.dump();
+}
+
+std::string CancelDetails(absl::string_view reason) {
+  Json d = {{"reason", std::string(reason)}};
+  return d.dump();
+}
+
+std::string ExpiryDetails(absl::Time expires_at) {
+  Json d = {{"expires_at", FormatTimestamp(expires_at)}};
+  return d.dump();
+}
+
+}  // namespace approval
