@@ -197,7 +197,9 @@ chmod 0640 "${conf}"/*
 
 step "approval-broker serve (as ${USER_NAME}, port 0)"
 log="${tmp}/serve.log"
-runuser -u "${USER_NAME}" -- /usr/bin/approval-broker serve \
+# setpriv execs the broker itself, so the signal below reaches it directly.
+setpriv --reuid="${USER_NAME}" --regid="${USER_NAME}" --init-groups \
+  /usr/bin/approval-broker serve \
   --config "${conf}/config.jsonc" --database-url "${db_url}" \
   --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 >"${log}" 2>&1 &
 serve_pid=$!
