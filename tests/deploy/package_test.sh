@@ -232,7 +232,10 @@ export APPROVAL_BROKER_TOKEN="${token}"
   cat "${tmp}/verify.txt" "${log}" >&2
   fail "approvalctl audit verify against the installed broker failed"
 }
-curl -fsS "${metrics_url}" | grep -q '^approval_' ||
+# Into a file first: grep -q stopping early would SIGPIPE curl (pipefail).
+curl -fsS -o "${tmp}/metrics.txt" "${metrics_url}" ||
+  fail "${metrics_url} did not answer"
+grep -q '^approval_' "${tmp}/metrics.txt" ||
   fail "${metrics_url} shows no approval_ metric"
 
 step "stopping the broker (SIGTERM)"
