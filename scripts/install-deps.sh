@@ -34,6 +34,13 @@ readonly PACKAGES=(
   python3-yaml
   # tests/deploy: systemd-analyze verify on deploy/approval-broker.service.
   systemd
+  # cpack's Debian packages (deploy/debian/): dpkg-shlibdeps and file find
+  # their dependencies; tests/deploy/package_test.sh installs them (adduser
+  # in the postinst) and reads the broker's metrics with curl.
+  dpkg-dev
+  file
+  adduser
+  curl
   # scripts/fuzz.sh: clang with libFuzzer and the sanitizer runtimes, and
   # llvm-symbolizer for readable stack traces.
   clang-14

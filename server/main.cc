@@ -1,4 +1,4 @@
-// approval-broker: serve | migrate | audit verify.
+// approval-broker: serve | migrate | audit verify | --version.
 //
 // Settings come from, highest precedence first: flags, environment
 // (APPROVAL_BROKER_DATABASE_URL, APPROVAL_BROKER_LISTEN_ADDRESS,
@@ -43,6 +43,7 @@ constexpr char kUsage[] =
     R"(usage: approval-broker <command> [flags]
 
 commands:
+  --version       print "approval-broker <version>" and exit
   serve           run the broker (SIGHUP reloads the policy file)
   migrate         apply pending database migrations (run as the schema owner)
   audit verify    check the audit log: hash chain, every event's seal, the
@@ -326,6 +327,10 @@ int Main(int argc, char** argv) {
       args[0] == "help") {
     std::cout << kUsage;
     return args.empty() ? kExitUsage : kExitOk;
+  }
+  if (args[0] == "--version") {
+    std::cout << "approval-broker " << APPROVAL_BROKER_VERSION << "\n";
+    return kExitOk;
   }
   std::string command = args[0];
   args.erase(args.begin());
