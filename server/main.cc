@@ -15,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "grpc/support/log.h"
 #include "prometheus/exposer.h"
 #include "server/auth/authenticator.h"
 #include "server/common/read_file.h"
@@ -130,6 +131,20 @@ PostgresOptions StoreOptions(const Config& c,
   o.pool_size = c.database_pool_size;
   o.statement_timeout = c.database_statement_timeout;
   return o;
+}
+
+// gRPC's own log lines, as records of this log (event "grpc").
+void LogFromGrpc(gpr_log_func_args* args) {
+  LogRecord r;
+  r.level = args->severity == GPR_LOG_SEVERITY_ERROR  ? LogLevel::kError
+            : args->severity == GPR_LOG_SEVERITY_INFO ? LogLevel::kInfo
+                                                      : LogLevel::kDebug;
+  r.event = "grpc";
+  r.fields.emplace_back(
+      "source",
+      absl::StrCat(args->file == nullptr ? "" : args->file, ":", args->line));
+  r.message = args->message == nullptr ? "" : args->message;
+  Log(r);
 }
 
 // Logs why `what` (a command or a start-up step) failed; returns `code`.
@@ -365,6 +380,7 @@ int Main(int argc, char** argv) {
   absl::StatusOr<Config> config = ResolveConfig(*flags);
   if (!config.ok()) return Fail("config", config.status(), kExitUsage);
   SetLogOptions(config->log);
+  gpr_set_log_function(&LogFromGrpc);
   if (command == "serve") return RunServe(*config);
   if (command == "migrate") return RunMigrate(*config);
   return RunVerify(*config, *flags);

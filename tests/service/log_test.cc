@@ -90,7 +90,7 @@ TEST_CASE("Quotes, backslashes and control characters are escaped in JSON",
   CHECK(j["level"] == "info");  // the injected "level" stayed text
 }
 
-TEST_CASE("Invalid UTF-8 in a value becomes U+FFFD; valid UTF-8 stays",
+TEST_CASE("Invalid UTF-8 in a value becomes U+FFFD and valid UTF-8 stays",
           "[log]") {
   const std::string replacement = "\xEF\xBF\xBD";
   struct Case {
@@ -134,7 +134,7 @@ TEST_CASE("A text line is one line with the level, event, message and fields",
   CHECK_THAT(line, Contains(" latency_ms=2.000"));
 }
 
-TEST_CASE("Log level and format names parse; unknown names are refused",
+TEST_CASE("Log level and format names parse and unknown names are refused",
           "[log]") {
   CHECK(*ParseLogLevel("debug") == LogLevel::kDebug);
   CHECK(*ParseLogLevel("info") == LogLevel::kInfo);
