@@ -15,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "grpc/support/log.h"
 #include "prometheus/exposer.h"
 #include "server/auth/authenticator.h"
 #include "server/common/read_file.h"
@@ -133,9 +134,30 @@ PostgresOptions StoreOptions(const Config& c,
   return o;
 }
 
+// gRPC's own log lines, as records of this log (event "grpc").
+void LogFromGrpc(gpr_log_func_args* args) {
+  LogRecord r;
+  r.level = args->severity == GPR_LOG_SEVERITY_ERROR  ? LogLevel::kError
+            : args->severity == GPR_LOG_SEVERITY_INFO ? LogLevel::kInfo
+                                                      : LogLevel::kDebug;
+  r.event = "grpc";
+  r.fields.emplace_back(
+      "source",
+      absl::StrCat(args->file == nullptr ? "" : args->file, ":", args->line));
+  r.message = args->message == nullptr ? "" : args->message;
+  Log(r);
+}
+
+// Logs why `what` (a command or a start-up step) failed; returns `code`.
 int Fail(absl::string_view what, const absl::Status& s, int code) {
-  std::cerr << "approval-broker: " << what << ": " << MessageWithDetail(s)
-            << "\n";
+  LogRecord r;
+  r.level = LogLevel::kError;
+  r.event = "command_failed";
+  r.code = absl::StatusCodeToString(s.code());
+  r.fields.emplace_back("step", std::string(what));
+  r.message =
+      absl::StrCat("approval-broker: ", what, ": ", MessageWithDetail(s));
+  Log(r);
   return code;
 }
 
@@ -202,15 +224,24 @@ int RunServe(const Config& config) {
   if (!server.ok()) return Fail("serve", server.status(), kExitFailure);
   // The ports actually bound (port 0 in the config: the OS picks one), so
   // whoever started the process, tests included, can find it.
-  LogInfo("approval-broker serving gRPC on ",
-          WithPort(config.listen_address, (*server)->port()),
-          config.tls.enabled() ? " (TLS)" : " (plaintext)",
-          exposer == nullptr
-              ? std::string(", metrics off")
-              : absl::StrCat(", metrics on http://",
-                             WithPort(config.metrics_address,
-                                      exposer->GetListeningPorts().at(0)),
-                             "/metrics"));
+  const std::string grpc_address =
+      WithPort(config.listen_address, (*server)->port());
+  const std::string metrics_address =
+      exposer == nullptr ? std::string()
+                         : WithPort(config.metrics_address,
+                                    exposer->GetListeningPorts().at(0));
+  LogRecord serving;
+  serving.event = "serving";
+  serving.fields = {{"grpc_address", grpc_address},
+                    {"transport", config.tls.enabled() ? "tls" : "plaintext"},
+                    {"metrics_address", metrics_address}};
+  serving.message = absl::StrCat(
+      "approval-broker serving gRPC on ", grpc_address,
+      config.tls.enabled() ? " (TLS)" : " (plaintext)",
+      metrics_address.empty()
+          ? std::string(", metrics off")
+          : absl::StrCat(", metrics on http://", metrics_address, "/metrics"));
+  Log(serving);
 
   std::thread waiter([&signals, s = server->get()] {
     for (;;) {
@@ -221,7 +252,7 @@ int RunServe(const Config& config) {
         (void)s->ReloadPolicy();
         continue;
       }
-      LogInfo("signal ", sig, ": shutting down");
+      LogInfo(Event{"shutdown_signal"}, "signal ", sig, ": shutting down");
       s->Shutdown();
       return;
     }
@@ -229,7 +260,7 @@ int RunServe(const Config& config) {
   (*server)->Wait();
   waiter.join();
   server->reset();
-  LogInfo("stopped");
+  LogInfo(Event{"stopped"}, "stopped");
   return kExitOk;
 }
 
@@ -296,10 +327,10 @@ int RunVerify(const Config& config, const Flags& flags) {
   if (!report.ok()) {
     const bool unreachable =
         report.status().code() == absl::StatusCode::kUnavailable;
-    std::cerr << "approval-broker: audit verify: "
-              << (unreachable ? "database unreachable, nothing verified: "
-                              : "could not verify: ")
-              << report.status().message() << "\n";
+    LogError(Event{"audit_verify_failed"}, "approval-broker: audit verify: ",
+             unreachable ? "database unreachable, nothing verified: "
+                         : "could not verify: ",
+             report.status().message());
     return unreachable ? kExitUnavailable : kExitFailure;
   }
   const std::string head =
@@ -336,21 +367,25 @@ int Main(int argc, char** argv) {
   args.erase(args.begin());
   if (command == "audit") {
     if (args.empty() || args[0] != "verify") {
-      std::cerr << "approval-broker: audit needs a subcommand: verify\n";
+      LogError(Event{"usage_error"},
+               "approval-broker: audit needs a subcommand: verify");
       return kExitUsage;
     }
     command = "audit verify";
     args.erase(args.begin());
   }
   if (command != "serve" && command != "migrate" && command != "audit verify") {
-    std::cerr << "approval-broker: unknown command \"" << command << "\"\n"
-              << kUsage;
+    LogError(Event{"usage_error"}, "approval-broker: unknown command \"",
+             command, "\"");
+    std::cout << kUsage;
     return kExitUsage;
   }
   absl::StatusOr<Flags> flags = ParseFlags(args);
   if (!flags.ok()) return Fail(command, flags.status(), kExitUsage);
   absl::StatusOr<Config> config = ResolveConfig(*flags);
   if (!config.ok()) return Fail("config", config.status(), kExitUsage);
+  SetLogOptions(config->log);
+  gpr_set_log_function(&LogFromGrpc);
   if (command == "serve") return RunServe(*config);
   if (command == "migrate") return RunMigrate(*config);
   return RunVerify(*config, *flags);

@@ -78,6 +78,31 @@ JsonReader::Read ReadLimits(const JsonReader& r, Limits* l) {
   });
 }
 
+// A string read by `parse` into `out`; an unknown value is refused with the
+// key's path.
+template <typename T>
+JsonReader::Read ReadEnum(const JsonReader& r, T* out,
+                          absl::StatusOr<T> (*parse)(absl::string_view)) {
+  return [&r, out, parse](const Json& v, const std::string& path) {
+    std::string name;
+    if (absl::Status s = r.String(&name)(v, path); !s.ok()) return s;
+    absl::StatusOr<T> parsed = parse(name);
+    if (!parsed.ok()) {
+      return r.Error(path,
+                     absl::StrCat(Quote(name), " ", parsed.status().message()));
+    }
+    *out = *parsed;
+    return absl::OkStatus();
+  };
+}
+
+JsonReader::Read ReadLog(const JsonReader& r, LogOptions* o) {
+  return r.Nested({
+      {"format", ReadEnum(r, &o->format, &ParseLogFormat)},
+      {"level", ReadEnum(r, &o->level, &ParseLogLevel)},
+  });
+}
+
 // The whole file: each section read by its owner's reader.
 absl::Status ReadConfig(const JsonReader& r, const Json& root, Config& c) {
   return r.Object(
@@ -104,6 +129,7 @@ absl::Status ReadConfig(const JsonReader& r, const Json& root, Config& c) {
           {"fingerprint_key_file", r.String(&c.fingerprint_key_file)},
           {"signing_key_file", r.String(&c.signing_key_file)},
           {"audit_trusted_keys", r.StringArray(&c.audit_trusted_keys)},
+          {"log", ReadLog(r, &c.log)},
       });
 }
 

@@ -58,7 +58,8 @@
 //     "policy_file": "policy.jsonc",              // "" = built-in default
 //     "fingerprint_key_file": "fingerprint.key",  // "" = random per process
 //     "signing_key_file": "signing-key.pem",      // required by serve
-//     "audit_trusted_keys": ["old-signing-key.pub.pem"]
+//     "audit_trusted_keys": ["old-signing-key.pub.pem"],
+//     "log": {"format": "json", "level": "info"}  // or "text"; debug..error
 //   }
 //
 // Relative file paths (tls.*, auth.tokens_file, auth.oidc.jwks_file,
@@ -82,6 +83,7 @@
 #include "absl/time/time.h"
 #include "server/auth/auth_config.h"
 #include "server/domain/validation.h"
+#include "server/service/log.h"
 
 namespace approval {
 
@@ -149,6 +151,10 @@ struct Config {
   // before: audit events they sealed still verify (key rotation). Default:
   // none.
   std::vector<std::string> audit_trusted_keys;
+  // The log on stderr (server/service/log.h): "format" "json" (one JSON
+  // object per line) or "text" (for terminals); "level" "debug", "info",
+  // "warn" or "error", the least severe level written. Default json, info.
+  LogOptions log;
 };
 
 // Parses the JSON text of a config file; `source` (usually the file name)

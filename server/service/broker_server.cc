@@ -65,6 +65,7 @@ ServiceOptions ServiceOptionsFrom(const Config& c) {
 absl::StatusOr<std::string> FingerprintKey(const Config& c) {
   if (c.fingerprint_key_file.empty()) {
     LogWarning(
+        Event{"fingerprint_key_random"},
         "fingerprint_key_file not set: masked values are fingerprinted with "
         "a random per-process key (fingerprints change on restart and differ "
         "across replicas)");
@@ -123,7 +124,8 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(
   absl::StatusOr<std::shared_ptr<const ActivePolicy>> policy =
       LoadActivePolicy(config.policy_file, config.limits, *fingerprint_key);
   if (!policy.ok()) return policy.status();
-  LogInfo("policy: ", (*policy)->source, " (", (*policy)->policy.rules.size(),
+  LogInfo(Event{"policy_loaded"}, "policy: ", (*policy)->source, " (",
+          (*policy)->policy.rules.size(),
           " rules); approval tokens and audit events signed "
           "by Ed25519 key ",
           (*signer)->key_id());
@@ -171,11 +173,12 @@ absl::Status BrokerServer::ReloadPolicy() {
       LoadActivePolicy(config_.policy_file, config_.limits, fingerprint_key_);
   metrics_.RecordPolicyReload(next.ok());
   if (!next.ok()) {
-    LogError("policy reload failed, the previous policy stays in force: ",
+    LogError(Event{"policy_reload_failed"},
+             "policy reload failed, the previous policy stays in force: ",
              next.status().message());
     return next.status();
   }
-  LogInfo("policy reloaded: ", (*next)->source, " (",
+  LogInfo(Event{"policy_reloaded"}, "policy reloaded: ", (*next)->source, " (",
           (*next)->policy.rules.size(), " rules)");
   policy_.Replace(*std::move(next));
   return absl::OkStatus();
@@ -208,7 +211,7 @@ void BrokerServer::SetServing(bool serving) {
   {
     absl::MutexLock lock(&mu_);
     if (serving_ != serving) {
-      LogInfo("database ",
+      LogInfo(Event{"database_health"}, "database ",
               serving ? "reachable: SERVING" : "unreachable: NOT_SERVING");
     }
     serving_ = serving;
@@ -238,7 +241,8 @@ void BrokerServer::MaintenanceLoop() {
           store_.ExpireDue(kExpireBatch);
       if (!expired.ok()) {
         metrics_.RecordDatabaseError();
-        LogWarning("expiry sweep failed: ", expired.status().ToString());
+        LogWarning(Event{"expiry_sweep_failed"},
+                   "expiry sweep failed: ", expired.status().ToString());
         break;
       }
       if (!expired->empty()) hub_.Notify();
@@ -273,14 +277,16 @@ void BrokerServer::PublishAuditHead() {
   const AuditEvent& e = head->front();
   // Only a head the broker's keys vouch for is worth recording.
   if (absl::Status s = issuer_.keys().VerifySeal(e); !s.ok()) {
-    LogError("audit chain head does not verify: ", s.message());
+    LogError(Event{"audit_head_unverified"},
+             "audit chain head does not verify: ", s.message());
     return;
   }
   published_head_seq_ = e.seq;
   published_head_at_ = now;
   metrics_.SetAuditHead(e.seq);
-  LogInfo("audit chain head: seq=", e.seq, " hash=", HexEncode(e.hash),
-          " key_id=", e.key_id, " signature=", HexEncode(e.signature),
+  LogInfo(Event{"audit_chain_head"}, "audit chain head: seq=", e.seq,
+          " hash=", HexEncode(e.hash), " key_id=", e.key_id,
+          " signature=", HexEncode(e.signature),
           " (record it outside the database; `audit verify --expect-head ",
           e.seq, ":", HexEncode(e.hash), "` proves nothing was cut off)");
 }

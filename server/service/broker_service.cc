@@ -50,6 +50,28 @@ absl::Status NotFound(absl::string_view id) {
   return absl::NotFoundError(absl::StrCat("approval ", id, " not found"));
 }
 
+// The access log line of one finished call. Only names and the status code:
+// never the status message, the request or its metadata, which can carry
+// parameters or credentials. `approval_id` is logged only when well-formed
+// (a caller's garbage id stays out of the log).
+void LogCall(absl::string_view method, absl::string_view caller,
+             absl::string_view peer, absl::string_view approval_id,
+             const absl::Status& s, std::optional<absl::Duration> latency) {
+  LogRecord r;
+  r.level = LogLevel::kInfo;
+  r.event = "rpc";
+  r.method = std::string(method);
+  r.caller = std::string(caller);
+  if (!approval_id.empty() && ValidateApprovalId(approval_id).ok()) {
+    r.approval_id = std::string(approval_id);
+  }
+  r.code = absl::StatusCodeToString(s.code());
+  if (latency) r.latency_ms = absl::ToDoubleMilliseconds(*latency);
+  if (caller.empty()) r.fields.emplace_back("peer", std::string(peer));
+  r.message = absl::StrCat(method, " ", r.code);
+  Log(r);
+}
+
 }  // namespace
 
 BrokerService::BrokerService(ApprovalStore& store, const Authenticator& auth,
@@ -79,8 +101,8 @@ int MethodIndex(absl::string_view method) {
       service == nullptr ? nullptr
                          : service->FindMethodByName(std::string(method));
   if (m == nullptr) {
-    LogError("BrokerService: no method ", method, " in ",
-             v1::ApprovalBroker::service_full_name());
+    LogError(Event{"service_misbuilt"}, "BrokerService: no method ", method,
+             " in ", v1::ApprovalBroker::service_full_name());
     std::abort();
   }
   return m->index();
@@ -121,6 +143,8 @@ void BrokerService::InstallCheckedHandlers() {
           [this](grpc::CallbackServerContext* ctx, const StreamRequest* req)
               -> grpc::ServerWriteReactor<v1::DecisionEvent>* {
             if (!req->status.ok()) {
+              LogCall("StreamDecisions", "", ctx->peer(), "", req->status,
+                      std::nullopt);
               return new RefusedStream(ToGrpcStatus(req->status));
             }
             return StreamDecisions(ctx, &req->message);
@@ -132,7 +156,8 @@ void BrokerService::InstallCheckedHandlers() {
       google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
           v1::ApprovalBroker::service_full_name());
   if (service == nullptr || service->method_count() != kInstalled) {
-    LogError("BrokerService: ", v1::ApprovalBroker::service_full_name(),
+    LogError(Event{"service_misbuilt"},
+             "BrokerService: ", v1::ApprovalBroker::service_full_name(),
              " has methods without a checked handler");
     std::abort();
   }
@@ -145,12 +170,14 @@ grpc::ServerUnaryReactor* BrokerService::RefuseRequest(
     metrics_.RecordRequest("invalid", CodeLabel(s.code()));
   }
   metrics_.ObserveRpc(method, CodeLabel(s.code()), 0);
+  LogCall(method, "", ctx->peer(), "", s, absl::ZeroDuration());
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   reactor->Finish(ToGrpcStatus(s));
   return reactor;
 }
 
 void BrokerService::RecordIfRefused(absl::string_view method,
+                                    absl::string_view caller,
                                     absl::string_view who,
                                     const absl::Status& s) {
   if (s.code() != absl::StatusCode::kUnauthenticated &&
@@ -160,39 +187,61 @@ void BrokerService::RecordIfRefused(absl::string_view method,
   std::string reason = RefusalReason(s);
   if (reason.empty()) reason = "unspecified";
   const std::string detail = RefusalDetail(s);
-  LogWarning(method, ": refused ", who, " (", reason, "): ", s.message(),
-             detail.empty() ? "" : " [", detail, detail.empty() ? "" : "]");
+  LogRecord r;
+  r.level = LogLevel::kWarn;
+  r.event = "call_refused";
+  r.method = std::string(method);
+  r.caller = std::string(caller);
+  r.code = absl::StatusCodeToString(s.code());
+  r.fields.emplace_back("reason", reason);
+  r.fields.emplace_back(caller.empty() ? "peer" : "identity", std::string(who));
+  r.message = absl::StrCat(method, ": refused ", who, " (", reason,
+                           "): ", s.message(), detail.empty() ? "" : " [",
+                           detail, detail.empty() ? "" : "]");
+  Log(r);
   metrics_.RecordRefusal(CodeLabel(s.code()), reason);
 }
 
-grpc::ServerUnaryReactor* BrokerService::Unary(grpc::CallbackServerContext* ctx,
-                                               absl::string_view method,
-                                               Handler handler) {
+grpc::ServerUnaryReactor* BrokerService::Unary(
+    grpc::CallbackServerContext* ctx, absl::string_view method, Handler handler,
+    std::function<std::string()> approval_id) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   absl::Time start = absl::Now();
-  auto finish = [this, reactor, method, start](const absl::Status& s) {
+  // The one place every authenticated unary call ends.
+  auto finish = [this, ctx, reactor, method, start,
+                 approval_id = std::move(approval_id)](
+                    const absl::Status& s, absl::string_view caller) {
     if (s.code() == absl::StatusCode::kUnavailable ||
         s.code() == absl::StatusCode::kInternal) {
       metrics_.RecordDatabaseError();
       // The client gets the message only; the database's own words, which
       // can name its host and port or SQL, are for the operator.
-      LogWarning(method, ": ", MessageWithDetail(s));
+      LogRecord r;
+      r.level = LogLevel::kWarn;
+      r.event = "database_error";
+      r.method = std::string(method);
+      r.code = absl::StatusCodeToString(s.code());
+      r.message = absl::StrCat(method, ": ", MessageWithDetail(s));
+      Log(r);
     }
+    const absl::Duration latency = absl::Now() - start;
     metrics_.ObserveRpc(method, CodeLabel(s.code()),
-                        absl::ToDoubleSeconds(absl::Now() - start));
+                        absl::ToDoubleSeconds(latency));
+    LogCall(method, caller, ctx->peer(),
+            approval_id ? approval_id() : std::string(), s, latency);
     reactor->Finish(ToGrpcStatus(s));
   };
   auto run = [this, ctx, method, finish = std::move(finish),
               handler = std::move(handler)](
                  const absl::StatusOr<Principal>& principal) {
     if (!principal.ok()) {
-      RecordIfRefused(method, ctx->peer(), principal.status());
-      finish(principal.status());
+      RecordIfRefused(method, "", ctx->peer(), principal.status());
+      finish(principal.status(), "");
       return;
     }
     absl::Status s = handler(*principal);
-    RecordIfRefused(method, principal->identity, s);
-    finish(s);
+    RecordIfRefused(method, principal->id, principal->identity, s);
+    finish(s, principal->id);
   };
   // Authentication runs on the executor, so gRPC's threads never wait. It
   // never waits for the IdP either: a token whose key is being fetched is
@@ -212,25 +261,30 @@ grpc::ServerUnaryReactor* BrokerService::Unary(grpc::CallbackServerContext* ctx,
 grpc::ServerUnaryReactor* BrokerService::RequestApproval(
     grpc::CallbackServerContext* ctx, const v1::RequestApprovalRequest* req,
     v1::RequestApprovalResponse* resp) {
-  return Unary(ctx, "RequestApproval", [this, req, resp](const Principal& p) {
-    return DoRequestApproval(p, *req, resp);
-  });
+  return Unary(
+      ctx, "RequestApproval",
+      [this, req, resp](const Principal& p) {
+        return DoRequestApproval(p, *req, resp);
+      },
+      [resp] { return resp->approval().id(); });
 }
 
 grpc::ServerUnaryReactor* BrokerService::Decide(
     grpc::CallbackServerContext* ctx, const v1::DecideRequest* req,
     v1::DecideResponse* resp) {
-  return Unary(ctx, "Decide", [this, req, resp](const Principal& p) {
-    return DoDecide(p, *req, resp);
-  });
+  return Unary(
+      ctx, "Decide",
+      [this, req, resp](const Principal& p) { return DoDecide(p, *req, resp); },
+      [req] { return req->approval_id(); });
 }
 
 grpc::ServerUnaryReactor* BrokerService::GetApproval(
     grpc::CallbackServerContext* ctx, const v1::GetApprovalRequest* req,
     v1::Approval* resp) {
-  return Unary(ctx, "GetApproval", [this, req, resp](const Principal& p) {
-    return DoGet(p, *req, resp);
-  });
+  return Unary(
+      ctx, "GetApproval",
+      [this, req, resp](const Principal& p) { return DoGet(p, *req, resp); },
+      [req] { return req->approval_id(); });
 }
 
 grpc::ServerUnaryReactor* BrokerService::ListApprovals(
@@ -244,9 +298,10 @@ grpc::ServerUnaryReactor* BrokerService::ListApprovals(
 grpc::ServerUnaryReactor* BrokerService::CancelApproval(
     grpc::CallbackServerContext* ctx, const v1::CancelApprovalRequest* req,
     v1::Approval* resp) {
-  return Unary(ctx, "CancelApproval", [this, req, resp](const Principal& p) {
-    return DoCancel(p, *req, resp);
-  });
+  return Unary(
+      ctx, "CancelApproval",
+      [this, req, resp](const Principal& p) { return DoCancel(p, *req, resp); },
+      [req] { return req->approval_id(); });
 }
 
 grpc::ServerUnaryReactor* BrokerService::VerifyAuditLog(
@@ -260,9 +315,12 @@ grpc::ServerUnaryReactor* BrokerService::VerifyAuditLog(
 grpc::ServerUnaryReactor* BrokerService::ListAuditEvents(
     grpc::CallbackServerContext* ctx, const v1::ListAuditEventsRequest* req,
     v1::ListAuditEventsResponse* resp) {
-  return Unary(ctx, "ListAuditEvents", [this, req, resp](const Principal& p) {
-    return DoListAuditEvents(p, *req, resp);
-  });
+  return Unary(
+      ctx, "ListAuditEvents",
+      [this, req, resp](const Principal& p) {
+        return DoListAuditEvents(p, *req, resp);
+      },
+      [req] { return req->approval_id(); });
 }
 
 grpc::ServerUnaryReactor* BrokerService::GetSigningKey(
@@ -352,7 +410,8 @@ absl::Status BrokerService::DoVerifyAuditLog(
   }
   if (!report->ok()) {
     resp->set_problem(report->problems.front());
-    LogError("audit log verification failed: ", report->problems.size(),
+    LogError(Event{"audit_verify_failed"},
+             "audit log verification failed: ", report->problems.size(),
              " problems; the first: ", report->problems.front());
   }
   return absl::OkStatus();
@@ -577,11 +636,17 @@ grpc::ServerWriteReactor<v1::DecisionEvent>* BrokerService::StreamDecisions(
   auto authorize = [this, ctx, stream,
                     arguments](const absl::StatusOr<Principal>& p) {
     if (!p.ok()) {
-      RecordIfRefused("StreamDecisions", ctx->peer(), p.status());
+      RecordIfRefused("StreamDecisions", "", ctx->peer(), p.status());
+      LogCall("StreamDecisions", "", ctx->peer(), "", p.status(), std::nullopt);
       stream->Authorized(p.status());
     } else if (!arguments.ok()) {
+      LogCall("StreamDecisions", p->id, ctx->peer(), "", arguments,
+              std::nullopt);
       stream->Authorized(arguments);
     } else {
+      // The stream's own end is not logged; this line records who opened it.
+      LogCall("StreamDecisions", p->id, ctx->peer(), "", absl::OkStatus(),
+              std::nullopt);
       // Agents only ever receive events of their own approvals.
       stream->Authorized(SeesAll(*p) ? std::nullopt
                                      : std::optional<std::string>(p->id));

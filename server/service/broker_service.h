@@ -89,14 +89,18 @@ class BrokerService final : public v1::ApprovalBroker::CallbackService {
   grpc::ServerUnaryReactor* RefuseRequest(grpc::CallbackServerContext* ctx,
                                           absl::string_view method,
                                           const absl::Status& s);
-  // Logs a refusal (UNAUTHENTICATED or PERMISSION_DENIED) of `who` with its
-  // detail and counts it by reason; any other status is left alone.
-  void RecordIfRefused(absl::string_view method, absl::string_view who,
-                       const absl::Status& s);
+  // Logs a refusal (UNAUTHENTICATED or PERMISSION_DENIED) of principal
+  // `caller` ("" when unauthenticated) with its detail and counts it by
+  // reason; `who` is the authenticated identity, or the peer address when
+  // there is none. Any other status is left alone.
+  void RecordIfRefused(absl::string_view method, absl::string_view caller,
+                       absl::string_view who, const absl::Status& s);
   // Authenticates, runs `handler` on the executor, finishes the reactor and
-  // records the RPC's latency and outcome.
-  grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* ctx,
-                                  absl::string_view method, Handler handler);
+  // records the RPC's latency and outcome in the metrics and the access log.
+  // `approval_id`, when set, names the call's approval once it finished.
+  grpc::ServerUnaryReactor* Unary(
+      grpc::CallbackServerContext* ctx, absl::string_view method,
+      Handler handler, std::function<std::string()> approval_id = nullptr);
   absl::Status DoRequestApproval(const Principal& p,
                                  const v1::RequestApprovalRequest& req,
                                  v1::RequestApprovalResponse* resp);

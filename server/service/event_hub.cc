@@ -107,8 +107,9 @@ void EventHub::ReadAvailable() {
     if (!events.ok()) {
       // The next wake-up or poll retries; streams keep their position.
       if (metrics_ != nullptr) metrics_->RecordDatabaseError();
-      LogWarning("event hub: reading events failed: ",
-                 events.status().ToString());
+      LogWarning(
+          Event{"event_hub_read_failed"},
+          "event hub: reading events failed: ", events.status().ToString());
       return;
     }
     absl::MutexLock lock(&mu_);

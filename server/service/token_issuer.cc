@@ -39,7 +39,8 @@ absl::StatusOr<std::string> TokenIssuer::TokenFor(const Approval& a) const {
   }
   absl::StatusOr<ApprovalClaims> claims = ProveApproval(a, keys_);
   if (!claims.ok()) {
-    LogError("no approval token issued: ", claims.status().message());
+    LogError(Event{"token_not_issued"},
+             "no approval token issued: ", claims.status().message());
     return claims.status();
   }
   std::string token = signer_.Sign(*std::move(claims));

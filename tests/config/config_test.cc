@@ -172,6 +172,33 @@ TEST_CASE("An unknown key is an error naming the dotted key", "[config]") {
       Contains("config.json: auth.mtls_identities[0].role: unknown key"));
 }
 
+TEST_CASE("The log section defaults to JSON at info and reads text and levels",
+          "[config]") {
+  absl::StatusOr<Config> defaults = ParseConfig("{}", "config.json");
+  REQUIRE(defaults.ok());
+  CHECK(defaults->log.format == LogFormat::kJson);
+  CHECK(defaults->log.level == LogLevel::kInfo);
+  absl::StatusOr<Config> c = ParseConfig(
+      R"({"log": {"format": "text", "level": "debug"}})", "config.json");
+  REQUIRE(c.ok());
+  CHECK(c->log.format == LogFormat::kText);
+  CHECK(c->log.level == LogLevel::kDebug);
+}
+
+TEST_CASE("An unknown log format or level is refused with its config path",
+          "[config]") {
+  CHECK_THAT(ParseError(R"({"log": {"format": "xml"}})"),
+             Contains("config.json: log.format: \"xml\"") &&
+                 Contains("\"json\" or \"text\""));
+  CHECK_THAT(ParseError(R"({"log": {"level": "verbose"}})"),
+             Contains("config.json: log.level: \"verbose\"") &&
+                 Contains("\"debug\", \"info\", \"warn\", \"error\""));
+  CHECK_THAT(ParseError(R"({"log": {"level": 3}})"),
+             Contains("config.json: log.level: 3 is a number"));
+  CHECK_THAT(ParseError(R"({"log": {"colour": "on"}})"),
+             Contains("config.json: log.colour: unknown key"));
+}
+
 TEST_CASE("A repeated key is an error", "[config]") {
   CHECK_THAT(
       ParseError(R"({"database_pool_size": 4, "database_pool_size": 5})"),

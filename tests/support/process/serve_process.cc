@@ -12,6 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "nlohmann/json.hpp"
 #include "tests/support/broker/broker_harness.h"
 
 namespace approval::testing {
@@ -68,16 +69,25 @@ void ServeProcess::Spawn(const std::vector<std::string>& args) {
 }
 
 bool ServeProcess::ParseServingLine(size_t from) {
-  std::string log = Log();
-  std::string grpc = Between(log, from, "serving gRPC on ", " ");
-  if (grpc.empty() ||
-      log.find('\n', log.find(grpc, from)) == std::string::npos) {
-    return false;  // not yet, or not yet the whole line
+  const std::string log = Log();
+  // Whole lines only: a line still being written has no '\n' yet.
+  for (size_t at = from, end; (end = log.find('\n', at)) != std::string::npos;
+       at = end + 1) {
+    const std::string line = log.substr(at, end - at);
+    if (line.find("serving gRPC on ") == std::string::npos) continue;
+    // The JSON log (the default): the addresses are fields of the record.
+    const nlohmann::json record = nlohmann::json::parse(line, nullptr, false);
+    if (record.is_object() && record.value("event", "") == "serving") {
+      grpc_address_ = record.value("grpc_address", "");
+      metrics_address_ = record.value("metrics_address", "");
+    } else {  // the text log: the words of the message
+      grpc_address_ = Between(line, 0, "serving gRPC on ", " ");
+      metrics_address_ = Between(line, 0, "metrics on http://", "/metrics");
+    }
+    metrics_port_ = PortOf(metrics_address_);
+    return !grpc_address_.empty();
   }
-  grpc_address_ = grpc;
-  metrics_address_ = Between(log, from, "metrics on http://", "/metrics");
-  metrics_port_ = PortOf(metrics_address_);
-  return true;
+  return false;
 }
 
 void ServeProcess::Start() {
