@@ -232,6 +232,7 @@ int RunServe(const Config& config) {
                                     exposer->GetListeningPorts().at(0));
   LogRecord serving;
   serving.event = "serving";
+  serving.always = true;  // ServeProcess and operators read the bound ports
   serving.fields = {{"grpc_address", grpc_address},
                     {"transport", config.tls.enabled() ? "tls" : "plaintext"},
                     {"metrics_address", metrics_address}};

@@ -206,7 +206,7 @@ bool LogEnabled(LogLevel level) {
 }
 
 void Log(const LogRecord& record) {
-  if (!LogEnabled(record.level)) return;
+  if (!record.always && !LogEnabled(record.level)) return;
   const std::string line = FormatLogRecord(
       record, absl::Now(), static_cast<LogFormat>(g_format.load()));
   // One write(2) per line keeps concurrent lines whole.

@@ -62,6 +62,9 @@ struct LogRecord {
   // Further string fields, in order; keys must be snake_case literals.
   std::vector<std::pair<std::string, std::string>> fields;
   std::string message;
+  // Written whatever the level setting: start-up records that operators and
+  // tools read (the "serving" record names the ports the broker bound).
+  bool always = false;
 };
 
 // The line for `record` at `time` in `format`, ending in '\n'. Pure.
@@ -72,7 +75,7 @@ std::string FormatLogRecord(const LogRecord& record, absl::Time time,
 void SetLogOptions(const LogOptions& options);
 // True when records at `level` are written.
 bool LogEnabled(LogLevel level);
-// Writes `record` to stderr if its level is enabled.
+// Writes `record` to stderr if its level is enabled (or record.always).
 void Log(const LogRecord& record);
 
 // The event name of a record logged with LogInfo and friends: a distinct

@@ -186,6 +186,23 @@ TEST_CASE("The level setting drops less severe records", "[log]") {
   CHECK_FALSE(LogEnabled(LogLevel::kDebug));
 }
 
+TEST_CASE("A record marked always is written at any level setting", "[log]") {
+  const std::string out = CaptureStderr([] {
+    SetLogOptions({LogFormat::kJson, LogLevel::kError});
+    LogRecord serving;
+    serving.event = "serving";
+    serving.always = true;
+    Log(serving);
+    LogRecord ordinary;
+    ordinary.event = "ordinary";
+    Log(ordinary);
+    SetLogOptions({});
+  });
+  INFO(out);
+  CHECK_THAT(out, Contains("\"event\":\"serving\""));
+  CHECK_THAT(out, !Contains("ordinary"));
+}
+
 TEST_CASE("The format setting switches stderr to text lines", "[log]") {
   const std::string out = CaptureStderr([] {
     SetLogOptions({LogFormat::kText, LogLevel::kDebug});
