@@ -175,6 +175,47 @@ std::string WithPort(absl::string_view address, int port) {
   return absl::StrCat(address.substr(0, address.rfind(':')), ":", port);
 }
 
+// The metrics endpoint (null when metrics_address is empty), serving
+// `metrics`. INVALID_ARGUMENT when it cannot listen.
+absl::StatusOr<std::unique_ptr<prometheus::Exposer>> StartMetrics(
+    const Config& config, BrokerMetrics& metrics) {
+  std::unique_ptr<prometheus::Exposer> exposer;
+  if (config.metrics_address.empty()) return exposer;
+  try {
+    exposer = std::make_unique<prometheus::Exposer>(config.metrics_address);
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "cannot listen on \"", config.metrics_address, "\": ", e.what()));
+  }
+  exposer->RegisterCollectable(metrics.registry());
+  return exposer;
+}
+
+// The "serving" record: the ports actually bound (port 0 in the config: the
+// OS picks one), so whoever started the process, tests included, finds it.
+void LogServing(const Config& config, BrokerServer& server,
+                prometheus::Exposer* exposer) {
+  const std::string grpc_address =
+      WithPort(config.listen_address, server.port());
+  const std::string metrics_address =
+      exposer == nullptr ? std::string()
+                         : WithPort(config.metrics_address,
+                                    exposer->GetListeningPorts().at(0));
+  LogRecord serving;
+  serving.event = "serving";
+  serving.always = true;  // ServeProcess and operators read the bound ports
+  serving.fields = {{"grpc_address", grpc_address},
+                    {"transport", config.tls.enabled() ? "tls" : "plaintext"},
+                    {"metrics_address", metrics_address}};
+  serving.message = absl::StrCat(
+      "approval-broker serving gRPC on ", grpc_address,
+      config.tls.enabled() ? " (TLS)" : " (plaintext)",
+      metrics_address.empty()
+          ? std::string(", metrics off")
+          : absl::StrCat(", metrics on http://", metrics_address, "/metrics"));
+  Log(serving);
+}
+
 int RunServe(const Config& config) {
   // Signals are taken by one thread with sigwait, so every other thread
   // (gRPC's, the metrics server's, the pool's) must start with them blocked.
@@ -203,46 +244,16 @@ int RunServe(const Config& config) {
   if (!auth.ok()) return Fail("auth", auth.status(), kExitUsage);
 
   BrokerMetrics metrics;
-  std::unique_ptr<prometheus::Exposer> exposer;
-  if (!config.metrics_address.empty()) {
-    try {
-      exposer = std::make_unique<prometheus::Exposer>(config.metrics_address);
-    } catch (const std::exception& e) {
-      return Fail(
-          "metrics_address",
-          absl::InvalidArgumentError(absl::StrCat(
-              "cannot listen on \"", config.metrics_address, "\": ", e.what())),
-          kExitUsage);
-    }
-    exposer->RegisterCollectable(metrics.registry());
-  }
-
+  absl::StatusOr<std::unique_ptr<prometheus::Exposer>> exposer =
+      StartMetrics(config, metrics);
+  if (!exposer.ok())
+    return Fail("metrics_address", exposer.status(), kExitUsage);
   // Other brokers on this database wake this one's streams at once.
   PostgresSignal signal(config.database_url);
   absl::StatusOr<std::unique_ptr<BrokerServer>> server =
       BrokerServer::Start(config, **store, **auth, metrics, &signal);
   if (!server.ok()) return Fail("serve", server.status(), kExitFailure);
-  // The ports actually bound (port 0 in the config: the OS picks one), so
-  // whoever started the process, tests included, can find it.
-  const std::string grpc_address =
-      WithPort(config.listen_address, (*server)->port());
-  const std::string metrics_address =
-      exposer == nullptr ? std::string()
-                         : WithPort(config.metrics_address,
-                                    exposer->GetListeningPorts().at(0));
-  LogRecord serving;
-  serving.event = "serving";
-  serving.always = true;  // ServeProcess and operators read the bound ports
-  serving.fields = {{"grpc_address", grpc_address},
-                    {"transport", config.tls.enabled() ? "tls" : "plaintext"},
-                    {"metrics_address", metrics_address}};
-  serving.message = absl::StrCat(
-      "approval-broker serving gRPC on ", grpc_address,
-      config.tls.enabled() ? " (TLS)" : " (plaintext)",
-      metrics_address.empty()
-          ? std::string(", metrics off")
-          : absl::StrCat(", metrics on http://", metrics_address, "/metrics"));
-  Log(serving);
+  LogServing(config, **server, exposer->get());
 
   std::thread waiter([&signals, s = server->get()] {
     for (;;) {

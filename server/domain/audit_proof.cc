@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -100,6 +101,44 @@ absl::StatusOr<Evidence> Authenticate(const Approval& a,
   return ev;
 }
 
+// The approvers the approved event names, each with a signed approve review,
+// none of them the requester or the human behind it, at least `required`.
+absl::StatusOr<std::vector<std::string>> ProvenApprovers(const Approval& a,
+                                                         const Evidence& ev,
+                                                         const Json& created,
+                                                         const Json& approved,
+                                                         int64_t required) {
+  auto reviews = approved.find("reviews");
+  if (reviews == approved.end() || !reviews->is_array()) {
+    return Unproven(a, "its approved event lists no reviews");
+  }
+  const std::string requester = ev.created->actor;
+  const std::string on_behalf_of = StringField(created, "on_behalf_of");
+  std::set<std::string> approvers;
+  for (const Json& review : *reviews) {
+    if (!review.is_object() ||
+        StringField(review, "verdict") != VerdictName(Verdict::kApprove)) {
+      continue;
+    }
+    const std::string who = StringField(review, "reviewer");
+    auto signed_review = ev.reviews.find(who);
+    if (signed_review == ev.reviews.end() ||
+        signed_review->second != Verdict::kApprove) {
+      return Unproven(a, absl::StrCat("no signed approve review by ", who));
+    }
+    if (who.empty() || who == requester ||
+        (!on_behalf_of.empty() && who == on_behalf_of)) {
+      return Unproven(a, absl::StrCat(who, " may not approve it"));
+    }
+    approvers.insert(who);
+  }
+  if (static_cast<int64_t>(approvers.size()) < required) {
+    return Unproven(a, absl::StrCat(approvers.size(), " signed approvals, ",
+                                    required, " required"));
+  }
+  return std::vector<std::string>(approvers.begin(), approvers.end());
+}
+
 }  // namespace
 
 absl::StatusOr<ApprovalClaims> ProveApproval(const Approval& a,
@@ -145,37 +184,10 @@ absl::StatusOr<ApprovalClaims> ProveApproval(const Approval& a,
     }
     return c;  // no approvers
   }
-  // The approvers the approved event names must each have a signed approve
-  // review; the requester and the human behind it can never be among them.
-  auto reviews = approved.find("reviews");
-  if (reviews == approved.end() || !reviews->is_array()) {
-    return Unproven(a, "its approved event lists no reviews");
-  }
-  const std::string requester = ev->created->actor;
-  const std::string on_behalf_of = StringField(created, "on_behalf_of");
-  std::set<std::string> approvers;
-  for (const Json& review : *reviews) {
-    if (!review.is_object() ||
-        StringField(review, "verdict") != VerdictName(Verdict::kApprove)) {
-      continue;
-    }
-    const std::string who = StringField(review, "reviewer");
-    auto signed_review = ev->reviews.find(who);
-    if (signed_review == ev->reviews.end() ||
-        signed_review->second != Verdict::kApprove) {
-      return Unproven(a, absl::StrCat("no signed approve review by ", who));
-    }
-    if (who.empty() || who == requester ||
-        (!on_behalf_of.empty() && who == on_behalf_of)) {
-      return Unproven(a, absl::StrCat(who, " may not approve it"));
-    }
-    approvers.insert(who);
-  }
-  if (static_cast<int64_t>(approvers.size()) < required->get<int64_t>()) {
-    return Unproven(a, absl::StrCat(approvers.size(), " signed approvals, ",
-                                    required->get<int64_t>(), " required"));
-  }
-  c.approvers.assign(approvers.begin(), approvers.end());
+  absl::StatusOr<std::vector<std::string>> approvers =
+      ProvenApprovers(a, *ev, created, approved, required->get<int64_t>());
+  if (!approvers.ok()) return approvers.status();
+  c.approvers = *std::move(approvers);
   return c;
 }
 

@@ -39,12 +39,9 @@ absl::Status CheckField(absl::string_view field, absl::string_view value,
   return CheckText(field, value, kind);
 }
 
-}  // namespace
-
-absl::StatusOr<ValidRequest> ValidateRequest(const RequestInput& in,
-                                             absl::string_view requester,
-                                             const Limits& limits,
-                                             absl::string_view on_behalf_of) {
+// The text fields of `in`, in the order the proto lists them; the first
+// violation wins.
+absl::Status CheckRequestText(const RequestInput& in, const Limits& limits) {
   if (absl::Status s = CheckField("action", in.action, limits.max_action_bytes,
                                   true, TextKind::kSingleLine);
       !s.ok()) {
@@ -83,6 +80,16 @@ absl::StatusOr<ValidRequest> ValidateRequest(const RequestInput& in,
       !s.ok()) {
     return s;
   }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<ValidRequest> ValidateRequest(const RequestInput& in,
+                                             absl::string_view requester,
+                                             const Limits& limits,
+                                             absl::string_view on_behalf_of) {
+  if (absl::Status s = CheckRequestText(in, limits); !s.ok()) return s;
   absl::StatusOr<std::string> params = CanonicalizeJsonObject(
       in.parameters_json.empty() ? absl::string_view("{}")
                                  : absl::string_view(in.parameters_json),

@@ -72,6 +72,34 @@ void LogCall(absl::string_view method, absl::string_view caller,
   Log(r);
 }
 
+// What the agent sent, before validation.
+RequestInput RequestInputOf(const v1::RequestApprovalRequest& req) {
+  RequestInput in;
+  in.action = req.action();
+  in.resource = req.resource();
+  in.parameters_json = req.parameters_json();
+  in.justification = req.justification();
+  in.idempotency_key = req.idempotency_key();
+  if (req.has_ttl()) {
+    in.ttl = absl::Seconds(req.ttl().seconds()) +
+             absl::Nanoseconds(req.ttl().nanos());
+  }
+  return in;
+}
+
+// The request metric's outcome label for a newly created approval.
+absl::string_view OutcomeLabel(Outcome o) {
+  switch (o) {
+    case Outcome::kRequireApproval:
+      return "created";
+    case Outcome::kAutoApprove:
+      return "auto_approved";
+    case Outcome::kAutoDeny:
+      return "auto_denied";
+  }
+  return "created";
+}
+
 }  // namespace
 
 BrokerService::BrokerService(ApprovalStore& store, const Authenticator& auth,
@@ -425,16 +453,7 @@ absl::Status BrokerService::DoRequestApproval(
       !s.ok()) {
     return s;
   }
-  RequestInput in;
-  in.action = req.action();
-  in.resource = req.resource();
-  in.parameters_json = req.parameters_json();
-  in.justification = req.justification();
-  in.idempotency_key = req.idempotency_key();
-  if (req.has_ttl()) {
-    in.ttl = absl::Seconds(req.ttl().seconds()) +
-             absl::Nanoseconds(req.ttl().nanos());
-  }
+  const RequestInput in = RequestInputOf(req);
   // The canonical principals: the agent that asks, and the human it acts
   // for, who may not decide this approval either.
   absl::StatusOr<ValidRequest> valid =
@@ -466,20 +485,9 @@ absl::Status BrokerService::DoRequestApproval(
     return created.status();
   }
   if (created->created) hub_.Notify();
-  absl::string_view outcome = "idempotent_replay";
-  if (created->created) {
-    switch (masked->requirement.outcome) {
-      case Outcome::kRequireApproval:
-        outcome = "created";
-        break;
-      case Outcome::kAutoApprove:
-        outcome = "auto_approved";
-        break;
-      case Outcome::kAutoDeny:
-        outcome = "auto_denied";
-        break;
-    }
-  }
+  const absl::string_view outcome =
+      created->created ? OutcomeLabel(masked->requirement.outcome)
+                       : "idempotent_replay";
   // A replay answers with the stored approval: the rule it met then.
   metrics_.RecordRequest(created->approval.requirement.rule, outcome);
   resp->set_created(created->created);

@@ -86,8 +86,10 @@ absl::Time TimeOf(const google::protobuf::Timestamp& t) {
 // filtered here by --since, --requester and (history) final states. Each
 // page asks for no more than --limit still needs, so a page is never cut
 // short and its next_page_token resumes exactly after what was printed.
-absl::StatusOr<ExitCode> RunList(BrokerClient& client, const Invocation& inv) {
-  const absl::Time now = absl::Now();
+// The approvals `inv` lists, with the token that resumes after them.
+absl::StatusOr<v1::ListApprovalsResponse> ListPages(BrokerClient& client,
+                                                    const Invocation& inv,
+                                                    absl::Time now) {
   const absl::Time since =
       inv.since_ago > absl::ZeroDuration() ? now - inv.since_ago : inv.since;
   const bool pending = inv.command == Command::kPending;
@@ -124,12 +126,22 @@ absl::StatusOr<ExitCode> RunList(BrokerClient& client, const Invocation& inv) {
     request.set_page_token(next);
   }
   listed.set_next_page_token(next);
+  return listed;
+}
+
+absl::StatusOr<ExitCode> RunList(BrokerClient& client, const Invocation& inv) {
+  const absl::Time now = absl::Now();
+  const bool pending = inv.command == Command::kPending;
+  absl::StatusOr<v1::ListApprovalsResponse> listed =
+      ListPages(client, inv, now);
+  if (!listed.ok()) return listed.status();
+  const std::string& next = listed->next_page_token();
   switch (inv.output) {
     case OutputFormat::kJson:
-      if (absl::Status s = PrintJson(listed); !s.ok()) return s;
+      if (absl::Status s = PrintJson(*listed); !s.ok()) return s;
       return ExitCode::kOk;
     case OutputFormat::kYaml:
-      if (absl::Status s = PrintYaml(listed); !s.ok()) return s;
+      if (absl::Status s = PrintYaml(*listed); !s.ok()) return s;
       return ExitCode::kOk;
     case OutputFormat::kText:
     case OutputFormat::kWide:
@@ -140,8 +152,8 @@ absl::StatusOr<ExitCode> RunList(BrokerClient& client, const Invocation& inv) {
   table.wide = inv.output == OutputFormat::kWide;
   if (pending) table.empty_text = "no pending approvals";
   std::cout << ApprovalTable(
-                   std::vector<v1::Approval>(listed.approvals().begin(),
-                                             listed.approvals().end()),
+                   std::vector<v1::Approval>(listed->approvals().begin(),
+                                             listed->approvals().end()),
                    now, TerminalWidth(), table)
             << std::flush;
   if (!next.empty()) {

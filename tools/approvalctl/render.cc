@@ -193,13 +193,14 @@ std::string FormatAge(absl::Duration d) {
   return absl::StrCat(absl::ToInt64Hours(d) / 24, "d");
 }
 
-std::string ApprovalTable(const std::vector<v1::Approval>& approvals,
-                          absl::Time now, int width,
-                          const TableOptions& options) {
-  if (approvals.empty()) return absl::StrCat(options.empty_text, "\n");
-  // Caps keep one long field from squeezing the parameters out; the id is
-  // needed whole to act on it. 0: the last column, which takes the rest.
-  std::vector<std::pair<const char*, int>> columns = {{"ID", 1000}, {"AGE", 6}};
+namespace {
+
+using TableColumn = std::pair<const char*, int>;  // header, width cap
+
+// Caps keep one long field from squeezing the parameters out; the id is
+// needed whole to act on it. 0: the last column, which takes the rest.
+std::vector<TableColumn> TableColumns(const TableOptions& options) {
+  std::vector<TableColumn> columns = {{"ID", 1000}, {"AGE", 6}};
   if (options.state) columns.push_back({"STATE", 9});
   columns.insert(columns.end(), {{"REQUESTER", 24},
                                  {"APPROVALS", 9},
@@ -214,33 +215,39 @@ std::string ApprovalTable(const std::vector<v1::Approval>& approvals,
                                    {"DECIDED BY", 24}});
   }
   columns.push_back({"PARAMETERS", 0});
-  const size_t n = columns.size();
-  std::vector<std::vector<std::string>> rows;
-  rows.emplace_back();
-  for (const auto& c : columns) rows.back().push_back(c.first);
-  for (const v1::Approval& a : approvals) {
-    const std::string& preview = a.parameters_preview_json();
-    std::vector<std::string> row = {
-        Printable(a.id()), FormatAge(now - FromProto(a.create_time()))};
-    if (options.state) row.push_back(v1::State_Name(a.state()));
-    row.insert(row.end(), {Printable(a.requester()),
-                           absl::StrCat(ApprovalsSoFar(a), "/",
-                                        a.requirement().approvals_required()),
-                           Printable(a.action()), Printable(a.resource()),
-                           Printable(a.justification())});
-    if (options.state) row.push_back(Printable(a.decision_comment()));
-    if (options.wide) {
-      row.insert(
-          row.end(),
-          {Printable(a.on_behalf_of()), Printable(a.requirement().rule()),
-           FormatTimestamp(a.expire_time()), Printable(a.decided_by())});
-    }
-    row.push_back(Printable(preview.empty() ? "{}" : preview));
-    for (std::string& cell : row) {
-      if (cell.empty()) cell = "-";
-    }
-    rows.push_back(std::move(row));
+  return columns;
+}
+
+// The cells of `a` for TableColumns(options); "-" for an empty one.
+std::vector<std::string> TableRow(const v1::Approval& a, absl::Time now,
+                                  const TableOptions& options) {
+  const std::string& preview = a.parameters_preview_json();
+  std::vector<std::string> row = {Printable(a.id()),
+                                  FormatAge(now - FromProto(a.create_time()))};
+  if (options.state) row.push_back(v1::State_Name(a.state()));
+  row.insert(row.end(), {Printable(a.requester()),
+                         absl::StrCat(ApprovalsSoFar(a), "/",
+                                      a.requirement().approvals_required()),
+                         Printable(a.action()), Printable(a.resource()),
+                         Printable(a.justification())});
+  if (options.state) row.push_back(Printable(a.decision_comment()));
+  if (options.wide) {
+    row.insert(row.end(),
+               {Printable(a.on_behalf_of()), Printable(a.requirement().rule()),
+                FormatTimestamp(a.expire_time()), Printable(a.decided_by())});
   }
+  row.push_back(Printable(preview.empty() ? "{}" : preview));
+  for (std::string& cell : row) {
+    if (cell.empty()) cell = "-";
+  }
+  return row;
+}
+
+// Column widths for `rows` (headers first) in a terminal `width` wide.
+std::vector<int> ColumnWidths(const std::vector<TableColumn>& columns,
+                              const std::vector<std::vector<std::string>>& rows,
+                              int width) {
+  const size_t n = columns.size();
   std::vector<int> widths(n, 0);
   int used = 0;
   for (size_t c = 0; c + 1 < n; ++c) {
@@ -265,6 +272,24 @@ std::string ApprovalTable(const std::vector<v1::Approval>& approvals,
     }
   }
   widths[n - 1] = std::max(kMinParameters, width - used);
+  return widths;
+}
+
+}  // namespace
+
+std::string ApprovalTable(const std::vector<v1::Approval>& approvals,
+                          absl::Time now, int width,
+                          const TableOptions& options) {
+  if (approvals.empty()) return absl::StrCat(options.empty_text, "\n");
+  const std::vector<TableColumn> columns = TableColumns(options);
+  const size_t n = columns.size();
+  std::vector<std::vector<std::string>> rows;
+  rows.emplace_back();
+  for (const auto& c : columns) rows.back().push_back(c.first);
+  for (const v1::Approval& a : approvals) {
+    rows.push_back(TableRow(a, now, options));
+  }
+  const std::vector<int> widths = ColumnWidths(columns, rows, width);
   std::string out;
   for (const auto& row : rows) {
     std::string line;

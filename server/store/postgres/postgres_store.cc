@@ -447,6 +447,33 @@ absl::StatusOr<Approval> ReadByIdempotencyKey(pqxx::transaction_base& tx,
   return a;
 }
 
+// One row of PostgresStore::Events' query: seq, type, actor, occurred_at
+// (micros), then ApprovalColumns(). After kCreated the approval is shown as
+// it was created (the row has moved on since; terminal rows never change).
+absl::StatusOr<ApprovalEvent> ApprovalEventFromRow(const pqxx::row& row) {
+  absl::StatusOr<Approval> a = ApprovalFromRow(row, 4);
+  if (!a.ok()) return a.status();
+  const std::string type = row[1].as<std::string>();
+  std::optional<EventType> parsed = ParseEventType(type);
+  if (!parsed.has_value()) {
+    return absl::DataLossError(absl::StrCat(
+        "audit event ", row[0].as<int64_t>(), ": unknown type \"", type, "\""));
+  }
+  if (*parsed == EventType::kCreated) {
+    a->state = State::kPending;
+    a->decided_at.reset();
+    a->decided_by.clear();
+    a->decision_comment.clear();
+  }
+  ApprovalEvent e;
+  e.cursor = row[0].as<int64_t>();
+  e.type = *parsed;
+  e.actor = row[2].as<std::string>();
+  e.occurred_at = absl::FromUnixMicros(row[3].as<int64_t>());
+  e.approval = *std::move(a);
+  return e;
+}
+
 std::string PageToken(const Approval& a) {
   return ApprovalPageToken(a.created_at, a.id);
 }
@@ -780,31 +807,9 @@ absl::StatusOr<std::vector<ApprovalEvent>> PostgresStore::Events(
                  pqxx::read_transaction tx(c);
                  pqxx::result r = Exec(tx, sql, params);
                  for (const pqxx::row& row : r) {
-                   absl::StatusOr<Approval> a = ApprovalFromRow(row, 4);
-                   if (!a.ok()) return a.status();
-                   const std::string type = row[1].as<std::string>();
-                   std::optional<EventType> parsed = ParseEventType(type);
-                   if (!parsed.has_value()) {
-                     return absl::DataLossError(
-                         absl::StrCat("audit event ", row[0].as<int64_t>(),
-                                      ": unknown type \"", type, "\""));
-                   }
-                   if (*parsed == EventType::kCreated) {
-                     // The row has moved on since; show it as it was when
-                     // created. Terminal rows never change, so they need no
-                     // such care.
-                     a->state = State::kPending;
-                     a->decided_at.reset();
-                     a->decided_by.clear();
-                     a->decision_comment.clear();
-                   }
-                   ApprovalEvent e;
-                   e.cursor = row[0].as<int64_t>();
-                   e.type = *parsed;
-                   e.actor = row[2].as<std::string>();
-                   e.occurred_at = absl::FromUnixMicros(row[3].as<int64_t>());
-                   e.approval = *std::move(a);
-                   result.push_back(std::move(e));
+                   absl::StatusOr<ApprovalEvent> e = ApprovalEventFromRow(row);
+                   if (!e.ok()) return e.status();
+                   result.push_back(*std::move(e));
                  }
                  // Reviews end with the terminal event: those of a created
                  // event's snapshot came later.
