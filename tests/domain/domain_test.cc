@@ -1,5 +1,5 @@
-// Pure domain rules: canonical JSON, digests, validation, decision rules and
-// the audit chain.
+// Pure domain rules: validation, decision rules and the audit chain.
+// (Canonical JSON and the action digest are wire code: tests/wire.)
 #include <catch2/catch.hpp>
 #include <string>
 
@@ -24,66 +24,6 @@ RequestInput GoodInput() {
 
 absl::Status ValidationError(const RequestInput& in, Limits limits = {}) {
   return ValidateRequest(in, "agent-1", limits).status();
-}
-
-TEST_CASE("canonical JSON sorts keys and drops white space", "[canonical]") {
-  absl::StatusOr<std::string> c = CanonicalizeJsonObject(
-      R"( { "b" : [ true , null , 1.5 ], "a": {"y":1,"x":"é"} } )");
-  REQUIRE(c.ok());
-  CHECK(*c == R"({"a":{"x":"é","y":1},"b":[true,null,1.5]})");
-}
-
-TEST_CASE("canonical JSON refuses duplicate keys at any depth", "[canonical]") {
-  absl::StatusOr<std::string> c =
-      CanonicalizeJsonObject(R"({"a":{"k":1,"k":2}})");
-  REQUIRE(c.status().code() == absl::StatusCode::kInvalidArgument);
-  CHECK_THAT(std::string(c.status().message()),
-             Catch::Contains("duplicate key \"k\""));
-}
-
-TEST_CASE("canonical JSON refuses non-objects, bad JSON and deep nesting",
-          "[canonical]") {
-  CHECK(CanonicalizeJsonObject("[1,2]").status().code() ==
-        absl::StatusCode::kInvalidArgument);
-  CHECK(CanonicalizeJsonObject("{\"a\":").status().code() ==
-        absl::StatusCode::kInvalidArgument);
-  std::string deep = std::string(100, '[') + std::string(100, ']');
-  CHECK(CanonicalizeJsonObject("{\"a\":" + deep + "}").status().code() ==
-        absl::StatusCode::kInvalidArgument);
-}
-
-// Found by fuzz/canonical_fuzzer: nlohmann's lexer ends the input at a NUL
-// byte, so everything after one was dropped and two different parameter
-// texts got one digest.
-TEST_CASE("canonical JSON refuses a NUL byte instead of ending the text there",
-          "[canonical]") {
-  const std::string text("{\"a\":1}\0{\"b\":2}", 15);
-  absl::StatusOr<std::string> c = CanonicalizeJsonObject(text);
-  REQUIRE(c.status().code() == absl::StatusCode::kInvalidArgument);
-  CHECK_THAT(std::string(c.status().message()),
-             Catch::Contains("NUL byte at offset 7"));
-}
-
-TEST_CASE("action digest is SHA-256 of the documented canonical document",
-          "[canonical]") {
-  absl::StatusOr<std::string> params =
-      CanonicalizeJsonObject(R"({"rows": 1200, "table": "customers"})");
-  REQUIRE(params.ok());
-  std::string expected = Sha256Hex(
-      R"({"action":"db.export","parameters":{"rows":1200,"table":"customers"},"resource":"postgres://prod/customers"})");
-  CHECK(ActionDigest("db.export", "postgres://prod/customers", *params) ==
-        expected);
-  // The standard SHA-256 test vector, so Sha256Hex itself is checked.
-  CHECK(Sha256Hex("abc") ==
-        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-}
-
-TEST_CASE("digest differs when any of action, resource or parameters differ",
-          "[canonical]") {
-  std::string base = ActionDigest("a", "r", "{}");
-  CHECK(ActionDigest("b", "r", "{}") != base);
-  CHECK(ActionDigest("a", "s", "{}") != base);
-  CHECK(ActionDigest("a", "r", R"({"x":1})") != base);
 }
 
 TEST_CASE("a valid request gets canonical parameters, digest and fingerprint",

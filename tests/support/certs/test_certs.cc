@@ -255,9 +255,10 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ignored);
 }
 
-std::string TempDir::Write(std::string_view name,
-                           std::string_view contents) const {
-  const std::string file = (std::filesystem::path(path_) / name).string();
+std::string TempDir::Write(absl::string_view name,
+                           absl::string_view contents) const {
+  const std::string file =
+      (std::filesystem::path(path_) / std::string(name)).string();
   std::ofstream out(file, std::ios::binary | std::ios::trunc);
   out.write(contents.data(), static_cast<std::streamsize>(contents.size()));
   out.close();
@@ -265,7 +266,7 @@ std::string TempDir::Write(std::string_view name,
   return file;
 }
 
-PemFiles WriteKeyPair(const TempDir& dir, std::string_view name,
+PemFiles WriteKeyPair(const TempDir& dir, absl::string_view name,
                       const KeyPair& pair) {
   const std::string base(name);
   return PemFiles{dir.Write(base + ".crt", pair.cert_pem),

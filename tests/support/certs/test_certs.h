@@ -8,8 +8,9 @@
 #define APPROVAL_TESTS_SUPPORT_CERTS_TEST_CERTS_H_
 
 #include <string>
-#include <string_view>
 #include <vector>
+
+#include "absl/strings/string_view.h"
 
 namespace approval::testing {
 
@@ -77,7 +78,7 @@ class TempDir final {
   const std::string& path() const { return path_; }
 
   // Writes `contents` to path()/`name` (replacing it) and returns that path.
-  std::string Write(std::string_view name, std::string_view contents) const;
+  std::string Write(absl::string_view name, absl::string_view contents) const;
 
  private:
   std::string path_;
@@ -89,7 +90,7 @@ struct PemFiles {
 };
 
 // Writes `pair` to `dir` as <name>.crt and <name>.key.
-PemFiles WriteKeyPair(const TempDir& dir, std::string_view name,
+PemFiles WriteKeyPair(const TempDir& dir, absl::string_view name,
                       const KeyPair& pair);
 
 }  // namespace approval::testing
