@@ -11,6 +11,7 @@
 #include "server/auth/refusal.h"
 #include "server/domain/refusal_reason.h"
 #include "tests/support/certs/test_certs.h"
+#include "tests/support/identity/authenticator_fixture.h"
 #include "tests/support/identity/fake_clock.h"
 #include "tests/support/identity/token_minter.h"
 
@@ -63,15 +64,7 @@ struct Fixture {
   }
 
   Authenticator& Get() {
-    if (auth == nullptr) {
-      AuthenticatorOptions options;
-      options.clock = clock.Function();
-      absl::StatusOr<std::unique_ptr<Authenticator>> a =
-          Authenticator::Create(config, options);
-      INFO(a.status().ToString());
-      REQUIRE(a.ok());
-      auth = *std::move(a);
-    }
+    if (auth == nullptr) auth = MustCreateAuthenticator(config, clock);
     return *auth;
   }
 

@@ -16,26 +16,14 @@
 #include "absl/time/time.h"
 #include "nlohmann/json.hpp"
 #include "server/domain/token_signer.h"
+#include "tests/support/token_claims.h"
 
 namespace approval {
 namespace {
 
 using Json = nlohmann::json;
 
-const absl::Time kApprovedAt = absl::FromUnixMicros(1790000000123456);
-
-ApprovalClaims SampleClaims() {
-  ApprovalClaims c;
-  c.approval_id = "0b7a5f2e-8a44-4c3e-9f7e-2a2b4f1d3c5e";
-  c.action = "db.export";
-  c.action_digest = std::string(64, 'a');
-  c.approvers = {"bob", "alice"};
-  c.rule = "customer-export";
-  c.approved_at = kApprovedAt;
-  c.not_before = kApprovedAt;
-  c.not_after = kApprovedAt + absl::Minutes(15);
-  return c;
-}
+ApprovalClaims SampleClaims() { return testing::SampleApprovalClaims(); }
 
 std::string PrivatePem(EVP_PKEY* key) {
   std::unique_ptr<BIO, decltype(&BIO_free)> out(BIO_new(BIO_s_mem()), BIO_free);

@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "tests/support/token_claims.h"
 #include "tests/wire/rfc8032.h"
 #include "wire/base64url.h"
 #include "wire/ed25519.h"
@@ -18,18 +19,11 @@
 namespace approval {
 namespace {
 
-const absl::Time kApprovedAt = absl::FromUnixMicros(1790000000123456);
-
+// The shared sample, as a signer would have written it: approvers sorted,
+// the RFC 8032 test key's id.
 ApprovalClaims Claims() {
-  ApprovalClaims c;
-  c.approval_id = "0b7a5f2e-8a44-4c3e-9f7e-2a2b4f1d3c5e";
-  c.action = "db.export";
-  c.action_digest = std::string(64, 'a');
+  ApprovalClaims c = testing::SampleApprovalClaims();
   c.approvers = {"alice", "bob"};
-  c.rule = "customer-export";
-  c.approved_at = kApprovedAt;
-  c.not_before = kApprovedAt;
-  c.not_after = kApprovedAt + absl::Minutes(15);
   c.key_id = rfc8032::kPublicKeyId;
   return c;
 }
