@@ -15,7 +15,10 @@ check="$1"
 lib="$2"
 
 public_api_re='^(approval::Client::(Create|RequireApproval|RunIfApproved)\(|approval::DecisionStateName\(|approval::VerifyApprovalToken\([^,]+, [^,]+, approval::ApprovalRequest const&, [^,]+\)$|(typeinfo|typeinfo name|vtable) for approval::Client$)'
-stdlib_re='^((typeinfo|typeinfo name|vtable|VTT|construction vtable) for )?(std|__gnu_cxx)::'
+# A template function's demangled name starts with its return type
+# ("void std::__cxx11::basic_string<...>::_M_construct<...>(...)", exported
+# weak by the -O1 sanitizer build).
+stdlib_re='^((typeinfo|typeinfo name|vtable|VTT|construction vtable) for )?([^ (]+ )?(std|__gnu_cxx)::'
 
 case "${check}" in
   only-public-api)
