@@ -203,19 +203,13 @@ setpriv --reuid="${USER_NAME}" --regid="${USER_NAME}" --init-groups \
   --config "${conf}/config.jsonc" --database-url "${db_url}" \
   --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 >"${log}" 2>&1 &
 serve_pid=$!
-# Bounded wait for the line naming the bound ports, or for the broker to die.
-deadline=$((SECONDS + 30))
-until grep -q 'serving gRPC on ' "${log}"; do
-  kill -0 "${serve_pid}" 2>/dev/null || {
-    cat "${log}" >&2
-    fail "serve exited before serving"
-  }
-  ((SECONDS < deadline)) || {
-    cat "${log}" >&2
-    fail "serve did not log 'serving gRPC on' within 30 s"
-  }
-  sleep 0.1
-done
+# Wait (30 s at most) for the record naming the bound ports; tail --pid
+# ends when the broker dies, so an early exit ends the wait too.
+if ! timeout 30 grep -m1 -q 'serving gRPC on ' \
+  <(tail --pid="${serve_pid}" -n +1 -F "${log}" 2>/dev/null); then
+  cat "${log}" >&2
+  fail "serve did not log 'serving gRPC on' within 30 s (or exited first)"
+fi
 line="$(grep -m1 'serving gRPC on ' "${log}")"
 grpc_addr="$(sed -E 's/.*serving gRPC on ([^ ]+) .*/\1/' <<<"${line}")"
 metrics_url="$(sed -E 's|.*metrics on (http://[^ ]+/metrics).*|\1|' <<<"${line}")"
