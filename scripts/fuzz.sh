@@ -10,7 +10,7 @@
 #   scripts/fuzz.sh                 every target (one per fuzz/corpus/<name>)
 #   scripts/fuzz.sh jwt_fuzzer ...  only these
 #
-#   FUZZ_SECONDS    time per target (default: 20)
+#   FUZZ_SECONDS    time per target (default: 10)
 #   FUZZ_BUILD_DIR  build directory (default: build-fuzz)
 #   JOBS            build jobs and targets run at once (default: 2)
 #
@@ -20,7 +20,7 @@ set -euo pipefail
 source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib/common.sh"
 
 cd "${AB_REPO_ROOT}"
-seconds="${FUZZ_SECONDS:-20}"
+seconds="${FUZZ_SECONDS:-10}"
 jobs="${JOBS:-2}"
 build_dir="${FUZZ_BUILD_DIR:-build-fuzz}"
 [[ "${build_dir}" == /* ]] || build_dir="${AB_REPO_ROOT}/${build_dir}"

@@ -16,7 +16,7 @@
 #                    0: in a plain build
 #   BUILD_DIR        test build directory (default: build-sanitize, or
 #                    build with SANITIZE=0); the demo keeps build/
-#   FUZZ_SECONDS     time per fuzz target (default: 20; 0 skips fuzzing)
+#   FUZZ_SECONDS     time per fuzz target (default: 10; 0 skips fuzzing)
 #   FUZZ_BUILD_DIR   fuzz build directory (default: build-fuzz)
 #   JOBS             parallel build jobs, ctest jobs and fuzz targets
 #                    (default: 2)
@@ -117,7 +117,7 @@ else
   ((rc != 0)) || rc=${format_rc}
 fi
 
-if [[ "${FUZZ_SECONDS:-20}" != 0 ]]; then
+if [[ "${FUZZ_SECONDS:-10}" != 0 ]]; then
   fuzz_log="$(mktemp "${TMPDIR:-/tmp}/approval-fuzz-log-XXXXXX")"
   set +e
   scripts/fuzz.sh 2>&1 | tee "${fuzz_log}"
