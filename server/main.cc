@@ -131,6 +131,8 @@ PostgresOptions StoreOptions(const Config& c,
   o.url = c.database_url;
   o.pool_size = c.database_pool_size;
   o.statement_timeout = c.database_statement_timeout;
+  o.max_write_batch = c.database_write_batch;
+  o.write_batch_wait = c.database_write_batch_wait;
   return o;
 }
 

@@ -24,6 +24,8 @@ using Json = JsonReader::Json;
 
 constexpr size_t kMaxParametersBytesCeiling = 16 * 1024 * 1024;
 constexpr int kMaxPoolSize = 256;
+constexpr int kMaxThreadsOrBatch = 1024;
+constexpr absl::Duration kMaxWriteBatchWait = absl::Milliseconds(100);
 
 std::string Quote(absl::string_view s) { return QuoteJson(s); }
 
@@ -112,6 +114,10 @@ absl::Status ReadConfig(const JsonReader& r, const Json& root, Config& c) {
           {"database_pool_size", r.Int(&c.database_pool_size)},
           {"database_statement_timeout",
            r.Duration(&c.database_statement_timeout)},
+          {"database_write_batch", r.Int(&c.database_write_batch)},
+          {"database_write_batch_wait",
+           r.Duration(&c.database_write_batch_wait)},
+          {"worker_threads", r.Int(&c.worker_threads)},
           {"listen_address", r.String(&c.listen_address)},
           {"metrics_address", r.String(&c.metrics_address)},
           {"tls",
@@ -151,6 +157,23 @@ absl::Status ValidateEndpoints(const Config& c, bool require_database) {
     return absl::InvalidArgumentError(
         absl::StrCat("database_pool_size: ", c.database_pool_size,
                      " is out of range 1..", kMaxPoolSize));
+  }
+  for (const auto& [key, value] :
+       {std::pair<absl::string_view, int>{"database_write_batch",
+                                          c.database_write_batch},
+        std::pair<absl::string_view, int>{"worker_threads",
+                                          c.worker_threads}}) {
+    if (value < 1 || value > kMaxThreadsOrBatch) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          key, ": ", value, " is out of range 1..", kMaxThreadsOrBatch));
+    }
+  }
+  if (c.database_write_batch_wait < absl::ZeroDuration() ||
+      c.database_write_batch_wait > kMaxWriteBatchWait) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "database_write_batch_wait: ",
+        absl::FormatDuration(c.database_write_batch_wait),
+        " is out of range 0..", absl::FormatDuration(kMaxWriteBatchWait)));
   }
   if (absl::Status s = CheckHostPort("listen_address", c.listen_address);
       !s.ok()) {

@@ -11,6 +11,9 @@
 //     "database_url": "postgresql://broker@db/approval",  // required to serve
 //     "database_pool_size": 8,
 //     "database_statement_timeout": "5s",
+//     "database_write_batch": 64,
+//     "database_write_batch_wait": "0s",
+//     "worker_threads": 64,
 //     "listen_address": "127.0.0.1:50051",
 //     "metrics_address": "127.0.0.1:9464",       // "" turns metrics off
 //     "tls": {"cert_file": "", "key_file": "", "client_ca_file": ""},
@@ -107,6 +110,17 @@ struct Config {
   int database_pool_size = 8;
   // Server-side statement_timeout of every statement. Default 5s.
   absl::Duration database_statement_timeout = absl::Seconds(5);
+  // Group commit (postgres_store.h): most writes applied in one
+  // transaction, 1..1024. Default 64.
+  int database_write_batch = 64;
+  // How long a writer that finds no batch forming waits for others to join,
+  // 0..100ms. Default 0: batches form from the writes that arrive while the
+  // previous one commits.
+  absl::Duration database_write_batch_wait = absl::ZeroDuration();
+  // Threads that run unary calls' database work, 1..1024. A writer waiting
+  // for its batch holds one, so this bounds the writes in flight (and so the
+  // batch size). Waiting streams hold none. Default 64.
+  int worker_threads = 64;
   // gRPC listen address "host:port" (port 0: the OS chooses).
   // Default "127.0.0.1:50051".
   std::string listen_address = "127.0.0.1:50051";

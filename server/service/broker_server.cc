@@ -103,7 +103,7 @@ BrokerServer::BrokerServer(const Config& config, ApprovalStore& store,
       signer_(std::move(signer)),
       issuer_(*signer_, std::move(keys)),
       policy_(std::move(policy)),
-      executor_(config.database_pool_size),
+      executor_(config.worker_threads),
       hub_(store, config.event_poll_interval, &metrics, signal),
       service_(store, auth, hub_, executor_, metrics, policy_, issuer_,
                ServiceOptionsFrom(config)) {}

@@ -1,6 +1,8 @@
 // Executor: a fixed pool of threads for blocking work (database calls), so
-// gRPC's callback threads never wait on the database. Sized like the
-// database pool: more threads would only queue on connections.
+// gRPC's callback threads never wait on the database. Sized by
+// worker_threads (config.h): more threads than database connections, since
+// a write mostly waits for its group commit (postgres_store.h), and the
+// writes waiting together make the next batch.
 #ifndef APPROVAL_SERVER_SERVICE_EXECUTOR_H_
 #define APPROVAL_SERVER_SERVICE_EXECUTOR_H_
 

@@ -33,9 +33,11 @@
 #define APPROVAL_SERVER_STORE_STORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -88,9 +90,24 @@ struct AuditQuery {
   int limit = 500;
 };
 
+// What one commit of this store wrote, handed to the commit listener.
+struct CommittedEvents {
+  int64_t first_seq = 0;  // every audit seq in [first_seq, last_seq] was
+  int64_t last_seq = 0;   // written by this commit (refusals/reviews included)
+  std::vector<ApprovalEvent> events;  // the state-changing ones, ascending
+};
+using CommitListener = std::function<void(const CommittedEvents&)>;
+
 class ApprovalStore {
  public:
   virtual ~ApprovalStore() = default;
+
+  // Sets the function called after each commit that wrote audit events, on
+  // the committing thread, after the commit is durable and before the
+  // writer is answered. Set once before the first write.
+  void SetCommitListener(CommitListener listener) {
+    listener_ = std::move(listener);
+  }
 
   // Stores a new pending approval (expires_at = store now + ttl) and its
   // kCreated event; a requirement with outcome kAutoApprove / kAutoDeny
@@ -144,6 +161,14 @@ class ApprovalStore {
 
   // OK when the store can serve requests right now.
   virtual absl::Status Ping() = 0;
+
+ protected:
+  void NotifyCommitted(const CommittedEvents& c) {
+    if (listener_) listener_(c);
+  }
+
+ private:
+  CommitListener listener_;
 };
 
 // The end of the audit chain as one broker saw it: publish it somewhere

@@ -45,6 +45,9 @@ TEST_CASE("ParseConfig of an empty object keeps every documented default",
   CHECK(c->database_url.empty());
   CHECK(c->database_pool_size == 8);
   CHECK(c->database_statement_timeout == absl::Seconds(5));
+  CHECK(c->database_write_batch == 64);
+  CHECK(c->database_write_batch_wait == absl::ZeroDuration());
+  CHECK(c->worker_threads == 64);
   CHECK(c->listen_address == "127.0.0.1:50051");
   CHECK(c->metrics_address == "127.0.0.1:9464");
   CHECK_FALSE(c->tls.enabled());
@@ -71,6 +74,9 @@ TEST_CASE("ParseConfig reads every key of a full file", "[config]") {
     "database_url": "postgresql://broker@db/approval",
     "database_pool_size": 16,
     "database_statement_timeout": "2500ms",
+    "database_write_batch": 16,
+    "database_write_batch_wait": "2ms",
+    "worker_threads": 32,
     "listen_address": "0.0.0.0:8443",
     "metrics_address": "",
     "tls": {"cert_file": "/etc/broker/server.crt",
@@ -95,6 +101,9 @@ TEST_CASE("ParseConfig reads every key of a full file", "[config]") {
   REQUIRE(c.ok());
   CHECK(c->database_url == "postgresql://broker@db/approval");
   CHECK(c->database_pool_size == 16);
+  CHECK(c->database_write_batch == 16);
+  CHECK(c->database_write_batch_wait == absl::Milliseconds(2));
+  CHECK(c->worker_threads == 32);
   CHECK(c->database_statement_timeout == absl::Milliseconds(2500));
   CHECK(c->listen_address == "0.0.0.0:8443");
   CHECK(c->metrics_address.empty());
@@ -308,6 +317,32 @@ TEST_CASE("ValidateConfig bounds the pool size, byte limits and backlog",
   c = ValidBase(dir);
   c.stream_overflow_grace = absl::ZeroDuration();
   CHECK_THAT(ValidationError(c), Contains("stream_overflow_grace: "));
+}
+
+TEST_CASE("ValidateConfig bounds the write batch, its wait and the workers",
+          "[config]") {
+  TempDir dir;
+  Config c = ValidBase(dir);
+  c.database_write_batch = 0;
+  CHECK_THAT(ValidationError(c),
+             Equals("database_write_batch: 0 is out of range 1..1024"));
+  c = ValidBase(dir);
+  c.worker_threads = 1025;
+  CHECK_THAT(ValidationError(c),
+             Equals("worker_threads: 1025 is out of range 1..1024"));
+  c = ValidBase(dir);
+  c.database_write_batch_wait = absl::Milliseconds(101);
+  CHECK_THAT(ValidationError(c),
+             Equals("database_write_batch_wait: 101ms is out of range "
+                    "0..100ms"));
+  c = ValidBase(dir);
+  c.database_write_batch_wait = -absl::Milliseconds(1);
+  CHECK_THAT(ValidationError(c), Contains("database_write_batch_wait: -1ms"));
+  c = ValidBase(dir);
+  c.database_write_batch = 1;
+  c.worker_threads = 1;
+  c.database_write_batch_wait = absl::Milliseconds(100);
+  CHECK(ValidateConfig(c).ok());
 }
 
 TEST_CASE("ValidateConfig wants host:port listen addresses", "[config]") {

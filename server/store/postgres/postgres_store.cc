@@ -289,41 +289,73 @@ absl::Status Transact(ConnectionPool& pool, absl::string_view context,
   return last;
 }
 
-// The audit_chain_head lock is taken after the approval change and held until
-// commit, so seq order is commit order and a reader that sees seq N sees every
-// seq below it.
-AuditEvent AppendEvent(pqxx::transaction_base& tx, const TokenSigner& signer,
-                       const std::string& id, EventType type,
-                       const std::string& actor, std::string details_json,
-                       int64_t now_us) {
-  pqxx::row head = tx.exec1(
-      "SELECT last_seq, encode(last_hash, 'hex') FROM audit_chain_head "
-      "FOR UPDATE");
+// The leader's transaction as each member of a write batch sees it. The
+// batch took the audit_chain_head lock first and holds it until commit, so
+// seq order is commit order, a reader that sees seq N sees every seq below
+// it, and batches of several brokers on one database form one chain.
+struct BatchTx {
+  BatchTx(pqxx::work& tx, const TokenSigner& signer) : tx(tx), signer(signer) {}
+
+  pqxx::work& tx;
+  const TokenSigner& signer;
+  int64_t now_us = 0;     // the transaction's now(): every plan's clock
+  int64_t head_seq = 0;   // the chain head as this batch has advanced it
+  std::string head_hash;  // 32 raw bytes
+  bool wrote = false;     // the member being applied changed something
+  std::vector<ApprovalEvent> streamed;  // state-changing events, ascending
+};
+
+// What applying one member of a batch tells the leader.
+struct Applied {
+  absl::Status answer;  // what the caller hears once the batch committed
+  // The member's writes commit although `answer` is an error: an audited
+  // refusal. Otherwise an error with writes fails the member alone.
+  bool keep_refusal = false;
+};
+
+// A write waiting in PostgresStore's queue.
+class PgWrite : public QueuedWrite {
+ public:
+  explicit PgWrite(absl::string_view context) : context_(context) {}
+  // Applies the write inside b's transaction; throws what libpqxx throws.
+  // May run more than once (a batch may be applied again without a member
+  // that failed): it must overwrite every result it sets.
+  virtual Applied Apply(BatchTx& b) = 0;
+  absl::string_view context() const { return context_; }
+
+  absl::Status status;  // the outcome, set by the leader
+
+ private:
+  const absl::string_view context_;
+};
+
+// Appends one event at the batch's chain head, chained and sealed.
+AuditEvent AppendEvent(BatchTx& b, const std::string& id, EventType type,
+                       const std::string& actor, std::string details_json) {
   AuditEvent e;
-  e.seq = head[0].as<int64_t>() + 1;
+  e.seq = b.head_seq + 1;
   e.approval_id = id;
   e.type = type;
   e.actor = actor;
-  e.occurred_at = absl::FromUnixMicros(now_us);
+  e.occurred_at = absl::FromUnixMicros(b.now_us);
   e.details_json = std::move(details_json);
-  e.prev_hash = absl::HexStringToBytes(head[1].as<std::string>());
+  e.prev_hash = b.head_hash;
   e.hash = ChainHash(e.prev_hash, e);
-  SealEvent(signer, e);
-  const std::string hash_hex = absl::BytesToHexString(e.hash);
-  tx.exec_params0(
+  SealEvent(b.signer, e);
+  b.tx.exec_params0(
       absl::StrCat("INSERT INTO audit_events (seq, approval_id, type, actor, "
                    "occurred_at, details, prev_hash, hash, key_id, signature) "
                    "VALUES ($1, $2::uuid, $3, $4, ",
                    TimeFromMicros("$5"),
                    ", $6, decode($7, 'hex'), decode($8, 'hex'), $9, "
                    "decode($10, 'hex'))"),
-      e.seq, e.approval_id, std::string(EventTypeName(e.type)), e.actor, now_us,
-      e.details_json, absl::BytesToHexString(e.prev_hash), hash_hex, e.key_id,
+      e.seq, e.approval_id, std::string(EventTypeName(e.type)), e.actor,
+      b.now_us, e.details_json, absl::BytesToHexString(e.prev_hash),
+      absl::BytesToHexString(e.hash), e.key_id,
       absl::BytesToHexString(e.signature));
-  tx.exec_params0(
-      "UPDATE audit_chain_head SET last_seq = $1, last_hash = decode($2, "
-      "'hex')",
-      e.seq, hash_hex);
+  b.head_seq = e.seq;
+  b.head_hash = e.hash;
+  b.wrote = true;
   return e;
 }
 
@@ -338,24 +370,17 @@ ApprovalEvent ToApprovalEvent(const AuditEvent& e, Approval approval) {
 }
 
 // Locks approval `id` for the rest of the transaction; nullopt if there is
-// none. `now_us` receives the transaction's now().
+// none.
 absl::StatusOr<std::optional<Approval>> LockApproval(pqxx::transaction_base& tx,
-                                                     const std::string& id,
-                                                     int64_t& now_us) {
+                                                     const std::string& id) {
   pqxx::result r = tx.exec_params(
-      absl::StrCat("SELECT ", ApprovalColumns(), ", ", MicrosOf("now()"),
+      absl::StrCat("SELECT ", ApprovalColumns(),
                    " FROM approvals a WHERE a.id = $1::uuid FOR UPDATE"),
       id);
   if (r.empty()) return std::optional<Approval>();
-  now_us = r[0][kApprovalColumnCount].as<int64_t>();
   absl::StatusOr<Approval> a = ApprovalFromRow(r[0], 0);
   if (!a.ok()) return a.status();
   return std::optional<Approval>(*std::move(a));
-}
-
-// The transaction's now(): the store's clock for every plan it asks for.
-int64_t TxNowMicros(pqxx::transaction_base& tx) {
-  return tx.exec1(absl::StrCat("SELECT ", MicrosOf("now()")))[0].as<int64_t>();
 }
 
 std::optional<int64_t> OptionalMicros(const std::optional<absl::Time>& t) {
@@ -366,9 +391,9 @@ std::optional<int64_t> OptionalMicros(const std::optional<absl::Time>& t) {
 // Inserts `a`, a new approval as PlanCreate made it; false (nothing
 // written) when its requester already used its idempotency key. ON
 // CONFLICT waits for a concurrent holder of the key to commit first.
-bool InsertApproval(pqxx::transaction_base& tx, const Approval& a) {
+bool InsertApproval(BatchTx& b, const Approval& a) {
   const Requirement& req = a.requirement;
-  pqxx::result inserted = tx.exec_params(
+  pqxx::result inserted = b.tx.exec_params(
       absl::StrCat(
           "INSERT INTO approvals (id, action, resource, parameters_preview, "
           "justification, requester, idempotency_key, action_digest, "
@@ -390,42 +415,65 @@ bool InsertApproval(pqxx::transaction_base& tx, const Approval& a) {
       std::string(OutcomeName(req.outcome)), GroupsJson(req.reviewer_groups),
       req.approvals_required, req.deny_ends,
       absl::ToInt64Microseconds(req.execution_window));
-  return !inserted.empty();
+  if (inserted.empty()) return false;
+  b.wrote = true;
+  return true;
 }
 
 // Writes the terminal state of `a` (after a plan that finishes it).
-void UpdateFinished(pqxx::transaction_base& tx, const Approval& a) {
-  tx.exec_params0(absl::StrCat("UPDATE approvals SET state = $2, decided_at = ",
-                               TimeFromMicros("$3"),
-                               ", decided_by = $4, decision_comment = $5 "
-                               "WHERE id = $1::uuid"),
-                  a.id, std::string(StateName(a.state)),
-                  OptionalMicros(a.decided_at), a.decided_by,
-                  a.decision_comment);
+void UpdateFinished(BatchTx& b, const Approval& a) {
+  b.wrote = true;
+  b.tx.exec_params0(
+      absl::StrCat("UPDATE approvals SET state = $2, decided_at = ",
+                   TimeFromMicros("$3"),
+                   ", decided_by = $4, decision_comment = $5 "
+                   "WHERE id = $1::uuid"),
+      a.id, std::string(StateName(a.state)), OptionalMicros(a.decided_at),
+      a.decided_by, a.decision_comment);
 }
 
 // Appends the events of `plan` (transition.h), chained and sealed, and its
 // review with the seq of its kReviewed event. The caller has written the
-// row. Returns the last event written.
-AuditEvent WriteEvents(pqxx::transaction_base& tx, const TokenSigner& signer,
-                       const Transition& plan, int64_t now_us) {
-  AuditEvent last;
+// row. Returns the events written.
+std::vector<AuditEvent> WriteEvents(BatchTx& b, const Transition& plan) {
+  std::vector<AuditEvent> written;
   for (const PlannedEvent& planned : plan.events) {
-    last = AppendEvent(tx, signer, plan.after.id, planned.type, planned.actor,
-                       planned.details_json, now_us);
+    written.push_back(AppendEvent(b, plan.after.id, planned.type, planned.actor,
+                                  planned.details_json));
     if (planned.type != EventType::kReviewed || !plan.review.has_value()) {
       continue;
     }
     const Review& r = *plan.review;
-    tx.exec_params0(
+    b.tx.exec_params0(
         absl::StrCat("INSERT INTO reviews (approval_id, reviewer, verdict, "
                      "comment, reviewed_at, audit_seq) VALUES ($1::uuid, $2, "
                      "$3, $4, ",
                      TimeFromMicros("$5"), ", $6)"),
         plan.after.id, r.reviewer, std::string(VerdictName(r.verdict)),
-        r.comment, absl::ToUnixMicros(r.reviewed_at), last.seq);
+        r.comment, absl::ToUnixMicros(r.reviewed_at), written.back().seq);
   }
-  return last;
+  return written;
+}
+
+// Records the state-changing ones among `written` for the commit listener,
+// each with the approval as Events() shows it: as created for kCreated,
+// else `after` (with its reviews and evidence).
+void StreamEvents(BatchTx& b, const std::vector<AuditEvent>& written,
+                  const Approval& after) {
+  for (const AuditEvent& e : written) {
+    if (!StateAfter(e.type).has_value()) continue;
+    ApprovalEvent out = ToApprovalEvent(e, after);
+    if (e.type == EventType::kCreated) {
+      Approval& created = out.approval;
+      created.state = State::kPending;
+      created.decided_at.reset();
+      created.decided_by.clear();
+      created.decision_comment.clear();
+      created.reviews.clear();
+      created.evidence.clear();
+    }
+    b.streamed.push_back(std::move(out));
+  }
 }
 
 // The approval (with its reviews) that holds the idempotency key of `req`.
@@ -489,11 +537,266 @@ std::string TypeList(bool terminal_only) {
   return absl::StrJoin(names, ", ");
 }
 
+// --- The writes a batch applies (group commit) ---
+
+class CreateWrite final : public PgWrite {
+ public:
+  explicit CreateWrite(const NewApproval& req) : PgWrite("Create"), req_(req) {}
+
+  Applied Apply(BatchTx& b) override {
+    Transition plan =
+        PlanCreate(req_, NewUuid(), absl::FromUnixMicros(b.now_us));
+    if (!InsertApproval(b, plan.after)) {
+      // The key is taken, by a committed approval or by one earlier in this
+      // batch; either is visible here (other batches wait on the chain head
+      // before they insert).
+      absl::StatusOr<Approval> existing = ReadByIdempotencyKey(b.tx, req_);
+      if (!existing.ok()) return {existing.status()};
+      if (absl::Status s = CheckIdempotentRepeat(*existing, req_); !s.ok()) {
+        return {s};
+      }
+      result = CreateResult{*std::move(existing), false};
+      return {};
+    }
+    const std::vector<AuditEvent> written = WriteEvents(b, plan);
+    Approval& a = plan.after;
+    if (absl::Status s = LoadEvidence(b.tx, {&a}); !s.ok()) return {s};
+    StreamEvents(b, written, a);
+    result = CreateResult{std::move(a), true};
+    return {};
+  }
+
+  CreateResult result;
+
+ private:
+  const NewApproval& req_;
+};
+
+class DecideWrite final : public PgWrite {
+ public:
+  explicit DecideWrite(const DecideInput& in) : PgWrite("Decide"), in_(in) {}
+
+  Applied Apply(BatchTx& b) override {
+    absl::StatusOr<std::optional<Approval>> locked =
+        LockApproval(b.tx, in_.approval_id);
+    if (!locked.ok()) return {locked.status()};
+    if (!locked->has_value()) return {NotFound(in_.approval_id)};
+    Approval& a = **locked;
+    if (absl::Status s = LoadReviews(b.tx, {&a}); !s.ok()) return {s};
+    Transition plan = PlanReview(a, in_, absl::FromUnixMicros(b.now_us));
+    if (plan.events.empty()) return {plan.refusal};  // nothing to write
+    if (plan.finishes) UpdateFinished(b, plan.after);
+    const std::vector<AuditEvent> written = WriteEvents(b, plan);
+    // The refusal itself is audited; only once it is durable may the
+    // caller hear about it.
+    if (plan.refused()) return {plan.refusal, /*keep_refusal=*/true};
+    if (absl::Status s = LoadEvidence(b.tx, {&plan.after}); !s.ok()) {
+      return {s};
+    }
+    StreamEvents(b, written, plan.after);
+    result = ToApprovalEvent(written.back(), std::move(plan.after));
+    return {};
+  }
+
+  ApprovalEvent result;
+
+ private:
+  const DecideInput& in_;
+};
+
+class CancelWrite final : public PgWrite {
+ public:
+  CancelWrite(const std::string& id, const std::string& actor,
+              const std::string& reason)
+      : PgWrite("Cancel"), id_(id), actor_(actor), reason_(reason) {}
+
+  Applied Apply(BatchTx& b) override {
+    absl::StatusOr<std::optional<Approval>> locked = LockApproval(b.tx, id_);
+    if (!locked.ok()) return {locked.status()};
+    if (!locked->has_value()) return {NotFound(id_)};
+    Approval& a = **locked;
+    if (absl::Status s = LoadReviews(b.tx, {&a}); !s.ok()) return {s};
+    Transition plan =
+        PlanCancel(a, actor_, reason_, absl::FromUnixMicros(b.now_us));
+    if (plan.refused()) return {plan.refusal};
+    UpdateFinished(b, plan.after);
+    const std::vector<AuditEvent> written = WriteEvents(b, plan);
+    StreamEvents(b, written, plan.after);
+    result = ToApprovalEvent(written.back(), std::move(plan.after));
+    return {};
+  }
+
+  ApprovalEvent result;
+
+ private:
+  const std::string& id_;
+  const std::string& actor_;
+  const std::string& reason_;
+};
+
+class ExpireWrite final : public PgWrite {
+ public:
+  explicit ExpireWrite(int limit) : PgWrite("ExpireDue"), limit_(limit) {}
+
+  Applied Apply(BatchTx& b) override {
+    result.clear();
+    // SKIP LOCKED: an approval some other transaction holds is not due for
+    // this sweep; it is left for a later one.
+    pqxx::result due = b.tx.exec_params(
+        absl::StrCat("SELECT ", ApprovalColumns(),
+                     " FROM approvals a WHERE a.state = 'pending' AND "
+                     "a.expires_at <= ",
+                     TimeFromMicros("$2"),
+                     " ORDER BY a.expires_at, a.id LIMIT $1 FOR UPDATE SKIP "
+                     "LOCKED"),
+        limit_, b.now_us);
+    if (due.empty()) return {};
+    std::vector<Approval> approvals;
+    std::vector<std::string> ids;
+    for (const pqxx::row& row : due) {
+      absl::StatusOr<Approval> a = ApprovalFromRow(row, 0);
+      if (!a.ok()) return {a.status()};
+      ids.push_back(a->id);
+      approvals.push_back(*std::move(a));
+    }
+    if (absl::Status s = LoadReviews(b.tx, approvals); !s.ok()) return {s};
+    std::vector<Transition> plans;
+    for (const Approval& a : approvals) {
+      plans.push_back(PlanExpire(a, absl::FromUnixMicros(b.now_us)));
+      // The query selected only due approvals under this clock.
+      if (plans.back().refused()) return {plans.back().refusal};
+    }
+    // One statement for the whole sweep: every plan moves its approval to
+    // kExpired at now_us with no decider or comment.
+    b.wrote = true;
+    b.tx.exec_params0(
+        absl::StrCat("UPDATE approvals SET state = $3, decided_at = ",
+                     TimeFromMicros("$2"),
+                     ", decided_by = '', decision_comment = '' "
+                     "WHERE id = ANY($1::uuid[])"),
+        absl::StrCat("{", absl::StrJoin(ids, ","), "}"), b.now_us,
+        std::string(StateName(State::kExpired)));
+    for (Transition& plan : plans) {
+      const std::vector<AuditEvent> written = WriteEvents(b, plan);
+      StreamEvents(b, written, plan.after);
+      result.push_back(ToApprovalEvent(written.back(), std::move(plan.after)));
+    }
+    return {};
+  }
+
+  std::vector<ApprovalEvent> result;
+
+ private:
+  const int limit_;
+};
+
+// How one try at applying a batch ended.
+struct BatchOutcome {
+  bool committed = false;
+  // >= 0: that member failed alone (its status is set); apply the others
+  // again without it.
+  int failed_member = -1;
+  // The whole batch failed (every status is set), but certainly did not
+  // commit and may succeed if tried again.
+  bool retry = false;
+};
+
+// One try at applying `todo` in one transaction: takes the chain head,
+// applies each member in order, advances the head once and commits.
+// `before_commit` (may be empty) runs just before COMMIT. On commit,
+// `committed` receives what it wrote.
+BatchOutcome TryBatch(ConnectionPool& pool, const TokenSigner& signer,
+                      const std::function<void()>& before_commit,
+                      const std::vector<PgWrite*>& todo,
+                      CommittedEvents& committed) {
+  absl::StatusOr<ConnectionPool::Lease> lease = pool.Borrow();
+  if (!lease.ok()) {
+    for (PgWrite* w : todo) {
+      w->status = WithDatabaseDetail(
+          absl::Status(
+              lease.status().code(),
+              absl::StrCat(w->context(), ": ", lease.status().message())),
+          DatabaseDetail(lease.status()));
+    }
+    return BatchOutcome{};
+  }
+  bool commit_started = false;
+  int current = -1;
+  try {
+    pqxx::work tx(lease->conn());
+    pqxx::row head = tx.exec1(
+        absl::StrCat("SELECT last_seq, encode(last_hash, 'hex'), ",
+                     MicrosOf("now()"), " FROM audit_chain_head FOR UPDATE"));
+    BatchTx b{tx, signer};
+    b.head_seq = head[0].as<int64_t>();
+    b.head_hash = absl::HexStringToBytes(head[1].as<std::string>());
+    b.now_us = head[2].as<int64_t>();
+    const int64_t first_seq = b.head_seq + 1;
+    std::vector<absl::Status> answers(todo.size());
+    for (current = 0; current < static_cast<int>(todo.size()); ++current) {
+      b.wrote = false;
+      Applied applied = todo[current]->Apply(b);
+      if (!applied.answer.ok() && !applied.keep_refusal && b.wrote) {
+        // Half a write must not commit: drop the transaction and apply the
+        // others again without this one.
+        todo[current]->status = std::move(applied.answer);
+        return BatchOutcome{false, current, false};
+      }
+      answers[current] = std::move(applied.answer);
+    }
+    current = -1;
+    if (b.head_seq >= first_seq) {
+      tx.exec_params0(
+          "UPDATE audit_chain_head SET last_seq = $1, last_hash = "
+          "decode($2, 'hex')",
+          b.head_seq, absl::BytesToHexString(b.head_hash));
+    }
+    if (before_commit) before_commit();
+    commit_started = true;
+    tx.commit();
+    for (size_t i = 0; i < todo.size(); ++i) {
+      todo[i]->status = std::move(answers[i]);
+    }
+    committed.first_seq = first_seq;
+    committed.last_seq = b.head_seq;
+    committed.events = std::move(b.streamed);
+    return BatchOutcome{true, -1, false};
+  } catch (...) {
+    const pg_internal::PgFailure failure =
+        pg_internal::ClassifyCurrentException("write", commit_started);
+    if (failure.connection_lost) lease->MarkLost();
+    if (current >= 0 && !failure.connection_lost && !failure.conflict) {
+      // That member's own statement failed: it fails alone.
+      todo[current]->status = pg_internal::ClassifyCurrentException(
+                                  todo[current]->context(), commit_started)
+                                  .status;
+      return BatchOutcome{false, current, false};
+    }
+    for (PgWrite* w : todo) {
+      w->status =
+          pg_internal::ClassifyCurrentException(w->context(), commit_started)
+              .status;
+    }
+    const bool retry =
+        failure.safe_to_retry &&
+        (failure.conflict || (failure.connection_lost && lease->reused()));
+    return BatchOutcome{false, -1, retry};
+  }
+}
+
 }  // namespace
 
 PostgresStore::PostgresStore(std::unique_ptr<ConnectionPool> pool,
-                             std::shared_ptr<const TokenSigner> audit_signer)
-    : pool_(std::move(pool)), signer_(std::move(audit_signer)) {}
+                             const PostgresOptions& options)
+    : pool_(std::move(pool)),
+      signer_(options.audit_signer),
+      before_commit_for_test_(options.before_commit_for_test),
+      writes_(std::make_unique<WriteQueue>(
+          WriteQueue::Options{options.max_write_batch,
+                              options.write_batch_wait},
+          [this](const std::vector<QueuedWrite*>& batch) {
+            ApplyBatch(batch);
+          })) {}
 
 PostgresStore::~PostgresStore() = default;
 
@@ -501,6 +804,15 @@ absl::StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::Open(
     const PostgresOptions& options) {
   if (options.url.empty()) {
     return absl::InvalidArgumentError("url: must not be empty");
+  }
+  if (options.max_write_batch < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_write_batch: ", options.max_write_batch, ", must be at least 1"));
+  }
+  if (options.write_batch_wait < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "write_batch_wait: ", absl::FormatDuration(options.write_batch_wait),
+        ", must not be negative"));
   }
   if (options.pool_size < 1) {
     return absl::InvalidArgumentError(
@@ -538,7 +850,7 @@ absl::StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::Open(
     if (!first.ok()) return first.status();
   }
   return std::unique_ptr<PostgresStore>(
-      new PostgresStore(std::move(pool), options.audit_signer));
+      new PostgresStore(std::move(pool), options));
 }
 
 absl::Status PostgresStore::CheckWritable() const {
@@ -551,35 +863,10 @@ absl::Status PostgresStore::CheckWritable() const {
 
 absl::StatusOr<CreateResult> PostgresStore::Create(const NewApproval& req) {
   if (absl::Status s = CheckWritable(); !s.ok()) return s;
-  CreateResult result;
-  absl::Status s = Transact(
-      *pool_, "Create",
-      [&](pqxx::connection_base& c, TxAttempt& attempt) -> absl::Status {
-        pqxx::work tx(c);
-        const int64_t now_us = TxNowMicros(tx);
-        Transition plan =
-            PlanCreate(req, NewUuid(), absl::FromUnixMicros(now_us));
-        if (!InsertApproval(tx, plan.after)) {
-          // The key is taken. ON CONFLICT waited for the other transaction
-          // to commit, so this new snapshot sees its row.
-          absl::StatusOr<Approval> existing = ReadByIdempotencyKey(tx, req);
-          if (!existing.ok()) return existing.status();
-          if (absl::Status s = CheckIdempotentRepeat(*existing, req); !s.ok()) {
-            return s;
-          }
-          attempt.Commit(tx);
-          result = CreateResult{*std::move(existing), false};
-          return absl::OkStatus();
-        }
-        WriteEvents(tx, *signer_, plan, now_us);
-        Approval& a = plan.after;
-        if (absl::Status s = LoadEvidence(tx, {&a}); !s.ok()) return s;
-        attempt.Commit(tx);
-        result = CreateResult{std::move(a), true};
-        return absl::OkStatus();
-      });
-  if (!s.ok()) return s;
-  return result;
+  CreateWrite write(req);
+  writes_->Run(write);
+  if (!write.status.ok()) return write.status;
+  return std::move(write.result);
 }
 
 absl::StatusOr<Approval> PostgresStore::Get(const std::string& id) {
@@ -652,37 +939,10 @@ absl::StatusOr<ApprovalPage> PostgresStore::List(const ListQuery& q) {
 absl::StatusOr<ApprovalEvent> PostgresStore::Decide(const DecideInput& in) {
   if (absl::Status s = CheckWritable(); !s.ok()) return s;
   if (!ValidateApprovalId(in.approval_id).ok()) return NotFound(in.approval_id);
-  ApprovalEvent result;
-  absl::Status s = Transact(
-      *pool_, "Decide",
-      [&](pqxx::connection_base& c, TxAttempt& attempt) -> absl::Status {
-        pqxx::work tx(c);
-        int64_t now_us = 0;
-        absl::StatusOr<std::optional<Approval>> locked =
-            LockApproval(tx, in.approval_id, now_us);
-        if (!locked.ok()) return locked.status();
-        if (!locked->has_value()) return NotFound(in.approval_id);
-        Approval& a = **locked;
-        if (absl::Status s = LoadReviews(tx, {&a}); !s.ok()) return s;
-        Transition plan = PlanReview(a, in, absl::FromUnixMicros(now_us));
-        if (plan.events.empty()) return plan.refusal;  // nothing to write
-        if (plan.finishes) UpdateFinished(tx, plan.after);
-        AuditEvent e = WriteEvents(tx, *signer_, plan, now_us);
-        if (plan.refused()) {
-          // The refusal itself is audited; only once it is durable may the
-          // caller hear about it.
-          attempt.Commit(tx);
-          return plan.refusal;
-        }
-        if (absl::Status s = LoadEvidence(tx, {&plan.after}); !s.ok()) {
-          return s;
-        }
-        attempt.Commit(tx);
-        result = ToApprovalEvent(e, std::move(plan.after));
-        return absl::OkStatus();
-      });
-  if (!s.ok()) return s;
-  return result;
+  DecideWrite write(in);
+  writes_->Run(write);
+  if (!write.status.ok()) return write.status;
+  return std::move(write.result);
 }
 
 absl::StatusOr<ApprovalEvent> PostgresStore::Cancel(const std::string& id,
@@ -690,83 +950,43 @@ absl::StatusOr<ApprovalEvent> PostgresStore::Cancel(const std::string& id,
                                                     const std::string& reason) {
   if (absl::Status s = CheckWritable(); !s.ok()) return s;
   if (!ValidateApprovalId(id).ok()) return NotFound(id);
-  ApprovalEvent result;
-  absl::Status s = Transact(
-      *pool_, "Cancel",
-      [&](pqxx::connection_base& c, TxAttempt& attempt) -> absl::Status {
-        pqxx::work tx(c);
-        int64_t now_us = 0;
-        absl::StatusOr<std::optional<Approval>> locked =
-            LockApproval(tx, id, now_us);
-        if (!locked.ok()) return locked.status();
-        if (!locked->has_value()) return NotFound(id);
-        Approval& a = **locked;
-        if (absl::Status s = LoadReviews(tx, {&a}); !s.ok()) return s;
-        Transition plan =
-            PlanCancel(a, actor, reason, absl::FromUnixMicros(now_us));
-        if (plan.refused()) return plan.refusal;
-        UpdateFinished(tx, plan.after);
-        AuditEvent e = WriteEvents(tx, *signer_, plan, now_us);
-        attempt.Commit(tx);
-        result = ToApprovalEvent(e, std::move(plan.after));
-        return absl::OkStatus();
-      });
-  if (!s.ok()) return s;
-  return result;
+  CancelWrite write(id, actor, reason);
+  writes_->Run(write);
+  if (!write.status.ok()) return write.status;
+  return std::move(write.result);
 }
 
 absl::StatusOr<std::vector<ApprovalEvent>> PostgresStore::ExpireDue(int limit) {
   if (absl::Status s = CheckWritable(); !s.ok()) return s;
-  std::vector<ApprovalEvent> result;
-  if (limit <= 0) return result;
-  absl::Status s = Transact(
-      *pool_, "ExpireDue",
-      [&](pqxx::connection_base& c, TxAttempt& attempt) -> absl::Status {
-        result.clear();
-        pqxx::work tx(c);
-        // SKIP LOCKED: an approval being decided right now is not due for
-        // us; several sweepers share the work without waiting on each other.
-        pqxx::result due = tx.exec_params(
-            absl::StrCat("SELECT ", ApprovalColumns(), ", ", MicrosOf("now()"),
-                         " FROM approvals a WHERE a.state = 'pending' AND "
-                         "a.expires_at <= now() ORDER BY a.expires_at, a.id "
-                         "LIMIT $1 FOR UPDATE SKIP LOCKED"),
-            limit);
-        if (due.empty()) return absl::OkStatus();
-        const int64_t now_us = due[0][kApprovalColumnCount].as<int64_t>();
-        std::vector<Approval> approvals;
-        std::vector<std::string> ids;
-        for (const pqxx::row& row : due) {
-          absl::StatusOr<Approval> a = ApprovalFromRow(row, 0);
-          if (!a.ok()) return a.status();
-          ids.push_back(a->id);
-          approvals.push_back(*std::move(a));
-        }
-        if (absl::Status s = LoadReviews(tx, approvals); !s.ok()) return s;
-        std::vector<Transition> plans;
-        for (const Approval& a : approvals) {
-          plans.push_back(PlanExpire(a, absl::FromUnixMicros(now_us)));
-          // The query selected only due approvals under this clock.
-          if (plans.back().refused()) return plans.back().refusal;
-        }
-        // One statement for the whole batch: every plan moves its approval
-        // to kExpired at now_us with no decider or comment.
-        tx.exec_params0(
-            absl::StrCat("UPDATE approvals SET state = $3, decided_at = ",
-                         TimeFromMicros("$2"),
-                         ", decided_by = '', decision_comment = '' "
-                         "WHERE id = ANY($1::uuid[])"),
-            absl::StrCat("{", absl::StrJoin(ids, ","), "}"), now_us,
-            std::string(StateName(State::kExpired)));
-        for (Transition& plan : plans) {
-          AuditEvent e = WriteEvents(tx, *signer_, plan, now_us);
-          result.push_back(ToApprovalEvent(e, std::move(plan.after)));
-        }
-        attempt.Commit(tx);
-        return absl::OkStatus();
-      });
-  if (!s.ok()) return s;
-  return result;
+  if (limit <= 0) return std::vector<ApprovalEvent>();
+  ExpireWrite write(limit);
+  writes_->Run(write);
+  if (!write.status.ok()) return write.status;
+  return std::move(write.result);
+}
+
+void PostgresStore::ApplyBatch(const std::vector<QueuedWrite*>& batch) {
+  std::vector<PgWrite*> todo;
+  for (QueuedWrite* w : batch) todo.push_back(static_cast<PgWrite*>(w));
+  int retries = 0;
+  while (!todo.empty()) {
+    CommittedEvents committed;
+    const BatchOutcome outcome =
+        TryBatch(*pool_, *signer_, before_commit_for_test_, todo, committed);
+    if (outcome.committed) {
+      // Before anyone is answered, and in commit order: there is one
+      // leader at a time.
+      if (committed.last_seq >= committed.first_seq) {
+        NotifyCommitted(committed);
+      }
+      return;
+    }
+    if (outcome.failed_member >= 0) {
+      todo.erase(todo.begin() + outcome.failed_member);
+      continue;
+    }
+    if (!outcome.retry || ++retries >= kMaxAttempts) return;
+  }
 }
 
 absl::StatusOr<std::vector<ApprovalEvent>> PostgresStore::Events(

@@ -3,9 +3,19 @@
 // Every method runs one short transaction on a pooled connection and follows
 // the contract in store.h. The clock is the database's now(); audit events
 // are chained under a lock on the single audit_chain_head row, so several
-// brokers may share one database. Requires the schema of migrator.h at
-// kRequiredSchemaVersion; the broker runs as a role IN ROLE
-// approval_broker_app.
+// brokers may share one database.
+//
+// Writes (Create, Decide, Cancel, ExpireDue) are group-committed: they queue
+// (write_queue.h), and one writer at a time applies the queued ones in one
+// transaction that takes the chain head first, applies each in order,
+// advances the head once and commits once; then each caller gets its own
+// result. Nothing is answered before its commit. A member whose own
+// statement fails, or that fails after writing (other than an audited
+// refusal), fails alone: the batch is applied again without it. A failure
+// of the transaction itself (the database went away, the commit's outcome
+// is unknown) is every member's answer, and none of them is half-applied.
+// Requires the schema of migrator.h at kRequiredSchemaVersion; the broker runs
+// as a role IN ROLE approval_broker_app.
 //
 // Errors, beyond those of the contract: UNAVAILABLE when the database cannot
 // be reached, a statement exceeds statement_timeout, or a commit's outcome is
@@ -19,6 +29,7 @@
 #define APPROVAL_SERVER_STORE_POSTGRES_POSTGRES_STORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,6 +39,7 @@
 #include "absl/time/time.h"
 #include "server/domain/token_signer.h"
 #include "server/store/store.h"
+#include "server/store/write_queue.h"
 
 namespace approval {
 
@@ -52,6 +64,12 @@ struct PostgresOptions {
   // Null: a read-only store (e.g. for `audit verify`); every write fails
   // FAILED_PRECONDITION.
   std::shared_ptr<const TokenSigner> audit_signer;
+  // Group commit: most writes per transaction, and how long a writer that
+  // finds the queue empty waits for more to join (write_queue.h).
+  int max_write_batch = 64;
+  absl::Duration write_batch_wait = absl::ZeroDuration();
+  // Tests only: runs in the leader just before a batch's COMMIT.
+  std::function<void()> before_commit_for_test;
 };
 
 class PostgresStore final : public ApprovalStore {
@@ -90,12 +108,16 @@ class PostgresStore final : public ApprovalStore {
 
  private:
   PostgresStore(std::unique_ptr<pg_internal::ConnectionPool> pool,
-                std::shared_ptr<const TokenSigner> audit_signer);
+                const PostgresOptions& options);
 
   absl::Status CheckWritable() const;
+  // The queue's batch function: applies `batch`, sets each member's outcome.
+  void ApplyBatch(const std::vector<QueuedWrite*>& batch);
 
   std::unique_ptr<pg_internal::ConnectionPool> pool_;
   const std::shared_ptr<const TokenSigner> signer_;
+  const std::function<void()> before_commit_for_test_;
+  std::unique_ptr<WriteQueue> writes_;
 };
 
 }  // namespace approval
