@@ -3,10 +3,12 @@
 // "key=value" lines on stdout, which run.sh reads.
 //
 //   bench_load closed --target H:P --op request|get|echo [--inflight 64]
-//       [--conns 16] [--seconds 10] [--token T] [--ids FILE] [--ids-out FILE]
+//       [--conns 16] [--seconds 10] [--calls N] [--token T] [--ids FILE]
+//       [--ids-out FILE]
 //     As many calls as --inflight allows, for --seconds (the first fifth is
-//     warm-up, not counted): rate, p50/p99/p999. --ids-out collects the ids
-//     of the approvals created (op request); op get reads ids from --ids.
+//     warm-up, not counted) or, with --calls, until N calls were made (all
+//     counted): rate, p50/p99/p999. --ids-out collects the ids of the
+//     approvals created (op request); op get reads ids from --ids.
 //   bench_load open --target H:P --op ... --rps R [--seconds 10]
 //     One call every 1/R s whatever the answers do (open loop); latency is
 //     counted from the call's scheduled time, so queueing shows.

@@ -59,6 +59,7 @@ export APPROVAL_BROKER_PGDATA="${APPROVAL_BROKER_BENCH_PGDATA:-${AB_REPO_ROOT}/b
 pg() { scripts/pg.sh "$@"; }
 psql_admin() { pg psql -q -v ON_ERROR_STOP=1 "$@"; }
 
+load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 work="${AB_REPO_ROOT}/bench/results/$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "${work}"
 chmod 700 "${work}"
@@ -70,7 +71,8 @@ pids=()
 cleanup() {
   local rc=$?
   for pid in "${pids[@]}"; do
-    kill "${pid}" 2>/dev/null && wait "${pid}" 2>/dev/null || true
+    kill "${pid}" 2>/dev/null || true
+    wait "${pid}" 2>/dev/null || true
   done
   pg stop >/dev/null 2>&1 || true
   ((keep || rc != 0)) || rm -rf "${work}/ids.txt"
@@ -224,6 +226,13 @@ a_pid="${broker_pid}" a_target="${broker_target}"
 run_load request_max closed --target "${a_target}" --op request --inflight 64 --conns 16 \
   --seconds "${secs}" "${agent[@]}" --ids-out "${work}/ids.txt"
 max="$(get request_max.rate)"
+# One pending approval per waiting agent of the Decide step.
+have="$(wc -l <"${work}/ids.txt")"
+if ((have < agents_small)); then
+  run_load request_fill closed --target "${a_target}" --op request --inflight 64 --conns 16 \
+    --calls "$((agents_small - have))" --seconds 600 "${agent[@]}" --ids-out "${work}/ids_fill.txt"
+  cat "${work}/ids_fill.txt" >>"${work}/ids.txt"
+fi
 for pct in 50 80; do
   rps="$(awk -v m="${max}" -v p="${pct}" 'BEGIN { r = m * p / 100; printf "%.0f", (r < 1 ? 1 : r) }')"
   run_load "request_open${pct}" open --target "${a_target}" --op request --rps "${rps}" --conns 16 \
@@ -252,13 +261,15 @@ kill_pid "${a_pid}"
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "—"; else printf "%.2f", a / b }'; }
 n0() { awk -v v="$1" 'BEGIN { if (v == "") print "—"; else printf "%\047.0f", v }'; }
+ms() { awk -v v="$1" 'BEGIN { if (v == "") print "—"; else if (v < 10) printf "%.2f", v; else printf "%.1f", v }'; }
 kb() { awk -v v="$1" 'BEGIN { printf "%.1f KB", v / 1024 }'; }
 {
   printf 'Approval Broker benchmark, %s (UTC)\n' "$(date -u '+%Y-%m-%d %H:%M')"
-  printf 'broker: %s (%s)\n' "${broker}" "$(git -C "${AB_REPO_ROOT}" describe --always --dirty 2>/dev/null || echo '?')"
-  printf 'machine: nproc %s, %s, RAM %s; load average before: %s\n' "$(nproc)" \
-    "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)" \
-    "$(free -h | awk '/^Mem:/ { print $2 }')" "$(cut -d' ' -f1-3 /proc/loadavg)"
+  printf 'broker: %s (built %s; bench/ at %s)\n' "${broker}" "$(date -u -r "${broker}" '+%Y-%m-%d %H:%M')" \
+    "$(git -C "${AB_REPO_ROOT}" describe --always --dirty 2>/dev/null || echo '?')"
+  printf 'machine: nproc %s, %s, RAM %s; load average (1/5/15 min) at the start: %s, at the end: %s\n' \
+    "$(nproc)" "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)" \
+    "$(free -h | awk '/^Mem:/ { print $2 }')" "${load_before}" "$(cut -d' ' -f1-3 /proc/loadavg)"
   printf 'PostgreSQL: %s\n' "${pg_settings}"
   ((quick)) && printf 'QUICK RUN: small N, short runs; not comparable with full runs\n'
   printf '\n| figure | broker | ceiling in same run | ratio |\n|---|---|---|---|\n'
@@ -266,26 +277,27 @@ kb() { awk -v v="$1" 'BEGIN { printf "%.1f KB", v / 1024 }'; }
     "$(n0 "${max}")" "$(n0 "$(get pgbench32.tps)")" "$(ratio "${max}" "$(get pgbench32.tps)")"
   for pct in 50 80; do
     printf '| RequestApproval latency, open loop at %s%% of max (%s/s) | p50 %s ms, p99 %s ms, p999 %s ms | one commit (pgbench, 1 client): %s ms | — |\n' \
-      "${pct}" "$(n0 "$(get "request_open${pct}.rate")")" "$(get "request_open${pct}.p50_ms")" \
-      "$(get "request_open${pct}.p99_ms")" "$(get "request_open${pct}.p999_ms")" "$(get pgbench1.latency_ms)"
+      "${pct}" "$(n0 "$(get "request_open${pct}.rate")")" "$(ms "$(get "request_open${pct}.p50_ms")")" \
+      "$(ms "$(get "request_open${pct}.p99_ms")")" "$(ms "$(get "request_open${pct}.p999_ms")")" "$(ms "$(get pgbench1.latency_ms)")"
   done
   printf '| GetApproval/s (16 conns × 32 in flight) | %s | bare callback echo server, same load: %s | %s |\n' \
     "$(n0 "$(get get.rate)")" "$(n0 "$(get echo_unary.rate)")" "$(ratio "$(get get.rate)" "$(get echo_unary.rate)")"
   printf '| Decide → waiting agent receives, %s waiting, 1 replica | p50 %s ms, p99 %s ms | Decide call itself: p50 %s ms | — |\n' \
-    "$(n0 "${agents_small}")" "$(get agents_small.fanout1_p50_ms)" "$(get agents_small.fanout1_p99_ms)" "$(get agents_small.decide1_p50_ms)"
+    "$(n0 "${agents_small}")" "$(ms "$(get agents_small.fanout1_p50_ms)")" "$(ms "$(get agents_small.fanout1_p99_ms)")" "$(ms "$(get agents_small.decide1_p50_ms)")"
   printf '| Decide → waiting agent receives, %s waiting, 2 replicas | p50 %s ms, p99 %s ms | Decide call itself: p50 %s ms | — |\n' \
-    "$(n0 "${agents_small}")" "$(get agents_small.fanout2_p50_ms)" "$(get agents_small.fanout2_p99_ms)" "$(get agents_small.decide2_p50_ms)"
+    "$(n0 "${agents_small}")" "$(ms "$(get agents_small.fanout2_p50_ms)")" "$(ms "$(get agents_small.fanout2_p99_ms)")" "$(ms "$(get agents_small.decide2_p50_ms)")"
   for size in small large; do
     agents_n="$([[ ${size} == small ]] && echo "${agents_small}" || echo "${agents_large}")"
-    printf '| bytes and threads per waiting agent, %s agents | %s, %s threads | bare server idle stream: %s | %s |\n' \
+    printf '| bytes and threads per waiting agent, %s agents | %s, %s threads (%s in all) | bare server idle stream: %s | %s |\n' \
       "$(n0 "${agents_n}")" "$(kb "$(get "agents_${size}.bytes_per_stream")")" \
-      "$(get "agents_${size}.threads_per_stream")" "$(kb "$(get "echo_hold_${size}.bytes_per_stream")")" \
+      "$(get "agents_${size}.threads_per_stream")" \
+      "$(awk -v a="$(get "agents_${size}.threads_after")" -v b="$(get "agents_${size}.threads_before")" 'BEGIN { printf "%+d", a - b }')" "$(kb "$(get "echo_hold_${size}.bytes_per_stream")")" \
       "$(ratio "$(get "agents_${size}.bytes_per_stream")" "$(get "echo_hold_${size}.bytes_per_stream")")"
   done
   printf '| %s agents open their streams at once (after a restart) | %s s (%s streams/s); RequestApproval meanwhile: p99 %s ms | bare server: %s s | %s |\n' \
     "$(n0 "${agents_large}")" "$(get agents_large.open_seconds)" \
     "$(n0 "$(awk -v n="${agents_large}" -v s="$(get agents_large.open_seconds)" 'BEGIN { print n / s }')")" \
-    "$(get agents_large.side_p99_ms)" "$(get echo_hold_large.open_seconds)" \
+    "$(ms "$(get agents_large.side_p99_ms)")" "$(get echo_hold_large.open_seconds)" \
     "$(ratio "$(get agents_large.open_seconds)" "$(get echo_hold_large.open_seconds)")"
   printf '\nFailures (should all be 0): '
   grep -E '\.(failed|register_failed|side_failed|fanout[12]_failed|decide[12]_failed)=' "${results}" |
