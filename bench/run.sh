@@ -75,7 +75,7 @@ cleanup() {
     wait "${pid}" 2>/dev/null || true
   done
   pg stop >/dev/null 2>&1 || true
-  ((keep || rc != 0)) || rm -rf "${work}/ids.txt"
+  ((keep || rc != 0)) || rm -f "${work}"/ids*.txt
   ((rc == 0)) || ab_warn "failed; logs in ${work}"
   exit "${rc}"
 }
@@ -249,12 +249,14 @@ run_load agents_small agents --target "${a_target}" --streams "${agents_small}" 
   --reviewer-token "${reviewer_token}" --samples "${samples}"
 kill_pid "${b_pid}"
 
-# A restart, then every agent at once (they reconnect together).
+# A restart, then every agent at once (they reconnect together), on
+# approvals still pending (the ones decided above would end their streams).
+tail -n "+$((2 * samples + 1))" "${work}/ids.txt" >"${work}/ids_pending.txt"
 kill_pid "${a_pid}"
 start_broker broker_a2
 a_pid="${broker_pid}" a_target="${broker_target}"
 run_load agents_large agents --target "${a_target}" --streams "${agents_large}" "${agent[@]}" \
-  --ids "${work}/ids.txt" --server-pid "${a_pid}" --samples 0
+  --ids "${work}/ids_pending.txt" --server-pid "${a_pid}" --samples 0
 kill_pid "${a_pid}"
 
 # --- The table ---------------------------------------------------------------
