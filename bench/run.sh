@@ -120,7 +120,7 @@ pg stop >/dev/null 2>&1 || true
 rm -rf "${APPROVAL_BROKER_PGDATA}"
 pg start
 pgbench="$(find /usr/lib/postgresql -path '*/bin/pgbench' 2>/dev/null | sort -V | tail -n 1)"
-[[ -x "${pgbench}" ]] || ab_die "no pgbench: apt-get install postgresql-contrib"
+[[ -x "${pgbench}" ]] || ab_die "no pgbench: run scripts/install-deps.sh (Debian postgresql-15 ships it)"
 pg_settings="$(psql_admin -tAc "SELECT string_agg(name || '=' || setting, ', ' ORDER BY name) FROM pg_settings WHERE name IN ('fsync','synchronous_commit','wal_sync_method','shared_buffers','max_connections','commit_delay','full_page_writes','server_version')")"
 printf 'pg.settings=%s\n' "${pg_settings}" >>"${results}"
 
@@ -216,7 +216,8 @@ start_broker() {
     "${broker}" serve --config "${work}/config.json" 2>"${work}/${name}.log" &
   broker_pid=$!
   pids+=("${broker_pid}")
-  broker_target="$(await_line "${work}/${name}.log" 'serving gRPC on ' | jq -r '.grpc_address // empty')"
+  broker_target="$(await_line "${work}/${name}.log" 'serving gRPC on ' |
+    sed -n 's/.*"grpc_address":"\([^"]*\)".*/\1/p')"
   [[ -n "${broker_target}" ]] || ab_die "${name}: no grpc_address in its serving record"
 }
 agent=(--token "${agent_token}")
