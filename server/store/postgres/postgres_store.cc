@@ -293,17 +293,51 @@ absl::Status Transact(ConnectionPool& pool, absl::string_view context,
 // batch took the audit_chain_head lock first and holds it until commit, so
 // seq order is commit order, a reader that sees seq N sees every seq below
 // it, and batches of several brokers on one database form one chain.
-struct BatchTx {
+class BatchTx {
+ public:
   BatchTx(pqxx::work& tx, const TokenSigner& signer) : tx(tx), signer(signer) {}
 
-  pqxx::work& tx;
+  // Events are appended in memory (AppendEvent) and INSERTed together, in
+  // one statement, when a statement needs them: one that reads
+  // audit_events or references it, or the end of the batch.
+  pqxx::work& WithEvents();
+
+  pqxx::work& tx;  // for statements that neither read nor reference events
   const TokenSigner& signer;
   int64_t now_us = 0;     // the transaction's now(): every plan's clock
   int64_t head_seq = 0;   // the chain head as this batch has advanced it
   std::string head_hash;  // 32 raw bytes
   bool wrote = false;     // the member being applied changed something
+  std::vector<AuditEvent> unwritten;    // appended, not yet INSERTed
   std::vector<ApprovalEvent> streamed;  // state-changing events, ascending
 };
+
+pqxx::work& BatchTx::WithEvents() {
+  if (unwritten.empty()) return tx;
+  SqlParams params;
+  std::vector<std::string> rows;
+  for (const AuditEvent& e : unwritten) {
+    rows.push_back(absl::StrCat(
+        "(", params.Add(absl::StrCat(e.seq)), "::bigint, ",
+        params.Add(e.approval_id), "::uuid, ",
+        params.Add(std::string(EventTypeName(e.type))), ", ",
+        params.Add(e.actor), ", ",
+        TimeFromMicros(params.Add(absl::StrCat(now_us))), ", ",
+        params.Add(e.details_json), ", decode(",
+        params.Add(absl::BytesToHexString(e.prev_hash)), ", 'hex'), decode(",
+        params.Add(absl::BytesToHexString(e.hash)), ", 'hex'), ",
+        params.Add(e.key_id), ", decode(",
+        params.Add(absl::BytesToHexString(e.signature)), ", 'hex'))"));
+  }
+  Exec(tx,
+       absl::StrCat("INSERT INTO audit_events (seq, approval_id, type, actor, "
+                    "occurred_at, details, prev_hash, hash, key_id, "
+                    "signature) VALUES ",
+                    absl::StrJoin(rows, ", ")),
+       params);
+  unwritten.clear();
+  return tx;
+}
 
 // What applying one member of a batch tells the leader.
 struct Applied {
@@ -329,7 +363,8 @@ class PgWrite : public QueuedWrite {
   const absl::string_view context_;
 };
 
-// Appends one event at the batch's chain head, chained and sealed.
+// Appends one event at the batch's chain head, chained and sealed (written
+// by the batch's next WithEvents()).
 AuditEvent AppendEvent(BatchTx& b, const std::string& id, EventType type,
                        const std::string& actor, std::string details_json) {
   AuditEvent e;
@@ -342,17 +377,7 @@ AuditEvent AppendEvent(BatchTx& b, const std::string& id, EventType type,
   e.prev_hash = b.head_hash;
   e.hash = ChainHash(e.prev_hash, e);
   SealEvent(b.signer, e);
-  b.tx.exec_params0(
-      absl::StrCat("INSERT INTO audit_events (seq, approval_id, type, actor, "
-                   "occurred_at, details, prev_hash, hash, key_id, signature) "
-                   "VALUES ($1, $2::uuid, $3, $4, ",
-                   TimeFromMicros("$5"),
-                   ", $6, decode($7, 'hex'), decode($8, 'hex'), $9, "
-                   "decode($10, 'hex'))"),
-      e.seq, e.approval_id, std::string(EventTypeName(e.type)), e.actor,
-      b.now_us, e.details_json, absl::BytesToHexString(e.prev_hash),
-      absl::BytesToHexString(e.hash), e.key_id,
-      absl::BytesToHexString(e.signature));
+  b.unwritten.push_back(e);
   b.head_seq = e.seq;
   b.head_hash = e.hash;
   b.wrote = true;
@@ -444,7 +469,7 @@ std::vector<AuditEvent> WriteEvents(BatchTx& b, const Transition& plan) {
       continue;
     }
     const Review& r = *plan.review;
-    b.tx.exec_params0(
+    b.WithEvents().exec_params0(
         absl::StrCat("INSERT INTO reviews (approval_id, reviewer, verdict, "
                      "comment, reviewed_at, audit_seq) VALUES ($1::uuid, $2, "
                      "$3, $4, ",
@@ -550,7 +575,8 @@ class CreateWrite final : public PgWrite {
       // The key is taken, by a committed approval or by one earlier in this
       // batch; either is visible here (other batches wait on the chain head
       // before they insert).
-      absl::StatusOr<Approval> existing = ReadByIdempotencyKey(b.tx, req_);
+      absl::StatusOr<Approval> existing =
+          ReadByIdempotencyKey(b.WithEvents(), req_);
       if (!existing.ok()) return {existing.status()};
       if (absl::Status s = CheckIdempotentRepeat(*existing, req_); !s.ok()) {
         return {s};
@@ -560,7 +586,8 @@ class CreateWrite final : public PgWrite {
     }
     const std::vector<AuditEvent> written = WriteEvents(b, plan);
     Approval& a = plan.after;
-    if (absl::Status s = LoadEvidence(b.tx, {&a}); !s.ok()) return {s};
+    if (absl::Status s = LoadEvidence(b.WithEvents(), {&a}); !s.ok())
+      return {s};
     StreamEvents(b, written, a);
     result = CreateResult{std::move(a), true};
     return {};
@@ -582,7 +609,7 @@ class DecideWrite final : public PgWrite {
     if (!locked.ok()) return {locked.status()};
     if (!locked->has_value()) return {NotFound(in_.approval_id)};
     Approval& a = **locked;
-    if (absl::Status s = LoadReviews(b.tx, {&a}); !s.ok()) return {s};
+    if (absl::Status s = LoadReviews(b.WithEvents(), {&a}); !s.ok()) return {s};
     Transition plan = PlanReview(a, in_, absl::FromUnixMicros(b.now_us));
     if (plan.events.empty()) return {plan.refusal};  // nothing to write
     if (plan.finishes) UpdateFinished(b, plan.after);
@@ -590,7 +617,7 @@ class DecideWrite final : public PgWrite {
     // The refusal itself is audited; only once it is durable may the
     // caller hear about it.
     if (plan.refused()) return {plan.refusal, /*keep_refusal=*/true};
-    if (absl::Status s = LoadEvidence(b.tx, {&plan.after}); !s.ok()) {
+    if (absl::Status s = LoadEvidence(b.WithEvents(), {&plan.after}); !s.ok()) {
       return {s};
     }
     StreamEvents(b, written, plan.after);
@@ -615,7 +642,7 @@ class CancelWrite final : public PgWrite {
     if (!locked.ok()) return {locked.status()};
     if (!locked->has_value()) return {NotFound(id_)};
     Approval& a = **locked;
-    if (absl::Status s = LoadReviews(b.tx, {&a}); !s.ok()) return {s};
+    if (absl::Status s = LoadReviews(b.WithEvents(), {&a}); !s.ok()) return {s};
     Transition plan =
         PlanCancel(a, actor_, reason_, absl::FromUnixMicros(b.now_us));
     if (plan.refused()) return {plan.refusal};
@@ -659,7 +686,8 @@ class ExpireWrite final : public PgWrite {
       ids.push_back(a->id);
       approvals.push_back(*std::move(a));
     }
-    if (absl::Status s = LoadReviews(b.tx, approvals); !s.ok()) return {s};
+    if (absl::Status s = LoadReviews(b.WithEvents(), approvals); !s.ok())
+      return {s};
     std::vector<Transition> plans;
     for (const Approval& a : approvals) {
       plans.push_back(PlanExpire(a, absl::FromUnixMicros(b.now_us)));
@@ -746,7 +774,7 @@ BatchOutcome TryBatch(ConnectionPool& pool, const TokenSigner& signer,
     }
     current = -1;
     if (b.head_seq >= first_seq) {
-      tx.exec_params0(
+      b.WithEvents().exec_params0(
           "UPDATE audit_chain_head SET last_seq = $1, last_hash = "
           "decode($2, 'hex')",
           b.head_seq, absl::BytesToHexString(b.head_hash));

@@ -110,7 +110,7 @@ TEST_CASE("Writers queued together commit in one transaction",
   CheckChainIsWhole(*store);
 }
 
-TEST_CASE("A member that fails, fails alone; the rest of its batch commits",
+TEST_CASE("A member that fails fails alone and the rest of its batch commits",
           "[postgres][group_commit]") {
   TestDatabase db;
   // A statement of one member fails inside the shared transaction.
