@@ -11,6 +11,7 @@
 //     "database_url": "postgresql://broker@db/approval",  // required to serve
 //     "database_pool_size": 8,
 //     "database_statement_timeout": "5s",
+//     "database_terminal_cache_entries": 10000,    // 0 turns it off
 //     "listen_address": "127.0.0.1:50051",
 //     "metrics_address": "127.0.0.1:9464",       // "" turns metrics off
 //     "tls": {"cert_file": "", "key_file": "", "client_ca_file": ""},
@@ -107,6 +108,9 @@ struct Config {
   int database_pool_size = 8;
   // Server-side statement_timeout of every statement. Default 5s.
   absl::Duration database_statement_timeout = absl::Seconds(5);
+  // Terminal approvals kept in memory to answer reads without the database
+  // (terminal_cache.h), 0..10000000; 0 turns the cache off. Default 10000.
+  int database_terminal_cache_entries = 10000;
   // gRPC listen address "host:port" (port 0: the OS chooses).
   // Default "127.0.0.1:50051".
   std::string listen_address = "127.0.0.1:50051";

@@ -45,6 +45,7 @@ TEST_CASE("ParseConfig of an empty object keeps every documented default",
   CHECK(c->database_url.empty());
   CHECK(c->database_pool_size == 8);
   CHECK(c->database_statement_timeout == absl::Seconds(5));
+  CHECK(c->database_terminal_cache_entries == 10000);
   CHECK(c->listen_address == "127.0.0.1:50051");
   CHECK(c->metrics_address == "127.0.0.1:9464");
   CHECK_FALSE(c->tls.enabled());
@@ -71,6 +72,7 @@ TEST_CASE("ParseConfig reads every key of a full file", "[config]") {
     "database_url": "postgresql://broker@db/approval",
     "database_pool_size": 16,
     "database_statement_timeout": "2500ms",
+    "database_terminal_cache_entries": 0,
     "listen_address": "0.0.0.0:8443",
     "metrics_address": "",
     "tls": {"cert_file": "/etc/broker/server.crt",
@@ -96,6 +98,7 @@ TEST_CASE("ParseConfig reads every key of a full file", "[config]") {
   CHECK(c->database_url == "postgresql://broker@db/approval");
   CHECK(c->database_pool_size == 16);
   CHECK(c->database_statement_timeout == absl::Milliseconds(2500));
+  CHECK(c->database_terminal_cache_entries == 0);
   CHECK(c->listen_address == "0.0.0.0:8443");
   CHECK(c->metrics_address.empty());
   CHECK(c->tls.cert_file == "/etc/broker/server.crt");
@@ -294,6 +297,11 @@ TEST_CASE("ValidateConfig bounds the pool size, byte limits and backlog",
   c = ValidBase(dir);
   c.database_pool_size = 257;
   CHECK_THAT(ValidationError(c), Contains("database_pool_size: 257"));
+  c = ValidBase(dir);
+  c.database_terminal_cache_entries = -1;
+  CHECK_THAT(ValidationError(c),
+             Equals("database_terminal_cache_entries: -1 is out of range "
+                    "0..10000000"));
   c = ValidBase(dir);
   c.limits.max_resource_bytes = 0;
   CHECK_THAT(ValidationError(c),
