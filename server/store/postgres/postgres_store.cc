@@ -59,6 +59,8 @@ const std::string& ApprovalColumns() {
   return *kColumns;
 }
 constexpr int kApprovalColumnCount = 22;
+constexpr int kIdColumn = 0;     // a.id::text
+constexpr int kStateColumn = 9;  // a.state
 
 std::string GroupsJson(const std::vector<std::string>& groups) {
   return nlohmann::json(groups).dump();
@@ -796,36 +798,36 @@ absl::StatusOr<ApprovalPage> PostgresStore::List(const ListQuery& q) {
       q.state.has_value(), q.requester.has_value(), !q.page_token.empty());
 
   ApprovalPage page;
-  absl::Status s =
-      Transact(*pool_, "List",
-               [&](pqxx::connection_base& c, TxAttempt&) -> absl::Status {
-                 page = ApprovalPage();
-                 pqxx::nontransaction tx(c);
-                 pqxx::result r = tx.exec_prepared(
-                     statement, pqxx::prepare::make_dynamic_params(params));
-                 for (const pqxx::row& row : r) {
-                   if (static_cast<int>(page.approvals.size()) == page_size) {
-                     page.next_page_token = PageToken(page.approvals.back());
-                     break;
-                   }
-                   // A terminal row never changes: a cached copy saves decoding
-                   // it (and its reviews and evidence) again.
-                   if (cache_ != nullptr) {
-                     std::optional<State> state = ParseState(row[9].c_str());
-                     if (state.has_value() && IsTerminal(*state)) {
-                       if (std::shared_ptr<const Approval> hit =
-                               cache_->Lookup(row[0].c_str())) {
-                         page.approvals.push_back(*hit);
-                         continue;
-                       }
-                     }
-                   }
-                   absl::StatusOr<Approval> a = ApprovalWithHistoryFromRow(row);
-                   if (!a.ok()) return a.status();
-                   page.approvals.push_back(*std::move(a));
-                 }
-                 return absl::OkStatus();
-               });
+  absl::Status s = Transact(
+      *pool_, "List",
+      [&](pqxx::connection_base& c, TxAttempt&) -> absl::Status {
+        page = ApprovalPage();
+        pqxx::nontransaction tx(c);
+        pqxx::result r = tx.exec_prepared(
+            statement, pqxx::prepare::make_dynamic_params(params));
+        for (const pqxx::row& row : r) {
+          if (static_cast<int>(page.approvals.size()) == page_size) {
+            page.next_page_token = PageToken(page.approvals.back());
+            break;
+          }
+          // A terminal row never changes: a cached copy saves decoding
+          // it (and its reviews and evidence) again.
+          if (cache_ != nullptr) {
+            std::optional<State> state = ParseState(row[kStateColumn].c_str());
+            if (state.has_value() && IsTerminal(*state)) {
+              if (std::shared_ptr<const Approval> hit =
+                      cache_->Lookup(row[kIdColumn].c_str())) {
+                page.approvals.push_back(*hit);
+                continue;
+              }
+            }
+          }
+          absl::StatusOr<Approval> a = ApprovalWithHistoryFromRow(row);
+          if (!a.ok()) return a.status();
+          page.approvals.push_back(*std::move(a));
+        }
+        return absl::OkStatus();
+      });
   if (!s.ok()) return s;
   if (cache_ != nullptr) {
     for (const Approval& a : page.approvals) cache_->Insert(a);

@@ -236,5 +236,29 @@ TEST_CASE("A corrupt row is DATA_LOSS with the cache on and never cached",
   CHECK(store->terminal_cache()->size() == 0);
 }
 
+// Prepared statements live on a connection: the fresh connections that
+// replace stale ones after a server restart must have them too.
+TEST_CASE("Get and List work on the connections that replace stale ones",
+          "[postgres][read][outage]") {
+  PgServerControl control;
+  TestDatabase db;
+  std::unique_ptr<PostgresStore> store = OpenWithCache(db, 100);
+  Approval a = MustCreate(*store, "agent-1");
+  REQUIRE(store->Get(a.id).ok());
+  REQUIRE(store->List(ListQuery()).ok());
+
+  RestartOnExit server(control);
+  server.Stop();
+  server.Start();
+  absl::StatusOr<Approval> got = store->Get(a.id);
+  INFO(got.status().ToString());
+  REQUIRE(got.ok());
+  CHECK(got->state == State::kPending);
+  absl::StatusOr<ApprovalPage> page = store->List(ListQuery());
+  INFO(page.status().ToString());
+  REQUIRE(page.ok());
+  CHECK(page->approvals.size() == 1);
+}
+
 }  // namespace
 }  // namespace approval::testing
