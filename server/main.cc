@@ -28,6 +28,7 @@
 #include "server/store/postgres/migrator.h"
 #include "server/store/postgres/postgres_signal.h"
 #include "server/store/postgres/postgres_store.h"
+#include "server/store/terminal_cache.h"
 #include "wire/canonical.h"
 
 namespace approval {
@@ -238,14 +239,23 @@ int RunServe(const Config& config) {
   if (absl::Status s = CheckSchema(config.database_url); !s.ok()) {
     return Fail("database", s, kExitFailure);
   }
+  BrokerMetrics metrics;
+  PostgresOptions store_options = StoreOptions(config, *signer);
+  if (config.database_terminal_cache_entries > 0) {
+    TerminalCache::Options cache;
+    cache.capacity = config.database_terminal_cache_entries;
+    cache.on_lookup = [&metrics](bool hit) {
+      metrics.RecordTerminalCacheLookup(hit);
+    };
+    store_options.terminal_cache = std::make_shared<TerminalCache>(cache);
+  }
   absl::StatusOr<std::unique_ptr<PostgresStore>> store =
-      PostgresStore::Open(StoreOptions(config, *signer));
+      PostgresStore::Open(store_options);
   if (!store.ok()) return Fail("database", store.status(), kExitFailure);
   absl::StatusOr<std::unique_ptr<Authenticator>> auth =
       Authenticator::Create(config.auth);
   if (!auth.ok()) return Fail("auth", auth.status(), kExitUsage);
 
-  BrokerMetrics metrics;
   absl::StatusOr<std::unique_ptr<prometheus::Exposer>> exposer =
       StartMetrics(config, metrics);
   if (!exposer.ok())

@@ -26,6 +26,7 @@ constexpr size_t kMaxParametersBytesCeiling = 16 * 1024 * 1024;
 constexpr int kMaxPoolSize = 256;
 constexpr int kMaxThreadsOrBatch = 1024;
 constexpr absl::Duration kMaxWriteBatchWait = absl::Milliseconds(100);
+constexpr int kMaxTerminalCacheEntries = 10000000;
 
 std::string Quote(absl::string_view s) { return QuoteJson(s); }
 
@@ -118,6 +119,8 @@ absl::Status ReadConfig(const JsonReader& r, const Json& root, Config& c) {
           {"database_write_batch_wait",
            r.Duration(&c.database_write_batch_wait)},
           {"worker_threads", r.Int(&c.worker_threads)},
+          {"database_terminal_cache_entries",
+           r.Int(&c.database_terminal_cache_entries)},
           {"listen_address", r.String(&c.listen_address)},
           {"metrics_address", r.String(&c.metrics_address)},
           {"tls",
@@ -146,7 +149,7 @@ std::string Resolve(const std::filesystem::path& dir, const std::string& p) {
   return (dir / p).string();
 }
 
-// database_url, pool size and the two addresses.
+// database_url, pool size, cache size and the two addresses.
 absl::Status ValidateEndpoints(const Config& c, bool require_database) {
   if (require_database && c.database_url.empty()) {
     return absl::InvalidArgumentError(
@@ -174,6 +177,12 @@ absl::Status ValidateEndpoints(const Config& c, bool require_database) {
         "database_write_batch_wait: ",
         absl::FormatDuration(c.database_write_batch_wait),
         " is out of range 0..", absl::FormatDuration(kMaxWriteBatchWait)));
+  }
+  if (c.database_terminal_cache_entries < 0 ||
+      c.database_terminal_cache_entries > kMaxTerminalCacheEntries) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "database_terminal_cache_entries: ", c.database_terminal_cache_entries,
+        " is out of range 0..", kMaxTerminalCacheEntries));
   }
   if (absl::Status s = CheckHostPort("listen_address", c.listen_address);
       !s.ok()) {

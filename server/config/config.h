@@ -14,6 +14,7 @@
 //     "database_write_batch": 64,
 //     "database_write_batch_wait": "0s",
 //     "worker_threads": 64,
+//     "database_terminal_cache_entries": 10000,    // 0 turns it off
 //     "listen_address": "127.0.0.1:50051",
 //     "metrics_address": "127.0.0.1:9464",       // "" turns metrics off
 //     "tls": {"cert_file": "", "key_file": "", "client_ca_file": ""},
@@ -121,6 +122,9 @@ struct Config {
   // for its batch holds one, so this bounds the writes in flight (and so the
   // batch size). Waiting streams hold none. Default 64.
   int worker_threads = 64;
+  // Terminal approvals kept in memory to answer reads without the database
+  // (terminal_cache.h), 0..10000000; 0 turns the cache off. Default 10000.
+  int database_terminal_cache_entries = 10000;
   // gRPC listen address "host:port" (port 0: the OS chooses).
   // Default "127.0.0.1:50051".
   std::string listen_address = "127.0.0.1:50051";

@@ -159,7 +159,16 @@ BrokerMetrics::BrokerMetrics()
                           .Name("approval_policy_reloads_total")
                           .Help("Policy reloads by result (ok, error: the "
                                 "previous policy stayed in force)")
-                          .Register(*registry_)) {}
+                          .Register(*registry_)),
+      terminal_cache_lookups_(
+          prometheus::BuildCounter()
+              .Name("approval_terminal_cache_lookups_total")
+              .Help("Lookups in the cache of terminal approvals, by result "
+                    "(hit, miss)")
+              .Register(*registry_)),
+      terminal_cache_hits_(terminal_cache_lookups_.Add({{"result", "hit"}})),
+      terminal_cache_misses_(
+          terminal_cache_lookups_.Add({{"result", "miss"}})) {}
 
 void BrokerMetrics::RecordRequest(absl::string_view rule,
                                   absl::string_view outcome) {
@@ -239,6 +248,10 @@ void BrokerMetrics::ObserveTimeToDecision(absl::string_view outcome,
 
 void BrokerMetrics::RecordPolicyReload(bool ok) {
   policy_reloads_.Add({{"result", ok ? "ok" : "error"}}).Increment();
+}
+
+void BrokerMetrics::RecordTerminalCacheLookup(bool hit) {
+  (hit ? terminal_cache_hits_ : terminal_cache_misses_).Increment();
 }
 
 }  // namespace approval

@@ -71,6 +71,8 @@ class BrokerMetrics final {
   // A policy reload (SIGHUP) that took effect, or failed and kept the
   // previous policy.
   void RecordPolicyReload(bool ok);
+  // A terminal-approval cache lookup (terminal_cache.h) that hit or missed.
+  void RecordTerminalCacheLookup(bool hit);
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
@@ -88,6 +90,10 @@ class BrokerMetrics final {
   prometheus::Family<prometheus::Histogram>& rpc_latency_;
   prometheus::Family<prometheus::Histogram>& time_to_decision_;
   prometheus::Family<prometheus::Counter>& policy_reloads_;
+  prometheus::Family<prometheus::Counter>& terminal_cache_lookups_;
+  // Its two series, resolved once: lookups are on the read hot path.
+  prometheus::Counter& terminal_cache_hits_;
+  prometheus::Counter& terminal_cache_misses_;
 };
 
 }  // namespace approval

@@ -48,6 +48,7 @@ TEST_CASE("ParseConfig of an empty object keeps every documented default",
   CHECK(c->database_write_batch == 64);
   CHECK(c->database_write_batch_wait == absl::ZeroDuration());
   CHECK(c->worker_threads == 64);
+  CHECK(c->database_terminal_cache_entries == 10000);
   CHECK(c->listen_address == "127.0.0.1:50051");
   CHECK(c->metrics_address == "127.0.0.1:9464");
   CHECK_FALSE(c->tls.enabled());
@@ -77,6 +78,7 @@ TEST_CASE("ParseConfig reads every key of a full file", "[config]") {
     "database_write_batch": 16,
     "database_write_batch_wait": "2ms",
     "worker_threads": 32,
+    "database_terminal_cache_entries": 0,
     "listen_address": "0.0.0.0:8443",
     "metrics_address": "",
     "tls": {"cert_file": "/etc/broker/server.crt",
@@ -105,6 +107,7 @@ TEST_CASE("ParseConfig reads every key of a full file", "[config]") {
   CHECK(c->database_write_batch_wait == absl::Milliseconds(2));
   CHECK(c->worker_threads == 32);
   CHECK(c->database_statement_timeout == absl::Milliseconds(2500));
+  CHECK(c->database_terminal_cache_entries == 0);
   CHECK(c->listen_address == "0.0.0.0:8443");
   CHECK(c->metrics_address.empty());
   CHECK(c->tls.cert_file == "/etc/broker/server.crt");
@@ -303,6 +306,11 @@ TEST_CASE("ValidateConfig bounds the pool size, byte limits and backlog",
   c = ValidBase(dir);
   c.database_pool_size = 257;
   CHECK_THAT(ValidationError(c), Contains("database_pool_size: 257"));
+  c = ValidBase(dir);
+  c.database_terminal_cache_entries = -1;
+  CHECK_THAT(ValidationError(c),
+             Equals("database_terminal_cache_entries: -1 is out of range "
+                    "0..10000000"));
   c = ValidBase(dir);
   c.limits.max_resource_bytes = 0;
   CHECK_THAT(ValidationError(c),

@@ -16,6 +16,7 @@
 #include "prometheus/text_serializer.h"
 #include "server/service/metrics.h"
 #include "server/store/memory_store.h"
+#include "server/store/terminal_cache.h"
 #include "tests/support/broker/broker_harness.h"
 #include "tests/support/keys/test_keys.h"
 
@@ -157,6 +158,30 @@ TEST_CASE("label values outside their closed sets are recorded as other",
                              "Invented", "forgotten", "not_a_code"}) {
     CHECK_THAT(text, !Contains(chosen));
   }
+}
+
+TEST_CASE("terminal cache lookups are counted as hit or miss", "[metrics]") {
+  BrokerMetrics m;
+  TerminalCache::Options options;
+  options.capacity = 10;
+  options.on_lookup = [&m](bool hit) { m.RecordTerminalCacheLookup(hit); };
+  TerminalCache cache(options);
+  Approval denied;
+  denied.id = "a";
+  denied.state = State::kDenied;
+  cache.Insert(denied);
+  cache.Lookup("a");
+  cache.Lookup("a");
+  cache.Lookup("b");
+
+  const std::string text = Text(m);
+  INFO(text);
+  CHECK_THAT(
+      text,
+      Contains(R"(approval_terminal_cache_lookups_total{result="hit"} 2)"));
+  CHECK_THAT(
+      text,
+      Contains(R"(approval_terminal_cache_lookups_total{result="miss"} 1)"));
 }
 
 }  // namespace

@@ -33,6 +33,11 @@ std::unique_ptr<pqxx::connection> ConnectionPool::Open() const {
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
   conn->inhibit_reactivation(true);
 #pragma GCC diagnostic pop
+  // A lost connection is closed, never reactivated, so every connection
+  // that serves a statement had its statements registered here.
+  for (const auto& [name, sql] : options_.prepared_statements) {
+    conn->prepare(name, sql);
+  }
   pqxx::nontransaction tx(*conn);
   tx.exec(
       absl::StrCat("SET statement_timeout = ",

@@ -9,6 +9,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -27,6 +28,10 @@ class ConnectionPool final {
     absl::Duration statement_timeout = absl::Seconds(5);  // SET on each one
     // How long Borrow waits for a connection when all are lent out.
     absl::Duration borrow_timeout = absl::Seconds(8);
+    // (name, SQL) of statements prepared on every connection the pool
+    // opens, for transaction_base::exec_prepared. libpqxx sends each to the
+    // server on its first use on that connection.
+    std::vector<std::pair<std::string, std::string>> prepared_statements;
   };
 
   // Exclusive use of one connection; returns it to the pool when destroyed.

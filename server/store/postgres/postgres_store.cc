@@ -23,6 +23,7 @@
 #include "server/store/postgres/connection_pool.h"
 #include "server/store/postgres/conninfo.h"
 #include "server/store/postgres/pg_errors.h"
+#include "server/store/terminal_cache.h"
 
 namespace approval {
 namespace {
@@ -58,6 +59,8 @@ const std::string& ApprovalColumns() {
   return *kColumns;
 }
 constexpr int kApprovalColumnCount = 22;
+constexpr int kIdColumn = 0;     // a.id::text
+constexpr int kStateColumn = 9;  // a.state
 
 std::string GroupsJson(const std::vector<std::string>& groups) {
   return nlohmann::json(groups).dump();
@@ -237,6 +240,173 @@ pqxx::result Exec(pqxx::transaction_base& tx, const std::string& sql,
                   const SqlParams& params) {
   return tx.exec_params(sql,
                         pqxx::prepare::make_dynamic_params(params.values()));
+}
+
+// The read path: an approval with its reviews and, when approved, its
+// evidence, in one statement (so on one snapshot, without a transaction of
+// its own: one round trip). Both come as JSON arrays of arrays, decoded by
+// ApprovalWithHistoryFromRow.
+const std::string& ReadColumns() {
+  static const std::string* const kColumns = new std::string(absl::StrCat(
+      ApprovalColumns(),
+      ", (SELECT coalesce(json_agg(json_build_array(r.reviewer, r.verdict, "
+      "r.comment, ",
+      MicrosOf("r.reviewed_at"),
+      ") ORDER BY r.audit_seq), '[]')::text FROM reviews r "
+      "WHERE r.approval_id = a.id), "
+      "CASE WHEN a.state = 'approved' THEN (SELECT "
+      "json_agg(json_build_array(e.seq, e.type, e.actor, ",
+      MicrosOf("e.occurred_at"),
+      ", e.details, encode(e.prev_hash, 'hex'), encode(e.hash, 'hex'), "
+      "e.key_id, encode(e.signature, 'hex')) ORDER BY e.seq)::text "
+      "FROM audit_events e WHERE e.approval_id = a.id "
+      "AND e.type IN ('created', 'reviewed', 'approved')) END"));
+  return *kColumns;
+}
+
+absl::Status UnreadableHistory(const Approval& a, absl::string_view what) {
+  return absl::DataLossError(
+      absl::StrCat("approval ", a.id, " has ", what, " the store cannot read"));
+}
+
+bool IsStringAt(const nlohmann::json& row, size_t i) {
+  return row.size() > i && row[i].is_string();
+}
+bool IsIntegerAt(const nlohmann::json& row, size_t i) {
+  return row.size() > i && row[i].is_number_integer();
+}
+
+// Decodes the reviews column of ReadColumns into a.reviews.
+absl::Status ReviewsFromJson(absl::string_view text, Approval& a) {
+  nlohmann::json rows = nlohmann::json::parse(text, nullptr,
+                                              /*allow_exceptions=*/false);
+  if (!rows.is_array()) return UnreadableHistory(a, "reviews");
+  a.reviews.clear();
+  a.reviews.reserve(rows.size());
+  for (const nlohmann::json& row : rows) {
+    if (!row.is_array() || !IsStringAt(row, 0) || !IsStringAt(row, 1) ||
+        !IsStringAt(row, 2) || !IsIntegerAt(row, 3)) {
+      return UnreadableHistory(a, "a review");
+    }
+    std::optional<Verdict> verdict =
+        ParseVerdict(row[1].get_ref<const std::string&>());
+    if (!verdict) {
+      return absl::DataLossError(absl::StrCat(
+          "approval ", a.id, " has a review with an unreadable verdict"));
+    }
+    a.reviews.push_back(Review{row[0].get<std::string>(), *verdict,
+                               row[2].get<std::string>(),
+                               absl::FromUnixMicros(row[3].get<int64_t>())});
+  }
+  return absl::OkStatus();
+}
+
+// Decodes the evidence column of ReadColumns into a.evidence.
+absl::Status EvidenceFromJson(absl::string_view text, Approval& a) {
+  nlohmann::json rows = nlohmann::json::parse(text, nullptr,
+                                              /*allow_exceptions=*/false);
+  if (!rows.is_array()) return UnreadableHistory(a, "evidence");
+  a.evidence.clear();
+  a.evidence.reserve(rows.size());
+  for (const nlohmann::json& row : rows) {
+    if (!row.is_array() || !IsIntegerAt(row, 0) || !IsStringAt(row, 1) ||
+        !IsStringAt(row, 2) || !IsIntegerAt(row, 3) || !IsStringAt(row, 4) ||
+        !IsStringAt(row, 5) || !IsStringAt(row, 6) || !IsStringAt(row, 7) ||
+        row.size() <= 8 || !(row[8].is_string() || row[8].is_null())) {
+      return UnreadableHistory(a, "an audit event");
+    }
+    AuditEvent e;
+    e.seq = row[0].get<int64_t>();
+    e.approval_id = a.id;
+    const std::string& type = row[1].get_ref<const std::string&>();
+    std::optional<EventType> parsed = ParseEventType(type);
+    if (!parsed.has_value()) {
+      return absl::DataLossError(
+          absl::StrCat("audit event ", e.seq, ": unknown type \"", type, "\""));
+    }
+    e.type = *parsed;
+    e.actor = row[2].get<std::string>();
+    e.occurred_at = absl::FromUnixMicros(row[3].get<int64_t>());
+    e.details_json = row[4].get<std::string>();
+    e.prev_hash = absl::HexStringToBytes(row[5].get_ref<const std::string&>());
+    e.hash = absl::HexStringToBytes(row[6].get_ref<const std::string&>());
+    e.key_id = row[7].get<std::string>();
+    if (row[8].is_string()) {
+      e.signature =
+          absl::HexStringToBytes(row[8].get_ref<const std::string&>());
+    }
+    a.evidence.push_back(std::move(e));
+  }
+  return absl::OkStatus();
+}
+
+// One row of ReadColumns: the approval, its reviews and its evidence.
+absl::StatusOr<Approval> ApprovalWithHistoryFromRow(const pqxx::row& r) {
+  absl::StatusOr<Approval> a = ApprovalFromRow(r, 0);
+  if (!a.ok()) return a.status();
+  const pqxx::field reviews = r[kApprovalColumnCount];
+  if (absl::Status s = ReviewsFromJson(
+          absl::string_view(reviews.c_str(), reviews.size()), *a);
+      !s.ok()) {
+    return s;
+  }
+  if (a->state == State::kApproved) {
+    const pqxx::field evidence = r[kApprovalColumnCount + 1];
+    // An approved approval always has at least its created event.
+    if (evidence.is_null()) return UnreadableHistory(*a, "no evidence");
+    if (absl::Status s = EvidenceFromJson(
+            absl::string_view(evidence.c_str(), evidence.size()), *a);
+        !s.ok()) {
+      return s;
+    }
+  }
+  return a;
+}
+
+// Prepared statements of the read path, registered on every pooled
+// connection when it is opened (connection_pool.h).
+constexpr char kGetStatement[] = "approval_get";
+
+std::string GetSql() {
+  return absl::StrCat("SELECT ", ReadColumns(),
+                      " FROM approvals a WHERE a.id = $1::uuid");
+}
+
+// List's statement for one combination of filters; its parameters come in
+// the order state, requester, (page position: created_at_us, id), limit.
+std::string ListStatementName(bool by_state, bool by_requester,
+                              bool after_position) {
+  return absl::StrCat("approval_list_", by_state ? "s" : "",
+                      by_requester ? "r" : "", after_position ? "p" : "");
+}
+
+std::string ListSql(bool by_state, bool by_requester, bool after_position) {
+  SqlParams params;
+  std::string sql =
+      absl::StrCat("SELECT ", ReadColumns(), " FROM approvals a WHERE true");
+  if (by_state) absl::StrAppend(&sql, " AND a.state = ", params.Add(""));
+  if (by_requester) {
+    absl::StrAppend(&sql, " AND a.requester = ", params.Add(""));
+  }
+  if (after_position) {
+    const std::string at = params.Add("");
+    const std::string id = params.Add("");
+    absl::StrAppend(&sql, " AND (a.created_at, a.id) < (", TimeFromMicros(at),
+                    ", ", id, "::uuid)");
+  }
+  absl::StrAppend(&sql, " ORDER BY a.created_at DESC, a.id DESC LIMIT ",
+                  params.Add(""), "::bigint");
+  return sql;
+}
+
+std::vector<std::pair<std::string, std::string>> ReadStatements() {
+  std::vector<std::pair<std::string, std::string>> statements = {
+      {kGetStatement, GetSql()}};
+  for (int bits = 0; bits < 8; ++bits) {
+    const bool s = bits & 1, r = bits & 2, p = bits & 4;
+    statements.emplace_back(ListStatementName(s, r, p), ListSql(s, r, p));
+  }
+  return statements;
 }
 
 // Per-attempt state a transaction body reports back to Transact.
@@ -819,12 +989,17 @@ PostgresStore::PostgresStore(std::unique_ptr<ConnectionPool> pool,
     : pool_(std::move(pool)),
       signer_(options.audit_signer),
       before_commit_for_test_(options.before_commit_for_test),
+      cache_(options.terminal_cache),
       writes_(std::make_unique<WriteQueue>(
           WriteQueue::Options{options.max_write_batch,
                               options.write_batch_wait},
           [this](const std::vector<QueuedWrite*>& batch) {
             ApplyBatch(batch);
           })) {}
+
+const std::shared_ptr<TerminalCache>& PostgresStore::terminal_cache() const {
+  return cache_;
+}
 
 PostgresStore::~PostgresStore() = default;
 
@@ -870,6 +1045,7 @@ absl::StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::Open(
   }
   pool_options.size = options.pool_size;
   pool_options.statement_timeout = options.statement_timeout;
+  pool_options.prepared_statements = ReadStatements();
   pool_options.borrow_timeout =
       options.connect_timeout + 2 * options.statement_timeout;
   auto pool = std::make_unique<ConnectionPool>(std::move(pool_options));
@@ -899,68 +1075,77 @@ absl::StatusOr<CreateResult> PostgresStore::Create(const NewApproval& req) {
 
 absl::StatusOr<Approval> PostgresStore::Get(const std::string& id) {
   if (!ValidateApprovalId(id).ok()) return NotFound(id);
+  if (cache_ != nullptr) {
+    if (std::shared_ptr<const Approval> hit = cache_->Lookup(id)) return *hit;
+  }
   Approval result;
   absl::Status s = Transact(
       *pool_, "Get", [&](pqxx::connection_base& c, TxAttempt&) -> absl::Status {
-        pqxx::read_transaction tx(c);
-        pqxx::result r = tx.exec_params(
-            absl::StrCat("SELECT ", ApprovalColumns(),
-                         " FROM approvals a WHERE a.id = $1::uuid"),
-            id);
+        // One statement: its own snapshot, no BEGIN/COMMIT round trips.
+        pqxx::nontransaction tx(c);
+        pqxx::result r = tx.exec_prepared(kGetStatement, id);
         if (r.empty()) return NotFound(id);
-        absl::StatusOr<Approval> a = ApprovalFromRow(r[0], 0);
+        absl::StatusOr<Approval> a = ApprovalWithHistoryFromRow(r[0]);
         if (!a.ok()) return a.status();
-        if (absl::Status s = LoadReviews(tx, {&*a}); !s.ok()) return s;
         result = *std::move(a);
         return absl::OkStatus();
       });
   if (!s.ok()) return s;
+  if (cache_ != nullptr) cache_->Insert(result);
   return result;
 }
 
 absl::StatusOr<ApprovalPage> PostgresStore::List(const ListQuery& q) {
   const int page_size = std::clamp(q.page_size, 1, kMaxPageSize);
-  SqlParams params;
-  std::string sql = absl::StrCat("SELECT ", ApprovalColumns(),
-                                 " FROM approvals a WHERE true");
-  if (q.state.has_value()) {
-    absl::StrAppend(
-        &sql, " AND a.state = ", params.Add(std::string(StateName(*q.state))));
-  }
-  if (q.requester.has_value()) {
-    absl::StrAppend(&sql, " AND a.requester = ", params.Add(*q.requester));
-  }
+  std::vector<std::string> params;
+  if (q.state.has_value()) params.emplace_back(StateName(*q.state));
+  if (q.requester.has_value()) params.push_back(*q.requester);
   if (!q.page_token.empty()) {
     absl::StatusOr<ApprovalPagePosition> pos =
         ParseApprovalPageToken(q.page_token);
     if (!pos.ok()) return pos.status();
-    const std::string at = params.Add(absl::StrCat(pos->created_at_us));
-    const std::string id = params.Add(pos->id);
-    absl::StrAppend(&sql, " AND (a.created_at, a.id) < (", TimeFromMicros(at),
-                    ", ", id, "::uuid)");
+    params.push_back(absl::StrCat(pos->created_at_us));
+    params.push_back(pos->id);
   }
-  absl::StrAppend(&sql, " ORDER BY a.created_at DESC, a.id DESC LIMIT ",
-                  params.Add(absl::StrCat(page_size + 1)));
+  params.push_back(absl::StrCat(page_size + 1));
+  const std::string statement = ListStatementName(
+      q.state.has_value(), q.requester.has_value(), !q.page_token.empty());
 
   ApprovalPage page;
-  absl::Status s =
-      Transact(*pool_, "List",
-               [&](pqxx::connection_base& c, TxAttempt&) -> absl::Status {
-                 page = ApprovalPage();
-                 pqxx::read_transaction tx(c);
-                 pqxx::result r = Exec(tx, sql, params);
-                 for (const pqxx::row& row : r) {
-                   if (static_cast<int>(page.approvals.size()) == page_size) {
-                     page.next_page_token = PageToken(page.approvals.back());
-                     break;
-                   }
-                   absl::StatusOr<Approval> a = ApprovalFromRow(row, 0);
-                   if (!a.ok()) return a.status();
-                   page.approvals.push_back(*std::move(a));
-                 }
-                 return LoadReviews(tx, page.approvals);
-               });
+  absl::Status s = Transact(
+      *pool_, "List",
+      [&](pqxx::connection_base& c, TxAttempt&) -> absl::Status {
+        page = ApprovalPage();
+        pqxx::nontransaction tx(c);
+        pqxx::result r = tx.exec_prepared(
+            statement, pqxx::prepare::make_dynamic_params(params));
+        for (const pqxx::row& row : r) {
+          if (static_cast<int>(page.approvals.size()) == page_size) {
+            page.next_page_token = PageToken(page.approvals.back());
+            break;
+          }
+          // A terminal row never changes: a cached copy saves decoding
+          // it (and its reviews and evidence) again.
+          if (cache_ != nullptr) {
+            std::optional<State> state = ParseState(row[kStateColumn].c_str());
+            if (state.has_value() && IsTerminal(*state)) {
+              if (std::shared_ptr<const Approval> hit =
+                      cache_->Lookup(row[kIdColumn].c_str())) {
+                page.approvals.push_back(*hit);
+                continue;
+              }
+            }
+          }
+          absl::StatusOr<Approval> a = ApprovalWithHistoryFromRow(row);
+          if (!a.ok()) return a.status();
+          page.approvals.push_back(*std::move(a));
+        }
+        return absl::OkStatus();
+      });
   if (!s.ok()) return s;
+  if (cache_ != nullptr) {
+    for (const Approval& a : page.approvals) cache_->Insert(a);
+  }
   return page;
 }
 
@@ -1006,6 +1191,13 @@ void PostgresStore::ApplyBatch(const std::vector<QueuedWrite*>& batch) {
       // leader at a time.
       if (committed.last_seq >= committed.first_seq) {
         NotifyCommitted(committed);
+      }
+      // What just ended can never change again: later reads need not ask
+      // the database.
+      if (cache_ != nullptr) {
+        for (const ApprovalEvent& e : committed.events) {
+          if (e.type != EventType::kCreated) cache_->Insert(e.approval);
+        }
       }
       return;
     }

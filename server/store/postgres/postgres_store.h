@@ -40,6 +40,7 @@
 #include "server/domain/token_signer.h"
 #include "server/store/store.h"
 #include "server/store/write_queue.h"
+#include "server/store/terminal_cache.h"
 
 namespace approval {
 
@@ -70,6 +71,11 @@ struct PostgresOptions {
   absl::Duration write_batch_wait = absl::ZeroDuration();
   // Tests only: runs in the leader just before a batch's COMMIT.
   std::function<void()> before_commit_for_test;
+  // Terminal approvals (terminal_cache.h) that Get answers without the
+  // database and List pages decode only once; the store fills it with every
+  // terminal approval it reads. Null: no cache. Pending approvals are
+  // always read from the database.
+  std::shared_ptr<TerminalCache> terminal_cache;
 };
 
 class PostgresStore final : public ApprovalStore {
@@ -85,9 +91,11 @@ class PostgresStore final : public ApprovalStore {
 
   absl::StatusOr<CreateResult> Create(const NewApproval& req) override;
   // NOT_FOUND for an id that is not a lower-case UUID, as for an unknown one.
+  // One prepared statement (the row, its reviews and evidence), one round
+  // trip; a terminal approval in the cache needs none.
   absl::StatusOr<Approval> Get(const std::string& id) override;
   // page_size is clamped to [1, 500]. A page_token this store did not hand
-  // out is INVALID_ARGUMENT.
+  // out is INVALID_ARGUMENT. One prepared statement per page.
   absl::StatusOr<ApprovalPage> List(const ListQuery& q) override;
   absl::StatusOr<ApprovalEvent> Decide(const DecideInput& in) override;
   absl::StatusOr<ApprovalEvent> Cancel(const std::string& id,
@@ -106,6 +114,10 @@ class PostgresStore final : public ApprovalStore {
       const AuditQuery& q) override;
   absl::Status Ping() override;
 
+  // options.terminal_cache (may be null), for writers that learn terminal
+  // approvals to feed it.
+  const std::shared_ptr<TerminalCache>& terminal_cache() const;
+
  private:
   PostgresStore(std::unique_ptr<pg_internal::ConnectionPool> pool,
                 const PostgresOptions& options);
@@ -117,6 +129,7 @@ class PostgresStore final : public ApprovalStore {
   std::unique_ptr<pg_internal::ConnectionPool> pool_;
   const std::shared_ptr<const TokenSigner> signer_;
   const std::function<void()> before_commit_for_test_;
+  const std::shared_ptr<TerminalCache> cache_;
   std::unique_ptr<WriteQueue> writes_;
 };
 
