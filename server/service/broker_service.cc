@@ -484,7 +484,6 @@ absl::Status BrokerService::DoRequestApproval(
                            CodeLabel(created.status().code()));
     return created.status();
   }
-  if (created->created) hub_.Notify();
   const absl::string_view outcome =
       created->created ? OutcomeLabel(masked->requirement.outcome)
                        : "idempotent_replay";
@@ -530,7 +529,6 @@ absl::Status BrokerService::DoDecide(const Principal& p,
     }
     return event.status();
   }
-  hub_.Notify();
   metrics_.RecordDecision(VerdictName(in.verdict));
   const Approval& a = event->approval;
   if (IsTerminal(a.state) && a.decided_at) {
@@ -600,7 +598,6 @@ absl::Status BrokerService::DoCancel(const Principal& p,
   absl::StatusOr<ApprovalEvent> event =
       store_.Cancel(req.approval_id(), p.id, req.reason());
   if (!event.ok()) return event.status();
-  hub_.Notify();
   const Approval& a = event->approval;
   if (a.decided_at) {
     metrics_.ObserveTimeToDecision(

@@ -33,14 +33,18 @@
 #define APPROVAL_SERVER_STORE_STORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "server/domain/approval.h"
 #include "server/domain/audit_chain.h"
 #include "server/domain/transition.h"
@@ -88,9 +92,43 @@ struct AuditQuery {
   int limit = 500;
 };
 
+// What one commit of this store wrote, handed to the commit listener.
+struct CommittedEvents {
+  int64_t first_seq = 0;  // every audit seq in [first_seq, last_seq] was
+  int64_t last_seq = 0;   // written by this commit (refusals/reviews included)
+  // The stream events among them (those Events() returns, as it would
+  // return them), ascending.
+  std::vector<ApprovalEvent> events;
+};
+using CommitListener = std::function<void(const CommittedEvents&)>;
+
+// Adds `plan` (transition.h), committed as the audit events ending at
+// `last_seq` at store time `at`, to `c`: widens its seq range and appends its
+// stream events, each with the approval as Events() returns it (kCreated: the
+// pending snapshot; later events: plan.after, which must carry its evidence
+// when approved). Plans must be added in seq order.
+void AddCommitted(const Transition& plan, int64_t last_seq, absl::Time at,
+                  CommittedEvents& c);
+
 class ApprovalStore {
  public:
   virtual ~ApprovalStore() = default;
+
+  // Sets the function called after each commit that wrote audit events, on
+  // the committing thread, after the commit is durable and before the
+  // writer is answered; it replaces any earlier one (null: none). Calls from
+  // different threads may arrive out of seq order. The listener must not
+  // block or call back into the store. Thread-safe, but a commit racing with
+  // the change may still reach the old listener: set it before the first
+  // write. A store that wraps another (a decorator) overrides this to hand
+  // the listener to the store that commits.
+  virtual void SetCommitListener(CommitListener listener) {
+    auto shared = listener ? std::make_shared<const CommitListener>(
+                                 std::move(listener))
+                           : nullptr;
+    absl::MutexLock lock(&listener_mu_);
+    listener_ = std::move(shared);
+  }
 
   // Stores a new pending approval (expires_at = store now + ttl) and its
   // kCreated event; a requirement with outcome kAutoApprove / kAutoDeny
@@ -144,6 +182,24 @@ class ApprovalStore {
 
   // OK when the store can serve requests right now.
   virtual absl::Status Ping() = 0;
+
+ protected:
+  // Implementations call this after each durable commit that wrote audit
+  // events (c.last_seq > 0; does nothing for c.last_seq == 0).
+  void NotifyCommitted(const CommittedEvents& c) {
+    if (c.last_seq <= 0) return;
+    std::shared_ptr<const CommitListener> listener;
+    {
+      absl::MutexLock lock(&listener_mu_);
+      listener = listener_;
+    }
+    if (listener != nullptr) (*listener)(c);
+  }
+
+ private:
+  absl::Mutex listener_mu_;
+  std::shared_ptr<const CommitListener> listener_
+      ABSL_GUARDED_BY(listener_mu_);
 };
 
 // The end of the audit chain as one broker saw it: publish it somewhere

@@ -552,6 +552,7 @@ absl::Status PostgresStore::CheckWritable() const {
 absl::StatusOr<CreateResult> PostgresStore::Create(const NewApproval& req) {
   if (absl::Status s = CheckWritable(); !s.ok()) return s;
   CreateResult result;
+  CommittedEvents committed;
   absl::Status s = Transact(
       *pool_, "Create",
       [&](pqxx::connection_base& c, TxAttempt& attempt) -> absl::Status {
@@ -571,13 +572,15 @@ absl::StatusOr<CreateResult> PostgresStore::Create(const NewApproval& req) {
           result = CreateResult{*std::move(existing), false};
           return absl::OkStatus();
         }
-        WriteEvents(tx, *signer_, plan, now_us);
+        AuditEvent e = WriteEvents(tx, *signer_, plan, now_us);
         Approval& a = plan.after;
         if (absl::Status s = LoadEvidence(tx, {&a}); !s.ok()) return s;
         attempt.Commit(tx);
+        AddCommitted(plan, e.seq, absl::FromUnixMicros(now_us), committed);
         result = CreateResult{std::move(a), true};
         return absl::OkStatus();
       });
+  NotifyCommitted(committed);
   if (!s.ok()) return s;
   return result;
 }
@@ -653,6 +656,7 @@ absl::StatusOr<ApprovalEvent> PostgresStore::Decide(const DecideInput& in) {
   if (absl::Status s = CheckWritable(); !s.ok()) return s;
   if (!ValidateApprovalId(in.approval_id).ok()) return NotFound(in.approval_id);
   ApprovalEvent result;
+  CommittedEvents committed;
   absl::Status s = Transact(
       *pool_, "Decide",
       [&](pqxx::connection_base& c, TxAttempt& attempt) -> absl::Status {
@@ -672,15 +676,18 @@ absl::StatusOr<ApprovalEvent> PostgresStore::Decide(const DecideInput& in) {
           // The refusal itself is audited; only once it is durable may the
           // caller hear about it.
           attempt.Commit(tx);
+          AddCommitted(plan, e.seq, absl::FromUnixMicros(now_us), committed);
           return plan.refusal;
         }
         if (absl::Status s = LoadEvidence(tx, {&plan.after}); !s.ok()) {
           return s;
         }
         attempt.Commit(tx);
+        AddCommitted(plan, e.seq, absl::FromUnixMicros(now_us), committed);
         result = ToApprovalEvent(e, std::move(plan.after));
         return absl::OkStatus();
       });
+  NotifyCommitted(committed);
   if (!s.ok()) return s;
   return result;
 }
@@ -691,6 +698,7 @@ absl::StatusOr<ApprovalEvent> PostgresStore::Cancel(const std::string& id,
   if (absl::Status s = CheckWritable(); !s.ok()) return s;
   if (!ValidateApprovalId(id).ok()) return NotFound(id);
   ApprovalEvent result;
+  CommittedEvents committed;
   absl::Status s = Transact(
       *pool_, "Cancel",
       [&](pqxx::connection_base& c, TxAttempt& attempt) -> absl::Status {
@@ -708,9 +716,11 @@ absl::StatusOr<ApprovalEvent> PostgresStore::Cancel(const std::string& id,
         UpdateFinished(tx, plan.after);
         AuditEvent e = WriteEvents(tx, *signer_, plan, now_us);
         attempt.Commit(tx);
+        AddCommitted(plan, e.seq, absl::FromUnixMicros(now_us), committed);
         result = ToApprovalEvent(e, std::move(plan.after));
         return absl::OkStatus();
       });
+  NotifyCommitted(committed);
   if (!s.ok()) return s;
   return result;
 }
@@ -719,6 +729,7 @@ absl::StatusOr<std::vector<ApprovalEvent>> PostgresStore::ExpireDue(int limit) {
   if (absl::Status s = CheckWritable(); !s.ok()) return s;
   std::vector<ApprovalEvent> result;
   if (limit <= 0) return result;
+  CommittedEvents committed;
   absl::Status s = Transact(
       *pool_, "ExpireDue",
       [&](pqxx::connection_base& c, TxAttempt& attempt) -> absl::Status {
@@ -758,13 +769,17 @@ absl::StatusOr<std::vector<ApprovalEvent>> PostgresStore::ExpireDue(int limit) {
                          "WHERE id = ANY($1::uuid[])"),
             absl::StrCat("{", absl::StrJoin(ids, ","), "}"), now_us,
             std::string(StateName(State::kExpired)));
+        CommittedEvents batch;
         for (Transition& plan : plans) {
           AuditEvent e = WriteEvents(tx, *signer_, plan, now_us);
+          AddCommitted(plan, e.seq, absl::FromUnixMicros(now_us), batch);
           result.push_back(ToApprovalEvent(e, std::move(plan.after)));
         }
         attempt.Commit(tx);
+        committed = std::move(batch);
         return absl::OkStatus();
       });
+  NotifyCommitted(committed);
   if (!s.ok()) return s;
   return result;
 }
