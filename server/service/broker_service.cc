@@ -113,7 +113,8 @@ BrokerService::BrokerService(ApprovalStore& store, const Authenticator& auth,
       metrics_(metrics),
       policy_(policy),
       issuer_(issuer),
-      options_(std::move(options)) {
+      options_(std::move(options)),
+      catch_up_(store, executor) {
   InstallCheckedHandlers();
 }
 
@@ -632,6 +633,7 @@ grpc::ServerWriteReactor<v1::DecisionEvent>* BrokerService::StreamDecisions(
   params.max_backlog = options_.stream_max_backlog;
   params.overflow_grace = options_.stream_overflow_grace;
   params.issuer = &issuer_;
+  params.catch_up = &catch_up_;
   auto* stream = new DecisionStream(ctx, store_, hub_, executor_, metrics_,
                                     std::move(params));
   // Authentication runs on the executor like the unary calls', and a key

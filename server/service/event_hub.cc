@@ -30,11 +30,11 @@ absl::Status EventHub::Start() {
   }
   // Listening before reading the cursor: a commit after the read reaches the
   // hub (held until the position is set below, or read by the reader).
-  store_.SetCommitListener([target = listener_target_](
-                               const CommittedEvents& c) {
-    absl::ReaderMutexLock lock(&target->mu);
-    if (target->hub != nullptr) target->hub->OnCommitted(c);
-  });
+  store_.SetCommitListener(
+      [target = listener_target_](const CommittedEvents& c) {
+        absl::ReaderMutexLock lock(&target->mu);
+        if (target->hub != nullptr) target->hub->OnCommitted(c);
+      });
   absl::StatusOr<int64_t> latest = store_.LatestCursor();
   if (!latest.ok()) {
     absl::MutexLock lock(&listener_target_->mu);

@@ -123,9 +123,9 @@ class ApprovalStore {
   // write. A store that wraps another (a decorator) overrides this to hand
   // the listener to the store that commits.
   virtual void SetCommitListener(CommitListener listener) {
-    auto shared = listener ? std::make_shared<const CommitListener>(
-                                 std::move(listener))
-                           : nullptr;
+    auto shared =
+        listener ? std::make_shared<const CommitListener>(std::move(listener))
+                 : nullptr;
     absl::MutexLock lock(&listener_mu_);
     listener_ = std::move(shared);
   }
@@ -198,8 +198,7 @@ class ApprovalStore {
 
  private:
   absl::Mutex listener_mu_;
-  std::shared_ptr<const CommitListener> listener_
-      ABSL_GUARDED_BY(listener_mu_);
+  std::shared_ptr<const CommitListener> listener_ ABSL_GUARDED_BY(listener_mu_);
 };
 
 // The end of the audit chain as one broker saw it: publish it somewhere

@@ -5,9 +5,8 @@
 // event exactly once, in cursor order. Over MemoryStore.
 #include "server/service/event_hub.h"
 
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <memory>
 #include <random>
 #include <string>
@@ -18,6 +17,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/store/memory_store.h"
+#include "tests/support/broker/recording_sink.h"
 #include "tests/support/store/forwarding_store.h"
 #include "tests/support/store/store_requests.h"
 
@@ -27,48 +27,6 @@ namespace {
 // Long enough that no test here is rescued by the periodic poll.
 constexpr absl::Duration kNoPoll = absl::Hours(1);
 constexpr absl::Duration kWait = absl::Seconds(30);
-
-// Records the cursors it receives.
-class RecordingSink final : public EventSink {
- public:
-  void OnEvent(const std::shared_ptr<const ApprovalEvent>& event) override {
-    absl::MutexLock lock(&mu_);
-    cursors_.push_back(event->cursor);
-  }
-  std::vector<int64_t> cursors() {
-    absl::MutexLock lock(&mu_);
-    return cursors_;
-  }
-  // Waits up to kWait until `n` events have arrived; the cursors then.
-  std::vector<int64_t> AwaitCount(size_t n) {
-    std::pair<RecordingSink*, size_t> arg(this, n);
-    absl::MutexLock lock(&mu_);
-    mu_.AwaitWithTimeout(
-        absl::Condition(
-            +[](std::pair<RecordingSink*, size_t>* a)
-                 ABSL_NO_THREAD_SAFETY_ANALYSIS {
-                   return a->first->cursors_.size() >= a->second;
-                 },
-            &arg),
-        kWait);
-    return cursors_;
-  }
-
- private:
-  absl::Mutex mu_;
-  std::vector<int64_t> cursors_ ABSL_GUARDED_BY(mu_);
-};
-
-// The cursors of every stream event in `store`, ascending.
-std::vector<int64_t> AllEventCursors(ApprovalStore& store) {
-  EventQuery q;
-  q.limit = 1 << 20;
-  absl::StatusOr<std::vector<ApprovalEvent>> events = store.Events(q);
-  REQUIRE(events.ok());
-  std::vector<int64_t> out;
-  for (const ApprovalEvent& e : *events) out.push_back(e.cursor);
-  return out;
-}
 
 TEST_CASE("event hub delivers a local commit without reading it back",
           "[service][hub]") {
@@ -172,9 +130,9 @@ TEST_CASE(
           if (i % 2 == 0) {
             // Refused (self-approval), then decided: seqs without events.
             (void)store.Decide(Decision(a.id, "agent"));
-            (void)store.Decide(Decision(a.id, t % 2 == 0 ? "bob" : "carol",
-                                        t % 2 == 0 ? Verdict::kApprove
-                                                   : Verdict::kDeny));
+            (void)store.Decide(
+                Decision(a.id, t % 2 == 0 ? "bob" : "carol",
+                         t % 2 == 0 ? Verdict::kApprove : Verdict::kDeny));
           }
         }
       });

@@ -63,7 +63,8 @@ class ForwardingStore : public ApprovalStore {
   ApprovalStore& inner_;
 };
 
-// Counts the event reads (Events and LatestCursor calls) made through it.
+// Counts the event reads (Events and LatestCursor calls) made through it,
+// and can hold Events calls back, as a slow database would.
 class CountingStore final : public ForwardingStore {
  public:
   using ForwardingStore::ForwardingStore;
@@ -71,7 +72,16 @@ class CountingStore final : public ForwardingStore {
   absl::StatusOr<std::vector<ApprovalEvent>> Events(
       const EventQuery& q) override {
     ++events_calls_;
+    {
+      absl::MutexLock lock(&gate_mu_);
+      gate_mu_.Await(absl::Condition(&gate_open_));
+    }
     return inner_.Events(q);
+  }
+  // While closed, Events calls wait.
+  void SetEventsGate(bool open) {
+    absl::MutexLock lock(&gate_mu_);
+    gate_open_ = open;
   }
   absl::StatusOr<int64_t> LatestCursor() override {
     ++latest_cursor_calls_;
@@ -83,6 +93,8 @@ class CountingStore final : public ForwardingStore {
  private:
   std::atomic<int> events_calls_{0};
   std::atomic<int> latest_cursor_calls_{0};
+  absl::Mutex gate_mu_;
+  bool gate_open_ ABSL_GUARDED_BY(gate_mu_) = true;
 };
 
 // Keeps the commits `inner` reports instead of passing them to the listener
