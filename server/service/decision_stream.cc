@@ -170,7 +170,7 @@ void DecisionStream::OnDone() {
     ClearQueues();
     target = cancel_target_;
     done_ = true;
-    delete_now = !loading_;  // else LoadPage deletes when it returns
+    delete_now = !loading_;  // else OnPageLoaded deletes it
   }
   if (target != nullptr) {
     absl::MutexLock lock(&target->mu);
