@@ -245,7 +245,6 @@ void BrokerServer::MaintenanceLoop() {
                    "expiry sweep failed: ", expired.status().ToString());
         break;
       }
-      if (!expired->empty()) hub_.Notify();
       for (const ApprovalEvent& e : *expired) {
         if (e.approval.decided_at) {
           metrics_.ObserveTimeToDecision(

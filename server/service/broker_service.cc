@@ -113,7 +113,8 @@ BrokerService::BrokerService(ApprovalStore& store, const Authenticator& auth,
       metrics_(metrics),
       policy_(policy),
       issuer_(issuer),
-      options_(std::move(options)) {
+      options_(std::move(options)),
+      catch_up_(store, executor) {
   InstallCheckedHandlers();
 }
 
@@ -484,7 +485,6 @@ absl::Status BrokerService::DoRequestApproval(
                            CodeLabel(created.status().code()));
     return created.status();
   }
-  if (created->created) hub_.Notify();
   const absl::string_view outcome =
       created->created ? OutcomeLabel(masked->requirement.outcome)
                        : "idempotent_replay";
@@ -530,7 +530,6 @@ absl::Status BrokerService::DoDecide(const Principal& p,
     }
     return event.status();
   }
-  hub_.Notify();
   metrics_.RecordDecision(VerdictName(in.verdict));
   const Approval& a = event->approval;
   if (IsTerminal(a.state) && a.decided_at) {
@@ -600,7 +599,6 @@ absl::Status BrokerService::DoCancel(const Principal& p,
   absl::StatusOr<ApprovalEvent> event =
       store_.Cancel(req.approval_id(), p.id, req.reason());
   if (!event.ok()) return event.status();
-  hub_.Notify();
   const Approval& a = event->approval;
   if (a.decided_at) {
     metrics_.ObserveTimeToDecision(
@@ -635,6 +633,7 @@ grpc::ServerWriteReactor<v1::DecisionEvent>* BrokerService::StreamDecisions(
   params.max_backlog = options_.stream_max_backlog;
   params.overflow_grace = options_.stream_overflow_grace;
   params.issuer = &issuer_;
+  params.catch_up = &catch_up_;
   auto* stream = new DecisionStream(ctx, store_, hub_, executor_, metrics_,
                                     std::move(params));
   // Authentication runs on the executor like the unary calls', and a key

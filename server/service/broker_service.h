@@ -11,6 +11,7 @@
 #include "server/auth/authenticator.h"
 #include "server/domain/validation.h"
 #include "server/policy/active_policy.h"
+#include "server/service/catch_up_batcher.h"
 #include "server/service/event_hub.h"
 #include "server/service/executor.h"
 #include "server/service/metrics.h"
@@ -128,6 +129,8 @@ class BrokerService final : public v1::ApprovalBroker::CallbackService {
   const PolicyHolder& policy_;
   const TokenIssuer& issuer_;
   const ServiceOptions options_;
+  // The catch-up reads of streams following ids, batched.
+  CatchUpBatcher catch_up_;
 };
 
 }  // namespace approval

@@ -170,7 +170,7 @@ void DecisionStream::OnDone() {
     ClearQueues();
     target = cancel_target_;
     done_ = true;
-    delete_now = !loading_;  // else LoadPage deletes when it returns
+    delete_now = !loading_;  // else OnPageLoaded deletes it
   }
   if (target != nullptr) {
     absl::MutexLock lock(&target->mu);
@@ -245,7 +245,11 @@ void DecisionStream::Pump() {
       Finish(finish_status);
       break;
     case Next::kLoad:
-      executor_.Submit([this] { LoadPage(); });
+      if (params_.catch_up != nullptr && FollowsIds()) {
+        SubmitCatchUp();
+      } else {
+        executor_.Submit([this] { LoadPage(); });
+      }
       break;
     case Next::kNothing:
       break;
@@ -267,6 +271,29 @@ void DecisionStream::LoadPage() {
   q.terminal_only = FollowsIds();
   q.limit = kCatchUpPage;
   absl::StatusOr<std::vector<ApprovalEvent>> page = store_.Events(q);
+  const bool complete =
+      page.ok() && static_cast<int>(page->size()) < kCatchUpPage;
+  OnPageLoaded(std::move(page), complete);
+}
+
+void DecisionStream::SubmitCatchUp() {
+  CatchUpBatcher::Request r;
+  {
+    absl::MutexLock lock(&mu_);
+    r.after_cursor = catchup_pos_;
+    r.up_to_cursor = hub_start_;
+  }
+  r.approval_ids = params_.filter.approval_ids;
+  r.requester = params_.filter.requester;
+  // The whole catch-up in one answer: at most one terminal event per id.
+  params_.catch_up->Submit(
+      std::move(r), [this](absl::StatusOr<std::vector<ApprovalEvent>> page) {
+        OnPageLoaded(std::move(page), /*complete=*/true);
+      });
+}
+
+void DecisionStream::OnPageLoaded(
+    absl::StatusOr<std::vector<ApprovalEvent>> page, bool complete) {
   bool delete_now = false;
   {
     absl::MutexLock lock(&mu_);
@@ -288,7 +315,7 @@ void DecisionStream::LoadPage() {
         catchup_.push_back(std::make_shared<const ApprovalEvent>(std::move(e)));
       }
       metrics_.StreamEventsQueued(static_cast<double>(page->size()));
-      if (static_cast<int>(page->size()) < kCatchUpPage) catchup_done_ = true;
+      if (complete) catchup_done_ = true;
     }
   }
   if (delete_now) {

@@ -4,7 +4,8 @@
 // reads the events it owes the client up to H from the store in pages on the
 // Executor (every event after the client's cursor; for followed ids, their
 // terminal events, so without a cursor the outcome of each followed approval
-// that is already decided), and
+// that is already decided; those through the CatchUpBatcher, in one query
+// shared with the other streams that opened meanwhile), and
 // then writes the live events the hub queued meanwhile (all > H). So the
 // client sees strictly increasing cursors with nothing skipped or repeated.
 // A stream following ids ends with OK once each has delivered its terminal
@@ -33,6 +34,7 @@
 #include "absl/time/time.h"
 #include "approval/v1/approval.grpc.pb.h"
 #include "grpcpp/alarm.h"
+#include "server/service/catch_up_batcher.h"
 #include "server/service/event_hub.h"
 #include "server/service/executor.h"
 #include "server/service/metrics.h"
@@ -53,6 +55,9 @@ class DecisionStream final : public grpc::ServerWriteReactor<v1::DecisionEvent>,
     absl::Duration overflow_grace = absl::Seconds(5);
     // Signs the tokens of approved approvals; must outlive the stream.
     const TokenIssuer* issuer = nullptr;  // approval tokens
+    // Reads the catch-up of a stream following ids together with other
+    // streams' (null: the stream reads its own); must outlive the stream.
+    CatchUpBatcher* catch_up = nullptr;
   };
 
   // Deletes itself in OnDone; create with `new`, then call Authorized once
@@ -94,6 +99,12 @@ class DecisionStream final : public grpc::ServerWriteReactor<v1::DecisionEvent>,
   // Starts the next write, page load or Finish, whichever is due.
   void Pump();
   void LoadPage();
+  // Hands the catch-up of an id-following stream to params_.catch_up.
+  void SubmitCatchUp();
+  // Queues a loaded catch-up page (`complete`: nothing after it is owed)
+  // and deletes the stream if it ended meanwhile; then pumps.
+  void OnPageLoaded(absl::StatusOr<std::vector<ApprovalEvent>> page,
+                    bool complete);
   void FinishLater(grpc::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Ends a stream that fell behind: drops its queues, finishes it with
   // RESOURCE_EXHAUSTED and arms the grace alarm.

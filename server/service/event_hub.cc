@@ -1,5 +1,7 @@
 #include "server/service/event_hub.h"
 
+#include <algorithm>
+#include <iterator>
 #include <utility>
 
 #include "server/service/log.h"
@@ -8,6 +10,8 @@
 namespace approval {
 namespace {
 constexpr int kReadBatch = 500;
+// Commits held past a gap at most; beyond that the reader reads them.
+constexpr size_t kMaxHeldCommits = 4096;
 }  // namespace
 
 EventHub::EventHub(ApprovalStore& store, absl::Duration poll_interval,
@@ -20,11 +24,28 @@ EventHub::EventHub(ApprovalStore& store, absl::Duration poll_interval,
 EventHub::~EventHub() { Stop(); }
 
 absl::Status EventHub::Start() {
+  {
+    absl::MutexLock lock(&listener_target_->mu);
+    listener_target_->hub = this;
+  }
+  // Listening before reading the cursor: a commit after the read reaches the
+  // hub (held until the position is set below, or read by the reader).
+  store_.SetCommitListener(
+      [target = listener_target_](const CommittedEvents& c) {
+        absl::ReaderMutexLock lock(&target->mu);
+        if (target->hub != nullptr) target->hub->OnCommitted(c);
+      });
   absl::StatusOr<int64_t> latest = store_.LatestCursor();
-  if (!latest.ok()) return latest.status();
+  if (!latest.ok()) {
+    absl::MutexLock lock(&listener_target_->mu);
+    listener_target_->hub = nullptr;
+    return latest.status();
+  }
   {
     absl::MutexLock lock(&mu_);
-    position_ = *latest;
+    position_ = std::max(position_, *latest);
+    started_ = true;
+    ApplyHeld();
   }
   if (signal_ != nullptr) signal_->Subscribe([this] { Wake(); });
   thread_ = std::thread([this] { Run(); });
@@ -32,6 +53,11 @@ absl::Status EventHub::Start() {
 }
 
 void EventHub::Stop() {
+  {
+    // Waits for a listener call in progress.
+    absl::MutexLock lock(&listener_target_->mu);
+    listener_target_->hub = nullptr;
+  }
   if (signal_ != nullptr) signal_->Subscribe(nullptr);
   {
     absl::MutexLock lock(&wake_mu_);
@@ -43,6 +69,47 @@ void EventHub::Stop() {
 void EventHub::Notify() {
   Wake();
   if (signal_ != nullptr) signal_->Publish();
+}
+
+void EventHub::OnCommitted(const CommittedEvents& c) {
+  std::vector<EventPtr> events;
+  events.reserve(c.events.size());
+  for (const ApprovalEvent& e : c.events) {
+    events.push_back(std::make_shared<const ApprovalEvent>(e));
+  }
+  bool gap = false;
+  {
+    absl::MutexLock lock(&mu_);
+    if (c.last_seq <= position_) {
+      // The reader got there first.
+    } else if (started_ && c.first_seq <= position_ + 1) {
+      Advance(events, c.last_seq);
+      ApplyHeld();
+    } else {
+      held_[c.first_seq] = HeldCommit{c.last_seq, std::move(events)};
+      // The farthest commit is the one the reader reaches last anyway.
+      if (held_.size() > kMaxHeldCommits) held_.erase(std::prev(held_.end()));
+      gap = true;
+    }
+  }
+  if (gap) Wake();
+  // Other processes read this commit from the database.
+  if (signal_ != nullptr) signal_->Publish();
+}
+
+void EventHub::Advance(const std::vector<EventPtr>& events, int64_t last_seq) {
+  for (const EventPtr& e : events) {
+    if (e->cursor > position_) Deliver(e);
+  }
+  position_ = std::max(position_, last_seq);
+}
+
+void EventHub::ApplyHeld() {
+  while (!held_.empty() && held_.begin()->first <= position_ + 1) {
+    HeldCommit next = std::move(held_.begin()->second);
+    held_.erase(held_.begin());
+    if (next.last_seq > position_) Advance(next.events, next.last_seq);
+  }
 }
 
 void EventHub::Wake() {
@@ -100,29 +167,44 @@ void EventHub::Run() {
 
 void EventHub::ReadAvailable() {
   for (;;) {
-    EventQuery q;
-    q.after_cursor = position();
-    q.limit = kReadBatch;
-    absl::StatusOr<std::vector<ApprovalEvent>> events = store_.Events(q);
-    if (!events.ok()) {
+    const int64_t from = position();
+    // The cursor first: every seq up to it is committed, so the events read
+    // next cover (from, latest] whole, refusals and reviews included.
+    absl::StatusOr<int64_t> latest = store_.LatestCursor();
+    absl::StatusOr<std::vector<ApprovalEvent>> events;
+    if (latest.ok()) {
+      if (*latest <= from) return;
+      EventQuery q;
+      q.after_cursor = from;
+      q.up_to_cursor = *latest;
+      q.limit = kReadBatch;
+      events = store_.Events(q);
+    }
+    const absl::Status status = latest.ok() ? events.status() : latest.status();
+    if (!status.ok()) {
       // The next wake-up or poll retries; streams keep their position.
       if (metrics_ != nullptr) metrics_->RecordDatabaseError();
-      LogWarning(
-          Event{"event_hub_read_failed"},
-          "event hub: reading events failed: ", events.status().ToString());
+      LogWarning(Event{"event_hub_read_failed"},
+                 "event hub: reading events failed: ", status.ToString());
       return;
     }
-    absl::MutexLock lock(&mu_);
+    const bool full = static_cast<int>(events->size()) == kReadBatch;
+    const int64_t read_to = full ? events->back().cursor : *latest;
+    std::vector<EventPtr> shared;
+    shared.reserve(events->size());
     for (ApprovalEvent& e : *events) {
-      auto shared = std::make_shared<const ApprovalEvent>(std::move(e));
-      Deliver(shared);
-      position_ = shared->cursor;
+      shared.push_back(std::make_shared<const ApprovalEvent>(std::move(e)));
     }
-    if (static_cast<int>(events->size()) < kReadBatch) return;
+    absl::MutexLock lock(&mu_);
+    // Whatever the listener delivered meanwhile is at most position_ and is
+    // skipped; the rest of (from, read_to] is in `shared`.
+    Advance(shared, read_to);
+    ApplyHeld();
+    if (!full) return;
   }
 }
 
-void EventHub::Deliver(const std::shared_ptr<const ApprovalEvent>& e) {
+void EventHub::Deliver(const EventPtr& e) {
   auto matches = [&](EventSink* sink) {
     const EventFilter& f = sinks_.at(sink);
     return !f.requester || *f.requester == e->approval.requester;

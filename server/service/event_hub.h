@@ -1,15 +1,21 @@
-// EventHub: one process-wide reader of committed approval events that fans
-// them out to every open stream, so no stream ever polls the database.
+// EventHub: fans committed approval events out to every open stream, so no
+// stream ever polls the database.
 //
-// The hub reads events in cursor order from the store when woken (Notify(),
-// called after each local commit) and at least every poll interval (which
-// also picks up events committed by other broker processes on the same
-// database). Because cursors are gap-free and commit-ordered (store.h), the
-// hub delivers every event exactly once, in order, to each matching sink.
+// Events this process commits come straight from the store's commit listener
+// (store.h SetCommitListener), without reading them back. The hub's position
+// is an audit seq: a commit that starts right after it is delivered at once
+// and moves it to the commit's last seq. A commit past a gap (events of
+// another broker process on the same database, or a local commit that
+// overtook an earlier one) is held while the reader thread fills the gap
+// from the store by cursor, up to the latest committed seq. The reader also
+// runs when another process signals a commit and at least every poll
+// interval. Because seqs are gap-free and commit-ordered (store.h), every
+// event reaches each matching sink exactly once, in order.
 #ifndef APPROVAL_SERVER_SERVICE_EVENT_HUB_H_
 #define APPROVAL_SERVER_SERVICE_EVENT_HUB_H_
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -29,8 +35,9 @@ namespace approval {
 
 class BrokerMetrics;
 
-// Receives live events. OnEvent runs on the hub's thread while the hub holds
-// its lock: it must not block and must not call back into the hub.
+// Receives live events. OnEvent runs on the hub's reader thread or on a
+// committing thread while the hub holds its lock: it must not block and must
+// not call back into the hub or the store.
 class EventSink {
  public:
   virtual ~EventSink() = default;
@@ -49,13 +56,15 @@ class EventHub final {
            BrokerMetrics* metrics, CrossProcessSignal* signal = nullptr);
   ~EventHub();  // stops the reader thread
 
-  // Reads the current cursor and starts the reader thread. UNAVAILABLE if
-  // the store cannot be read.
+  // Becomes the store's commit listener, reads the current cursor and starts
+  // the reader thread. UNAVAILABLE if the store cannot be read.
   absl::Status Start();
+  // After this returns no sink gets another event.
   void Stop();
 
-  // Wakes the reader and tells other processes: this process committed
-  // something. Cheap; never blocks on I/O.
+  // Wakes the reader and tells other processes that something was committed
+  // outside the commit listener. Commits the listener reports need no
+  // Notify. Cheap; never blocks on I/O.
   void Notify();
 
   // Registers `sink`; returns the cursor H such that the sink will receive
@@ -66,23 +75,49 @@ class EventHub final {
   // After this returns, `sink` receives no more events.
   void Unsubscribe(EventSink* sink);
 
-  // The cursor up to which events have been delivered.
+  // The audit seq up to which events have been delivered.
   int64_t position() const;
 
  private:
+  using EventPtr = std::shared_ptr<const ApprovalEvent>;
+  // A commit that arrived past a gap, held until the gap is filled.
+  struct HeldCommit {
+    int64_t last_seq = 0;
+    std::vector<EventPtr> events;
+  };
+  // Lets the store's listener outlive the hub: Stop clears `hub`.
+  struct ListenerTarget {
+    absl::Mutex mu;
+    EventHub* hub ABSL_GUARDED_BY(mu) = nullptr;
+  };
+
+  void OnCommitted(const CommittedEvents& c);
   void Wake();
   void Run();
   void ReadAvailable();
-  void Deliver(const std::shared_ptr<const ApprovalEvent>& e)
+  // Delivers the events of `events` past position_ and moves position_ to
+  // `last_seq` (every seq up to it is then delivered).
+  void Advance(const std::vector<EventPtr>& events, int64_t last_seq)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Applies the held commits that now follow position_, drops the ones it
+  // passed.
+  void ApplyHeld() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Deliver(const EventPtr& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   ApprovalStore& store_;
   const absl::Duration poll_interval_;
   BrokerMetrics* const metrics_;
   CrossProcessSignal* const signal_;
 
+  const std::shared_ptr<ListenerTarget> listener_target_ =
+      std::make_shared<ListenerTarget>();
+
   mutable absl::Mutex mu_;
   int64_t position_ ABSL_GUARDED_BY(mu_) = 0;
+  bool started_ ABSL_GUARDED_BY(mu_) = false;
+  // By first seq. Only an optimisation: the reader reads whatever is
+  // dropped from here.
+  std::map<int64_t, HeldCommit> held_ ABSL_GUARDED_BY(mu_);
   std::unordered_map<EventSink*, EventFilter> sinks_ ABSL_GUARDED_BY(mu_);
   std::unordered_map<std::string, std::unordered_set<EventSink*>> by_id_
       ABSL_GUARDED_BY(mu_);

@@ -72,16 +72,17 @@ absl::Status MemoryStore::CheckAvailable() const {
   return absl::OkStatus();
 }
 
-ApprovalEvent MemoryStore::Apply(Transition plan, absl::Time now) {
+ApprovalEvent MemoryStore::Apply(Transition plan, absl::Time now,
+                                 CommittedEvents& committed) {
   ApprovalEvent last;
-  for (PlannedEvent& planned : plan.events) {
+  for (const PlannedEvent& planned : plan.events) {
     AuditEvent e;
     e.seq = static_cast<int64_t>(audit_.size()) + 1;
     e.approval_id = plan.after.id;
     e.type = planned.type;
-    e.actor = std::move(planned.actor);
+    e.actor = planned.actor;
     e.occurred_at = now;
-    e.details_json = std::move(planned.details_json);
+    e.details_json = planned.details_json;
     e.prev_hash = audit_.empty() ? GenesisHash() : audit_.back().hash;
     e.hash = ChainHash(e.prev_hash, e);
     SealEvent(*signer_, e);
@@ -91,8 +92,10 @@ ApprovalEvent MemoryStore::Apply(Transition plan, absl::Time now) {
   }
   if (!plan.refused()) {
     approvals_[plan.after.id] = plan.after;
-    last.approval = WithEvidence(std::move(plan.after));
+    plan.after = WithEvidence(std::move(plan.after));
+    last.approval = plan.after;
   }
+  if (last.cursor > 0) AddCommitted(plan, last.cursor, now, committed);
   return last;
 }
 
@@ -112,7 +115,10 @@ absl::StatusOr<CreateResult> MemoryStore::Create(const NewApproval& req) {
   }
   absl::Time now = Micros(clock_());
   Transition plan = PlanCreate(req, NewUuid(), now);
-  return CreateResult{Apply(std::move(plan), now).approval, true};
+  CommittedEvents committed;
+  CreateResult result{Apply(std::move(plan), now, committed).approval, true};
+  NotifyCommitted(committed);
+  return result;
 }
 
 absl::StatusOr<Approval> MemoryStore::Get(const std::string& id) {
@@ -173,7 +179,9 @@ absl::StatusOr<ApprovalEvent> MemoryStore::Decide(const DecideInput& in) {
   absl::Time now = Micros(clock_());
   Transition plan = PlanReview(it->second, in, now);
   absl::Status refusal = plan.refusal;
-  ApprovalEvent last = Apply(std::move(plan), now);
+  CommittedEvents committed;
+  ApprovalEvent last = Apply(std::move(plan), now, committed);
+  NotifyCommitted(committed);
   if (!refusal.ok()) return refusal;
   return last;
 }
@@ -190,7 +198,10 @@ absl::StatusOr<ApprovalEvent> MemoryStore::Cancel(const std::string& id,
   absl::Time now = Micros(clock_());
   Transition plan = PlanCancel(it->second, actor, reason, now);
   if (plan.refused()) return plan.refusal;
-  return Apply(std::move(plan), now);
+  CommittedEvents committed;
+  ApprovalEvent last = Apply(std::move(plan), now, committed);
+  NotifyCommitted(committed);
+  return last;
 }
 
 absl::StatusOr<std::vector<ApprovalEvent>> MemoryStore::ExpireDue(int limit) {
@@ -206,11 +217,16 @@ absl::StatusOr<std::vector<ApprovalEvent>> MemoryStore::ExpireDue(int limit) {
   });
   if (static_cast<int>(due.size()) > limit) due.resize(limit);
   std::vector<ApprovalEvent> out;
+  CommittedEvents committed;
   for (const Approval* a : due) {
     Transition plan = PlanExpire(*a, now);
-    if (plan.refused()) return plan.refusal;  // due was selected above
-    out.push_back(Apply(std::move(plan), now));
+    if (plan.refused()) {  // due was selected above
+      NotifyCommitted(committed);
+      return plan.refusal;
+    }
+    out.push_back(Apply(std::move(plan), now, committed));
   }
+  NotifyCommitted(committed);
   return out;
 }
 

@@ -1,7 +1,8 @@
 // MemoryStore: an in-process ApprovalStore for fast unit tests of the logic
 // above the store. It keeps the full contract of store.h (atomic changes,
 // gap-free hash-chained events, domain rules under one lock) but nothing is
-// durable. Never used by `approval-broker serve`.
+// durable. The commit listener is called under the store's lock, so its
+// calls arrive in seq order. Never used by `approval-broker serve`.
 #ifndef APPROVAL_SERVER_STORE_MEMORY_STORE_H_
 #define APPROVAL_SERVER_STORE_MEMORY_STORE_H_
 
@@ -52,8 +53,10 @@ class MemoryStore final : public ApprovalStore {
 
  private:
   // Applies `plan` (transition.h) at `now`: stores plan.after and appends
-  // its events. Returns the last event (cursor 0 when there is none).
-  ApprovalEvent Apply(Transition plan, absl::Time now)
+  // its events, adding them to `committed`. Returns the last event (cursor 0
+  // when there is none).
+  ApprovalEvent Apply(Transition plan, absl::Time now,
+                      CommittedEvents& committed)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status CheckAvailable() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // `a` with its evidence (store.h) when it is approved.

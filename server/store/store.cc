@@ -157,4 +157,34 @@ absl::StatusOr<int64_t> VerifyAuditChain(ApprovalStore& store,
   return report->events_verified;
 }
 
+void AddCommitted(const Transition& plan, int64_t last_seq, absl::Time at,
+                  CommittedEvents& c) {
+  const int64_t first_seq =
+      last_seq - static_cast<int64_t>(plan.events.size()) + 1;
+  if (plan.events.empty()) return;
+  if (c.first_seq == 0) c.first_seq = first_seq;
+  c.last_seq = last_seq;
+  int64_t seq = first_seq;
+  for (const PlannedEvent& planned : plan.events) {
+    const int64_t event_seq = seq++;
+    if (!StateAfter(planned.type).has_value()) continue;  // audit-only
+    ApprovalEvent e;
+    e.cursor = event_seq;
+    e.type = planned.type;
+    e.actor = planned.actor;
+    e.occurred_at = at;
+    e.approval = plan.after;
+    if (planned.type == EventType::kCreated) {
+      // As Events() returns it: the approval as it was created.
+      e.approval.state = State::kPending;
+      e.approval.decided_at.reset();
+      e.approval.decided_by.clear();
+      e.approval.decision_comment.clear();
+      e.approval.reviews.clear();
+      e.approval.evidence.clear();
+    }
+    c.events.push_back(std::move(e));
+  }
+}
+
 }  // namespace approval

@@ -35,14 +35,16 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <string>
-#include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "server/domain/approval.h"
 #include "server/domain/audit_chain.h"
 #include "server/domain/transition.h"
@@ -94,9 +96,19 @@ struct AuditQuery {
 struct CommittedEvents {
   int64_t first_seq = 0;  // every audit seq in [first_seq, last_seq] was
   int64_t last_seq = 0;   // written by this commit (refusals/reviews included)
-  std::vector<ApprovalEvent> events;  // the state-changing ones, ascending
+  // The stream events among them (those Events() returns, as it would
+  // return them), ascending.
+  std::vector<ApprovalEvent> events;
 };
 using CommitListener = std::function<void(const CommittedEvents&)>;
+
+// Adds `plan` (transition.h), committed as the audit events ending at
+// `last_seq` at store time `at`, to `c`: widens its seq range and appends its
+// stream events, each with the approval as Events() returns it (kCreated: the
+// pending snapshot; later events: plan.after, which must carry its evidence
+// when approved). Plans must be added in seq order.
+void AddCommitted(const Transition& plan, int64_t last_seq, absl::Time at,
+                  CommittedEvents& c);
 
 class ApprovalStore {
  public:
@@ -104,9 +116,18 @@ class ApprovalStore {
 
   // Sets the function called after each commit that wrote audit events, on
   // the committing thread, after the commit is durable and before the
-  // writer is answered. Set once before the first write.
-  void SetCommitListener(CommitListener listener) {
-    listener_ = std::move(listener);
+  // writer is answered; it replaces any earlier one (null: none). Calls from
+  // different threads may arrive out of seq order. The listener must not
+  // block or call back into the store. Thread-safe, but a commit racing with
+  // the change may still reach the old listener: set it before the first
+  // write. A store that wraps another (a decorator) overrides this to hand
+  // the listener to the store that commits.
+  virtual void SetCommitListener(CommitListener listener) {
+    auto shared =
+        listener ? std::make_shared<const CommitListener>(std::move(listener))
+                 : nullptr;
+    absl::MutexLock lock(&listener_mu_);
+    listener_ = std::move(shared);
   }
 
   // Stores a new pending approval (expires_at = store now + ttl) and its
@@ -163,12 +184,21 @@ class ApprovalStore {
   virtual absl::Status Ping() = 0;
 
  protected:
+  // Implementations call this after each durable commit that wrote audit
+  // events (c.last_seq > 0; does nothing for c.last_seq == 0).
   void NotifyCommitted(const CommittedEvents& c) {
-    if (listener_) listener_(c);
+    if (c.last_seq <= 0) return;
+    std::shared_ptr<const CommitListener> listener;
+    {
+      absl::MutexLock lock(&listener_mu_);
+      listener = listener_;
+    }
+    if (listener != nullptr) (*listener)(c);
   }
 
  private:
-  CommitListener listener_;
+  absl::Mutex listener_mu_;
+  std::shared_ptr<const CommitListener> listener_ ABSL_GUARDED_BY(listener_mu_);
 };
 
 // The end of the audit chain as one broker saw it: publish it somewhere

@@ -478,8 +478,8 @@ class BatchTx {
   int64_t head_seq = 0;   // the chain head as this batch has advanced it
   std::string head_hash;  // 32 raw bytes
   bool wrote = false;     // the member being applied changed something
-  std::vector<AuditEvent> unwritten;    // appended, not yet INSERTed
-  std::vector<ApprovalEvent> streamed;  // state-changing events, ascending
+  std::vector<AuditEvent> unwritten;  // appended, not yet INSERTed
+  CommittedEvents committed;          // for the commit listener
 };
 
 pqxx::work& BatchTx::WithEvents() {
@@ -650,27 +650,6 @@ std::vector<AuditEvent> WriteEvents(BatchTx& b, const Transition& plan) {
   return written;
 }
 
-// Records the state-changing ones among `written` for the commit listener,
-// each with the approval as Events() shows it: as created for kCreated,
-// else `after` (with its reviews and evidence).
-void StreamEvents(BatchTx& b, const std::vector<AuditEvent>& written,
-                  const Approval& after) {
-  for (const AuditEvent& e : written) {
-    if (!StateAfter(e.type).has_value()) continue;
-    ApprovalEvent out = ToApprovalEvent(e, after);
-    if (e.type == EventType::kCreated) {
-      Approval& created = out.approval;
-      created.state = State::kPending;
-      created.decided_at.reset();
-      created.decided_by.clear();
-      created.decision_comment.clear();
-      created.reviews.clear();
-      created.evidence.clear();
-    }
-    b.streamed.push_back(std::move(out));
-  }
-}
-
 // The approval (with its reviews) that holds the idempotency key of `req`.
 absl::StatusOr<Approval> ReadByIdempotencyKey(pqxx::transaction_base& tx,
                                               const NewApproval& req) {
@@ -758,7 +737,8 @@ class CreateWrite final : public PgWrite {
     Approval& a = plan.after;
     if (absl::Status s = LoadEvidence(b.WithEvents(), {&a}); !s.ok())
       return {s};
-    StreamEvents(b, written, a);
+    AddCommitted(plan, written.back().seq, absl::FromUnixMicros(b.now_us),
+                 b.committed);
     result = CreateResult{std::move(a), true};
     return {};
   }
@@ -790,7 +770,8 @@ class DecideWrite final : public PgWrite {
     if (absl::Status s = LoadEvidence(b.WithEvents(), {&plan.after}); !s.ok()) {
       return {s};
     }
-    StreamEvents(b, written, plan.after);
+    AddCommitted(plan, written.back().seq, absl::FromUnixMicros(b.now_us),
+                 b.committed);
     result = ToApprovalEvent(written.back(), std::move(plan.after));
     return {};
   }
@@ -818,7 +799,8 @@ class CancelWrite final : public PgWrite {
     if (plan.refused()) return {plan.refusal};
     UpdateFinished(b, plan.after);
     const std::vector<AuditEvent> written = WriteEvents(b, plan);
-    StreamEvents(b, written, plan.after);
+    AddCommitted(plan, written.back().seq, absl::FromUnixMicros(b.now_us),
+                 b.committed);
     result = ToApprovalEvent(written.back(), std::move(plan.after));
     return {};
   }
@@ -876,7 +858,8 @@ class ExpireWrite final : public PgWrite {
         std::string(StateName(State::kExpired)));
     for (Transition& plan : plans) {
       const std::vector<AuditEvent> written = WriteEvents(b, plan);
-      StreamEvents(b, written, plan.after);
+      AddCommitted(plan, written.back().seq, absl::FromUnixMicros(b.now_us),
+                   b.committed);
       result.push_back(ToApprovalEvent(written.back(), std::move(plan.after)));
     }
     return {};
@@ -955,9 +938,9 @@ BatchOutcome TryBatch(ConnectionPool& pool, const TokenSigner& signer,
     for (size_t i = 0; i < todo.size(); ++i) {
       todo[i]->status = std::move(answers[i]);
     }
-    committed.first_seq = first_seq;
+    committed = std::move(b.committed);
+    committed.first_seq = first_seq;  // refusals included
     committed.last_seq = b.head_seq;
-    committed.events = std::move(b.streamed);
     return BatchOutcome{true, -1, false};
   } catch (...) {
     const pg_internal::PgFailure failure =
