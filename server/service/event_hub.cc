@@ -102,6 +102,7 @@ void EventHub::ReadAvailable() {
   for (;;) {
     EventQuery q;
     q.after_cursor = position();
+    q.include_reviewed = true;  // streams choose (DecisionStream::Wants)
     q.limit = kReadBatch;
     absl::StatusOr<std::vector<ApprovalEvent>> events = store_.Events(q);
     if (!events.ok()) {
