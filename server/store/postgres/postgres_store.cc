@@ -828,13 +828,27 @@ absl::StatusOr<std::vector<ApprovalEvent>> PostgresStore::Events(
                  }
                  // Reviews end with the terminal event: those of a created
                  // event's snapshot came later.
+                 // One load per approval: a page may hold its kReviewed
+                 // events and its terminal event, which share the rest.
+                 std::map<std::string, const Approval*> loaded;
                  std::vector<Approval*> terminal;
                  for (ApprovalEvent& e : result) {
-                   if (e.type != EventType::kCreated) {
+                   if (e.type != EventType::kCreated &&
+                       loaded.emplace(e.approval.id, &e.approval).second) {
                      terminal.push_back(&e.approval);
                    }
                  }
-                 return LoadReviews(tx, terminal);
+                 if (absl::Status s = LoadReviews(tx, terminal); !s.ok()) {
+                   return s;
+                 }
+                 for (ApprovalEvent& e : result) {
+                   if (e.type == EventType::kCreated) continue;
+                   const Approval* first = loaded.at(e.approval.id);
+                   if (first == &e.approval) continue;
+                   e.approval.reviews = first->reviews;
+                   e.approval.evidence = first->evidence;
+                 }
+                 return absl::OkStatus();
                });
   if (!s.ok()) return s;
   return result;
