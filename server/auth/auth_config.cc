@@ -248,7 +248,10 @@ absl::Status ValidatePrincipals(
     for (size_t j = 0; j < m.identities.size(); ++j) {
       const std::string& identity = m.identities[j];
       const std::string id_key = absl::StrCat(key, ".identities[", j, "]");
-      if (absl::Status s = CheckQualifiedIdentity(id_key, identity); !s.ok()) {
+      if (absl::Status s = IsPlatformIdentity(identity)
+                               ? absl::OkStatus()
+                               : CheckQualifiedIdentity(id_key, identity);
+          !s.ok()) {
         return s;
       }
       if (auto [it, inserted] = principal_of.emplace(identity, m.principal);
@@ -295,14 +298,55 @@ absl::Status ValidateOnBehalfOf(
   return absl::OkStatus();
 }
 
-// principals and on_behalf_of: well-formed, each identity at most once.
+// auth.relays: qualified identities, each once, acting for nobody, each
+// speaking for a platform namespace.
+absl::Status ValidateRelays(const AuthConfig& a) {
+  std::set<std::string> relays;
+  for (size_t i = 0; i < a.relays.size(); ++i) {
+    const Relay& r = a.relays[i];
+    const std::string key = absl::StrCat("auth.relays[", i, "]");
+    if (absl::Status s =
+            CheckQualifiedIdentity(absl::StrCat(key, ".identity"), r.identity);
+        !s.ok()) {
+      return s;
+    }
+    if (!relays.insert(r.identity).second) {
+      return Invalid(absl::StrCat(key, ".identity"),
+                     absl::StrCat(Quote(r.identity),
+                                  " is listed twice; a relay speaks for one "
+                                  "namespace"));
+    }
+    for (const OnBehalfOf& o : a.on_behalf_of) {
+      if (o.agent == r.identity) {
+        return Invalid(absl::StrCat(key, ".identity"),
+                       absl::StrCat(Quote(r.identity),
+                                    " is also in auth.on_behalf_of; a relay "
+                                    "acts for the humans of its namespace"));
+      }
+    }
+    if (!IsPlatformNamespace(r.platform_namespace)) {
+      return Invalid(absl::StrCat(key, ".namespace"),
+                     absl::StrCat(Quote(r.platform_namespace),
+                                  " is not a platform namespace "
+                                  "(<platform>:<space>, e.g. slack:T0123)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// principals, on_behalf_of and relays: well-formed, each identity at most
+// once.
 absl::Status ValidateIdentityLinks(const AuthConfig& a) {
   std::map<std::string, std::string> principal_of;  // identity -> principal
   if (absl::Status s = ValidatePrincipals(a.principals, principal_of);
       !s.ok()) {
     return s;
   }
-  return ValidateOnBehalfOf(a.on_behalf_of, principal_of);
+  if (absl::Status s = ValidateOnBehalfOf(a.on_behalf_of, principal_of);
+      !s.ok()) {
+    return s;
+  }
+  return ValidateRelays(a);
 }
 
 // At least one way to authenticate, and what it needs.
@@ -422,6 +466,13 @@ JsonReader::Read ReadAuthConfig(const JsonReader& r, AuthConfig* a) {
                                    return {{"agent", r.String(&o.agent)},
                                            {"human", r.String(&o.human)}};
                                  })},
+      {"relays",
+       r.ObjectArray<Relay>(&a->relays,
+                            [&r](Relay& relay) -> std::vector<Field> {
+                              return {{"identity", r.String(&relay.identity)},
+                                      {"namespace",
+                                       r.String(&relay.platform_namespace)}};
+                            })},
   });
 }
 

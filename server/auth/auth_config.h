@@ -98,6 +98,15 @@ struct OnBehalfOf {
   std::string human;
 };
 
+// A relay: a bot (any authenticated identity, qualified) that decides as the
+// humans of one platform namespace, e.g. {"identity": "token:slack-bot",
+// "namespace": "slack:T0123"}. It names the human by a platform identity
+// that auth.principals links to the human's principal.
+struct Relay {
+  std::string identity;
+  std::string platform_namespace;  // key "namespace"
+};
+
 // Who may call. At least one of tokens_file, mtls_identities and oidc must
 // be configured.
 struct AuthConfig {
@@ -110,14 +119,19 @@ struct AuthConfig {
   OidcConfig oidc;
   // Default: off.
   SpiffeConfig spiffe;
-  // Identities linked to one canonical principal. An identity listed nowhere
-  // is its own principal (token and certificate identities as written, OIDC
-  // identities as "oidc:<value>"). Default: none.
+  // Identities linked to one canonical principal: qualified identities, and
+  // platform identities (principal.h, e.g. "slack:T0123/U0456") by which
+  // relays name the human. An identity listed nowhere is its own principal
+  // (token and certificate identities as written, OIDC identities as
+  // "oidc:<value>"). Default: none.
   std::vector<PrincipalMapping> principals;
   // Agents that act for a human. An OIDC token may also say so itself with
   // an RFC 8693 "act" claim. A caller acting for a human has at most the
   // agent role, and that human may not decide its requests. Default: none.
   std::vector<OnBehalfOf> on_behalf_of;
+  // Bots that decide for linked humans of a platform namespace. Default:
+  // none.
+  std::vector<Relay> relays;
 };
 
 // Reads the "auth" object (layout in server/config/config.h) into `out`
@@ -136,8 +150,10 @@ JsonReader::Read ReadRoles(const JsonReader& reader, std::set<Role>* out);
 // with roles; mTLS identities and spiffe need `tls_enabled`), a complete
 // oidc (audience, exactly one JWKS source, https jwks_url, known algorithms
 // only, bounded durations), a well-formed spiffe trust domain, and
-// principals / on_behalf_of entries that name qualified identities, each at
-// most once. INVALID_ARGUMENT naming the dotted key and value of the first
+// principals / on_behalf_of entries that name qualified (principals: or
+// platform) identities, each at most once, and relays naming a qualified
+// identity (at most once, not in on_behalf_of) and a platform namespace.
+// INVALID_ARGUMENT naming the dotted key and value of the first
 // violation.
 absl::Status ValidateAuthConfig(const AuthConfig& a, bool tls_enabled);
 

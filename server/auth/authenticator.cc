@@ -166,8 +166,8 @@ absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::Create(
     tokens = *std::move(loaded);
   }
   auto mtls = MtlsRoles(config.mtls_identities);
-  absl::StatusOr<IdentityMap> identities =
-      IdentityMap::Create(config.principals, config.on_behalf_of);
+  absl::StatusOr<IdentityMap> identities = IdentityMap::Create(
+      config.principals, config.on_behalf_of, config.relays);
   if (!identities.ok()) return identities.status();
   if (absl::Status s = CheckAllUnlinked(*identities, tokens, mtls); !s.ok()) {
     return s;
@@ -398,6 +398,7 @@ absl::StatusOr<Principal> Authenticator::Finish(
   p.method = std::string(method);
   p.identity = QualifiedIdentity(method, identity);
   p.id = identities_.PrincipalOf(method, identity);
+  p.relay_namespace = identities_.RelayNamespace(p.identity);
   const std::optional<std::string> configured_human =
       identities_.HumanFor(p.identity);
   if (token_human && configured_human && *token_human != *configured_human) {
@@ -435,6 +436,50 @@ absl::StatusOr<Principal> Authenticator::Finish(
                                      : ""));
   }
   p.roles = std::move(roles);
+  return p;
+}
+
+absl::StatusOr<Principal> Authenticator::RelayedHuman(
+    const Principal& relay, absl::string_view platform_user) const {
+  const std::string space = PlatformNamespaceOf(platform_user);
+  std::string platform = space.substr(0, space.find(':'));
+  if (!platform.empty()) platform[0] = absl::ascii_toupper(platform[0]);
+  if (space.empty() || space != relay.relay_namespace) {
+    return PermissionDenied(
+        "relay_foreign_namespace",
+        absl::StrCat("this account is outside the workspace this bot serves (",
+                     relay.relay_namespace, "); it cannot decide here"),
+        absl::StrCat("relay ", relay.identity, " named ",
+                     ForLog(platform_user)));
+  }
+  const std::optional<std::string> human =
+      identities_.PrincipalOfPlatformUser(platform_user);
+  if (!human) {
+    return PermissionDenied(
+        "relay_unlinked_user",
+        absl::StrCat("this ", platform, " account is not linked to a reviewer"),
+        absl::StrCat("relay ", relay.identity, " named ",
+                     ForLog(platform_user)));
+  }
+  Principal p;
+  p.id = *human;
+  p.method = relay.method;
+  p.identity = std::string(platform_user);
+  for (const auto& [hash, entry] : tokens_by_sha256_) {
+    const std::string qualified =
+        QualifiedIdentity(kMethodToken, entry.identity);
+    if (identities_.PrincipalOf(kMethodToken, entry.identity) == p.id &&
+        !identities_.HumanFor(qualified)) {
+      p.roles.insert(entry.roles.begin(), entry.roles.end());
+    }
+  }
+  for (const auto& [identity, roles] : mtls_roles_) {
+    const std::string qualified = QualifiedIdentity(kMethodMtls, identity);
+    if (identities_.PrincipalOf(kMethodMtls, identity) == p.id &&
+        !identities_.HumanFor(qualified)) {
+      p.roles.insert(roles.begin(), roles.end());
+    }
+  }
   return p;
 }
 

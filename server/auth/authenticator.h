@@ -134,6 +134,19 @@ class Authenticator final {
   absl::StatusOr<Principal> AuthenticateCertificate(
       absl::string_view peer_cert_pem) const;
 
+  // The human a relay decides for: `relay` (an authenticated relay,
+  // Principal::IsRelay) names `platform_user`. The human's principal is the
+  // one auth.principals links `platform_user` to; its roles are those of the
+  // token and certificate identities linked to the same principal (an OIDC
+  // identity's roles depend on a token, so they do not count here); its
+  // identity is `platform_user`. PERMISSION_DENIED, with a message a bot can
+  // show the person, when `platform_user` is outside the relay's namespace
+  // (reason relay_foreign_namespace) or linked to no principal
+  // (relay_unlinked_user). Roles are returned as they are: the caller
+  // checks the ones it needs.
+  absl::StatusOr<Principal> RelayedHuman(const Principal& relay,
+                                         absl::string_view platform_user) const;
+
   const IdentityMap& identities() const { return identities_; }
 
  private:

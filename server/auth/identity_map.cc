@@ -7,14 +7,15 @@ namespace approval {
 
 absl::StatusOr<IdentityMap> IdentityMap::Create(
     const std::vector<PrincipalMapping>& principals,
-    const std::vector<OnBehalfOf>& on_behalf_of) {
+    const std::vector<OnBehalfOf>& on_behalf_of,
+    const std::vector<Relay>& relays) {
   IdentityMap map;
   for (const PrincipalMapping& m : principals) {
     if (m.principal.empty()) {
       return absl::InvalidArgumentError("principals: an empty principal");
     }
     for (const std::string& identity : m.identities) {
-      if (!IsQualifiedIdentity(identity)) {
+      if (!IsQualifiedIdentity(identity) && !IsPlatformIdentity(identity)) {
         return absl::InvalidArgumentError(absl::StrCat(
             "principals: ", identity, " is not a qualified identity"));
       }
@@ -34,7 +35,32 @@ absl::StatusOr<IdentityMap> IdentityMap::Create(
           absl::StrCat("on_behalf_of: agent ", o.agent, " is listed twice"));
     }
   }
+  for (const Relay& r : relays) {
+    if (!IsQualifiedIdentity(r.identity) ||
+        !IsPlatformNamespace(r.platform_namespace)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "relays: relay ", r.identity, " or its namespace is malformed"));
+    }
+    if (!map.relay_namespace_.emplace(r.identity, r.platform_namespace)
+             .second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("relays: ", r.identity, " is listed twice"));
+    }
+  }
   return map;
+}
+
+std::string IdentityMap::RelayNamespace(absl::string_view qualified) const {
+  const auto it = relay_namespace_.find(qualified);
+  return it == relay_namespace_.end() ? std::string() : it->second;
+}
+
+std::optional<std::string> IdentityMap::PrincipalOfPlatformUser(
+    absl::string_view platform_user) const {
+  if (!IsPlatformIdentity(platform_user)) return std::nullopt;
+  const auto it = principal_of_.find(platform_user);
+  if (it == principal_of_.end()) return std::nullopt;
+  return it->second;
 }
 
 std::string IdentityMap::PrincipalOf(absl::string_view method,

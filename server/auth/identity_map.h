@@ -21,9 +21,12 @@ class IdentityMap final {
   // INVALID_ARGUMENT when an identity is not qualified or is linked to two
   // principals, or an agent is listed twice (ValidateConfig reports the same
   // with config keys).
+  // Platform identities (principal.h) are accepted in `principals`; a relay
+  // identity must be qualified and listed once.
   static absl::StatusOr<IdentityMap> Create(
       const std::vector<PrincipalMapping>& principals,
-      const std::vector<OnBehalfOf>& on_behalf_of);
+      const std::vector<OnBehalfOf>& on_behalf_of,
+      const std::vector<Relay>& relays = {});
 
   IdentityMap() = default;
 
@@ -39,6 +42,14 @@ class IdentityMap final {
   // `qualified` acts for; nullopt when none.
   std::optional<std::string> HumanFor(absl::string_view qualified) const;
 
+  // The platform namespace the qualified identity `qualified` relays for
+  // (auth.relays); "" when it is no relay.
+  std::string RelayNamespace(absl::string_view qualified) const;
+
+  // The principal a platform identity is linked to; nullopt when none.
+  std::optional<std::string> PrincipalOfPlatformUser(
+      absl::string_view platform_user) const;
+
   // True when some identity is linked to the principal `name`.
   bool IsConfiguredPrincipal(absl::string_view name) const;
 
@@ -48,6 +59,7 @@ class IdentityMap final {
  private:
   std::map<std::string, std::string, std::less<>> principal_of_;
   std::map<std::string, std::string, std::less<>> human_of_;
+  std::map<std::string, std::string, std::less<>> relay_namespace_;
 };
 
 }  // namespace approval

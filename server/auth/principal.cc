@@ -18,7 +18,41 @@ bool HasControlChars(absl::string_view s) {
   return false;
 }
 
+bool IsPlatformName(absl::string_view s) {
+  if (s.empty() || s[0] < 'a' || s[0] > 'z') return false;
+  for (char c : s) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) {
+      return false;
+    }
+  }
+  return s != kMethodToken && s != kMethodOidc && s != kMethodMtls &&
+         s != "spiffe";
+}
+
 }  // namespace
+
+bool IsPlatformNamespace(absl::string_view s) {
+  if (s.size() > kMaxPlatformIdentityBytes || HasControlChars(s)) return false;
+  const size_t colon = s.find(':');
+  if (colon == absl::string_view::npos) return false;
+  const absl::string_view space = s.substr(colon + 1);
+  return IsPlatformName(s.substr(0, colon)) && !space.empty() &&
+         space.find('/') == absl::string_view::npos;
+}
+
+bool IsPlatformIdentity(absl::string_view s) {
+  if (s.size() > kMaxPlatformIdentityBytes) return false;
+  const size_t colon = s.find(':');
+  if (colon == absl::string_view::npos) return false;
+  const size_t slash = s.find('/', colon);
+  if (slash == absl::string_view::npos || slash + 1 >= s.size()) return false;
+  return IsPlatformNamespace(s.substr(0, slash)) && !HasControlChars(s);
+}
+
+std::string PlatformNamespaceOf(absl::string_view s) {
+  if (!IsPlatformIdentity(s)) return "";
+  return std::string(s.substr(0, s.find('/', s.find(':'))));
+}
 
 absl::string_view RoleName(Role r) {
   switch (r) {

@@ -43,6 +43,21 @@ std::string QualifiedIdentity(absl::string_view method,
 // non-empty identity part and no control characters.
 bool IsQualifiedIdentity(absl::string_view s);
 
+// Platform identities: who a person is on a chat platform, as a relay (a
+// bot, auth.relays) reports it. Never an authenticated identity of the
+// broker: only a relay speaking for the namespace may name one.
+//   namespace:  "<platform>:<space>"          e.g. "slack:T0123"
+//   identity:   "<platform>:<space>/<user>"   e.g. "slack:T0123/U0456"
+// <platform> is [a-z][a-z0-9-]* and not token, oidc, mtls or spiffe;
+// <space> has no '/'; neither part is empty; no control characters; at most
+// kMaxPlatformIdentityBytes bytes.
+inline constexpr size_t kMaxPlatformIdentityBytes = 256;
+bool IsPlatformNamespace(absl::string_view s);
+bool IsPlatformIdentity(absl::string_view s);
+// The namespace of a platform identity ("slack:T0123" for
+// "slack:T0123/U0456"); "" when `s` is not one.
+std::string PlatformNamespaceOf(absl::string_view s);
+
 struct Principal {
   // The canonical principal: what self-approval, quorum distinctness and
   // "agents see only their own approvals" compare. The name from
@@ -58,8 +73,13 @@ struct Principal {
   // The caller's IdP groups (auth.oidc.groups_claim) when it authenticated
   // with an OIDC token for itself; empty otherwise.
   std::set<std::string> groups;
+  // The platform namespace this caller relays for (auth.relays), e.g.
+  // "slack:T0123"; "" when it is no relay. A relay decides only as a linked
+  // human of its namespace and never counts as a reviewer itself.
+  std::string relay_namespace;
 
   bool Has(Role r) const { return roles.count(r) > 0; }
+  bool IsRelay() const { return !relay_namespace.empty(); }
 };
 
 }  // namespace approval

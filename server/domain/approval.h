@@ -71,6 +71,10 @@ struct Review {
   Verdict verdict = Verdict::kApprove;
   std::string comment;
   absl::Time reviewed_at;
+  // Set when a relay decided for the reviewer: the relay's qualified
+  // identity and the reviewer's platform identity. Empty for a direct call.
+  std::string relay;
+  std::string platform_user;
 };
 
 // One row of the append-only audit log.
@@ -150,6 +154,10 @@ struct ApprovalEvent {
   std::string actor;
   absl::Time occurred_at;
   Approval approval;
+  // kReviewed events only (EventQuery::include_reviewed): the review and the
+  // approvals still missing right after it.
+  std::optional<Review> review;
+  int approvals_missing = 0;
 };
 
 }  // namespace approval

@@ -1,5 +1,8 @@
 #include "server/domain/audit_details.h"
 
+#include <algorithm>
+#include <cstdint>
+
 #include "absl/time/time.h"
 #include "nlohmann/json.hpp"
 #include "server/domain/review_rules.h"
@@ -17,6 +20,13 @@ Json RequirementJson(const Requirement& r) {
       {"approvals_required", r.approvals_required},
       {"deny_ends", r.deny_ends},
       {"execution_window_us", absl::ToInt64Microseconds(r.execution_window)}};
+}
+
+// Only when set: events of direct reviews keep their bytes.
+void AddRelay(Json& d, absl::string_view relay,
+              absl::string_view platform_user) {
+  if (!relay.empty()) d["relay"] = std::string(relay);
+  if (!platform_user.empty()) d["platform_user"] = std::string(platform_user);
 }
 
 }  // namespace
@@ -47,7 +57,43 @@ std::string ReviewDetails(const Approval& a_after, const Review& r) {
             {"rule", a_after.requirement.rule},
             {"approvals", ApproveCount(a_after)},
             {"approvals_required", a_after.requirement.approvals_required}};
+  AddRelay(d, r.relay, r.platform_user);
   return d.dump();
+}
+
+std::optional<ReviewedDetails> ParseReviewDetails(
+    absl::string_view actor, absl::Time occurred_at,
+    absl::string_view details_json) {
+  const Json d = Json::parse(details_json, nullptr, /*allow_exceptions=*/false);
+  if (!d.is_object()) return std::nullopt;
+  auto text = [&d](const char* key) -> std::optional<std::string> {
+    auto it = d.find(key);
+    if (it == d.end()) return std::string();
+    if (!it->is_string()) return std::nullopt;
+    return it->get<std::string>();
+  };
+  auto number = [&d](const char* key) -> std::optional<int64_t> {
+    auto it = d.find(key);
+    if (it == d.end() || !it->is_number_integer()) return std::nullopt;
+    return it->get<int64_t>();
+  };
+  const std::optional<std::string> verdict = text("verdict");
+  const std::optional<Verdict> v =
+      verdict ? ParseVerdict(*verdict) : std::nullopt;
+  const std::optional<std::string> comment = text("comment");
+  const std::optional<std::string> relay = text("relay");
+  const std::optional<std::string> platform_user = text("platform_user");
+  const std::optional<int64_t> approvals = number("approvals");
+  const std::optional<int64_t> required = number("approvals_required");
+  if (!v || !comment || !relay || !platform_user || !approvals || !required) {
+    return std::nullopt;
+  }
+  ReviewedDetails out;
+  out.review = Review{std::string(actor), *v,     *comment,
+                      occurred_at,        *relay, *platform_user};
+  out.approvals_missing =
+      static_cast<int>(std::max<int64_t>(0, *required - *approvals));
+  return out;
 }
 
 std::string QuorumDetails(const Approval& a_after) {
@@ -67,9 +113,12 @@ std::string AutoOutcomeDetails(const Requirement& r) {
   return d.dump();
 }
 
-std::string RefusalDetails(absl::string_view reason, Verdict v) {
+std::string RefusalDetails(absl::string_view reason, Verdict v,
+                           absl::string_view relay,
+                           absl::string_view platform_user) {
   Json d = {{"reason", std::string(reason)},
             {"verdict", std::string(VerdictName(v))}};
+  AddRelay(d, relay, platform_user);
   return d.dump();
 }
 

@@ -232,7 +232,9 @@ void AuditReplay::Apply(const AuditEvent& e) {
   if (e.type == EventType::kReviewed) {
     std::optional<Verdict> v = ParseVerdict(StringField(d, "verdict"));
     r.reviews.push_back(Review{e.actor, v.value_or(Verdict::kDeny),
-                               StringField(d, "comment"), e.occurred_at});
+                               StringField(d, "comment"), e.occurred_at,
+                               StringField(d, "relay"),
+                               StringField(d, "platform_user")});
     return;
   }
   std::optional<State> after = StateAfter(e.type);
@@ -297,6 +299,9 @@ void AuditReplay::Check(const Approval& row) {
       absl::StrAppend(out, v.reviewer, " ", VerdictName(v.verdict), " \"",
                       v.comment.substr(0, 40), "\" at ",
                       FormatTimestamp(v.reviewed_at));
+      if (!v.relay.empty()) {
+        absl::StrAppend(out, " via ", v.relay, " as ", v.platform_user);
+      }
     });
   };
   differs("reviews", review_text(row.reviews), review_text(r.reviews));

@@ -83,6 +83,21 @@ absl::Status CheckReview(const Approval& a, absl::string_view actor,
   return absl::OkStatus();
 }
 
+absl::Status CheckRelay(const Approval& a, absl::string_view relay,
+                        const std::vector<std::string>& rules_refusing_relays) {
+  if (relay.empty()) return absl::OkStatus();
+  if (std::find(rules_refusing_relays.begin(), rules_refusing_relays.end(),
+                a.requirement.rule) == rules_refusing_relays.end()) {
+    return absl::OkStatus();
+  }
+  return WithRefusalReason(
+      absl::PermissionDeniedError(absl::StrCat(
+          "approval ", a.id, " (rule \"", a.requirement.rule,
+          "\") cannot be reviewed through a chat bot; decide it with your own "
+          "credentials")),
+      "relay_not_allowed");
+}
+
 bool IsAuditedRefusal(const absl::Status& s) {
   return s.code() == absl::StatusCode::kPermissionDenied ||
          s.code() == absl::StatusCode::kAlreadyExists;

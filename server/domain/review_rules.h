@@ -37,6 +37,12 @@ absl::Status CheckReview(const Approval& a, absl::string_view actor,
                          const std::vector<std::string>& actor_groups,
                          absl::Time now);
 
+// May a relay (`relay`, empty for a direct call) review `a` when the rules
+// named in `rules_refusing_relays` refuse relays? PERMISSION_DENIED (reason
+// "relay_not_allowed") when `relay` is set and `a`'s rule is one of them.
+absl::Status CheckRelay(const Approval& a, absl::string_view relay,
+                        const std::vector<std::string>& rules_refusing_relays);
+
 // True for the CheckReview refusals a store records as kDecisionRefused
 // audit events: PERMISSION_DENIED and ALREADY_EXISTS.
 bool IsAuditedRefusal(const absl::Status& s);

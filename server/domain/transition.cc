@@ -90,18 +90,22 @@ Transition PlanReview(const Approval& current, const DecideInput& in,
                       absl::Time now) {
   now = Micros(now);
   absl::Status check = CheckReview(current, in.actor, in.actor_groups, now);
+  if (check.ok())
+    check = CheckRelay(current, in.relay, in.rules_refusing_relays);
   if (!check.ok()) {
     Transition t = Refused(current, check);
     if (IsAuditedRefusal(check)) {
       t.events.push_back({EventType::kDecisionRefused, in.actor,
-                          RefusalDetails(check.message(), in.verdict)});
+                          RefusalDetails(check.message(), in.verdict, in.relay,
+                                         in.platform_user)});
     }
     return t;
   }
   Transition t;
   Approval& a = t.after;
   a = current;
-  t.review = Review{in.actor, in.verdict, in.comment, now};
+  t.review =
+      Review{in.actor, in.verdict, in.comment, now, in.relay, in.platform_user};
   a.reviews.push_back(*t.review);
   t.events.push_back(
       {EventType::kReviewed, in.actor, ReviewDetails(a, *t.review)});

@@ -31,6 +31,12 @@ struct DecideInput {
   std::string comment;
   // The policy groups the actor belongs to now (Policy::GroupsOf).
   std::vector<std::string> actor_groups;
+  // Set when a relay decides for the actor: the relay's qualified identity
+  // and the actor's platform identity; both empty for a direct call.
+  std::string relay;
+  std::string platform_user;
+  // Rules that refuse reviews through relays now (relays_allowed: false).
+  std::vector<std::string> rules_refusing_relays;
 };
 
 // An audit event to write; the store assigns seq, occurred_at (the plan's
@@ -73,7 +79,8 @@ absl::Status CheckIdempotentRepeat(const Approval& existing,
                                    const NewApproval& req);
 
 // A review of `current` (with all its reviews) at store time `now`:
-// CheckReview (review_rules.h); an audited refusal (IsAuditedRefusal) plans one
+// CheckReview, then CheckRelay for a review through a relay
+// (review_rules.h); an audited refusal (IsAuditedRefusal) plans one
 // kDecisionRefused event, any other refusal nothing. Else a kReviewed
 // event, followed by kApproved / kDenied (decided_by = the reviewer) when
 // the review completes the quorum or is a deny that ends the approval.

@@ -254,6 +254,7 @@ class PolicyReader final {
                 {"default_ttl", Ttl(&r.default_ttl)},
                 {"max_ttl", Ttl(&r.max_ttl)},
                 {"execution_window", Window(&r.execution_window)},
+                {"relays_allowed", r_.Bool(&r.relays_allowed)},
             });
         !s.ok()) {
       return s;
@@ -267,8 +268,8 @@ class PolicyReader final {
   absl::Status CheckOutcomeFields(const Json& j, const std::string& path,
                                   const PolicyRule& r) const {
     if (r.outcome == Outcome::kRequireApproval) return absl::OkStatus();
-    for (const char* key :
-         {"reviewer_groups", "approvals_required", "deny_ends"}) {
+    for (const char* key : {"reviewer_groups", "approvals_required",
+                            "deny_ends", "relays_allowed"}) {
       if (j.contains(key)) {
         return r_.Error(JsonPathKey(path, key),
                         absl::StrCat("only applies to require_approval "
@@ -418,6 +419,14 @@ std::vector<std::string> Policy::GroupsOf(absl::string_view principal) const {
   const std::string p(principal);
   for (const auto& [name, members] : groups) {  // std::map: sorted
     if (members.count(p)) out.push_back(name);
+  }
+  return out;
+}
+
+std::vector<std::string> Policy::RulesRefusingRelays() const {
+  std::vector<std::string> out;
+  for (const PolicyRule& r : rules) {
+    if (!r.relays_allowed) out.push_back(r.name);
   }
   return out;
 }

@@ -23,7 +23,9 @@
 //         "justification_min_length": 20,  // characters, default 0
 //         "default_ttl": "30m",         // default: the broker's limits
 //         "max_ttl": "2h",              // default: the broker's limits
-//         "execution_window": "15m"     // default "1h"
+//         "execution_window": "15m",    // default "1h"
+//         "relays_allowed": false       // default true: chat bots may
+//                                       // decide for linked humans
 //       }
 //     ],
 //     "masking": {
@@ -71,6 +73,9 @@ struct PolicyRule {
   std::optional<absl::Duration> default_ttl;  // nullopt: Limits::default_ttl
   std::optional<absl::Duration> max_ttl;      // nullopt: Limits::max_ttl
   absl::Duration execution_window = absl::Hours(1);
+  // false: reviews through relays (chat bots deciding for a linked human)
+  // are refused; reviewers must call with their own credentials.
+  bool relays_allowed = true;
 };
 
 struct Policy {
@@ -83,6 +88,8 @@ struct Policy {
                           absl::string_view requester) const;
   // Names of the groups `principal` belongs to, sorted.
   std::vector<std::string> GroupsOf(absl::string_view principal) const;
+  // Names of the rules with relays_allowed: false.
+  std::vector<std::string> RulesRefusingRelays() const;
 };
 
 // The policy of a broker started without a policy file: one rule "default"

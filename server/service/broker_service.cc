@@ -454,6 +454,12 @@ absl::Status BrokerService::DoRequestApproval(
       !s.ok()) {
     return s;
   }
+  if (p.IsRelay() && !p.Has(Role::kAgent)) {
+    return PermissionDenied(
+        "relay_not_agent",
+        absl::StrCat("relay ", p.id,
+                     " may not request approvals without the agent role"));
+  }
   const RequestInput in = RequestInputOf(req);
   // The canonical principals: the agent that asks, and the human it acts
   // for, who may not decide this approval either.
@@ -494,9 +500,64 @@ absl::Status BrokerService::DoRequestApproval(
   return ToProto(created->approval, &issuer_, resp->mutable_approval());
 }
 
-absl::Status BrokerService::DoDecide(const Principal& p,
+absl::StatusOr<Principal> BrokerService::ReviewerOfRecord(
+    const Principal& p, const v1::DecideRequest& req) const {
+  if (!p.IsRelay()) {
+    if (!req.platform_user().empty()) {
+      return PermissionDenied(
+          "platform_user_not_relay",
+          absl::StrCat("platform_user: only a configured relay may decide "
+                       "for a platform user; identity ",
+                       p.id, " is no relay"));
+    }
+    return p;
+  }
+  // A relay never reviews as itself, whatever its own roles.
+  if (req.platform_user().empty()) {
+    return PermissionDenied(
+        "relay_without_platform_user",
+        absl::StrCat("platform_user: relay ", p.id,
+                     " must name the human it decides for; a relay never "
+                     "reviews as itself"));
+  }
+  if (!p.on_behalf_of.empty()) {
+    return PermissionDenied(
+        "relay_on_behalf_of",
+        absl::StrCat("relay ", p.id, " acts for ", p.on_behalf_of,
+                     " and so may not decide"));
+  }
+  absl::StatusOr<Principal> human = auth_.RelayedHuman(p, req.platform_user());
+  if (!human.ok()) return human.status();
+  if (!human->Has(Role::kReviewer) && !human->Has(Role::kAdmin)) {
+    return PermissionDenied(
+        "relay_user_not_reviewer",
+        absl::StrCat("this account's owner (", human->id,
+                     ") is not a reviewer and may not decide approvals"));
+  }
+  return human;
+}
+
+absl::Status BrokerService::DoDecide(const Principal& caller,
                                      const v1::DecideRequest& req,
                                      v1::DecideResponse* resp) {
+  // Checked like every field (request_check.h has refused NUL bytes,
+  // control characters and invalid UTF-8 already).
+  if (req.platform_user().size() > kMaxPlatformIdentityBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("platform_user: ", req.platform_user().size(),
+                     " bytes, limit is ", kMaxPlatformIdentityBytes));
+  }
+  if (!req.platform_user().empty() &&
+      !IsPlatformIdentity(req.platform_user())) {
+    return absl::InvalidArgumentError(
+        "platform_user: not a platform identity "
+        "(<platform>:<namespace>/<user>, e.g. slack:T0123/U0456)");
+  }
+  // Through a relay, the linked human is the reviewer of record: every
+  // rule below applies to that human, never to the relay.
+  absl::StatusOr<Principal> reviewer = ReviewerOfRecord(caller, req);
+  if (!reviewer.ok()) return reviewer.status();
+  const Principal& p = *reviewer;
   if (absl::Status s =
           RequireRole(p, Role::kReviewer, Role::kAdmin, "decide approvals");
       !s.ok()) {
@@ -517,8 +578,14 @@ absl::Status BrokerService::DoDecide(const Principal& p,
       req.verdict() == v1::APPROVE ? Verdict::kApprove : Verdict::kDeny;
   in.comment = req.comment();
   // Membership as the policy says now: someone removed from a group can no
-  // longer review, even requests made before.
-  in.actor_groups = policy_.Current()->policy.GroupsOf(p.id);
+  // longer review, even requests made before. Likewise relays_allowed.
+  const std::shared_ptr<const ActivePolicy> policy = policy_.Current();
+  in.actor_groups = policy->policy.GroupsOf(p.id);
+  if (caller.IsRelay()) {
+    in.relay = caller.identity;
+    in.platform_user = req.platform_user();
+    in.rules_refusing_relays = policy->policy.RulesRefusingRelays();
+  }
   absl::StatusOr<ApprovalEvent> event = store_.Decide(in);
   if (!event.ok()) {
     // Refusals (self-approval, the human behind the requester, outside the
@@ -630,6 +697,7 @@ grpc::ServerWriteReactor<v1::DecisionEvent>* BrokerService::StreamDecisions(
   }
   params.after_cursor = static_cast<int64_t>(std::min<uint64_t>(
       req->after_cursor(), std::numeric_limits<int64_t>::max()));
+  params.include_progress = req->include_progress();
   params.max_backlog = options_.stream_max_backlog;
   params.overflow_grace = options_.stream_overflow_grace;
   params.issuer = &issuer_;

@@ -79,6 +79,13 @@ class BrokerService final : public v1::ApprovalBroker::CallbackService {
 
  private:
   using Handler = std::function<absl::Status(const Principal&)>;
+
+  // Who decides: `p` itself for a direct call (PERMISSION_DENIED if it sets
+  // platform_user), or the human a relay names (Authenticator::RelayedHuman;
+  // PERMISSION_DENIED when the relay names nobody, acts for someone, or the
+  // human holds neither the reviewer nor the admin role).
+  absl::StatusOr<Principal> ReviewerOfRecord(
+      const Principal& p, const v1::DecideRequest& req) const;
   // Replaces the generated handler of every method with one that takes a
   // CheckedRequest; aborts if a method of the service is left out.
   void InstallCheckedHandlers();

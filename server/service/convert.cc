@@ -25,8 +25,9 @@ v1::EventType ToProto(EventType t) {
       return v1::EVENT_EXPIRED;
     case EventType::kCancelled:
       return v1::EVENT_CANCELLED;
-    case EventType::kDecisionRefused:
     case EventType::kReviewed:
+      return v1::EVENT_REVIEWED;
+    case EventType::kDecisionRefused:
       break;
   }
   return v1::EVENT_TYPE_UNSPECIFIED;
@@ -141,11 +142,7 @@ absl::Status ToProto(const Approval& a, const TokenIssuer* issuer,
   req->set_deny_ends(a.requirement.deny_ends);
   SetDuration(a.requirement.execution_window, req->mutable_execution_window());
   for (const Review& r : a.reviews) {
-    v1::Review* out_review = out->add_reviews();
-    out_review->set_reviewer(r.reviewer);
-    out_review->set_verdict(ToProto(r.verdict));
-    out_review->set_comment(r.comment);
-    SetTime(r.reviewed_at, out_review->mutable_review_time());
+    ToProto(r, out->add_reviews());
   }
   out->set_approvals_missing(ApprovalsMissing(a));
   if (a.state == State::kApproved && issuer != nullptr) {
@@ -156,12 +153,25 @@ absl::Status ToProto(const Approval& a, const TokenIssuer* issuer,
   return absl::OkStatus();
 }
 
+void ToProto(const Review& r, v1::Review* out) {
+  out->set_reviewer(r.reviewer);
+  out->set_verdict(ToProto(r.verdict));
+  out->set_comment(r.comment);
+  SetTime(r.reviewed_at, out->mutable_review_time());
+  out->set_relay(r.relay);
+  out->set_platform_user(r.platform_user);
+}
+
 absl::Status ToProto(const ApprovalEvent& e, const TokenIssuer* issuer,
                      v1::DecisionEvent* out) {
   out->set_cursor(static_cast<uint64_t>(e.cursor));
   out->set_type(ToProto(e.type));
   SetTime(e.occurred_at, out->mutable_event_time());
   out->set_actor(e.actor);
+  if (e.review.has_value()) {
+    ToProto(*e.review, out->mutable_review());
+    out->set_approvals_missing(e.approvals_missing);
+  }
   return ToProto(e.approval, issuer, out->mutable_approval());
 }
 

@@ -21,6 +21,7 @@ std::string CodeLabel(absl::StatusCode code);
 // broker never answers APPROVED for it.
 absl::Status ToProto(const Approval& a, const TokenIssuer* issuer,
                      v1::Approval* out);
+void ToProto(const Review& r, v1::Review* out);
 absl::Status ToProto(const ApprovalEvent& e, const TokenIssuer* issuer,
                      v1::DecisionEvent* out);
 void ToProto(const AuditEvent& e, v1::AuditEvent* out);

@@ -68,7 +68,7 @@ void DecisionStream::Start() {
 }
 
 void DecisionStream::OnEvent(const EventPtr& event) {
-  if (FollowsIds() && !IsTerminal(event->approval.state)) return;
+  if (!Wants(*event)) return;
   {
     absl::MutexLock lock(&mu_);
     if (finished_ || done_ || pending_finish_) return;
@@ -80,6 +80,13 @@ void DecisionStream::OnEvent(const EventPtr& event) {
     }
   }
   Pump();
+}
+
+bool DecisionStream::Wants(const ApprovalEvent& e) const {
+  if (!FollowsIds()) return true;
+  if (e.type == EventType::kReviewed) return params_.include_progress;
+  const std::optional<State> after = StateAfter(e.type);
+  return after.has_value() && IsTerminal(*after);
 }
 
 void DecisionStream::Overflow() {
@@ -135,9 +142,10 @@ void DecisionStream::OnWriteDone(bool ok) {
     if (!ok) {
       FinishLater(ToGrpcStatus(
           absl::UnavailableError("write failed: the client went away")));
-    } else if (FollowsIds()) {
-      // Only terminal events reach an id-following stream, and a terminal
-      // state never changes: once every id has one, nothing more can come.
+    } else if (FollowsIds() && current_.type() != v1::EVENT_REVIEWED) {
+      // Only terminal events (and, with include_progress, reviews) reach an
+      // id-following stream, and a terminal state never changes: once every
+      // id has one, nothing more can come.
       unfinished_ids_.erase(current_.approval().id());
       if (unfinished_ids_.empty()) FinishLater(grpc::Status::OK);
     }
@@ -245,7 +253,10 @@ void DecisionStream::Pump() {
       Finish(finish_status);
       break;
     case Next::kLoad:
-      if (params_.catch_up != nullptr && FollowsIds()) {
+      // The batcher reads terminal events only: a stream that asked for
+      // progress reads its own pages.
+      if (params_.catch_up != nullptr && FollowsIds() &&
+          !params_.include_progress) {
         SubmitCatchUp();
       } else {
         executor_.Submit([this] { LoadPage(); });
@@ -269,6 +280,7 @@ void DecisionStream::LoadPage() {
   // catch up on (see Start); one following ids is owed the terminal events
   // of those already decided, and with a cursor, those after it.
   q.terminal_only = FollowsIds();
+  q.include_reviewed = !FollowsIds() || params_.include_progress;
   q.limit = kCatchUpPage;
   absl::StatusOr<std::vector<ApprovalEvent>> page = store_.Events(q);
   const bool complete =

@@ -49,6 +49,9 @@ class DecisionStream final : public grpc::ServerWriteReactor<v1::DecisionEvent>,
   struct Params {
     EventFilter filter;
     int64_t after_cursor = 0;  // 0: no resume
+    // Following ids: also send their kReviewed events (without ids they are
+    // always sent).
+    bool include_progress = false;
     int max_backlog = 10000;
     // How long a stream that fell behind may take to deliver its
     // RESOURCE_EXHAUSTED before it is cancelled.
@@ -115,6 +118,9 @@ class DecisionStream final : public grpc::ServerWriteReactor<v1::DecisionEvent>,
   // outcome its agent waits for); one that follows everything gets every
   // state change, creations included.
   bool FollowsIds() const { return !params_.filter.approval_ids.empty(); }
+  // Whether `e` goes to this stream: every event without ids; with ids,
+  // terminal events and, with include_progress, kReviewed ones.
+  bool Wants(const ApprovalEvent& e) const;
 
   grpc::CallbackServerContext* const ctx_;
   ApprovalStore& store_;

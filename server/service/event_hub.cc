@@ -177,6 +177,7 @@ void EventHub::ReadAvailable() {
       EventQuery q;
       q.after_cursor = from;
       q.up_to_cursor = *latest;
+      q.include_reviewed = true;  // streams choose (DecisionStream::Wants)
       q.limit = kReadBatch;
       events = store_.Events(q);
     }

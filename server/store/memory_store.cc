@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/domain/audit_chain.h"
+#include "server/domain/audit_details.h"
 #include "server/domain/transition.h"
 #include "server/domain/validation.h"
 #include "server/store/page_token.h"
@@ -86,7 +87,8 @@ ApprovalEvent MemoryStore::Apply(Transition plan, absl::Time now,
     e.prev_hash = audit_.empty() ? GenesisHash() : audit_.back().hash;
     e.hash = ChainHash(e.prev_hash, e);
     SealEvent(*signer_, e);
-    last = ApprovalEvent{e.seq, e.type, e.actor, now, Approval()};
+    last =
+        ApprovalEvent{e.seq, e.type, e.actor, now, Approval(), std::nullopt, 0};
     seqs_by_approval_[plan.after.id].push_back(e.seq);
     audit_.push_back(std::move(e));
   }
@@ -239,8 +241,9 @@ absl::StatusOr<std::vector<ApprovalEvent>> MemoryStore::Events(
     if (static_cast<int>(out.size()) >= q.limit) break;
     if (e.seq <= q.after_cursor || e.seq > q.up_to_cursor) continue;
     std::optional<State> after = StateAfter(e.type);
-    if (!after) continue;
-    if (q.terminal_only && !IsTerminal(*after)) continue;
+    const bool reviewed = e.type == EventType::kReviewed && q.include_reviewed;
+    if (!after && !reviewed) continue;
+    if (!reviewed && q.terminal_only && !IsTerminal(*after)) continue;
     if (!q.approval_ids.empty() &&
         std::find(q.approval_ids.begin(), q.approval_ids.end(),
                   e.approval_id) == q.approval_ids.end()) {
@@ -248,8 +251,24 @@ absl::StatusOr<std::vector<ApprovalEvent>> MemoryStore::Events(
     }
     const Approval& a = approvals_.at(e.approval_id);
     if (q.requester && a.requester != *q.requester) continue;
-    out.push_back(ApprovalEvent{e.seq, e.type, e.actor, e.occurred_at,
-                                WithEvidence(SnapshotAt(a, e.type))});
+    ApprovalEvent event{e.seq,
+                        e.type,
+                        e.actor,
+                        e.occurred_at,
+                        WithEvidence(SnapshotAt(a, e.type)),
+                        std::nullopt,
+                        0};
+    if (reviewed) {
+      std::optional<ReviewedDetails> r =
+          ParseReviewDetails(e.actor, e.occurred_at, e.details_json);
+      if (!r.has_value()) {
+        return absl::DataLossError(
+            absl::StrCat("audit event ", e.seq, ": unreadable review details"));
+      }
+      event.review = std::move(r->review);
+      event.approvals_missing = r->approvals_missing;
+    }
+    out.push_back(std::move(event));
   }
   return out;
 }

@@ -8,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "server/domain/audit_chain.h"
+#include "server/domain/audit_details.h"
 #include "server/domain/audit_proof.h"
 
 namespace approval {
@@ -167,7 +168,8 @@ void AddCommitted(const Transition& plan, int64_t last_seq, absl::Time at,
   int64_t seq = first_seq;
   for (const PlannedEvent& planned : plan.events) {
     const int64_t event_seq = seq++;
-    if (!StateAfter(planned.type).has_value()) continue;  // audit-only
+    const bool reviewed = planned.type == EventType::kReviewed;
+    if (!reviewed && !StateAfter(planned.type).has_value()) continue;
     ApprovalEvent e;
     e.cursor = event_seq;
     e.type = planned.type;
@@ -182,6 +184,16 @@ void AddCommitted(const Transition& plan, int64_t last_seq, absl::Time at,
       e.approval.decision_comment.clear();
       e.approval.reviews.clear();
       e.approval.evidence.clear();
+    }
+    if (reviewed) {
+      // As Events() returns it with include_reviewed: read back from the
+      // details the event was sealed with.
+      std::optional<ReviewedDetails> r =
+          ParseReviewDetails(planned.actor, at, planned.details_json);
+      if (r.has_value()) {
+        e.review = std::move(r->review);
+        e.approvals_missing = r->approvals_missing;
+      }
     }
     c.events.push_back(std::move(e));
   }

@@ -70,14 +70,17 @@ struct ApprovalPage {
   std::string next_page_token;  // empty on the last page
 };
 
-// Which stream events to read. Only state-changing events are returned
-// (kDecisionRefused is audit-only).
+// Which stream events to read. State-changing events, and kReviewed when
+// include_reviewed (kDecisionRefused is audit-only).
 struct EventQuery {
   int64_t after_cursor = 0;                                    // exclusive
   int64_t up_to_cursor = std::numeric_limits<int64_t>::max();  // inclusive
   std::vector<std::string> approval_ids;  // empty: every approval
   std::optional<std::string> requester;   // only this requester's approvals
   bool terminal_only = false;             // only events that end an approval
+  // Also kReviewed events (with ApprovalEvent::review), even with
+  // terminal_only. Default false.
+  bool include_reviewed = false;
   int limit = 500;
 };
 
@@ -96,8 +99,8 @@ struct AuditQuery {
 struct CommittedEvents {
   int64_t first_seq = 0;  // every audit seq in [first_seq, last_seq] was
   int64_t last_seq = 0;   // written by this commit (refusals/reviews included)
-  // The stream events among them (those Events() returns, as it would
-  // return them), ascending.
+  // The stream events among them (those Events() returns with
+  // include_reviewed, as it would return them), ascending.
   std::vector<ApprovalEvent> events;
 };
 using CommitListener = std::function<void(const CommittedEvents&)>;

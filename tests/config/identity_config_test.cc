@@ -320,3 +320,81 @@ TEST_CASE("deploy/config.example.jsonc parses", "[config][identity]") {
 
 }  // namespace
 }  // namespace approval
+
+namespace approval {
+namespace {
+
+std::string RelayParseError(absl::string_view text) {
+  absl::StatusOr<Config> c = ParseConfig(text, "config.json");
+  REQUIRE_FALSE(c.ok());
+  CHECK(c.status().code() == absl::StatusCode::kInvalidArgument);
+  return std::string(c.status().message());
+}
+
+TEST_CASE("ParseConfig reads auth.relays and platform identities",
+          "[config][identity][relay]") {
+  absl::StatusOr<Config> c = ParseConfig(R"({"auth": {
+      "principals": [{"principal": "alice",
+                      "identities": ["token:alice", "slack:T0123/U0456"]}],
+      "relays": [{"identity": "token:slack-bot", "namespace": "slack:T0123"}]
+  }})",
+                                         "config.json");
+  INFO(c.status().ToString());
+  REQUIRE(c.ok());
+  REQUIRE(c->auth.relays.size() == 1);
+  CHECK(c->auth.relays[0].identity == "token:slack-bot");
+  CHECK(c->auth.relays[0].platform_namespace == "slack:T0123");
+  CHECK(c->auth.principals[0].identities[1] == "slack:T0123/U0456");
+}
+
+TEST_CASE("auth.relays: an unknown key is a config error",
+          "[config][identity][relay]") {
+  CHECK_THAT(RelayParseError(R"({"auth": {"relays": [
+      {"identity": "token:bot", "namespace": "slack:T1", "team": "x"}]}})"),
+             Contains("auth.relays[0].team: unknown key"));
+}
+
+TEST_CASE("ValidateConfig checks relays and platform identities",
+          "[config][identity][relay]") {
+  TempDir dir;
+  Config c = Base(dir);
+  c.auth.principals = {{"alice", {"token:alice", "slack:T0123/U0456"}}};
+  c.auth.relays = {{"token:slack-bot", "slack:T0123"}};
+  CHECK(ValidateConfig(c).ok());
+
+  SECTION("a platform identity linked to two principals") {
+    c.auth.principals.push_back({"bob", {"slack:T0123/U0456"}});
+    CHECK_THAT(ValidationError(c),
+               Contains("auth.principals[1].identities[0]: "
+                        "\"slack:T0123/U0456\" is already linked to "
+                        "principal \"alice\""));
+  }
+  SECTION("a malformed platform identity") {
+    c.auth.principals[0].identities.push_back("slack:T0123");
+    CHECK_THAT(ValidationError(c), Contains("is not a qualified identity"));
+  }
+  SECTION("a relay listed twice") {
+    c.auth.relays.push_back({"token:slack-bot", "slack:T9"});
+    CHECK_THAT(ValidationError(c),
+               Contains("auth.relays[1].identity: \"token:slack-bot\" is "
+                        "listed twice"));
+  }
+  SECTION("a relay identity that is not qualified") {
+    c.auth.relays[0].identity = "slack-bot";
+    CHECK_THAT(ValidationError(c), Contains("auth.relays[0].identity"));
+  }
+  SECTION("a namespace that is not one") {
+    for (const char* ns :
+         {"", "slack", "slack:", "slack:T1/U2", "token:T1", "Slack:T1"}) {
+      c.auth.relays[0].platform_namespace = ns;
+      CHECK_THAT(ValidationError(c), Contains("auth.relays[0].namespace"));
+    }
+  }
+  SECTION("a relay that also acts for a human") {
+    c.auth.on_behalf_of = {{"token:slack-bot", "alice"}};
+    CHECK_THAT(ValidationError(c), Contains("is also in auth.on_behalf_of"));
+  }
+}
+
+}  // namespace
+}  // namespace approval

@@ -281,7 +281,8 @@ TEST_CASE("the replay names each field a row changed behind the chain",
   Approval row = d->approval;
   row.state = State::kDenied;
   row.decided_by = "mallory";
-  row.reviews.push_back(Review{"bob", Verdict::kApprove, "", absl::Now()});
+  row.reviews.push_back(
+      Review{"bob", Verdict::kApprove, "", absl::Now(), "", ""});
   AuditReplay replay;
   for (const AuditEvent& e : AllEvents(d->store)) replay.Apply(e);
   replay.Check(row);

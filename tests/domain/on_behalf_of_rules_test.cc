@@ -103,7 +103,8 @@ TEST_CASE("MemoryStore keeps on_behalf_of and audits the human's refusal",
   CHECK(created->approval.on_behalf_of == "alice");
   CHECK(store.Get(created->approval.id)->on_behalf_of == "alice");
 
-  DecideInput decide{created->approval.id, "alice", Verdict::kApprove, "", {}};
+  DecideInput decide{
+      created->approval.id, "alice", Verdict::kApprove, "", {}, "", "", {}};
   absl::StatusOr<ApprovalEvent> refused = store.Decide(decide);
   CHECK(refused.status().code() == absl::StatusCode::kPermissionDenied);
   CHECK(RefusalReason(refused.status()) == "on_behalf_of_self_approval");

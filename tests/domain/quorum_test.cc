@@ -26,7 +26,7 @@ Approval Pending(int required, std::vector<std::string> groups,
 }
 
 void Add(Approval& a, const std::string& who, Verdict v = Verdict::kApprove) {
-  a.reviews.push_back(Review{who, v, "", kNow});
+  a.reviews.push_back(Review{who, v, "", kNow, "", ""});
 }
 
 TEST_CASE("a member of any of the rule's groups may review", "[quorum]") {

@@ -200,3 +200,59 @@ TEST_CASE("PlanExpire: only a pending approval whose expiry has passed",
 
 }  // namespace
 }  // namespace approval
+
+namespace approval {
+namespace {
+
+DecideInput Relayed(std::string actor) {
+  DecideInput in = Review(std::move(actor));
+  in.relay = "token:slack-bot";
+  in.platform_user = "slack:T0123/UALICE";
+  return in;
+}
+
+TEST_CASE("PlanReview: a relayed review records relay and platform user",
+          "[transition][relay]") {
+  Transition t = PlanReview(Pending(), Relayed("alice"), kNow);
+  REQUIRE_FALSE(t.refused());
+  REQUIRE(t.review.has_value());
+  CHECK(t.review->reviewer == "alice");
+  CHECK(t.review->relay == "token:slack-bot");
+  CHECK(t.review->platform_user == "slack:T0123/UALICE");
+  REQUIRE_FALSE(t.events.empty());
+  CHECK(t.events[0].actor == "alice");
+  CHECK(t.events[0].details_json.find("\"relay\":\"token:slack-bot\"") !=
+        std::string::npos);
+}
+
+TEST_CASE("PlanReview: a direct review's details carry no relay keys",
+          "[transition][relay]") {
+  Transition t = PlanReview(Pending(), Review("alice"), kNow);
+  REQUIRE_FALSE(t.events.empty());
+  CHECK(t.events[0].details_json.find("relay") == std::string::npos);
+}
+
+TEST_CASE(
+    "PlanReview: a relay on a rule refusing relays is an audited "
+    "refusal (relay_not_allowed)",
+    "[transition][relay]") {
+  const Approval a = Pending();
+  DecideInput in = Relayed("alice");
+  in.rules_refusing_relays = {a.requirement.rule};
+  Transition t = PlanReview(a, in, kNow);
+  CHECK(t.refusal.code() == absl::StatusCode::kPermissionDenied);
+  CHECK(Types(t) == std::vector<EventType>{EventType::kDecisionRefused});
+  CHECK(t.after.reviews.empty());
+  CHECK_FALSE(t.review.has_value());
+}
+
+TEST_CASE("PlanReview: relays_allowed false does not touch direct reviews",
+          "[transition][relay]") {
+  const Approval a = Pending();
+  DecideInput in = Review("alice");
+  in.rules_refusing_relays = {a.requirement.rule};
+  CHECK_FALSE(PlanReview(a, in, kNow).refused());
+}
+
+}  // namespace
+}  // namespace approval

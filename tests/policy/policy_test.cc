@@ -544,3 +544,30 @@ TEST_CASE("LoadPolicyFile reports an unreadable file by path", "[policy]") {
 
 }  // namespace
 }  // namespace approval
+
+namespace approval {
+namespace {
+
+TEST_CASE("relays_allowed defaults to true and reads false",
+          "[policy][relay]") {
+  absl::StatusOr<Policy> def = Parse(WithRule(""));
+  REQUIRE(def.ok());
+  CHECK(def->rules[0].relays_allowed);
+  CHECK(def->RulesRefusingRelays().empty());
+  absl::StatusOr<Policy> off = Parse(WithRule(R"("relays_allowed": false)"));
+  REQUIRE(off.ok());
+  CHECK_FALSE(off->rules[0].relays_allowed);
+  CHECK(off->RulesRefusingRelays() == std::vector<std::string>{"r"});
+}
+
+TEST_CASE("relays_allowed must be a boolean and only on require_approval",
+          "[policy][relay]") {
+  CHECK(Contains(ErrorOf(WithRule(R"("relays_allowed": "no")")),
+                 "relays_allowed"));
+  CHECK(Contains(
+      ErrorOf(WithRule(R"("outcome": "deny", "relays_allowed": false)")),
+      "only applies to require_approval"));
+}
+
+}  // namespace
+}  // namespace approval

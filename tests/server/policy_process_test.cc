@@ -278,11 +278,11 @@ TEST_CASE(
     absl::StrAppend(&seen, audit.DebugString());
   }
 
-  // The watcher got the creation and the approval; the agent's own stream
-  // replays the outcome.
+  // The watcher got the creation, alice's and bob's reviews and the
+  // approval; the agent's own stream replays the outcome.
   v1::DecisionEvent event;
   std::string streamed;
-  for (int i = 0; i < 2; ++i) {
+  for (int i = 0; i < 4; ++i) {
     REQUIRE(ReadEvent(*watcher, &event));
     absl::StrAppend(&streamed, event.SerializeAsString(), event.DebugString());
   }

@@ -56,7 +56,8 @@ TEST_CASE(
   for (std::thread& w : writers) w.join();
 
   const std::vector<int64_t> want = AllEventCursors(*store_a);
-  REQUIRE(want.size() == 6 * 15 + 6 * 10);
+  // Creates, and for each decision its review and its outcome.
+  REQUIRE(want.size() == 6 * 15 + 6 * 10 * 2);
   CHECK(sink_a.AwaitCount(want.size()) == want);
   CHECK(sink_b.AwaitCount(want.size()) == want);
   hub_a.Stop();

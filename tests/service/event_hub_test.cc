@@ -41,9 +41,9 @@ TEST_CASE("event hub delivers a local commit without reading it back",
   Approval a = MustCreate(store, "agent");
   // Delivered on the committing thread, before Create returned.
   CHECK(sink.cursors() == std::vector<int64_t>{1});
-  // The review is seq 2 (audit-only), the approval seq 3.
+  // The review is seq 2 (progress for streams that ask), the approval 3.
   REQUIRE(store.Decide(Decision(a.id, "bob")).ok());
-  CHECK(sink.cursors() == std::vector<int64_t>{1, 3});
+  CHECK(sink.cursors() == std::vector<int64_t>{1, 2, 3});
   CHECK(store.events_calls() == reads_before);
   hub.Stop();
 }

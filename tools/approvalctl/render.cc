@@ -460,7 +460,18 @@ std::string EventLine(const v1::DecisionEvent& e) {
                    "  ", Pad(EventName(e.type()), 9), "  ", Printable(a.id()),
                    "  by ", Printable(e.actor()), "  ", Printable(a.action()),
                    " ", Printable(a.resource()));
-  if (e.type() != v1::EVENT_CREATED && !a.decision_comment().empty()) {
+  if (e.type() == v1::EVENT_REVIEWED) {
+    // One review of several: its verdict and what is still needed.
+    absl::StrAppend(&line, "  ",
+                    e.review().verdict() == v1::APPROVE ? "approve" : "deny",
+                    e.review().relay().empty()
+                        ? ""
+                        : absl::StrCat(" via ", Printable(e.review().relay())),
+                    ", ", e.approvals_missing(), " more needed");
+    if (!e.review().comment().empty()) {
+      absl::StrAppend(&line, "  \"", Printable(e.review().comment()), "\"");
+    }
+  } else if (e.type() != v1::EVENT_CREATED && !a.decision_comment().empty()) {
     absl::StrAppend(&line, "  \"", Printable(a.decision_comment()), "\"");
   }
   return line;

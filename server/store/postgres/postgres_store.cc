@@ -16,6 +16,7 @@
 #include "pqxx/result"
 #include "pqxx/transaction"
 #include "server/domain/audit_chain.h"
+#include "server/domain/audit_details.h"
 #include "server/domain/transition.h"
 #include "server/domain/validation.h"
 #include "server/store/error_detail.h"
@@ -192,7 +193,7 @@ absl::Status LoadReviews(pqxx::transaction_base& tx,
   for (Approval* a : approvals) by_id[a->id] = a;
   pqxx::result r = tx.exec_params(
       absl::StrCat("SELECT approval_id::text, reviewer, verdict, comment, ",
-                   MicrosOf("reviewed_at"),
+                   MicrosOf("reviewed_at"), ", relay, platform_user",
                    " FROM reviews WHERE approval_id = ANY($1::uuid[]) "
                    "ORDER BY audit_seq"),
       UuidArray(by_id));
@@ -205,7 +206,8 @@ absl::Status LoadReviews(pqxx::transaction_base& tx,
     }
     by_id.at(id)->reviews.push_back(
         Review{row[1].as<std::string>(), *verdict, row[3].as<std::string>(),
-               absl::FromUnixMicros(row[4].as<int64_t>())});
+               absl::FromUnixMicros(row[4].as<int64_t>()),
+               row[5].as<std::string>(), row[6].as<std::string>()});
   }
   return LoadEvidence(tx, approvals);
 }
@@ -252,7 +254,8 @@ const std::string& ReadColumns() {
       ", (SELECT coalesce(json_agg(json_build_array(r.reviewer, r.verdict, "
       "r.comment, ",
       MicrosOf("r.reviewed_at"),
-      ") ORDER BY r.audit_seq), '[]')::text FROM reviews r "
+      ", r.relay, r.platform_user) ORDER BY r.audit_seq), '[]')::text FROM "
+      "reviews r "
       "WHERE r.approval_id = a.id), "
       "CASE WHEN a.state = 'approved' THEN (SELECT "
       "json_agg(json_build_array(e.seq, e.type, e.actor, ",
@@ -285,7 +288,8 @@ absl::Status ReviewsFromJson(absl::string_view text, Approval& a) {
   a.reviews.reserve(rows.size());
   for (const nlohmann::json& row : rows) {
     if (!row.is_array() || !IsStringAt(row, 0) || !IsStringAt(row, 1) ||
-        !IsStringAt(row, 2) || !IsIntegerAt(row, 3)) {
+        !IsStringAt(row, 2) || !IsIntegerAt(row, 3) || !IsStringAt(row, 4) ||
+        !IsStringAt(row, 5)) {
       return UnreadableHistory(a, "a review");
     }
     std::optional<Verdict> verdict =
@@ -294,9 +298,10 @@ absl::Status ReviewsFromJson(absl::string_view text, Approval& a) {
       return absl::DataLossError(absl::StrCat(
           "approval ", a.id, " has a review with an unreadable verdict"));
     }
-    a.reviews.push_back(Review{row[0].get<std::string>(), *verdict,
-                               row[2].get<std::string>(),
-                               absl::FromUnixMicros(row[3].get<int64_t>())});
+    a.reviews.push_back(
+        Review{row[0].get<std::string>(), *verdict, row[2].get<std::string>(),
+               absl::FromUnixMicros(row[3].get<int64_t>()),
+               row[4].get<std::string>(), row[5].get<std::string>()});
   }
   return absl::OkStatus();
 }
@@ -641,11 +646,12 @@ std::vector<AuditEvent> WriteEvents(BatchTx& b, const Transition& plan) {
     const Review& r = *plan.review;
     b.WithEvents().exec_params0(
         absl::StrCat("INSERT INTO reviews (approval_id, reviewer, verdict, "
-                     "comment, reviewed_at, audit_seq) VALUES ($1::uuid, $2, "
-                     "$3, $4, ",
-                     TimeFromMicros("$5"), ", $6)"),
+                     "comment, reviewed_at, audit_seq, relay, platform_user) "
+                     "VALUES ($1::uuid, $2, $3, $4, ",
+                     TimeFromMicros("$5"), ", $6, $7, $8)"),
         plan.after.id, r.reviewer, std::string(VerdictName(r.verdict)),
-        r.comment, absl::ToUnixMicros(r.reviewed_at), written.back().seq);
+        r.comment, absl::ToUnixMicros(r.reviewed_at), written.back().seq,
+        r.relay, r.platform_user);
   }
   return written;
 }
@@ -693,6 +699,17 @@ absl::StatusOr<ApprovalEvent> ApprovalEventFromRow(const pqxx::row& row) {
   e.actor = row[2].as<std::string>();
   e.occurred_at = absl::FromUnixMicros(row[3].as<int64_t>());
   e.approval = *std::move(a);
+  if (e.type == EventType::kReviewed) {
+    const std::string details = row[row.size() - 1].as<std::string>();
+    std::optional<ReviewedDetails> r =
+        ParseReviewDetails(e.actor, e.occurred_at, details);
+    if (!r.has_value()) {
+      return absl::DataLossError(absl::StrCat("audit event ", e.cursor,
+                                              ": unreadable review details"));
+    }
+    e.review = std::move(r->review);
+    e.approvals_missing = r->approvals_missing;
+  }
   return e;
 }
 
@@ -700,12 +717,13 @@ std::string PageToken(const Approval& a) {
   return ApprovalPageToken(a.created_at, a.id);
 }
 
-std::string TypeList(bool terminal_only) {
+std::string TypeList(bool terminal_only, bool include_reviewed) {
   std::vector<std::string> names;
   for (EventType t :
-       {EventType::kCreated, EventType::kApproved, EventType::kDenied,
-        EventType::kExpired, EventType::kCancelled}) {
+       {EventType::kCreated, EventType::kReviewed, EventType::kApproved,
+        EventType::kDenied, EventType::kExpired, EventType::kCancelled}) {
     if (terminal_only && t == EventType::kCreated) continue;
+    if (!include_reviewed && t == EventType::kReviewed) continue;
     names.push_back(absl::StrCat("'", std::string(EventTypeName(t)), "'"));
   }
   return absl::StrJoin(names, ", ");
@@ -1199,12 +1217,12 @@ absl::StatusOr<std::vector<ApprovalEvent>> PostgresStore::Events(
   SqlParams params;
   std::string sql = absl::StrCat(
       "SELECT e.seq, e.type, e.actor, ", MicrosOf("e.occurred_at"), ", ",
-      ApprovalColumns(),
+      ApprovalColumns(), ", e.details",
       " FROM audit_events e JOIN approvals a ON a.id = e.approval_id"
       " WHERE e.seq > ",
       params.Add(absl::StrCat(q.after_cursor)),
       " AND e.seq <= ", params.Add(absl::StrCat(q.up_to_cursor)),
-      " AND e.type IN (", TypeList(q.terminal_only), ")");
+      " AND e.type IN (", TypeList(q.terminal_only, q.include_reviewed), ")");
   if (!q.approval_ids.empty()) {
     // Validated ids only (hex and dashes), so the array literal needs no
     // quoting and the cast cannot fail; the others match nothing anyway.
@@ -1236,13 +1254,27 @@ absl::StatusOr<std::vector<ApprovalEvent>> PostgresStore::Events(
                  }
                  // Reviews end with the terminal event: those of a created
                  // event's snapshot came later.
+                 // One load per approval: a page may hold its kReviewed
+                 // events and its terminal event, which share the rest.
+                 std::map<std::string, const Approval*> loaded;
                  std::vector<Approval*> terminal;
                  for (ApprovalEvent& e : result) {
-                   if (e.type != EventType::kCreated) {
+                   if (e.type != EventType::kCreated &&
+                       loaded.emplace(e.approval.id, &e.approval).second) {
                      terminal.push_back(&e.approval);
                    }
                  }
-                 return LoadReviews(tx, terminal);
+                 if (absl::Status s = LoadReviews(tx, terminal); !s.ok()) {
+                   return s;
+                 }
+                 for (ApprovalEvent& e : result) {
+                   if (e.type == EventType::kCreated) continue;
+                   const Approval* first = loaded.at(e.approval.id);
+                   if (first == &e.approval) continue;
+                   e.approval.reviews = first->reviews;
+                   e.approval.evidence = first->evidence;
+                 }
+                 return absl::OkStatus();
                });
   if (!s.ok()) return s;
   return result;

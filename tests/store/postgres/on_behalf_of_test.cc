@@ -49,7 +49,7 @@ TEST_CASE("PostgresStore stores on_behalf_of and refuses the human behind",
   CHECK(store->Create(for_bob).status().code() ==
         absl::StatusCode::kAlreadyExists);
 
-  DecideInput decide{id, "alice", Verdict::kApprove, "mine", {}};
+  DecideInput decide{id, "alice", Verdict::kApprove, "mine", {}, "", "", {}};
   absl::StatusOr<ApprovalEvent> refused = store->Decide(decide);
   CHECK(refused.status().code() == absl::StatusCode::kPermissionDenied);
   CHECK(RefusalReason(refused.status()) == "on_behalf_of_self_approval");

@@ -31,9 +31,16 @@ std::string RandomToken() {
 
 std::map<std::string, std::vector<std::string>> Identities() {
   std::map<std::string, std::vector<std::string>> ids = {
-      {"agent-1", {"agent"}},       {"agent-2", {"agent"}},
-      {"alice", {"reviewer"}},      {"bob", {"reviewer"}},
-      {"root", {"admin", "agent"}}, {"watcher", {"observer"}},
+      {"agent-1", {"agent"}},
+      {"agent-2", {"agent"}},
+      {"alice", {"reviewer"}},
+      {"bob", {"reviewer"}},
+      {"root", {"admin", "agent"}},
+      {"watcher", {"observer"}},
+      // Bots for relay tests (RelayConfig): plain, admin, agent.
+      {"slack-bot", {"observer"}},
+      {"admin-bot", {"admin"}},
+      {"agent-bot", {"agent", "observer"}},
   };
   for (int i = 0; i < 32; ++i) ids[absl::StrCat("reviewer-", i)] = {"reviewer"};
   return ids;
@@ -70,6 +77,28 @@ Config TwoApprovalsConfig(const TempDir& dir) {
   c.policy_file = dir.Write("policy.json",
                             R"({"rules": [{"name": "two-eyes", "action": "*",
                      "approvals_required": 2}]})");
+  return c;
+}
+
+Config RelayConfig(const TempDir& dir) {
+  Config c = HarnessConfig();
+  c.policy_file = dir.Write("policy.json", R"({
+    "groups": {"security": ["bob"]},
+    "rules": [
+      {"name": "vault", "action": "vault.*", "relays_allowed": false},
+      {"name": "secure", "action": "secure.*",
+       "reviewer_groups": ["security"]},
+      {"name": "two-eyes", "action": "*", "approvals_required": 2}]})");
+  c.auth.principals = {
+      {"alice", {"token:alice", "slack:T0123/UALICE"}},
+      {"bob", {"token:bob", "slack:T0123/UBOB", "teams:tenant-1/bob"}},
+      {"root", {"token:root", "slack:T0123/UROOT"}},
+      {"agent-1", {"token:agent-1", "slack:T0123/UAGENT"}},
+  };
+  c.auth.on_behalf_of = {{"token:agent-2", "alice"}};
+  c.auth.relays = {{"token:slack-bot", "slack:T0123"},
+                   {"token:admin-bot", "slack:T0123"},
+                   {"token:agent-bot", "slack:T0123"}};
   return c;
 }
 

@@ -4,6 +4,10 @@
 //   alice, bob                  role reviewer
 //   root                        roles admin and agent
 //   watcher                     role observer
+//   slack-bot                   role observer (a relay with RelayConfig)
+//   admin-bot                   role admin (a relay with RelayConfig)
+//   agent-bot                   roles agent, observer (a relay with
+//                               RelayConfig)
 //   reviewer-0 .. reviewer-31   role reviewer
 // Tokens are random per harness; only their SHA-256 is written to the
 // tokens file, as in production.
@@ -35,6 +39,16 @@ Config TlsHarnessConfig(const TestPki& pki, const TempDir& dir);
 // HarnessConfig with a policy (written into `dir`) whose one rule,
 // "two-eyes", needs two approvals for any action.
 Config TwoApprovalsConfig(const TempDir& dir);
+
+// TwoApprovalsConfig's rule "two-eyes" for db.*, before it a rule
+// "vault" (vault.*, relays_allowed: false) and a rule "secure" (secure.*,
+// reviewer_groups [security] = bob); relays slack-bot, admin-bot and
+// agent-bot for namespace slack:T0123, and platform identities:
+//   slack:T0123/UALICE -> alice    slack:T0123/UBOB -> bob
+//   slack:T0123/UROOT  -> root     slack:T0123/UAGENT -> agent-1
+//   teams:tenant-1/bob -> bob (a namespace no relay serves)
+// agent-2 acts for alice (auth.on_behalf_of).
+Config RelayConfig(const TempDir& dir);
 
 class BrokerHarness {
  public:

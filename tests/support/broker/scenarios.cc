@@ -330,9 +330,11 @@ void StreamResumesWithoutGapsOrRepeats(BrokerHarness& h, ApprovalStore&) {
 
   auto resumed_ctx = h.Context("alice");
   auto resumed = Follow(h, resumed_ctx.get(), {}, resume_at);
-  // Exactly: created(ids[2]), approved(ids[0]), created(fourth), in order.
+  // Exactly: created(ids[2]), bob's review and approved(ids[0]) (a
+  // stream of every approval shows progress), created(fourth), in order.
   std::vector<std::pair<v1::EventType, std::string>> expected = {
       {v1::EVENT_CREATED, ids[2]},
+      {v1::EVENT_REVIEWED, ids[0]},
       {v1::EVENT_APPROVED, ids[0]},
       {v1::EVENT_CREATED, fourth}};
   uint64_t last = resume_at;
