@@ -17,6 +17,7 @@
 #include "server/service/request_check.h"
 #include "server/service/token_issuer.h"
 #include "server/store/store.h"
+#include "server/webhook/delivery_queue.h"
 #include "wire/approval_token.h"
 
 namespace approval {
@@ -31,6 +32,9 @@ struct ServiceOptions {
   absl::Duration stream_overflow_grace = absl::Seconds(5);
   // Most approval ids one StreamDecisions call may follow.
   int stream_max_ids = 1000;
+  // The webhook delivery table ListWebhookDeliveries reads; null (no
+  // webhooks configured): that call is FAILED_PRECONDITION.
+  WebhookQueue* webhook_deliveries = nullptr;
 };
 
 // Every method's request reaches its handler through CheckedRequest
