@@ -76,6 +76,10 @@ class BrokerService final : public v1::ApprovalBroker::CallbackService {
   grpc::ServerUnaryReactor* GetSigningKey(grpc::CallbackServerContext* ctx,
                                           const v1::GetSigningKeyRequest* req,
                                           v1::SigningKey* resp) override;
+  grpc::ServerUnaryReactor* ListWebhookDeliveries(
+      grpc::CallbackServerContext* ctx,
+      const v1::ListWebhookDeliveriesRequest* req,
+      v1::ListWebhookDeliveriesResponse* resp) override;
   grpc::ServerWriteReactor<v1::DecisionEvent>* StreamDecisions(
       grpc::CallbackServerContext* ctx,
       const v1::StreamDecisionsRequest* req) override;
@@ -120,6 +124,9 @@ class BrokerService final : public v1::ApprovalBroker::CallbackService {
   absl::Status DoListAuditEvents(const Principal& p,
                                  const v1::ListAuditEventsRequest& req,
                                  v1::ListAuditEventsResponse* resp);
+  absl::Status DoListWebhookDeliveries(
+      const Principal& p, const v1::ListWebhookDeliveriesRequest& req,
+      v1::ListWebhookDeliveriesResponse* resp);
   absl::Status DoCancel(const Principal& p,
                         const v1::CancelApprovalRequest& req,
                         v1::Approval* resp);

@@ -1,5 +1,6 @@
 // Durable, signed webhook delivery (server/webhook) against a real
 // PostgreSQL and loopback HTTPS receivers that check signatures themselves.
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <map>
 #include <memory>
@@ -39,9 +40,14 @@ class CountingMetrics final : public WebhookMetrics {
   };
 
   void RecordWebhookDelivered(absl::string_view endpoint,
-                              absl::Duration) override {
+                              absl::Duration lag) override {
     absl::MutexLock lock(&mu_);
     ++counts_.delivered[std::string(endpoint)];
+    lags_.push_back(lag);
+  }
+  std::vector<absl::Duration> lags() const {
+    absl::MutexLock lock(&mu_);
+    return lags_;
   }
   void RecordWebhookRetry(absl::string_view endpoint) override {
     absl::MutexLock lock(&mu_);
@@ -76,6 +82,7 @@ class CountingMetrics final : public WebhookMetrics {
  private:
   mutable absl::Mutex mu_;
   Counts counts_ ABSL_GUARDED_BY(mu_);
+  std::vector<absl::Duration> lags_ ABSL_GUARDED_BY(mu_);
 };
 
 WebhookEndpoint Endpoint(const std::string& name, const std::string& url,
@@ -357,6 +364,45 @@ TEST_CASE("Deliveries are listed newest first, page by page",
   CHECK(seqs == std::vector<int64_t>{5, 4, 3, 2, 1});
   q.page_token = "garbage";
   CHECK(queue->List(q).status().code() == absl::StatusCode::kInvalidArgument);
+}
+
+// A measurement, not a test (hidden: CTest does not run it). Run it with
+//   build/tests/webhook/webhook_delivery_test "[measure]"
+TEST_CASE("Delivery lag under a burst of 1000 events", "[.][measure]") {
+  Fixture f;
+  WebhookReceiver receiver(f.server, {kOldSecret});
+  std::unique_ptr<WebhookQueue> queue = f.OpenQueue();
+  CountingMetrics metrics;
+  WebhookEndpoint endpoint = Endpoint("t", receiver.url(), f.ca_file);
+  endpoint.event_types = {"created"};
+  WebhookDispatcher dispatcher(Config({endpoint}), *f.store, *queue, &metrics);
+  REQUIRE(dispatcher.Start().ok());
+  constexpr int kEvents = 1000;
+  const absl::Time start = absl::Now();
+  for (int i = 0; i < kEvents; ++i) {
+    MustCreate(*f.store, "agent-1", absl::StrCat("t", i));
+    dispatcher.Wake();
+  }
+  const absl::Time committed = absl::Now();
+  REQUIRE(metrics.Await(
+      [](const CountingMetrics::Counts& c) {
+        return c.Of(c.delivered, "t") == kEvents;
+      },
+      absl::Minutes(5)));
+  const absl::Time done = absl::Now();
+  std::vector<absl::Duration> lags = metrics.lags();
+  std::sort(lags.begin(), lags.end());
+  auto at = [&lags](double q) {
+    return absl::FormatDuration(
+        lags[static_cast<size_t>(q * (lags.size() - 1))]);
+  };
+  WARN("burst of " << kEvents << " events committed in "
+                   << absl::FormatDuration(committed - start)
+                   << ", all delivered after "
+                   << absl::FormatDuration(done - start) << "; lag p50 "
+                   << at(0.5) << " p90 " << at(0.9) << " p99 " << at(0.99)
+                   << " max " << absl::FormatDuration(lags.back()));
+  CHECK(receiver.accepted().size() == static_cast<size_t>(kEvents));
 }
 
 }  // namespace
