@@ -139,6 +139,7 @@ absl::Status ReadConfig(const JsonReader& r, const Json& root, Config& c) {
           {"signing_key_file", r.String(&c.signing_key_file)},
           {"audit_trusted_keys", r.StringArray(&c.audit_trusted_keys)},
           {"log", ReadLog(r, &c.log)},
+          {"webhooks", ReadWebhooksConfig(r, &c.webhooks)},
       });
 }
 
@@ -325,6 +326,9 @@ absl::StatusOr<Config> LoadConfigFile(const std::string& path) {
   c->fingerprint_key_file = Resolve(dir, c->fingerprint_key_file);
   c->signing_key_file = Resolve(dir, c->signing_key_file);
   for (std::string& key : c->audit_trusted_keys) key = Resolve(dir, key);
+  for (WebhookEndpoint& e : c->webhooks.endpoints) {
+    e.ca_file = Resolve(dir, e.ca_file);
+  }
   return c;
 }
 
@@ -354,6 +358,7 @@ absl::Status ValidateConfig(const Config& c, bool require_database) {
   if (absl::Status s = ValidateDurations(c); !s.ok()) return s;
   if (absl::Status s = ValidateSizes(c); !s.ok()) return s;
   if (absl::Status s = ValidateFiles(c); !s.ok()) return s;
+  if (absl::Status s = ValidateWebhooksConfig(c.webhooks); !s.ok()) return s;
   return ValidateAuthConfig(c.auth, c.tls.enabled());
 }
 

@@ -63,14 +63,16 @@
 //     "fingerprint_key_file": "fingerprint.key",  // "" = random per process
 //     "signing_key_file": "signing-key.pem",      // required by serve
 //     "audit_trusted_keys": ["old-signing-key.pub.pem"],
-//     "log": {"format": "json", "level": "info"}  // or "text"; debug..error
+//     "log": {"format": "json", "level": "info"},  // or "text"; debug..error
+//     "webhooks": {"endpoints": [...]}   // server/webhook/webhook_config.h
 //   }
 //
 // Relative file paths (tls.*, auth.tokens_file, auth.oidc.jwks_file,
-// auth.oidc.jwks_ca_file, policy_file, fingerprint_key_file,
-// signing_key_file, audit_trusted_keys) read through LoadConfigFile
-// are resolved against the directory of the config file, so a config and its
-// tokens file can move together. ParseConfig leaves them as written.
+// auth.oidc.jwks_ca_file, webhooks.endpoints[].ca_file, policy_file,
+// fingerprint_key_file, signing_key_file, audit_trusted_keys) read through
+// LoadConfigFile are resolved against the directory of the config file, so a
+// config and its tokens file can move together. ParseConfig leaves them as
+// written.
 #ifndef APPROVAL_SERVER_CONFIG_CONFIG_H_
 #define APPROVAL_SERVER_CONFIG_CONFIG_H_
 
@@ -88,6 +90,7 @@
 #include "server/auth/auth_config.h"
 #include "server/domain/validation.h"
 #include "server/service/log.h"
+#include "server/webhook/webhook_config.h"
 
 namespace approval {
 
@@ -173,6 +176,9 @@ struct Config {
   // object per line) or "text" (for terminals); "level" "debug", "info",
   // "warn" or "error", the least severe level written. Default json, info.
   LogOptions log;
+  // Signed webhook endpoints (server/webhook/webhook_config.h). Default:
+  // none.
+  WebhooksConfig webhooks;
 };
 
 // Parses the JSON text of a config file; `source` (usually the file name)
@@ -215,8 +221,9 @@ void ApplyEnvironment(Config& c, const GetenvFunction& getenv);
 // complete auth.oidc (audience, exactly one JWKS source, https jwks_url,
 // known algorithms only, bounded durations), a well-formed spiffe trust
 // domain (needs TLS), and principals / on_behalf_of entries that name
-// qualified identities, each at most once. Returns INVALID_ARGUMENT naming
-// the dotted key and value of the first violation.
+// qualified identities, each at most once, and the webhooks section
+// (ValidateWebhooksConfig: https URLs only, well-formed secrets). Returns
+// INVALID_ARGUMENT naming the dotted key and value of the first violation.
 absl::Status ValidateConfig(const Config& c, bool require_database = true);
 
 }  // namespace approval

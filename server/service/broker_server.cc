@@ -1,5 +1,6 @@
 #include "server/service/broker_server.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -52,8 +53,37 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
   return grpc::SslServerCredentials(options);
 }
 
-ServiceOptions ServiceOptionsFrom(const Config& c) {
+// Wakes the webhook dispatcher on every committed event the hub sees.
+class WebhookWake final : public EventSink {
+ public:
+  explicit WebhookWake(WebhookDispatcher& dispatcher)
+      : dispatcher_(dispatcher) {}
+  void OnEvent(const std::shared_ptr<const ApprovalEvent>&) override {
+    dispatcher_.Wake();
+  }
+
+ private:
+  WebhookDispatcher& dispatcher_;
+};
+
+// The webhook queue on the broker's database; null without endpoints.
+absl::StatusOr<std::unique_ptr<WebhookQueue>> OpenWebhookQueue(
+    const Config& c) {
+  if (c.webhooks.endpoints.empty()) return nullptr;
+  if (c.database_url.empty()) {
+    return absl::InvalidArgumentError(
+        "webhooks: endpoints need database_url (deliveries are kept in "
+        "PostgreSQL)");
+  }
+  const int connections =
+      std::min<int>(8, static_cast<int>(c.webhooks.endpoints.size()) + 1);
+  return WebhookQueue::Open(c.database_url, connections,
+                            c.database_statement_timeout);
+}
+
+ServiceOptions ServiceOptionsFrom(const Config& c, WebhookQueue* webhooks) {
   ServiceOptions o;
+  o.webhook_deliveries = webhooks;
   o.limits = c.limits;
   o.stream_max_backlog = c.stream_max_backlog;
   o.stream_overflow_grace = c.stream_overflow_grace;
@@ -95,7 +125,8 @@ BrokerServer::BrokerServer(const Config& config, ApprovalStore& store,
                            std::string fingerprint_key,
                            std::shared_ptr<const TokenSigner> signer,
                            AuditKeyring keys,
-                           std::shared_ptr<const ActivePolicy> policy)
+                           std::shared_ptr<const ActivePolicy> policy,
+                           std::unique_ptr<WebhookQueue> webhook_queue)
     : config_(config),
       store_(store),
       metrics_(metrics),
@@ -105,8 +136,9 @@ BrokerServer::BrokerServer(const Config& config, ApprovalStore& store,
       policy_(std::move(policy)),
       executor_(config.worker_threads),
       hub_(store, config.event_poll_interval, &metrics, signal),
+      webhook_queue_(std::move(webhook_queue)),
       service_(store, auth, hub_, executor_, metrics, policy_, issuer_,
-               ServiceOptionsFrom(config)) {}
+               ServiceOptionsFrom(config, webhook_queue_.get())) {}
 
 absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(
     const Config& config, ApprovalStore& store, const Authenticator& auth,
@@ -124,6 +156,9 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(
   absl::StatusOr<std::shared_ptr<const ActivePolicy>> policy =
       LoadActivePolicy(config.policy_file, config.limits, *fingerprint_key);
   if (!policy.ok()) return policy.status();
+  absl::StatusOr<std::unique_ptr<WebhookQueue>> webhook_queue =
+      OpenWebhookQueue(config);
+  if (!webhook_queue.ok()) return webhook_queue.status();
   LogInfo(Event{"policy_loaded"}, "policy: ", (*policy)->source, " (",
           (*policy)->policy.rules.size(),
           " rules); approval tokens and audit events signed "
@@ -131,8 +166,19 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(
           (*signer)->key_id());
   std::unique_ptr<BrokerServer> server(new BrokerServer(
       config, store, auth, metrics, signal, *std::move(fingerprint_key),
-      *std::move(signer), *std::move(keys), *std::move(policy)));
+      *std::move(signer), *std::move(keys), *std::move(policy),
+      *std::move(webhook_queue)));
   if (absl::Status s = server->hub_.Start(); !s.ok()) return s;
+  if (server->webhook_queue_ != nullptr) {
+    server->webhooks_ = std::make_unique<WebhookDispatcher>(
+        config.webhooks, store, *server->webhook_queue_, &metrics);
+    if (absl::Status s = server->webhooks_->Start(); !s.ok()) {
+      server->hub_.Stop();
+      return s;
+    }
+    server->webhook_wake_ = std::make_unique<WebhookWake>(*server->webhooks_);
+    server->hub_.Subscribe(server->webhook_wake_.get(), EventFilter{});
+  }
 
   grpc::EnableDefaultHealthCheckService(true);
   // Reflection lists every registered service, the health service included,
@@ -195,6 +241,10 @@ void BrokerServer::Shutdown() {
     server_->GetHealthCheckService()->Shutdown();
     // Streams never end by themselves: the deadline cancels them.
     server_->Shutdown(absl::ToChronoTime(absl::Now() + config_.shutdown_grace));
+  }
+  if (webhooks_ != nullptr) {
+    hub_.Unsubscribe(webhook_wake_.get());
+    webhooks_->Stop();
   }
   hub_.Stop();
   // Every call has finished; let the last stream page loads complete before

@@ -1,8 +1,10 @@
 // BrokerServer: a running broker — the gRPC server (ApprovalBroker,
 // reflection, grpc.health.v1), the event hub, the executor and a
 // maintenance loop that tracks database health, expires overdue approvals
-// and refreshes the pending gauge. Used by `approval-broker serve` and by the
-// integration tests (listen on port 0 and ask port()).
+// and refreshes the pending gauge, and (with config.webhooks endpoints) the
+// webhook dispatcher, on the PostgreSQL database of config.database_url. Used
+// by `approval-broker serve` and by the integration tests (listen on port 0 and
+// ask port()).
 #ifndef APPROVAL_SERVER_SERVICE_BROKER_SERVER_H_
 #define APPROVAL_SERVER_SERVICE_BROKER_SERVER_H_
 
@@ -23,6 +25,8 @@
 #include "server/service/metrics.h"
 #include "server/service/token_issuer.h"
 #include "server/store/store.h"
+#include "server/webhook/delivery_queue.h"
+#include "server/webhook/dispatcher.h"
 
 namespace approval {
 
@@ -56,7 +60,8 @@ class BrokerServer final {
                const Authenticator& auth, BrokerMetrics& metrics,
                CrossProcessSignal* signal, std::string fingerprint_key,
                std::shared_ptr<const TokenSigner> signer, AuditKeyring keys,
-               std::shared_ptr<const ActivePolicy> policy);
+               std::shared_ptr<const ActivePolicy> policy,
+               std::unique_ptr<WebhookQueue> webhook_queue);
   void MaintenanceLoop();
   void SetServing(bool serving);
   // Logs the latest sealed audit event (seq, hash, seal) and sets the head
@@ -75,6 +80,10 @@ class BrokerServer final {
   PolicyHolder policy_;
   Executor executor_;
   EventHub hub_;
+  // Webhooks (config.webhooks): null when no endpoint is configured.
+  const std::unique_ptr<WebhookQueue> webhook_queue_;
+  std::unique_ptr<WebhookDispatcher> webhooks_;
+  std::unique_ptr<EventSink> webhook_wake_;  // wakes webhooks_ on commits
   BrokerService service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;

@@ -18,6 +18,7 @@
 #include "server/service/log.h"
 #include "server/store/error_detail.h"
 #include "server/store/page_token.h"
+#include "server/webhook/webhook_event.h"
 #include "wire/canonical.h"
 
 namespace approval {
@@ -164,6 +165,7 @@ void BrokerService::InstallCheckedHandlers() {
   CheckUnary("VerifyAuditLog", &BrokerService::VerifyAuditLog);
   CheckUnary("ListAuditEvents", &BrokerService::ListAuditEvents);
   CheckUnary("GetSigningKey", &BrokerService::GetSigningKey);
+  CheckUnary("ListWebhookDeliveries", &BrokerService::ListWebhookDeliveries);
   using StreamRequest = CheckedRequest<v1::StreamDecisionsRequest>;
   MarkMethodCallback(
       MethodIndex("StreamDecisions"),
@@ -180,7 +182,7 @@ void BrokerService::InstallCheckedHandlers() {
           }));
   // A method added to the proto must be added here too, or it would run
   // unchecked.
-  constexpr int kInstalled = 9;
+  constexpr int kInstalled = 10;
   const google::protobuf::ServiceDescriptor* service =
       google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
           v1::ApprovalBroker::service_full_name());
@@ -361,6 +363,83 @@ grpc::ServerUnaryReactor* BrokerService::GetSigningKey(
     resp->set_public_key_pem(issuer_.signer().public_key_pem());
     return absl::OkStatus();
   });
+}
+
+grpc::ServerUnaryReactor* BrokerService::ListWebhookDeliveries(
+    grpc::CallbackServerContext* ctx,
+    const v1::ListWebhookDeliveriesRequest* req,
+    v1::ListWebhookDeliveriesResponse* resp) {
+  return Unary(ctx, "ListWebhookDeliveries",
+               [this, req, resp](const Principal& p) {
+                 return DoListWebhookDeliveries(p, *req, resp);
+               });
+}
+
+namespace {
+
+google::protobuf::Timestamp TimestampOf(absl::Time t) {
+  google::protobuf::Timestamp out;
+  const int64_t micros = absl::ToUnixMicros(t);
+  out.set_seconds(micros / 1000000);
+  out.set_nanos(static_cast<int32_t>(micros % 1000000) * 1000);
+  return out;
+}
+
+}  // namespace
+
+absl::Status BrokerService::DoListWebhookDeliveries(
+    const Principal& p, const v1::ListWebhookDeliveriesRequest& req,
+    v1::ListWebhookDeliveriesResponse* resp) {
+  if (!p.Has(Role::kAdmin)) {
+    return PermissionDenied(
+        "missing_role",
+        absl::StrCat("identity ", p.id, " (roles: ", RolesOf(p),
+                     ") may not list webhook deliveries; needs role admin"));
+  }
+  DeliveryListQuery q;
+  q.endpoint = req.endpoint();
+  if (!req.status().empty()) {
+    for (DeliveryStatus s :
+         {DeliveryStatus::kPending, DeliveryStatus::kDelivered,
+          DeliveryStatus::kFailed}) {
+      if (req.status() == DeliveryStatusName(s)) q.status = s;
+    }
+    if (!q.status.has_value()) {
+      return absl::InvalidArgumentError(
+          "status: must be \"pending\", \"delivered\" or \"failed\"");
+    }
+  }
+  if (req.page_size() < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("page_size: ", req.page_size(), " is negative"));
+  }
+  q.page_size = req.page_size() == 0 ? 50 : std::min(req.page_size(), 500);
+  q.page_token = req.page_token();
+  if (options_.webhook_deliveries == nullptr) {
+    return absl::FailedPreconditionError(
+        "no webhook endpoints are configured on this broker");
+  }
+  absl::StatusOr<DeliveryPage> page = options_.webhook_deliveries->List(q);
+  if (!page.ok()) return page.status();
+  for (const DeliveryRecord& d : page->deliveries) {
+    v1::WebhookDelivery* out = resp->add_deliveries();
+    out->set_endpoint(d.endpoint);
+    out->set_webhook_id(WebhookId(d.seq, d.endpoint));
+    out->set_event_seq(static_cast<uint64_t>(d.seq));
+    out->set_event_type(d.event_type);
+    out->set_approval_id(d.approval_id);
+    out->set_status(std::string(DeliveryStatusName(d.status)));
+    out->set_attempts(d.attempts);
+    *out->mutable_enqueue_time() = TimestampOf(d.enqueued_at);
+    *out->mutable_next_attempt_time() = TimestampOf(d.next_attempt_at);
+    if (d.delivered_at) {
+      *out->mutable_deliver_time() = TimestampOf(*d.delivered_at);
+    }
+    out->set_last_error(d.last_error);
+    out->set_last_http_status(d.last_http_status);
+  }
+  resp->set_next_page_token(page->next_page_token);
+  return absl::OkStatus();
 }
 
 absl::Status BrokerService::DoListAuditEvents(

@@ -18,6 +18,7 @@
 #include "server/service/request_check.h"
 #include "server/service/token_issuer.h"
 #include "server/store/store.h"
+#include "server/webhook/delivery_queue.h"
 #include "wire/approval_token.h"
 
 namespace approval {
@@ -32,6 +33,9 @@ struct ServiceOptions {
   absl::Duration stream_overflow_grace = absl::Seconds(5);
   // Most approval ids one StreamDecisions call may follow.
   int stream_max_ids = 1000;
+  // The webhook delivery table ListWebhookDeliveries reads; null (no
+  // webhooks configured): that call is FAILED_PRECONDITION.
+  WebhookQueue* webhook_deliveries = nullptr;
 };
 
 // Every method's request reaches its handler through CheckedRequest
@@ -73,6 +77,10 @@ class BrokerService final : public v1::ApprovalBroker::CallbackService {
   grpc::ServerUnaryReactor* GetSigningKey(grpc::CallbackServerContext* ctx,
                                           const v1::GetSigningKeyRequest* req,
                                           v1::SigningKey* resp) override;
+  grpc::ServerUnaryReactor* ListWebhookDeliveries(
+      grpc::CallbackServerContext* ctx,
+      const v1::ListWebhookDeliveriesRequest* req,
+      v1::ListWebhookDeliveriesResponse* resp) override;
   grpc::ServerWriteReactor<v1::DecisionEvent>* StreamDecisions(
       grpc::CallbackServerContext* ctx,
       const v1::StreamDecisionsRequest* req) override;
@@ -124,6 +132,9 @@ class BrokerService final : public v1::ApprovalBroker::CallbackService {
   absl::Status DoListAuditEvents(const Principal& p,
                                  const v1::ListAuditEventsRequest& req,
                                  v1::ListAuditEventsResponse* resp);
+  absl::Status DoListWebhookDeliveries(
+      const Principal& p, const v1::ListWebhookDeliveriesRequest& req,
+      v1::ListWebhookDeliveriesResponse* resp);
   absl::Status DoCancel(const Principal& p,
                         const v1::CancelApprovalRequest& req,
                         v1::Approval* resp);

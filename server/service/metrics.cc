@@ -62,6 +62,19 @@ bool IsRuleName(absl::string_view v) {
   return true;
 }
 
+// Webhook endpoint names (server/webhook/webhook_config.h).
+bool IsEndpointName(absl::string_view v) {
+  if (v.empty() || v.size() > 64) return false;
+  for (char c : v) {
+    if (!absl::ascii_islower(static_cast<unsigned char>(c)) &&
+        !absl::ascii_isdigit(static_cast<unsigned char>(c)) && c != '_' &&
+        c != '-') {
+      return false;
+    }
+  }
+  return true;
+}
+
 // Refusal reasons are snake_case words fixed in code ("x509_..." too).
 bool IsReason(absl::string_view v) {
   if (v.empty() || v.size() > 64) return false;
@@ -167,8 +180,23 @@ BrokerMetrics::BrokerMetrics()
                     "(hit, miss)")
               .Register(*registry_)),
       terminal_cache_hits_(terminal_cache_lookups_.Add({{"result", "hit"}})),
-      terminal_cache_misses_(
-          terminal_cache_lookups_.Add({{"result", "miss"}})) {}
+      terminal_cache_misses_(terminal_cache_lookups_.Add({{"result", "miss"}})),
+      webhook_deliveries_(prometheus::BuildCounter()
+                              .Name("approval_webhook_deliveries_total")
+                              .Help("Webhook deliveries that ended, by "
+                                    "endpoint and outcome (delivered, "
+                                    "failed: past the retry horizon)")
+                              .Register(*registry_)),
+      webhook_retries_(prometheus::BuildCounter()
+                           .Name("approval_webhook_retries_total")
+                           .Help("Webhook attempts that failed and will be "
+                                 "retried, by endpoint")
+                           .Register(*registry_)),
+      webhook_lag_(prometheus::BuildHistogram()
+                       .Name("approval_webhook_delivery_lag_seconds")
+                       .Help("From an event's commit to its webhook's "
+                             "successful delivery, by endpoint")
+                       .Register(*registry_)) {}
 
 void BrokerMetrics::RecordRequest(absl::string_view rule,
                                   absl::string_view outcome) {
@@ -252,6 +280,31 @@ void BrokerMetrics::RecordPolicyReload(bool ok) {
 
 void BrokerMetrics::RecordTerminalCacheLookup(bool hit) {
   (hit ? terminal_cache_hits_ : terminal_cache_misses_).Increment();
+}
+
+void BrokerMetrics::RecordWebhookDelivered(absl::string_view endpoint,
+                                           absl::Duration lag) {
+  static const prometheus::Histogram::BucketBoundaries kBuckets = {
+      0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,  1,
+      2.5,   5,    10,    30,   60,  300,  1800, 3600};
+  const std::string label = Label(IsEndpointName(endpoint), endpoint);
+  webhook_deliveries_.Add({{"endpoint", label}, {"outcome", "delivered"}})
+      .Increment();
+  webhook_lag_.Add({{"endpoint", label}}, kBuckets)
+      .Observe(absl::ToDoubleSeconds(lag));
+}
+
+void BrokerMetrics::RecordWebhookRetry(absl::string_view endpoint) {
+  webhook_retries_
+      .Add({{"endpoint", Label(IsEndpointName(endpoint), endpoint)}})
+      .Increment();
+}
+
+void BrokerMetrics::RecordWebhookFailed(absl::string_view endpoint) {
+  webhook_deliveries_
+      .Add({{"endpoint", Label(IsEndpointName(endpoint), endpoint)},
+            {"outcome", "failed"}})
+      .Increment();
 }
 
 }  // namespace approval

@@ -17,11 +17,13 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
+#include "server/webhook/dispatcher.h"
 
 namespace approval {
 
@@ -29,7 +31,7 @@ namespace approval {
 // (malformed or over a limit). Not a valid rule name, so never ambiguous.
 inline constexpr absl::string_view kInvalidRequestRule = "(invalid)";
 
-class BrokerMetrics final {
+class BrokerMetrics final : public WebhookMetrics {
  public:
   BrokerMetrics();
 
@@ -73,6 +75,12 @@ class BrokerMetrics final {
   void RecordPolicyReload(bool ok);
   // A terminal-approval cache lookup (terminal_cache.h) that hit or missed.
   void RecordTerminalCacheLookup(bool hit);
+  // Webhooks (server/webhook/dispatcher.h); endpoint: a configured
+  // endpoint's name ([a-z0-9_-], 1-64 bytes).
+  void RecordWebhookDelivered(absl::string_view endpoint,
+                              absl::Duration lag) override;
+  void RecordWebhookRetry(absl::string_view endpoint) override;
+  void RecordWebhookFailed(absl::string_view endpoint) override;
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
@@ -94,6 +102,9 @@ class BrokerMetrics final {
   // Its two series, resolved once: lookups are on the read hot path.
   prometheus::Counter& terminal_cache_hits_;
   prometheus::Counter& terminal_cache_misses_;
+  prometheus::Family<prometheus::Counter>& webhook_deliveries_;
+  prometheus::Family<prometheus::Counter>& webhook_retries_;
+  prometheus::Family<prometheus::Histogram>& webhook_lag_;
 };
 
 }  // namespace approval

@@ -1,0 +1,318 @@
+#include "tests/support/webhook/webhook_receiver.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+
+namespace approval::testing {
+namespace {
+
+void Check(bool ok, const char* what) {
+  if (ok) return;
+  std::fprintf(stderr, "webhook_receiver: %s failed\n", what);
+  ERR_print_errors_fp(stderr);
+  std::abort();
+}
+
+// Standard base64 with OpenSSL's own codec (independent of the broker's).
+std::string DecodeBase64(const std::string& in) {
+  std::string out(3 * (in.size() / 4) + 3, '\0');
+  const int n =
+      EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                      reinterpret_cast<const unsigned char*>(in.data()),
+                      static_cast<int>(in.size()));
+  Check(n >= 0, "base64 secret");
+  size_t len = static_cast<size_t>(n);
+  // EVP_DecodeBlock counts padding as zero bytes.
+  if (!in.empty() && in.back() == '=') --len;
+  if (in.size() > 1 && in[in.size() - 2] == '=') --len;
+  out.resize(len);
+  return out;
+}
+
+std::string EncodeBase64(const unsigned char* data, size_t n) {
+  std::string out(4 * ((n + 2) / 3) + 1, '\0');
+  const int len = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                  data, static_cast<int>(n));
+  out.resize(static_cast<size_t>(len));
+  return out;
+}
+
+// Header `name` (lower-case) of the request head, "" if absent.
+std::string Header(const std::string& head, absl::string_view name) {
+  for (absl::string_view line : absl::StrSplit(head, "\r\n")) {
+    const size_t colon = line.find(':');
+    if (colon == absl::string_view::npos) continue;
+    if (absl::AsciiStrToLower(line.substr(0, colon)) == name) {
+      return std::string(absl::StripAsciiWhitespace(line.substr(colon + 1)));
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
+WebhookReceiver::WebhookReceiver(const KeyPair& server,
+                                 std::vector<std::string> secrets) {
+  // A client that hangs up mid-answer (the endless body) must cost the
+  // writer an error, not the test process a SIGPIPE.
+  std::signal(SIGPIPE, SIG_IGN);
+  for (const std::string& s : secrets) {
+    Check(absl::StartsWith(s, "whsec_"), "secret prefix");
+    keys_.push_back(DecodeBase64(s.substr(6)));
+  }
+  ctx_ = SSL_CTX_new(TLS_server_method());
+  Check(ctx_ != nullptr, "SSL_CTX_new");
+  BIO* cert_bio = BIO_new_mem_buf(server.cert_pem.data(),
+                                  static_cast<int>(server.cert_pem.size()));
+  X509* cert = PEM_read_bio_X509(cert_bio, nullptr, nullptr, nullptr);
+  BIO_free(cert_bio);
+  BIO* key_bio = BIO_new_mem_buf(server.key_pem.data(),
+                                 static_cast<int>(server.key_pem.size()));
+  EVP_PKEY* key = PEM_read_bio_PrivateKey(key_bio, nullptr, nullptr, nullptr);
+  BIO_free(key_bio);
+  Check(cert != nullptr && key != nullptr &&
+            SSL_CTX_use_certificate(ctx_, cert) == 1 &&
+            SSL_CTX_use_PrivateKey(ctx_, key) == 1,
+        "server certificate");
+  X509_free(cert);
+  EVP_PKEY_free(key);
+
+  listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+  Check(listen_fd_ >= 0, "socket");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  Check(
+      ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0,
+      "bind");
+  Check(::listen(listen_fd_, 64) == 0, "listen");
+  socklen_t len = sizeof(addr);
+  Check(
+      ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len) == 0,
+      "getsockname");
+  port_ = ntohs(addr.sin_port);
+  Check(::pipe(wake_) == 0, "pipe");
+  thread_ = std::thread([this] { Serve(); });
+}
+
+WebhookReceiver::~WebhookReceiver() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  const char stop = 'x';
+  (void)!::write(wake_[1], &stop, 1);
+  thread_.join();
+  for (std::thread& t : connections_) t.join();
+  ::close(listen_fd_);
+  ::close(wake_[0]);
+  ::close(wake_[1]);
+  SSL_CTX_free(ctx_);
+}
+
+std::string WebhookReceiver::url() const {
+  return absl::StrCat("https://127.0.0.1:", port_, "/hooks");
+}
+
+void WebhookReceiver::SetStatus(int status) {
+  absl::MutexLock lock(&mu_);
+  status_ = status;
+}
+
+void WebhookReceiver::SetMode(Mode mode) {
+  absl::MutexLock lock(&mu_);
+  mode_ = mode;
+}
+
+std::vector<ReceivedWebhook> WebhookReceiver::received() const {
+  absl::MutexLock lock(&mu_);
+  return received_;
+}
+
+std::vector<ReceivedWebhook> WebhookReceiver::accepted() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<ReceivedWebhook> out;
+  for (const ReceivedWebhook& r : received_) {
+    if (r.answered >= 200 && r.answered < 300) out.push_back(r);
+  }
+  return out;
+}
+
+bool WebhookReceiver::AwaitReceived(
+    const std::function<bool(const std::vector<ReceivedWebhook>&)>& pred,
+    absl::Duration timeout) const {
+  absl::MutexLock lock(&mu_);
+  auto done = [this, &pred]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return pred(received_);
+  };
+  return mu_.AwaitWithTimeout(absl::Condition(&done), timeout);
+}
+
+bool WebhookReceiver::AwaitAccepted(size_t n, absl::Duration timeout) const {
+  return AwaitReceived(
+      [n](const std::vector<ReceivedWebhook>& all) {
+        size_t ok = 0;
+        for (const ReceivedWebhook& r : all) {
+          if (r.answered >= 200 && r.answered < 300) ++ok;
+        }
+        return ok >= n;
+      },
+      timeout);
+}
+
+bool WebhookReceiver::Verify(const ReceivedWebhook& r) const {
+  const std::string message = absl::StrCat(r.id, ".", r.timestamp, ".", r.body);
+  for (const std::string& key : keys_) {
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int mac_len = 0;
+    Check(HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+               reinterpret_cast<const unsigned char*>(message.data()),
+               message.size(), mac, &mac_len) != nullptr,
+          "HMAC");
+    const std::string expected = EncodeBase64(mac, mac_len);
+    for (absl::string_view entry : absl::StrSplit(r.signature, ' ')) {
+      if (entry == absl::StrCat("v1,", expected)) return true;
+    }
+  }
+  return false;
+}
+
+void WebhookReceiver::Serve() {
+  for (;;) {
+    pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_[0], POLLIN, 0}};
+    if (::poll(fds, 2, -1) < 0) continue;
+    if (fds[1].revents != 0) return;
+    if ((fds[0].revents & POLLIN) == 0) continue;
+    const int fd = ::accept(listen_fd_, nullptr, nullptr);
+    if (fd < 0) continue;
+    connections_.emplace_back([this, fd] {
+      Handle(fd);
+      ::close(fd);
+    });
+  }
+}
+
+void WebhookReceiver::Handle(int fd) {
+  timeval timeout{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
+  SSL* ssl = SSL_new(ctx_);
+  if (ssl == nullptr) return;
+  SSL_set_fd(ssl, fd);
+  if (SSL_accept(ssl) != 1) {
+    SSL_free(ssl);
+    ERR_clear_error();
+    return;
+  }
+  std::string request;
+  char buf[16384];
+  size_t head_end = std::string::npos;
+  size_t content_length = 0;
+  for (;;) {
+    if (head_end == std::string::npos) {
+      head_end = request.find("\r\n\r\n");
+      if (head_end != std::string::npos) {
+        absl::SimpleAtoi(Header(request.substr(0, head_end), "content-length"),
+                         &content_length);
+      }
+    }
+    if (head_end != std::string::npos &&
+        request.size() >= head_end + 4 + content_length) {
+      break;
+    }
+    if (request.size() > (1 << 22)) break;
+    const int n = SSL_read(ssl, buf, sizeof(buf));
+    if (n <= 0) break;
+    request.append(buf, static_cast<size_t>(n));
+  }
+  if (head_end == std::string::npos ||
+      request.size() < head_end + 4 + content_length) {
+    SSL_free(ssl);
+    ERR_clear_error();
+    return;
+  }
+  const std::string head = request.substr(0, head_end);
+  ReceivedWebhook r;
+  r.id = Header(head, "webhook-id");
+  r.timestamp = Header(head, "webhook-timestamp");
+  r.signature = Header(head, "webhook-signature");
+  r.body = request.substr(head_end + 4, content_length);
+  r.verified = Verify(r);
+  Mode mode;
+  int status;
+  size_t index;
+  {
+    absl::MutexLock lock(&mu_);
+    mode = mode_;
+    status = status_;
+    if (mode == Mode::kAnswer) r.answered = status;
+    index = received_.size();
+    received_.push_back(r);
+  }
+  (void)index;
+  if (mode == Mode::kHold) {
+    // Never answer; wait (no thread burns) until the client gives up (the
+    // socket reads EOF or errors) or the receiver stops.
+    for (;;) {
+      {
+        absl::MutexLock lock(&mu_);
+        if (stopping_) break;
+      }
+      pollfd p{fd, POLLIN, 0};
+      const int ready = ::poll(&p, 1, 100);
+      if (ready > 0) {
+        char probe;
+        if (::recv(fd, &probe, 1, MSG_PEEK) <= 0) break;
+        // Anything else (TLS alerts) means the client is closing too.
+        break;
+      }
+    }
+  } else if (mode == Mode::kEndlessBody) {
+    const std::string headers =
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+        "Content-Length: 1073741824\r\nConnection: close\r\n\r\n";
+    SSL_write(ssl, headers.data(), static_cast<int>(headers.size()));
+    const std::string chunk(16384, 'x');
+    for (size_t sent = 0; sent < (size_t{1} << 30); sent += chunk.size()) {
+      {
+        absl::MutexLock lock(&mu_);
+        if (stopping_) break;
+      }
+      if (SSL_write(ssl, chunk.data(), static_cast<int>(chunk.size())) <= 0) {
+        break;
+      }
+    }
+  } else {
+    const std::string response = absl::StrCat("HTTP/1.1 ", status,
+                                              " X\r\nContent-Length: 0\r\n"
+                                              "Connection: close\r\n\r\n");
+    SSL_write(ssl, response.data(), static_cast<int>(response.size()));
+    SSL_shutdown(ssl);
+  }
+  SSL_free(ssl);
+  ERR_clear_error();
+}
+
+}  // namespace approval::testing

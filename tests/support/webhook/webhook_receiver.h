@@ -1,0 +1,95 @@
+// WebhookReceiver: a loopback HTTPS endpoint (127.0.0.1, port chosen by the
+// OS) that receives webhook deliveries and checks each one's Standard
+// Webhooks signature with its own code (OpenSSL HMAC and base64, not the
+// broker's): a delivery is verified when one "v1,<sig>" entry of
+// webhook-signature matches one of the receiver's secrets over
+// "<webhook-id>.<webhook-timestamp>.<body>".
+//
+// Behaviours a test switches at any time: answer with a status (default
+// 200), hold requests unanswered (a receiver that never answers), or answer
+// 200 with an endless body. A thread per connection. Thread-safe; stops on
+// destruction. Constructing one ignores SIGPIPE in the test process.
+#ifndef APPROVAL_TESTS_SUPPORT_WEBHOOK_WEBHOOK_RECEIVER_H_
+#define APPROVAL_TESTS_SUPPORT_WEBHOOK_WEBHOOK_RECEIVER_H_
+
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "tests/support/certs/test_certs.h"
+
+typedef struct ssl_ctx_st SSL_CTX;
+
+namespace approval::testing {
+
+// One request as received.
+struct ReceivedWebhook {
+  std::string id;         // webhook-id
+  std::string timestamp;  // webhook-timestamp
+  std::string signature;  // webhook-signature
+  std::string body;
+  bool verified = false;  // signature matches one of the secrets
+  int answered = 0;       // the status it got (0: none, held or endless)
+};
+
+class WebhookReceiver final {
+ public:
+  enum class Mode {
+    kAnswer,      // answer status() at once
+    kHold,        // never answer (until Release or destruction)
+    kEndlessBody  // 200 with a Content-Length of 1 GiB, written until the
+                  // client stops reading
+  };
+
+  // Serves TLS with `server`; verifies signatures against `secrets`
+  // ("whsec_<base64>").
+  WebhookReceiver(const KeyPair& server, std::vector<std::string> secrets);
+  ~WebhookReceiver();
+  WebhookReceiver(const WebhookReceiver&) = delete;
+  WebhookReceiver& operator=(const WebhookReceiver&) = delete;
+
+  // https://127.0.0.1:<port>/hooks
+  std::string url() const;
+
+  void SetStatus(int status);
+  void SetMode(Mode mode);
+
+  // Every request received so far, in arrival order.
+  std::vector<ReceivedWebhook> received() const;
+  // Requests answered with a 2xx status.
+  std::vector<ReceivedWebhook> accepted() const;
+  // Waits until `pred(received())` holds or `timeout` passed; true in the
+  // first case.
+  bool AwaitReceived(
+      const std::function<bool(const std::vector<ReceivedWebhook>&)>& pred,
+      absl::Duration timeout) const;
+  // Waits for at least `n` requests answered 2xx.
+  bool AwaitAccepted(size_t n, absl::Duration timeout) const;
+
+ private:
+  void Serve();
+  void Handle(int fd);
+  bool Verify(const ReceivedWebhook& r) const;
+
+  SSL_CTX* ctx_ = nullptr;
+  int listen_fd_ = -1;
+  int wake_[2] = {-1, -1};
+  int port_ = 0;
+  std::vector<std::string> keys_;  // decoded secrets
+  std::thread thread_;
+  std::vector<std::thread> connections_;  // touched by thread_ only
+
+  mutable absl::Mutex mu_;
+  std::vector<ReceivedWebhook> received_ ABSL_GUARDED_BY(mu_);
+  int status_ ABSL_GUARDED_BY(mu_) = 200;
+  Mode mode_ ABSL_GUARDED_BY(mu_) = Mode::kAnswer;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace approval::testing
+
+#endif  // APPROVAL_TESTS_SUPPORT_WEBHOOK_WEBHOOK_RECEIVER_H_
