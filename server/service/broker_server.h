@@ -56,6 +56,7 @@ class BrokerServer final {
                const Authenticator& auth, BrokerMetrics& metrics,
                CrossProcessSignal* signal, std::string fingerprint_key,
                std::shared_ptr<const TokenSigner> signer, AuditKeyring keys,
+               TokenIssuerOptions token_options,
                std::shared_ptr<const ActivePolicy> policy);
   void MaintenanceLoop();
   void SetServing(bool serving);
