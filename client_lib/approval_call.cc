@@ -72,13 +72,13 @@ absl::StatusOr<ApprovedAction> VerifyToken(absl::string_view token,
                                            absl::string_view action_digest,
                                            absl::string_view approval_id,
                                            absl::Time now) {
-  if (absl::StatusOr<std::string> key_id = KeyIdOf(public_key_pem);
-      !key_id.ok()) {
+  absl::StatusOr<ApprovalKeySet> keys = ParseApprovalKeys(public_key_pem);
+  if (!keys.ok()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("broker public key: ", key_id.status().message()));
+        absl::StrCat("broker public key: ", keys.status().message()));
   }
   absl::StatusOr<ApprovalClaims> claims =
-      approval::VerifyApprovalToken(token, public_key_pem);
+      approval::VerifyApprovalToken(token, *keys);
   if (!claims.ok()) return claims.status();
   if (absl::Status s = CheckClaims(*claims, action_digest, approval_id, now);
       !s.ok()) {
@@ -94,6 +94,8 @@ absl::StatusOr<ApprovedAction> VerifyToken(absl::string_view token,
   out.not_before = claims->not_before;
   out.not_after = claims->not_after;
   out.key_id = std::move(claims->key_id);
+  out.issuer = std::move(claims->issuer);
+  out.audience = std::move(claims->audience);
   return out;
 }
 
@@ -412,8 +414,12 @@ void ApprovalCall::OnSigningKey(const grpc::Status& status,
                      "; refused")));
     return;
   }
-  connection_->signing_key->Put(key.public_key_pem());
-  Finish(Verified(std::move(decision), key.public_key_pem()));
+  // The whole published key set when the broker sends one (a token signed
+  // by a retired key still verifies during the overlap), else the one key.
+  std::string keys =
+      key.jwks_json().empty() ? key.public_key_pem() : key.jwks_json();
+  connection_->signing_key->Put(keys);
+  Finish(Verified(std::move(decision), keys));
 }
 
 absl::StatusOr<Decision> ApprovalCall::Verified(Decision decision,

@@ -29,8 +29,9 @@
 
 namespace approval::client_internal {
 
-// The broker's approval-token public key: pinned in the options, or fetched
-// and kept for every call of one Client. Thread-safe.
+// The broker's approval-token keys (one PEM key or a JWKS document,
+// wire/approval_token.h ParseApprovalKeys): pinned in the options, or
+// fetched and kept for every call of one Client. Thread-safe.
 class SigningKeyCache final {
  public:
   // `pinned_pem`: ClientOptions::broker_public_key_pem ("" for none).
@@ -66,9 +67,10 @@ struct Connection {
 absl::Status CheckDigest(absl::string_view what, absl::string_view expected,
                          absl::string_view actual);
 
-// The claims of `token` when it is signed by `public_key_pem` and approves
-// `action_digest` (and `approval_id`, unless empty) at `now`.
-// INVALID_ARGUMENT when the PEM is not an Ed25519 public key; otherwise the
+// The claims of `token` when it is signed by a key of `public_key_pem` (a
+// PEM key or a JWKS document) and approves `action_digest` (and
+// `approval_id`, unless empty) at `now`. INVALID_ARGUMENT when the keys do
+// not parse; otherwise the
 // codes of VerifyApprovalToken and CheckClaims (server/domain).
 absl::StatusOr<ApprovedAction> VerifyToken(absl::string_view token,
                                            absl::string_view public_key_pem,

@@ -85,10 +85,11 @@ absl::Status ValidateOptions(const ClientOptions& o) {
                      " is not positive"));
   }
   if (!o.broker_public_key_pem.empty()) {
-    if (absl::StatusOr<std::string> id = KeyIdOf(o.broker_public_key_pem);
-        !id.ok()) {
+    if (absl::StatusOr<ApprovalKeySet> keys =
+            ParseApprovalKeys(o.broker_public_key_pem);
+        !keys.ok()) {
       return absl::InvalidArgumentError(
-          absl::StrCat("broker_public_key_pem: ", id.status().message()));
+          absl::StrCat("broker_public_key_pem: ", keys.status().message()));
     }
   }
   return absl::OkStatus();

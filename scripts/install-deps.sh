@@ -32,6 +32,10 @@ readonly PACKAGES=(
   prometheus
   python3
   python3-yaml
+  # tests/domain/token_interop_test: an independent JOSE implementation
+  # (PyJWT with EdDSA through cryptography) verifies approval tokens.
+  python3-jwt
+  python3-cryptography
   # tests/deploy: systemd-analyze verify on deploy/approval-broker.service.
   systemd
   # cpack's Debian packages (deploy/debian/): dpkg-shlibdeps and file find

@@ -67,7 +67,7 @@ absl::StatusOr<Ed25519PublicKey> Ed25519PublicKey::FromPem(
   }
   auto key = std::make_shared<Key>();
   key->pkey = *std::move(parsed);
-  return Ed25519PublicKey(std::move(key), std::move(canonical_pem),
+  return Ed25519PublicKey(std::move(key), std::move(canonical_pem), raw,
                           KeyIdOfRaw(raw));
 }
 
@@ -86,7 +86,8 @@ absl::StatusOr<Ed25519PublicKey> Ed25519PublicKey::FromRaw(
   }
   auto key = std::make_shared<Key>();
   key->pkey = std::move(pkey);
-  return Ed25519PublicKey(std::move(key), std::move(pem), KeyIdOfRaw(raw));
+  return Ed25519PublicKey(std::move(key), std::move(pem), std::string(raw),
+                          KeyIdOfRaw(raw));
 }
 
 bool Ed25519PublicKey::Verify(absl::string_view message,

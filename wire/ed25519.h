@@ -34,6 +34,8 @@ class Ed25519PublicKey final {
   const std::string& key_id() const { return key_id_; }
   // The key as SubjectPublicKeyInfo PEM, as OpenSSL writes it.
   const std::string& pem() const { return pem_; }
+  // The raw 32-byte key (a JWK's "x", base64url-encoded).
+  const std::string& raw() const { return raw_; }
   // True when `signature` (64 raw bytes) is this key's signature of
   // `message`.
   bool Verify(absl::string_view message, absl::string_view signature) const;
@@ -41,13 +43,15 @@ class Ed25519PublicKey final {
  private:
   struct Key;
   explicit Ed25519PublicKey(std::shared_ptr<const Key> key, std::string pem,
-                            std::string key_id)
+                            std::string raw, std::string key_id)
       : key_(std::move(key)),
         pem_(std::move(pem)),
+        raw_(std::move(raw)),
         key_id_(std::move(key_id)) {}
 
   std::shared_ptr<const Key> key_;
   std::string pem_;
+  std::string raw_;
   std::string key_id_;
 };
 

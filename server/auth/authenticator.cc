@@ -65,7 +65,9 @@ absl::StatusOr<std::unique_ptr<JwtVerifier>> NewJwtVerifier(
   options.allowed_algorithms.clear();
   for (const std::string& name : oidc.allowed_algorithms) {
     std::optional<JwsAlgorithm> alg = ParseJwsAlgorithm(name);
-    if (!alg) {
+    // EdDSA is the broker's own approval-token algorithm; IdP keys are
+    // RSA or P-256 (jwk.h).
+    if (!alg || *alg == JwsAlgorithm::kEdDsa) {
       return absl::InvalidArgumentError(
           absl::StrCat("auth.oidc.allowed_algorithms: ", name,
                        " is not supported (RS256, ES256)"));

@@ -22,7 +22,6 @@ using Json = nlohmann::ordered_json;
 constexpr int kMinRsaBits = 2048;
 constexpr int kMaxRsaBits = 16384;
 constexpr size_t kP256CoordinateBytes = 32;
-constexpr size_t kMaxKeyIdBytes = 128;
 
 template <typename T>
 using Owned = OpenSslPtr<T>;
@@ -137,34 +136,6 @@ struct JwkFactory {
     return Jwk(alg, std::move(key));
   }
 };
-
-std::optional<JwsAlgorithm> ParseJwsAlgorithm(absl::string_view name) {
-  if (name == "RS256") return JwsAlgorithm::kRs256;
-  if (name == "ES256") return JwsAlgorithm::kEs256;
-  return std::nullopt;
-}
-
-absl::string_view JwsAlgorithmName(JwsAlgorithm alg) {
-  switch (alg) {
-    case JwsAlgorithm::kRs256:
-      return "RS256";
-    case JwsAlgorithm::kEs256:
-      return "ES256";
-  }
-  return "unknown";
-}
-
-bool IsSafeKeyId(absl::string_view kid) {
-  if (kid.empty() || kid.size() > kMaxKeyIdBytes) return false;
-  if (absl::StrContains(kid, "..")) return false;
-  for (char c : kid) {
-    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-                    (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-                    c == '=' || c == '+' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
-}
 
 Jwk::Jwk(JwsAlgorithm algorithm, std::shared_ptr<EVP_PKEY> key)
     : algorithm_(algorithm), key_(std::move(key)) {}

@@ -17,22 +17,12 @@
 #include "absl/strings/string_view.h"
 // JWS parts are strict base64url: Base64UrlDecode, Base64UrlEncode.
 #include "wire/base64url.h"
+// JwsAlgorithm, ParseJwsAlgorithm, IsSafeKeyId: the shared JOSE code.
+#include "wire/jws.h"
 
 typedef struct evp_pkey_st EVP_PKEY;
 
 namespace approval {
-
-enum class JwsAlgorithm { kRs256, kEs256 };
-
-// "RS256" / "ES256" exactly (JOSE names are case-sensitive); nullopt for
-// anything else, "none" and HS256 included.
-std::optional<JwsAlgorithm> ParseJwsAlgorithm(absl::string_view name);
-absl::string_view JwsAlgorithmName(JwsAlgorithm alg);
-
-// A key id that is safe to look up and to log: 1..128 characters from
-// [A-Za-z0-9._=+-], not containing "..". Key ids with path or SQL characters
-// are refused before any lookup.
-bool IsSafeKeyId(absl::string_view kid);
 
 // One public verification key. Copyable; copies share the OpenSSL key.
 class Jwk final {

@@ -27,28 +27,12 @@ absl::Status Refuse(absl::string_view reason, absl::string_view what,
                          detail);
 }
 
-// A JOSE header or claims set: a JSON object without comments or repeated
-// keys (two "alg" or two "sub" could be read differently by different
-// parsers). `what` is "JWT header" or "JWT claims".
-absl::StatusOr<Json> ParseObject(absl::string_view text,
-                                 absl::string_view what) {
-  absl::StatusOr<Json> value =
-      ParseStrictJson(text, what, JsonComments::kRefused);
-  if (!value.ok()) {
-    // Name a repeated key; keep the parser's excerpt of the token (a
-    // syntax error) for the log.
-    if (std::optional<std::string> key = RepeatedJsonKey(value.status())) {
-      return Refuse(
-          "jwt_malformed",
-          absl::StrCat(what, ": key ", QuoteJson(*key), " appears twice"));
-    }
-    return Refuse("jwt_malformed", absl::StrCat(what, ": not valid JSON"),
-                  ForLog(value.status().message()));
-  }
-  if (!value->is_object()) {
-    return Refuse("jwt_malformed", absl::StrCat(what, ": not a JSON object"));
-  }
-  return value;
+// A refusal of the shared JOSE parser (wire/jws.h) as this verifier's:
+// the same message, its reason prefixed "jwt_".
+absl::Status RefuseJws(const absl::Status& status) {
+  const JwsRefusal refusal = JwsRefusalOf(status);
+  return Refuse(absl::StrCat("jwt_", refusal.reason), status.message(),
+                refusal.detail);
 }
 
 // A NumericDate claim; nullopt when absent, INVALID when not a number in
@@ -76,51 +60,6 @@ TimeClaim ReadTime(const Json& claims, const char* name) {
 
 std::string Timestamp(absl::Time t) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
-}
-
-// What the verifier takes from a JOSE header.
-struct HeaderFields {
-  std::string alg_name;
-  JwsAlgorithm alg;
-  std::string kid;
-};
-
-// The algorithm (allowed by configuration, whatever the token claims) and
-// the key id of `header`; refused for alg none, a disallowed algorithm,
-// critical extensions, or a missing or malformed kid.
-absl::StatusOr<HeaderFields> CheckHeader(
-    const Json& header, const std::set<JwsAlgorithm>& allowed_algorithms) {
-  const auto alg_it = header.find("alg");
-  if (alg_it == header.end() || !alg_it->is_string()) {
-    return Refuse("jwt_malformed", "the header has no alg");
-  }
-  const std::string alg_name = alg_it->get<std::string>();
-  if (absl::AsciiStrToLower(alg_name) == "none") {
-    return Refuse("jwt_alg_none", "unsigned tokens (alg none) are refused");
-  }
-  const std::optional<JwsAlgorithm> alg = ParseJwsAlgorithm(alg_name);
-  if (!alg || allowed_algorithms.count(*alg) == 0) {
-    return Refuse("jwt_alg_not_allowed", "signature algorithm not allowed",
-                  absl::StrCat("alg ", ForLog(alg_name)));
-  }
-  // RFC 7515 4.1.11: extensions we do not understand must not be ignored.
-  if (header.contains("crit")) {
-    return Refuse("jwt_crit_header",
-                  "the header lists critical extensions, none of which are "
-                  "supported");
-  }
-  // jku, x5u, x5c and jwk are deliberately never read: keys come from the
-  // configured JWKS only.
-  const auto kid_it = header.find("kid");
-  if (kid_it == header.end() || !kid_it->is_string()) {
-    return Refuse("jwt_kid_missing", "the header has no key id (kid)");
-  }
-  const std::string kid = kid_it->get<std::string>();
-  if (!IsSafeKeyId(kid)) {
-    return Refuse("jwt_kid_invalid", "the key id (kid) is malformed",
-                  absl::StrCat("kid ", ForLog(kid)));
-  }
-  return HeaderFields{alg_name, *alg, kid};
 }
 
 // The key `lookup` found for `kid` exists, has the token's algorithm, and
@@ -216,17 +155,6 @@ absl::Status CheckTimes(const Json& claims, absl::Time now,
 
 }  // namespace
 
-// A token's parts that need no key to check.
-struct JwtVerifier::Parsed {
-  std::string token;
-  size_t signing_input_size = 0;  // header.payload
-  std::string payload_b64;
-  std::string alg_name;
-  JwsAlgorithm alg = JwsAlgorithm::kRs256;
-  std::string kid;
-  std::string signature;
-};
-
 JwtVerifier::JwtVerifier(JwtVerifierOptions options,
                          std::unique_ptr<JwksCache> keys,
                          std::function<absl::Time()> clock)
@@ -294,58 +222,25 @@ std::optional<JwtVerifier::Result> JwtVerifier::VerifyOrDefer(
 
 absl::StatusOr<JwtVerifier::Parsed> JwtVerifier::Parse(
     absl::string_view token) const {
-  if (token.size() > kMaxJwtBytes) {
-    return Refuse("jwt_malformed", "too large",
-                  absl::StrCat(token.size(), " bytes, limit ", kMaxJwtBytes));
-  }
-  const std::vector<absl::string_view> parts = absl::StrSplit(token, '.');
-  if (parts.size() != 3) {
-    return Refuse("jwt_malformed",
-                  "not a signed JWT (header.payload.signature)");
-  }
-  const std::optional<std::string> header_text = Base64UrlDecode(parts[0]);
-  if (!header_text) {
-    return Refuse("jwt_malformed", "the header is not base64url");
-  }
-  absl::StatusOr<Json> header = ParseObject(*header_text, "JWT header");
-  if (!header.ok()) return header.status();
-
-  absl::StatusOr<HeaderFields> fields =
-      CheckHeader(*header, options_.allowed_algorithms);
-  if (!fields.ok()) return fields.status();
-  std::optional<std::string> signature = Base64UrlDecode(parts[2]);
-  if (!signature || signature->empty()) {
-    return Refuse("jwt_malformed", "the signature is not base64url");
-  }
-  Parsed parsed;
-  parsed.token = std::string(token);
-  parsed.signing_input_size = parts[0].size() + 1 + parts[1].size();
-  parsed.payload_b64 = std::string(parts[1]);
-  parsed.alg_name = fields->alg_name;
-  parsed.alg = fields->alg;
-  parsed.kid = fields->kid;
-  parsed.signature = *std::move(signature);
-  return parsed;
+  JwsParseOptions jws_options;
+  jws_options.max_bytes = kMaxJwtBytes;
+  jws_options.allowed_algorithms = options_.allowed_algorithms;
+  absl::StatusOr<CompactJws> jws = ParseCompactJws(token, jws_options);
+  if (!jws.ok()) return RefuseJws(jws.status());
+  return *std::move(jws);
 }
 
 JwtVerifier::Result JwtVerifier::Finish(const Parsed& parsed,
                                         const JwksCache::Lookup& lookup) const {
-  const absl::string_view signing_input =
-      absl::string_view(parsed.token).substr(0, parsed.signing_input_size);
   if (absl::Status s =
-          CheckSignature(signing_input, parsed.signature, parsed.alg,
+          CheckSignature(parsed.signing_input, parsed.signature, parsed.alg,
                          parsed.alg_name, parsed.kid, lookup);
       !s.ok()) {
     return s;
   }
   // Signed by a trusted key: now the claims may be read.
-  const std::optional<std::string> payload_text =
-      Base64UrlDecode(parsed.payload_b64);
-  if (!payload_text) {
-    return Refuse("jwt_malformed", "the payload is not base64url");
-  }
-  absl::StatusOr<Json> claims = ParseObject(*payload_text, "JWT claims");
-  if (!claims.ok()) return claims.status();
+  absl::StatusOr<Json> claims = JwsPayloadObject(parsed, "JWT claims");
+  if (!claims.ok()) return RefuseJws(claims.status());
   if (absl::Status s = CheckIssuerAudience(*claims, options_); !s.ok()) {
     return s;
   }

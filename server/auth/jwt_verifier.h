@@ -9,9 +9,10 @@
 // issuer, aud must contain the audience, exp must be present and not past,
 // nbf (if present) not in the future, both within the clock skew.
 //
-// The JOSE header and the claims are read with the strict JSON reader
-// (strict_json.h): a key that appears twice ("alg", "sub", "aud", ...)
-// refuses the token.
+// The token's shape and JOSE header are checked by the project's one JOSE
+// parser (wire/jws.h, shared with approval-token verification); header and
+// claims are read with the strict JSON reader (strict_json.h): a key that
+// appears twice ("alg", "sub", "aud", ...) refuses the token.
 //
 // Key rotation: a kid that is not in the cached set triggers one reload of
 // the JWKS in the background (jwks_cache.h), at most one at a time and at
@@ -36,6 +37,7 @@
 #include "server/auth/jwk.h"
 #include "server/auth/jwks_cache.h"
 #include "server/auth/jwks_source.h"
+#include "wire/jws.h"
 
 namespace approval {
 
@@ -110,7 +112,8 @@ class JwtVerifier final {
   std::set<std::string> KeyIds() const;
 
  private:
-  struct Parsed;
+  // A token's parts that need no key to check (wire/jws.h).
+  using Parsed = CompactJws;
 
   JwtVerifier(JwtVerifierOptions options, std::unique_ptr<JwksCache> keys,
               std::function<absl::Time()> clock);

@@ -106,6 +106,36 @@ JsonReader::Read ReadLog(const JsonReader& r, LogOptions* o) {
   });
 }
 
+// An RFC 3339 time ("2026-12-31T00:00:00Z").
+JsonReader::Read ReadTime(const JsonReader& r, absl::Time* out) {
+  return [&r, out](const Json& v, const std::string& path) {
+    std::string text;
+    if (absl::Status s = r.String(&text)(v, path); !s.ok()) return s;
+    std::string err;
+    if (!absl::ParseTime(absl::RFC3339_full, text, out, &err)) {
+      return r.Error(path, absl::StrCat(Quote(text),
+                                        " is not an RFC 3339 time (like "
+                                        "\"2026-12-31T00:00:00Z\")"));
+    }
+    return absl::OkStatus();
+  };
+}
+
+JsonReader::Read ReadApprovalTokens(const JsonReader& r,
+                                    ApprovalTokenConfig* t) {
+  return r.Nested({
+      {"issuer", r.String(&t->issuer)},
+      {"audience", r.String(&t->audience)},
+      {"retired_keys",
+       r.ObjectArray<RetiredSigningKey>(
+           &t->retired_keys,
+           [&r](RetiredSigningKey& k) -> std::vector<JsonReader::Field> {
+             return {{"public_key_file", r.String(&k.public_key_file), true},
+                     {"verify_until", ReadTime(r, &k.verify_until), true}};
+           })},
+  });
+}
+
 // The whole file: each section read by its owner's reader.
 absl::Status ReadConfig(const JsonReader& r, const Json& root, Config& c) {
   return r.Object(
@@ -138,6 +168,7 @@ absl::Status ReadConfig(const JsonReader& r, const Json& root, Config& c) {
           {"fingerprint_key_file", r.String(&c.fingerprint_key_file)},
           {"signing_key_file", r.String(&c.signing_key_file)},
           {"audit_trusted_keys", r.StringArray(&c.audit_trusted_keys)},
+          {"approval_tokens", ReadApprovalTokens(r, &c.approval_tokens)},
           {"log", ReadLog(r, &c.log)},
           {"webhooks", ReadWebhooksConfig(r, &c.webhooks)},
       });
@@ -291,6 +322,17 @@ absl::Status ValidateFiles(const Config& c) {
       return s;
     }
   }
+  if (c.approval_tokens.issuer.empty()) {
+    return absl::InvalidArgumentError(
+        "approval_tokens.issuer: must not be empty (it is the tokens' iss)");
+  }
+  for (const RetiredSigningKey& k : c.approval_tokens.retired_keys) {
+    if (absl::Status s =
+            CheckReadable("approval_tokens.retired_keys", k.public_key_file);
+        !s.ok()) {
+      return s;
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -328,6 +370,9 @@ absl::StatusOr<Config> LoadConfigFile(const std::string& path) {
   for (std::string& key : c->audit_trusted_keys) key = Resolve(dir, key);
   for (WebhookEndpoint& e : c->webhooks.endpoints) {
     e.ca_file = Resolve(dir, e.ca_file);
+  }
+  for (RetiredSigningKey& key : c->approval_tokens.retired_keys) {
+    key.public_key_file = Resolve(dir, key.public_key_file);
   }
   return c;
 }

@@ -63,16 +63,19 @@
 //     "fingerprint_key_file": "fingerprint.key",  // "" = random per process
 //     "signing_key_file": "signing-key.pem",      // required by serve
 //     "audit_trusted_keys": ["old-signing-key.pub.pem"],
+//     "approval_tokens": {"issuer": "approval-broker", "audience": "",
+//       "retired_keys": [{"public_key_file": "old-signing-key.pub.pem",
+//                         "verify_until": "2026-12-31T00:00:00Z"}]},
 //     "log": {"format": "json", "level": "info"},  // or "text"; debug..error
 //     "webhooks": {"endpoints": [...]}   // server/webhook/webhook_config.h
 //   }
 //
 // Relative file paths (tls.*, auth.tokens_file, auth.oidc.jwks_file,
 // auth.oidc.jwks_ca_file, webhooks.endpoints[].ca_file, policy_file,
-// fingerprint_key_file, signing_key_file, audit_trusted_keys) read through
-// LoadConfigFile are resolved against the directory of the config file, so a
-// config and its tokens file can move together. ParseConfig leaves them as
-// written.
+// fingerprint_key_file, signing_key_file, audit_trusted_keys,
+// approval_tokens.retired_keys) read through LoadConfigFile are resolved
+// against the directory of the config file, so a config and its tokens file
+// can move together. ParseConfig leaves them as written.
 #ifndef APPROVAL_SERVER_CONFIG_CONFIG_H_
 #define APPROVAL_SERVER_CONFIG_CONFIG_H_
 
@@ -105,6 +108,28 @@ struct TlsConfig {
   // True when any of the three files is set; ValidateConfig rejects a
   // partial set.
   bool enabled() const;
+};
+
+// A signing key the broker used before signing_key_file: its approval
+// tokens still verify until `verify_until` (the rotation overlap), and the
+// audit events it sealed verify forever.
+struct RetiredSigningKey {
+  // SubjectPublicKeyInfo PEM (`openssl pkey -in old.pem -pubout`). Required.
+  std::string public_key_file;
+  // RFC 3339 time after which GetSigningKey stops publishing the key. Set it
+  // past the longest execution window of tokens the key signed. Required.
+  absl::Time verify_until = absl::InfinitePast();
+};
+
+// Approval tokens (wire/approval_token.h) and the key set that verifies
+// them.
+struct ApprovalTokenConfig {
+  // The tokens' "iss". Default "approval-broker".
+  std::string issuer = "approval-broker";
+  // The tokens' "aud": the executor that checks them. Default "": no aud.
+  std::string audience;
+  // Keys still published beside the signing key. Default: none.
+  std::vector<RetiredSigningKey> retired_keys;
 };
 
 struct Config {
@@ -172,6 +197,8 @@ struct Config {
   // before: audit events they sealed still verify (key rotation). Default:
   // none.
   std::vector<std::string> audit_trusted_keys;
+  // Claims and key rotation of approval tokens.
+  ApprovalTokenConfig approval_tokens;
   // The log on stderr (server/service/log.h): "format" "json" (one JSON
   // object per line) or "text" (for terminals); "level" "debug", "info",
   // "warn" or "error", the least severe level written. Default json, info.

@@ -46,8 +46,8 @@ PkeyPtr GenerateKey() {
 // The key, and the tokens it signed most recently. Every stream that
 // carries an approved approval needs its token: with 1,000 agents on one
 // approval that is 1,000 identical signatures at ~40 us each, where a
-// lookup is far cheaper. Keyed by the exact payload, so a hit is the token
-// Sign would compute (Ed25519 is deterministic).
+// lookup is far cheaper. Keyed by the exact JWS signing input, so a hit is the
+// token Sign would compute (Ed25519 is deterministic).
 struct TokenSigner::Key {
   static constexpr size_t kRecentTokens = 1024;
 
@@ -101,17 +101,18 @@ std::unique_ptr<TokenSigner> TokenSigner::Generate() {
 std::string TokenSigner::Sign(ApprovalClaims claims) const {
   claims.key_id = key_id();
   std::sort(claims.approvers.begin(), claims.approvers.end());
-  const std::string payload = ApprovalTokenPayload(claims);
+  const std::string signing_input = ApprovalTokenSigningInput(claims, key_id());
   {
     absl::MutexLock lock(&key_->mu);
-    if (auto it = key_->recent.find(payload); it != key_->recent.end()) {
+    if (auto it = key_->recent.find(signing_input); it != key_->recent.end()) {
       return it->second;
     }
   }
-  std::string token = ApprovalTokenOf(payload, SignDetached(payload));
+  std::string token =
+      ApprovalTokenOf(signing_input, SignDetached(signing_input));
   absl::MutexLock lock(&key_->mu);
-  if (key_->recent.emplace(payload, token).second) {
-    key_->order.push_back(payload);
+  if (key_->recent.emplace(signing_input, token).second) {
+    key_->order.push_back(signing_input);
     if (key_->order.size() > Key::kRecentTokens) {
       key_->recent.erase(key_->order.front());
       key_->order.pop_front();

@@ -38,8 +38,9 @@ class TokenSigner final {
   // public key.
   const std::string& key_id() const { return public_key_.key_id(); }
 
-  // The token for `claims`; claims.key_id is overwritten with key_id() and
-  // the approvers are sorted.
+  // The compact JWS for `claims` (wire/approval_token.h), kid key_id();
+  // claims.key_id is overwritten with key_id() and the approvers are
+  // sorted. claims.issuer and claims.audience are the caller's.
   std::string Sign(ApprovalClaims claims) const;
 
   // A plain Ed25519 signature (64 raw bytes) over `message`, for callers

@@ -124,7 +124,7 @@ BrokerServer::BrokerServer(const Config& config, ApprovalStore& store,
                            CrossProcessSignal* signal,
                            std::string fingerprint_key,
                            std::shared_ptr<const TokenSigner> signer,
-                           AuditKeyring keys,
+                           AuditKeyring keys, TokenIssuerOptions token_options,
                            std::shared_ptr<const ActivePolicy> policy,
                            std::unique_ptr<WebhookQueue> webhook_queue)
     : config_(config),
@@ -132,7 +132,7 @@ BrokerServer::BrokerServer(const Config& config, ApprovalStore& store,
       metrics_(metrics),
       fingerprint_key_(std::move(fingerprint_key)),
       signer_(std::move(signer)),
-      issuer_(*signer_, std::move(keys)),
+      issuer_(*signer_, std::move(keys), std::move(token_options)),
       policy_(std::move(policy)),
       executor_(config.worker_threads),
       hub_(store, config.event_poll_interval, &metrics, signal),
@@ -153,6 +153,11 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(
   if (!signer.ok()) return signer.status();
   absl::StatusOr<AuditKeyring> keys = LoadAuditKeyring(config, **signer);
   if (!keys.ok()) return keys.status();
+  absl::StatusOr<std::vector<PublishedKey>> retired = LoadRetiredKeys(config);
+  if (!retired.ok()) return retired.status();
+  TokenIssuerOptions token_options{config.approval_tokens.issuer,
+                                   config.approval_tokens.audience,
+                                   *std::move(retired)};
   absl::StatusOr<std::shared_ptr<const ActivePolicy>> policy =
       LoadActivePolicy(config.policy_file, config.limits, *fingerprint_key);
   if (!policy.ok()) return policy.status();
@@ -166,8 +171,8 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(
           (*signer)->key_id());
   std::unique_ptr<BrokerServer> server(new BrokerServer(
       config, store, auth, metrics, signal, *std::move(fingerprint_key),
-      *std::move(signer), *std::move(keys), *std::move(policy),
-      *std::move(webhook_queue)));
+      *std::move(signer), *std::move(keys), std::move(token_options),
+      *std::move(policy), *std::move(webhook_queue)));
   if (absl::Status s = server->hub_.Start(); !s.ok()) return s;
   if (server->webhook_queue_ != nullptr) {
     server->webhooks_ = std::make_unique<WebhookDispatcher>(

@@ -60,6 +60,7 @@ class BrokerServer final {
                const Authenticator& auth, BrokerMetrics& metrics,
                CrossProcessSignal* signal, std::string fingerprint_key,
                std::shared_ptr<const TokenSigner> signer, AuditKeyring keys,
+               TokenIssuerOptions token_options,
                std::shared_ptr<const ActivePolicy> policy,
                std::unique_ptr<WebhookQueue> webhook_queue);
   void MaintenanceLoop();

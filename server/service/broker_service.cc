@@ -361,6 +361,7 @@ grpc::ServerUnaryReactor* BrokerService::GetSigningKey(
     resp->set_algorithm("Ed25519");
     resp->set_key_id(issuer_.signer().key_id());
     resp->set_public_key_pem(issuer_.signer().public_key_pem());
+    resp->set_jwks_json(issuer_.JwksAt(absl::Now()));
     return absl::OkStatus();
   });
 }

@@ -28,8 +28,19 @@ std::string EvidenceDigest(const Approval& a) {
 
 }  // namespace
 
-TokenIssuer::TokenIssuer(const TokenSigner& signer, AuditKeyring keys)
-    : signer_(signer), keys_(std::move(keys)) {}
+TokenIssuer::TokenIssuer(const TokenSigner& signer, AuditKeyring keys,
+                         TokenIssuerOptions options)
+    : signer_(signer), keys_(std::move(keys)), options_(std::move(options)) {}
+
+std::string TokenIssuer::JwksAt(absl::Time now) const {
+  std::vector<Ed25519PublicKey> keys = {signer_.public_key()};
+  for (const PublishedKey& k : options_.retired_keys) {
+    if (now < k.verify_until && k.key.key_id() != signer_.key_id()) {
+      keys.push_back(k.key);
+    }
+  }
+  return ApprovalJwks(keys);
+}
 
 absl::StatusOr<std::string> TokenIssuer::TokenFor(const Approval& a) const {
   const std::string digest = EvidenceDigest(a);
@@ -43,6 +54,8 @@ absl::StatusOr<std::string> TokenIssuer::TokenFor(const Approval& a) const {
              "no approval token issued: ", claims.status().message());
     return claims.status();
   }
+  claims->issuer = options_.issuer;
+  claims->audience = options_.audience;
   std::string token = signer_.Sign(*std::move(claims));
   absl::MutexLock lock(&mu_);
   if (recent_.emplace(digest, token).second) {

@@ -7,6 +7,7 @@
 #include <deque>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -17,12 +18,29 @@
 
 namespace approval {
 
+// A public key of the approval-token key set and until when it is
+// published (InfiniteFuture for the signing key).
+struct PublishedKey {
+  Ed25519PublicKey key;
+  absl::Time verify_until;
+};
+
+struct TokenIssuerOptions {
+  // The tokens' "iss". Default kDefaultTokenIssuer.
+  std::string issuer = kDefaultTokenIssuer;
+  // The tokens' "aud"; "" (the default) for none.
+  std::string audience;
+  // Keys the broker signed with before (rotation overlap). Default: none.
+  std::vector<PublishedKey> retired_keys;
+};
+
 // Thread-safe. `signer` must outlive the issuer.
 class TokenIssuer final {
  public:
   // `keys`: the audit keys whose signatures prove an approval (the signer's
   // own public key and retired ones).
-  TokenIssuer(const TokenSigner& signer, AuditKeyring keys);
+  TokenIssuer(const TokenSigner& signer, AuditKeyring keys,
+              TokenIssuerOptions options = {});
 
   // The token for `a`, which must be approved and carry its evidence.
   // DATA_LOSS naming the approval when its evidence does not prove it (the
@@ -33,6 +51,11 @@ class TokenIssuer final {
   const TokenSigner& signer() const { return signer_; }
   const AuditKeyring& keys() const { return keys_; }
 
+  // The key set that verifies this issuer's tokens at `now`, as JWKS JSON
+  // (wire/approval_token.h ApprovalJwks): the signing key first, then each
+  // retired key whose verify_until is after `now`.
+  std::string JwksAt(absl::Time now) const;
+
  private:
   // Proofs are remembered by a digest of the exact evidence they checked, so
   // a thousand streams on one approval cost one proof (three Ed25519
@@ -41,6 +64,7 @@ class TokenIssuer final {
 
   const TokenSigner& signer_;
   const AuditKeyring keys_;
+  const TokenIssuerOptions options_;
   mutable absl::Mutex mu_;
   mutable std::unordered_map<std::string, std::string> recent_
       ABSL_GUARDED_BY(mu_);

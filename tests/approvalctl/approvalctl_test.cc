@@ -34,6 +34,7 @@
 #include "tests/support/broker/broker_harness.h"
 #include "tests/support/certs/test_certs.h"
 #include "tests/support/pg/pg_fixture.h"
+#include "tests/support/token_claims.h"
 
 namespace approval::testing {
 namespace {
@@ -438,7 +439,7 @@ TEST_CASE("help lists the commands and every exit code", "[approvalctl]") {
   REQUIRE(r.exit_code == 0);
   for (const char* command :
        {"pending", "show ID", "approve ID", "deny ID", "watch", "audit verify",
-        "audit export", "signing-key", "token verify --key PUBFILE TOKEN"}) {
+        "audit export", "signing-key", "token verify --key KEYFILE TOKEN"}) {
     CHECK_THAT(r.out, Catch::Contains(command));
   }
   for (int code = 0; code <= 12; ++code) {
@@ -708,20 +709,6 @@ std::vector<std::string> Lines(const std::string& text) {
   return absl::StrSplit(text, '\n', absl::SkipEmpty());
 }
 
-// `token` with its payload's approvers replaced and the signature kept.
-std::string WithApprovers(const std::string& token,
-                          const std::vector<std::string>& approvers) {
-  std::vector<std::string> parts = absl::StrSplit(token, '.');
-  REQUIRE(parts.size() == 2);
-  std::string payload;
-  REQUIRE(absl::WebSafeBase64Unescape(parts[0], &payload));
-  Json claims = ParseJson(payload);
-  claims["approvers"] = approvers;
-  std::string forged;
-  absl::WebSafeBase64Escape(claims.dump(), &forged);
-  return absl::StrCat(forged, ".", parts[1]);
-}
-
 TEST_CASE("signing-key prints the broker's public key as PEM",
           "[approvalctl][postgres][token]") {
   Broker b;
@@ -837,7 +824,7 @@ TEST_CASE("token verify checks a real approval's token offline",
   CHECK(claims["approvers"] == Json::array({"alice", "bob"}));
 
   CtlResult forged = RunCtl({"token", "verify", "--key", key_file,
-                             WithApprovers(token, {"mallory"})});
+                             TokenWithApprovers(token, {"mallory"})});
   INFO(forged);
   CHECK(forged.exit_code == 11);
   CHECK(forged.out.empty());
@@ -854,6 +841,33 @@ TEST_CASE("token verify checks a real approval's token offline",
   INFO(no_key);
   CHECK(no_key.exit_code == 2);
   CHECK_THAT(no_key.err, Catch::Contains("--key"));
+}
+
+TEST_CASE("token verify takes the broker's key set from signing-key -o jwks",
+          "[approvalctl][postgres][token]") {
+  TempDir dir;
+  Broker b(TwoApprovalsConfig(dir));
+  std::string id = b.Request("agent-1");
+  v1::DecideResponse resp;
+  REQUIRE(b.h.Decide("alice", id, v1::APPROVE, &resp).ok());
+  REQUIRE(b.h.Decide("bob", id, v1::APPROVE, &resp).ok());
+  const std::string token = resp.approval().approval_token();
+  REQUIRE_FALSE(token.empty());
+
+  CtlResult jwks = RunCtl({"signing-key", "-o", "jwks"}, b.As("agent-1"));
+  INFO(jwks);
+  REQUIRE(jwks.exit_code == 0);
+  CHECK(ParseJson(jwks.out)["keys"][0]["kty"] == "OKP");
+  const std::string jwks_file = dir.Write("broker-keys.json", jwks.out);
+
+  CtlResult ok = RunCtl({"token", "verify", "--key", jwks_file, token});
+  INFO(ok);
+  REQUIRE(ok.exit_code == 0);
+  CHECK_THAT(ok.out, Catch::Contains("issuer:          approval-broker\n"));
+
+  // -o jwks is for signing-key only.
+  CtlResult misuse = RunCtl({"pending", "-o", "jwks"}, b.As("agent-1"));
+  CHECK(misuse.exit_code == 2);
 }
 
 TEST_CASE("audit export writes every matching event as JSON lines",

@@ -15,25 +15,12 @@
 #include "tests/support/broker/broker_harness.h"
 #include "tests/support/certs/test_certs.h"
 #include "tests/support/pg/pg_fixture.h"
+#include "tests/support/token_claims.h"
 
 namespace approval::testing {
 namespace {
 
 constexpr absl::Duration kWait = absl::Seconds(30);
-
-// `token` with its payload's approvers replaced and the signature kept.
-std::string WithApprovers(const std::string& token,
-                          const std::vector<std::string>& approvers) {
-  std::vector<std::string> parts = absl::StrSplit(token, '.');
-  REQUIRE(parts.size() == 2);
-  std::string payload;
-  REQUIRE(absl::WebSafeBase64Unescape(parts[0], &payload));
-  nlohmann::json claims = nlohmann::json::parse(payload);
-  claims["approvers"] = approvers;
-  std::string forged;
-  absl::WebSafeBase64Escape(claims.dump(), &forged);
-  return absl::StrCat(forged, ".", parts[1]);
-}
 
 // A fresh key that never signed anything the broker issued.
 std::string StrangersKey() { return TokenSigner::Generate()->public_key_pem(); }
@@ -147,9 +134,9 @@ TEST_CASE_METHOD(ClientFixture,
         absl::StatusCode::kPermissionDenied);
   }
   SECTION("a tampered token is refused") {
-    absl::Status s =
-        VerifyApprovalToken(WithApprovers(token, {"mallory"}), pem, request)
-            .status();
+    absl::Status s = VerifyApprovalToken(TokenWithApprovers(token, {"mallory"}),
+                                         pem, request)
+                         .status();
     INFO(s.ToString());
     CHECK(s.code() == absl::StatusCode::kUnauthenticated);
     CHECK(VerifyApprovalToken(token.substr(0, token.size() - 2), pem, request)

@@ -487,3 +487,49 @@ TEST_CASE("LoadConfigFile names the file in errors", "[config]") {
 
 }  // namespace
 }  // namespace approval
+
+namespace approval {
+namespace {
+
+TEST_CASE(
+    "approval_tokens defaults to the broker's issuer, no audience and "
+    "no retired key",
+    "[config][token]") {
+  absl::StatusOr<Config> c = ParseConfig("{}", "config.json");
+  REQUIRE(c.ok());
+  CHECK(c->approval_tokens.issuer == "approval-broker");
+  CHECK(c->approval_tokens.audience.empty());
+  CHECK(c->approval_tokens.retired_keys.empty());
+}
+
+TEST_CASE("approval_tokens reads issuer, audience and retired keys",
+          "[config][token]") {
+  absl::StatusOr<Config> c = ParseConfig(
+      R"({"approval_tokens": {"issuer": "broker-eu", "audience": "deployer",
+          "retired_keys": [{"public_key_file": "old.pub.pem",
+                            "verify_until": "2026-12-31T00:00:00Z"}]}})",
+      "config.json");
+  REQUIRE(c.ok());
+  CHECK(c->approval_tokens.issuer == "broker-eu");
+  CHECK(c->approval_tokens.audience == "deployer");
+  REQUIRE(c->approval_tokens.retired_keys.size() == 1);
+  CHECK(c->approval_tokens.retired_keys[0].public_key_file == "old.pub.pem");
+  CHECK(c->approval_tokens.retired_keys[0].verify_until ==
+        absl::FromUnixSeconds(1798675200));
+}
+
+TEST_CASE("a retired key without a valid verify_until is refused",
+          "[config][token]") {
+  CHECK_THAT(
+      ParseError(R"({"approval_tokens": {"retired_keys": [
+          {"public_key_file": "old.pub.pem", "verify_until": "soon"}]}})"),
+      Contains("approval_tokens.retired_keys[0].verify_until: \"soon\" is not "
+               "an RFC 3339 time"));
+  CHECK_THAT(ParseError(R"({"approval_tokens": {"retired_keys": [
+          {"public_key_file": "old.pub.pem"}]}})"),
+             Contains("approval_tokens.retired_keys[0].verify_until: "
+                      "required"));
+}
+
+}  // namespace
+}  // namespace approval

@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "nlohmann/json.hpp"
 #include "server/domain/token_signer.h"
@@ -20,8 +21,6 @@
 
 namespace approval {
 namespace {
-
-using Json = nlohmann::json;
 
 ApprovalClaims SampleClaims() { return testing::SampleApprovalClaims(); }
 
@@ -61,24 +60,34 @@ std::string Ed25519PrivatePem() {
   return pem;
 }
 
+using OrderedJson = nlohmann::ordered_json;
+
+// A compact JWS taken apart: the encoded header, the decoded claims, the
+// encoded signature.
 struct SplitToken {
-  Json payload;
+  std::string header_b64;
+  OrderedJson payload;
   std::string signature_b64;
 };
 
 SplitToken Split(const std::string& token) {
-  const size_t dot = token.find('.');
-  REQUIRE(dot != std::string::npos);
+  const std::vector<std::string> parts = absl::StrSplit(token, '.');
+  REQUIRE(parts.size() == 3);
   std::string payload;
-  REQUIRE(absl::WebSafeBase64Unescape(token.substr(0, dot), &payload));
-  return {Json::parse(payload), token.substr(dot + 1)};
+  REQUIRE(absl::WebSafeBase64Unescape(parts[1], &payload));
+  return {parts[0], OrderedJson::parse(payload), parts[2]};
 }
 
-// The token with its payload replaced by `payload` (canonically dumped) and
-// the original signature kept.
-std::string Rejoin(const Json& payload, const std::string& signature_b64) {
-  return absl::StrCat(absl::WebSafeBase64Escape(payload.dump()), ".",
-                      signature_b64);
+std::string B64(absl::string_view s) {
+  std::string out = absl::WebSafeBase64Escape(s);
+  return out;
+}
+
+// The token with its claims replaced by `payload` and the original header
+// and signature kept.
+std::string Rejoin(const SplitToken& t, const OrderedJson& payload) {
+  return absl::StrCat(t.header_b64, ".", B64(payload.dump()), ".",
+                      t.signature_b64);
 }
 
 TEST_CASE("a signed token verifies and returns exactly the claims signed",
@@ -99,23 +108,41 @@ TEST_CASE("a signed token verifies and returns exactly the claims signed",
   CHECK(got->not_before == want.not_before);
   CHECK(got->not_after == want.not_after);
   CHECK(got->key_id == signer->key_id());
-  CHECK(got->version == kApprovalTokenVersion);
+  CHECK(got->issuer == "approval-broker");
+  CHECK(got->audience.empty());
 }
 
-TEST_CASE("the payload is canonical JSON with the documented keys", "[token]") {
+TEST_CASE("the token is a compact JWS with the documented header and claims",
+          "[token]") {
   const std::unique_ptr<TokenSigner> signer = TokenSigner::Generate();
-  const SplitToken t = Split(signer->Sign(SampleClaims()));
+  ApprovalClaims claims = SampleClaims();
+  claims.audience = "deploy-executor";
+  const SplitToken t = Split(signer->Sign(claims));
+  std::string header;
+  REQUIRE(absl::WebSafeBase64Unescape(t.header_b64, &header));
+  CHECK(header == absl::StrCat("{\"alg\":\"EdDSA\",\"kid\":\"",
+                               signer->key_id(),
+                               "\",\"typ\":\"approval+jwt\"}"));
   std::vector<std::string> keys;
   for (auto it = t.payload.begin(); it != t.payload.end(); ++it) {
     keys.push_back(it.key());
   }
-  CHECK(keys == std::vector<std::string>{"action", "action_digest",
-                                         "approval_id", "approved_at",
-                                         "approvers", "key_id", "not_after",
-                                         "not_before", "rule", "v"});
-  CHECK(t.payload["approved_at"] == "2026-09-21T14:13:20.123456Z");
-  CHECK(t.payload["not_after"] == "2026-09-21T14:28:20.123456Z");
-  CHECK(t.payload["v"] == 1);
+  CHECK(keys == std::vector<std::string>{"iss", "aud", "iat", "nbf", "exp",
+                                         "approval_id", "action",
+                                         "action_digest", "rule", "approvers"});
+  CHECK(t.payload["iss"] == "approval-broker");
+  CHECK(t.payload["aud"] == "deploy-executor");
+  // NumericDate with the microseconds of the execution window.
+  CHECK(t.payload["iat"].dump() == "1790000000.123456");
+  CHECK(t.payload["nbf"].dump() == "1790000000.123456");
+  CHECK(t.payload["exp"].dump() == "1790000900.123456");
+  CHECK(t.payload["approvers"] == OrderedJson::array({"alice", "bob"}));
+}
+
+TEST_CASE("a token without an audience has no aud claim", "[token]") {
+  const std::unique_ptr<TokenSigner> signer = TokenSigner::Generate();
+  const SplitToken t = Split(signer->Sign(SampleClaims()));
+  CHECK_FALSE(t.payload.contains("aud"));
 }
 
 TEST_CASE("signing is deterministic and the key id is stable", "[token]") {
@@ -148,39 +175,38 @@ TEST_CASE("changing any payload field fails verification", "[token]") {
   const std::unique_ptr<TokenSigner> signer = TokenSigner::Generate();
   const SplitToken t = Split(signer->Sign(SampleClaims()));
 
-  const std::vector<std::pair<std::string, std::function<void(Json&)>>>
+  const std::vector<std::pair<std::string, std::function<void(OrderedJson&)>>>
       changes = {
-          {"action", [](Json& p) { p["action"] = "db.drop"; }},
+          {"action", [](OrderedJson& p) { p["action"] = "db.drop"; }},
           {"action_digest",
-           [](Json& p) { p["action_digest"] = std::string(64, 'b'); }},
+           [](OrderedJson& p) { p["action_digest"] = std::string(64, 'b'); }},
           {"approval_id",
-           [](Json& p) {
+           [](OrderedJson& p) {
              p["approval_id"] = "11111111-2222-4333-8444-555555555555";
            }},
-          {"approved_at",
-           [](Json& p) { p["approved_at"] = "2026-09-21T11:33:21.123456Z"; }},
+          {"iat", [](OrderedJson& p) { p["iat"] = 1790000001; }},
           {"approvers: one added",
-           [](Json& p) { p["approvers"].push_back("mallory"); }},
+           [](OrderedJson& p) { p["approvers"].push_back("mallory"); }},
           {"approvers: one removed",
-           [](Json& p) { p["approvers"].erase(p["approvers"].begin()); }},
+           [](OrderedJson& p) {
+             p["approvers"].erase(p["approvers"].begin());
+           }},
           {"approvers: one renamed",
-           [](Json& p) { p["approvers"][0] = "alicf"; }},
-          {"key_id", [](Json& p) { p["key_id"] = std::string(16, '0'); }},
-          {"not_after",
-           [](Json& p) { p["not_after"] = "2027-09-21T11:48:20.123456Z"; }},
-          {"not_before",
-           [](Json& p) { p["not_before"] = "2025-09-21T11:33:20.123456Z"; }},
-          {"rule", [](Json& p) { p["rule"] = "everything-else"; }},
-          {"v", [](Json& p) { p["v"] = 2; }},
-          {"an extra key", [](Json& p) { p["admin"] = true; }},
+           [](OrderedJson& p) { p["approvers"][0] = "alicf"; }},
+          {"exp", [](OrderedJson& p) { p["exp"] = 1890000000; }},
+          {"nbf", [](OrderedJson& p) { p["nbf"] = 1690000000; }},
+          {"iss", [](OrderedJson& p) { p["iss"] = "another-broker"; }},
+          {"aud added", [](OrderedJson& p) { p["aud"] = "executor"; }},
+          {"rule", [](OrderedJson& p) { p["rule"] = "everything-else"; }},
+          {"an extra key", [](OrderedJson& p) { p["admin"] = true; }},
       };
   for (const auto& [what, change] : changes) {
     SECTION(what) {
-      Json tampered = t.payload;
+      OrderedJson tampered = t.payload;
       change(tampered);
       REQUIRE(tampered != t.payload);
-      absl::StatusOr<ApprovalClaims> got = VerifyApprovalToken(
-          Rejoin(tampered, t.signature_b64), signer->public_key_pem());
+      absl::StatusOr<ApprovalClaims> got =
+          VerifyApprovalToken(Rejoin(t, tampered), signer->public_key_pem());
       CHECK(got.status().code() == absl::StatusCode::kUnauthenticated);
     }
   }
@@ -191,7 +217,7 @@ TEST_CASE("a changed signature or a malformed token fails verification",
   const std::unique_ptr<TokenSigner> signer = TokenSigner::Generate();
   const std::string token = signer->Sign(SampleClaims());
   const std::string pem = signer->public_key_pem();
-  const size_t dot = token.find('.');
+  const size_t dot = token.rfind('.');
 
   std::string sig;
   REQUIRE(absl::WebSafeBase64Unescape(token.substr(dot + 1), &sig));
@@ -228,12 +254,13 @@ TEST_CASE("a token signed by another key fails, whatever key id it claims",
         VerifyApprovalToken(token, broker->public_key_pem()).status().code() ==
         absl::StatusCode::kUnauthenticated);
   }
-  SECTION("the broker's key id in a payload the forger signed") {
-    // Sign() overwrites key_id, so forge the payload by hand: the forger
-    // signs a payload that names the broker's key.
-    SplitToken t = Split(forger->Sign(SampleClaims()));
-    t.payload["key_id"] = broker->key_id();
-    const std::string forged = Rejoin(t.payload, t.signature_b64);
+  SECTION("the broker's kid in a header the forger signed") {
+    // Sign() writes its own kid, so forge the signing input by hand: the
+    // forger signs a header that names the broker's key.
+    const std::string input =
+        ApprovalTokenSigningInput(SampleClaims(), broker->key_id());
+    const std::string forged =
+        ApprovalTokenOf(input, forger->SignDetached(input));
     CHECK(
         VerifyApprovalToken(forged, broker->public_key_pem()).status().code() ==
         absl::StatusCode::kUnauthenticated);

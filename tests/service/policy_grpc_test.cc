@@ -1,10 +1,12 @@
 // The review policy through the gRPC API on PostgreSQL: rules and what
 // RequestApproval says about them, quorum of distinct people, automatic
 // outcomes on the record, signed approval tokens, and the audit query.
+#include <algorithm>
 #include <catch2/catch.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
+#include "server/domain/token_signer.h"
 #include "tests/support/broker/broker_harness.h"
 #include "tests/support/certs/test_certs.h"
 #include "tests/support/pg/pg_fixture.h"
@@ -289,6 +291,56 @@ TEST_CASE("the audit query is admin-only, filters and pages",
   auto admin = h.Context("root");
   CHECK(h.Stub()->ListAuditEvents(admin.get(), bad, &ignored).error_code() ==
         grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+}  // namespace
+}  // namespace approval::testing
+
+namespace approval::testing {
+namespace {
+
+TEST_CASE(
+    "GetSigningKey publishes the key set: the signing key and retired keys "
+    "until their overlap ends",
+    "[policy][postgres][token]") {
+  TestDatabase db;
+  TempDir dir;
+  std::unique_ptr<PostgresStore> store = db.OpenAppStore();
+  const std::unique_ptr<TokenSigner> in_overlap = TokenSigner::Generate();
+  const std::unique_ptr<TokenSigner> overlap_over = TokenSigner::Generate();
+  Config config = HarnessConfig();
+  config.policy_file = dir.Write("policy.json", kPolicy);
+  config.approval_tokens.audience = "deploy-executor";
+  config.approval_tokens.retired_keys = {
+      {dir.Write("in-overlap.pub.pem", in_overlap->public_key_pem()),
+       absl::Now() + absl::Hours(1)},
+      {dir.Write("overlap-over.pub.pem", overlap_over->public_key_pem()),
+       absl::Now() - absl::Hours(1)}};
+  BrokerHarness h(*store, config);
+
+  const v1::SigningKey key = SigningKeyOf(h);
+  absl::StatusOr<ApprovalKeySet> set = ParseApprovalKeys(key.jwks_json());
+  REQUIRE(set.ok());
+  std::vector<std::string> kids;
+  for (const auto& [kid, unused] : set->keys) kids.push_back(kid);
+  std::vector<std::string> want = {key.key_id(), in_overlap->key_id()};
+  std::sort(want.begin(), want.end());
+  CHECK(kids == want);
+  // The signing key comes first, as the PEM fields name it.
+  CHECK(key.jwks_json().find(key.key_id()) <
+        key.jwks_json().find(in_overlap->key_id()));
+
+  v1::RequestApprovalResponse created;
+  REQUIRE(h.Request("agent-1", ExportRequest(), &created).ok());
+  v1::DecideResponse resp;
+  REQUIRE(h.Decide("alice", created.approval().id(), v1::APPROVE, &resp).ok());
+  REQUIRE(h.Decide("bob", created.approval().id(), v1::APPROVE, &resp).ok());
+  absl::StatusOr<ApprovalClaims> claims =
+      VerifyApprovalToken(resp.approval().approval_token(), key.jwks_json());
+  REQUIRE(claims.ok());
+  CHECK(claims->key_id == key.key_id());
+  CHECK(claims->issuer == "approval-broker");
+  CHECK(claims->audience == "deploy-executor");
 }
 
 }  // namespace

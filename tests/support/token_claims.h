@@ -1,12 +1,18 @@
 // The approval claims the token tests sign and verify: one fixed approval,
 // shared by the signer's tests (tests/domain) and the verifier's
-// (tests/wire).
+// (tests/wire); and the one token forgery the client and approvalctl tests
+// try.
 #ifndef APPROVAL_TESTS_SUPPORT_TOKEN_CLAIMS_H_
 #define APPROVAL_TESTS_SUPPORT_TOKEN_CLAIMS_H_
 
 #include <string>
+#include <vector>
 
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "nlohmann/json.hpp"
 #include "wire/approval_token.h"
 
 namespace approval::testing {
@@ -26,7 +32,26 @@ inline ApprovalClaims SampleApprovalClaims() {
   c.approved_at = kSampleApprovedAt;
   c.not_before = kSampleApprovedAt;
   c.not_after = kSampleApprovedAt + absl::Minutes(15);
+  c.issuer = "approval-broker";
   return c;
+}
+
+// `token` (a compact JWS) with its claims' approvers replaced and the header
+// and signature kept: a forgery every verifier must refuse. "" when `token`
+// is not three parts with base64url JSON claims.
+inline std::string TokenWithApprovers(
+    const std::string& token, const std::vector<std::string>& approvers) {
+  const std::vector<std::string> parts = absl::StrSplit(token, '.');
+  std::string payload;
+  if (parts.size() != 3 || !absl::WebSafeBase64Unescape(parts[1], &payload)) {
+    return "";
+  }
+  nlohmann::ordered_json claims = nlohmann::ordered_json::parse(
+      payload, nullptr, /*allow_exceptions=*/false);
+  if (!claims.is_object()) return "";
+  claims["approvers"] = approvers;
+  return absl::StrCat(parts[0], ".", absl::WebSafeBase64Escape(claims.dump()),
+                      ".", parts[2]);
 }
 
 }  // namespace approval::testing

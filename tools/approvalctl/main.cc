@@ -145,6 +145,7 @@ absl::StatusOr<ExitCode> RunList(BrokerClient& client, const Invocation& inv) {
       return ExitCode::kOk;
     case OutputFormat::kText:
     case OutputFormat::kWide:
+    case OutputFormat::kJwks:  // signing-key only (options.cc)
       break;
   }
   TableOptions table;
@@ -315,6 +316,12 @@ absl::StatusOr<ExitCode> RunSigningKey(BrokerClient& client,
   if (!key.ok()) return key.status();
   if (inv.output == OutputFormat::kJson) {
     if (absl::Status s = PrintJson(*key); !s.ok()) return s;
+  } else if (inv.output == OutputFormat::kJwks) {
+    if (key->jwks_json().empty()) {
+      return absl::FailedPreconditionError(
+          "this broker publishes no key set (jwks_json); use its PEM key");
+    }
+    std::cout << key->jwks_json() << std::endl;
   } else {
     std::cout << SigningKeyText(*key) << std::flush;
   }
@@ -328,14 +335,14 @@ absl::StatusOr<ExitCode> RunTokenVerify(const Invocation& inv) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--key ", inv.public_key_file, ": cannot read the public key file"));
   }
-  std::stringstream pem;
-  pem << in.rdbuf();
-  if (absl::StatusOr<std::string> id = KeyIdOf(pem.str()); !id.ok()) {
+  std::stringstream text;
+  text << in.rdbuf();
+  absl::StatusOr<ApprovalKeySet> keys = ParseApprovalKeys(text.str());
+  if (!keys.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "--key ", inv.public_key_file, ": ", id.status().message()));
+        "--key ", inv.public_key_file, ": ", keys.status().message()));
   }
-  absl::StatusOr<ApprovalClaims> claims =
-      VerifyApprovalToken(inv.token, pem.str());
+  absl::StatusOr<ApprovalClaims> claims = VerifyApprovalToken(inv.token, *keys);
   if (!claims.ok()) {
     std::cerr << "approvalctl: token does not verify: "
               << Printable(claims.status().message()) << std::endl;

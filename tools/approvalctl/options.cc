@@ -413,9 +413,14 @@ absl::Status ParseCommandFlags(const ParsedArgs& parsed,
                                   " is for show, pending, ls and history"));
       }
       inv->output = o == "yaml" ? OutputFormat::kYaml : OutputFormat::kWide;
+    } else if (o == "jwks") {
+      if (inv->command != Command::kSigningKey) {
+        return Usage(absl::StrCat(name, ": -o jwks is for signing-key"));
+      }
+      inv->output = OutputFormat::kJwks;
     } else if (o != "text") {
-      return Usage(absl::StrCat("--output: '", o,
-                                "' is not one of text, json, yaml, wide"));
+      return Usage(absl::StrCat(
+          "--output: '", o, "' is not one of text, json, yaml, wide, jwks"));
     }
   }
   if (absl::Status s = ParseListFlags(parsed, name, inv); !s.ok()) return s;
@@ -453,8 +458,9 @@ absl::StatusOr<Invocation> ParseCommandLine(
     auto it = parsed->flags.find("--key");
     if (it == parsed->flags.end() || it->second.empty()) {
       return Usage(
-          "token verify: needs --key PUBFILE (the broker's public key, as "
-          "'approvalctl signing-key' prints it)");
+          "token verify: needs --key KEYFILE (the broker's public key, as "
+          "'approvalctl signing-key' prints it, or its key set, as "
+          "'approvalctl signing-key -o jwks' prints it)");
     }
     inv.public_key_file = it->second;
     return inv;
@@ -492,7 +498,7 @@ Usage:
                                          audit events as JSON lines (admin)
   approvalctl signing-key                the broker's approval-token public
                                          key (PEM)
-  approvalctl token verify --key PUBFILE TOKEN
+  approvalctl token verify --key KEYFILE TOKEN
                                          check an approval token offline
   approvalctl completion bash|zsh        a shell completion script
   approvalctl --version                  the version
@@ -569,6 +575,8 @@ audit export:
 signing-key:
   The public key that verifies approval tokens (SubjectPublicKeyInfo PEM)
   after a "# key_id: ..." line. Save it to pin it in agents and executors.
+  -o jwks prints the whole key set (JWKS: the signing key and retired keys
+  still in their rotation overlap), which any JOSE library reads.
 
 completion:
   bash: source <(approvalctl completion bash), e.g. in ~/.bashrc.
@@ -576,8 +584,9 @@ completion:
         compinit (or: source <(approvalctl completion zsh)).
 
 token verify:
-  Checks TOKEN's Ed25519 signature with the PEM public key in PUBFILE (no
-  broker needed) and prints what it approves: approval id, action, action
+  Checks TOKEN (a compact JWS, alg EdDSA, typ approval+jwt) with the key
+  its kid names in KEYFILE: a PEM public key or a JWKS key set (no broker
+  needed) and prints what it approves: approval id, action, action
   digest, approvers, rule, execution window. Exit 11 when it does not
   verify (the reason on stderr), or when it verifies but now is outside its
   window (the claims are printed all the same). It does not know the

@@ -53,7 +53,8 @@ enum class Command {
 };
 // -o / --output. kWide: the text table with more columns (list commands;
 // show prints every field in text already).
-enum class OutputFormat { kText, kJson, kYaml, kWide };
+// kJwks: signing-key only, the key set as JWKS JSON.
+enum class OutputFormat { kText, kJson, kYaml, kWide, kJwks };
 
 struct Invocation {
   Command command = Command::kHelp;

@@ -419,6 +419,8 @@ std::string ClaimsText(const ApprovalClaims& c, absl::Time now) {
     absl::StrAppend(&out, Pad(absl::StrCat(name, ":"), 17), value, "\n");
   };
   field("signature", absl::StrCat("OK, Ed25519 key ", Printable(c.key_id)));
+  field("issuer", Printable(c.issuer));
+  if (!c.audience.empty()) field("audience", Printable(c.audience));
   field("approval id", Printable(c.approval_id));
   field("action", Printable(c.action));
   field("action digest", Printable(c.action_digest));
@@ -449,7 +451,8 @@ std::string ClaimsJson(const ApprovalClaims& c) {
                       {"not_before", time(c.not_before)},
                       {"not_after", time(c.not_after)},
                       {"key_id", c.key_id},
-                      {"v", c.version}};
+                      {"issuer", c.issuer},
+                      {"audience", c.audience}};
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 

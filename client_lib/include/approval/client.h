@@ -81,13 +81,15 @@ struct ClientOptions {
   // approves an action that will not run. Default true.
   bool cancel_on_deadline = true;
 
-  // The broker's approval-token public key (SubjectPublicKeyInfo PEM, as
-  // `approvalctl signing-key` prints it). Default "": fetched once with
-  // GetSigningKey over the authenticated channel on the first approved
-  // decision, kept, and fetched again once when a token does not verify
-  // with the key kept (the broker's key changed). Pinning the PEM is
-  // recommended in production: then only a token signed by that key counts,
-  // whatever the broker (or whoever answers in its place) says.
+  // The broker's approval-token keys: one SubjectPublicKeyInfo PEM key (as
+  // `approvalctl signing-key` prints it) or a JWKS document of Ed25519 keys
+  // (GetSigningKey's jwks_json, `approvalctl signing-key -o jwks`); a token
+  // is checked with the key its kid names. Default "": the key set is
+  // fetched once with GetSigningKey over the authenticated channel on the
+  // first approved decision, kept, and fetched again once when a token does
+  // not verify with the keys kept (the broker's key changed). Pinning is
+  // recommended in production: then only a token signed by a pinned key
+  // counts, whatever the broker (or whoever answers in its place) says.
   std::string broker_public_key_pem;
 };
 
@@ -207,18 +209,22 @@ struct ApprovedAction {
   // The action may run in [not_before, not_after).
   absl::Time not_before;
   absl::Time not_after;
-  std::string key_id;  // the broker key that signed the token
+  std::string key_id;    // the broker key that signed the token (kid)
+  std::string issuer;    // the token's iss
+  std::string audience;  // the token's aud; "" when it has none
 };
 
 // For an executor that is handed `token` with `request` and verifies it
-// offline: OK with the claims when `token` is signed by
-// `broker_public_key_pem` (SubjectPublicKeyInfo PEM; GetSigningKey or
-// `approvalctl signing-key`), approves exactly `request` (its canonical
-// action digest, computed here as the client computes it) and `now` lies in
-// its execution window. Errors, each naming what failed:
+// offline: OK with the claims when `token` (a compact JWS, see
+// approval.proto SigningKey) is signed by a key of `broker_public_key_pem`
+// (one SubjectPublicKeyInfo PEM key, or a JWKS document such as
+// GetSigningKey's jwks_json: the key named by the token's kid), approves
+// exactly `request` (its canonical action digest, computed here as the client
+// computes it) and `now` lies in its execution window. Errors, each naming what
+// failed:
 //   INVALID_ARGUMENT    `request` cannot be encoded (parameters not a JSON
-//                       object, ...), or the PEM is not an Ed25519 public
-//                       key;
+//                       object, ...), or the keys are not an Ed25519 PEM
+//                       public key or JWKS of Ed25519 keys;
 //   UNAUTHENTICATED     the token is malformed, signed by another key, or
 //                       its signature does not verify;
 //   PERMISSION_DENIED   the token approves something else (another digest);
