@@ -39,8 +39,8 @@
 #include "absl/time/time.h"
 #include "server/domain/token_signer.h"
 #include "server/store/store.h"
-#include "server/store/write_queue.h"
 #include "server/store/terminal_cache.h"
+#include "server/store/write_queue.h"
 
 namespace approval {
 
