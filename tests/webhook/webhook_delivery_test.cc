@@ -183,6 +183,34 @@ TEST_CASE("Every event is delivered, signed with every secret, with its id",
       kWait));
 }
 
+TEST_CASE("An endpoint that asks for reviews gets each review, with its id",
+          "[webhook][postgres]") {
+  Fixture f;
+  WebhookReceiver receiver(f.server, {kNewSecret});
+  std::unique_ptr<WebhookQueue> queue = f.OpenQueue();
+  CountingMetrics metrics;
+  WebhookEndpoint endpoint =
+      Endpoint("progress", receiver.url(), f.ca_file, {kNewSecret});
+  endpoint.event_types = {"reviewed"};
+  WebhookDispatcher dispatcher(Config({endpoint}), *f.store, *queue, &metrics);
+  REQUIRE(dispatcher.Start().ok());
+
+  const Approval a = MustCreate(*f.store, "agent-1", "t1");
+  REQUIRE(f.store->Decide(Decision(a.id, "alice")).ok());
+  dispatcher.Wake();
+  const std::set<std::string> want =
+      ExpectedIds(*f.store, "progress", {EventType::kReviewed});
+  REQUIRE(want.size() == 1);
+
+  REQUIRE(receiver.AwaitAccepted(1, kWait));
+  const ReceivedWebhook r = receiver.accepted().front();
+  CHECK(r.verified);
+  CHECK(want.count(r.id) == 1);
+  const nlohmann::json body = nlohmann::json::parse(r.body);
+  CHECK(body["type"] == "approval.reviewed");
+  CHECK(body["data"]["actor"] == "alice");
+}
+
 TEST_CASE("A receiver that is down gets the event when it returns, same id",
           "[webhook][postgres]") {
   Fixture f;
