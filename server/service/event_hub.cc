@@ -66,11 +66,6 @@ void EventHub::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-void EventHub::Notify() {
-  Wake();
-  if (signal_ != nullptr) signal_->Publish();
-}
-
 void EventHub::OnCommitted(const CommittedEvents& c) {
   std::vector<EventPtr> events;
   events.reserve(c.events.size());

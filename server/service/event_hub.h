@@ -62,11 +62,6 @@ class EventHub final {
   // After this returns no sink gets another event.
   void Stop();
 
-  // Wakes the reader and tells other processes that something was committed
-  // outside the commit listener. Commits the listener reports need no
-  // Notify. Cheap; never blocks on I/O.
-  void Notify();
-
   // Registers `sink`; returns the cursor H such that the sink will receive
   // every matching event with cursor > H, in order. The caller reads older
   // events (<= H) from the store itself. `sink` must outlive its

@@ -414,22 +414,9 @@ std::vector<std::pair<std::string, std::string>> ReadStatements() {
   return statements;
 }
 
-// Per-attempt state a transaction body reports back to Transact.
-class TxAttempt final {
- public:
-  // Commits `tx`. From here on a lost connection means the outcome is
-  // unknown, so the attempt must not be repeated.
-  void Commit(pqxx::transaction_base& tx) {
-    commit_started_ = true;
-    tx.commit();
-  }
-  bool commit_started() const { return commit_started_; }
-
- private:
-  bool commit_started_ = false;
-};
-
-using TxBody = std::function<absl::Status(pqxx::connection_base&, TxAttempt&)>;
+// Writes go through the write queue (ApplyBatch), so every body here only
+// reads: none commits, and a retry can never apply anything twice.
+using TxBody = std::function<absl::Status(pqxx::connection_base&)>;
 
 // Runs `body` on a borrowed connection: the one place where database
 // exceptions become statuses. Runs it again, up to kMaxAttempts in all, when
@@ -447,12 +434,11 @@ absl::Status Transact(ConnectionPool& pool, absl::string_view context,
                        absl::StrCat(context, ": ", lease.status().message())),
           DatabaseDetail(lease.status()));
     }
-    TxAttempt tx_attempt;
     try {
-      return body(lease->conn(), tx_attempt);
+      return body(lease->conn());
     } catch (...) {
       pg_internal::PgFailure failure = pg_internal::ClassifyCurrentException(
-          context, tx_attempt.commit_started());
+          context, /*commit_started=*/false);
       if (failure.connection_lost) lease->MarkLost();
       const bool retry =
           failure.safe_to_retry &&
@@ -1080,8 +1066,8 @@ absl::StatusOr<Approval> PostgresStore::Get(const std::string& id) {
     if (std::shared_ptr<const Approval> hit = cache_->Lookup(id)) return *hit;
   }
   Approval result;
-  absl::Status s = Transact(
-      *pool_, "Get", [&](pqxx::connection_base& c, TxAttempt&) -> absl::Status {
+  absl::Status s =
+      Transact(*pool_, "Get", [&](pqxx::connection_base& c) -> absl::Status {
         // One statement: its own snapshot, no BEGIN/COMMIT round trips.
         pqxx::nontransaction tx(c);
         pqxx::result r = tx.exec_prepared(kGetStatement, id);
@@ -1113,9 +1099,8 @@ absl::StatusOr<ApprovalPage> PostgresStore::List(const ListQuery& q) {
       q.state.has_value(), q.requester.has_value(), !q.page_token.empty());
 
   ApprovalPage page;
-  absl::Status s = Transact(
-      *pool_, "List",
-      [&](pqxx::connection_base& c, TxAttempt&) -> absl::Status {
+  absl::Status s =
+      Transact(*pool_, "List", [&](pqxx::connection_base& c) -> absl::Status {
         page = ApprovalPage();
         pqxx::nontransaction tx(c);
         pqxx::result r = tx.exec_prepared(
@@ -1242,40 +1227,39 @@ absl::StatusOr<std::vector<ApprovalEvent>> PostgresStore::Events(
                   params.Add(absl::StrCat(q.limit)));
 
   absl::Status s =
-      Transact(*pool_, "Events",
-               [&](pqxx::connection_base& c, TxAttempt&) -> absl::Status {
-                 result.clear();
-                 pqxx::read_transaction tx(c);
-                 pqxx::result r = Exec(tx, sql, params);
-                 for (const pqxx::row& row : r) {
-                   absl::StatusOr<ApprovalEvent> e = ApprovalEventFromRow(row);
-                   if (!e.ok()) return e.status();
-                   result.push_back(*std::move(e));
-                 }
-                 // Reviews end with the terminal event: those of a created
-                 // event's snapshot came later.
-                 // One load per approval: a page may hold its kReviewed
-                 // events and its terminal event, which share the rest.
-                 std::map<std::string, const Approval*> loaded;
-                 std::vector<Approval*> terminal;
-                 for (ApprovalEvent& e : result) {
-                   if (e.type != EventType::kCreated &&
-                       loaded.emplace(e.approval.id, &e.approval).second) {
-                     terminal.push_back(&e.approval);
-                   }
-                 }
-                 if (absl::Status s = LoadReviews(tx, terminal); !s.ok()) {
-                   return s;
-                 }
-                 for (ApprovalEvent& e : result) {
-                   if (e.type == EventType::kCreated) continue;
-                   const Approval* first = loaded.at(e.approval.id);
-                   if (first == &e.approval) continue;
-                   e.approval.reviews = first->reviews;
-                   e.approval.evidence = first->evidence;
-                 }
-                 return absl::OkStatus();
-               });
+      Transact(*pool_, "Events", [&](pqxx::connection_base& c) -> absl::Status {
+        result.clear();
+        pqxx::read_transaction tx(c);
+        pqxx::result r = Exec(tx, sql, params);
+        for (const pqxx::row& row : r) {
+          absl::StatusOr<ApprovalEvent> e = ApprovalEventFromRow(row);
+          if (!e.ok()) return e.status();
+          result.push_back(*std::move(e));
+        }
+        // Reviews end with the terminal event: those of a created
+        // event's snapshot came later.
+        // One load per approval: a page may hold its kReviewed
+        // events and its terminal event, which share the rest.
+        std::map<std::string, const Approval*> loaded;
+        std::vector<Approval*> terminal;
+        for (ApprovalEvent& e : result) {
+          if (e.type != EventType::kCreated &&
+              loaded.emplace(e.approval.id, &e.approval).second) {
+            terminal.push_back(&e.approval);
+          }
+        }
+        if (absl::Status s = LoadReviews(tx, terminal); !s.ok()) {
+          return s;
+        }
+        for (ApprovalEvent& e : result) {
+          if (e.type == EventType::kCreated) continue;
+          const Approval* first = loaded.at(e.approval.id);
+          if (first == &e.approval) continue;
+          e.approval.reviews = first->reviews;
+          e.approval.evidence = first->evidence;
+        }
+        return absl::OkStatus();
+      });
   if (!s.ok()) return s;
   return result;
 }
@@ -1283,8 +1267,7 @@ absl::StatusOr<std::vector<ApprovalEvent>> PostgresStore::Events(
 absl::StatusOr<int64_t> PostgresStore::LatestCursor() {
   int64_t result = 0;
   absl::Status s = Transact(
-      *pool_, "LatestCursor",
-      [&](pqxx::connection_base& c, TxAttempt&) -> absl::Status {
+      *pool_, "LatestCursor", [&](pqxx::connection_base& c) -> absl::Status {
         pqxx::read_transaction tx(c);
         result =
             tx.exec1("SELECT last_seq FROM audit_chain_head")[0].as<int64_t>();
@@ -1296,16 +1279,15 @@ absl::StatusOr<int64_t> PostgresStore::LatestCursor() {
 
 absl::StatusOr<int64_t> PostgresStore::CountPending() {
   int64_t result = 0;
-  absl::Status s =
-      Transact(*pool_, "CountPending",
-               [&](pqxx::connection_base& c, TxAttempt&) -> absl::Status {
-                 pqxx::read_transaction tx(c);
-                 result = tx.exec1(
-                                "SELECT count(*) FROM approvals "
-                                "WHERE state = 'pending'")[0]
-                              .as<int64_t>();
-                 return absl::OkStatus();
-               });
+  absl::Status s = Transact(*pool_, "CountPending",
+                            [&](pqxx::connection_base& c) -> absl::Status {
+                              pqxx::read_transaction tx(c);
+                              result = tx.exec1(
+                                             "SELECT count(*) FROM approvals "
+                                             "WHERE state = 'pending'")[0]
+                                           .as<int64_t>();
+                              return absl::OkStatus();
+                            });
   if (!s.ok()) return s;
   return result;
 }
@@ -1340,29 +1322,27 @@ absl::StatusOr<std::vector<AuditEvent>> PostgresStore::QueryAudit(
   }
   absl::StrAppend(&sql, " ORDER BY seq LIMIT ",
                   params.Add(absl::StrCat(q.limit)));
-  absl::Status s =
-      Transact(*pool_, "QueryAudit",
-               [&](pqxx::connection_base& c, TxAttempt&) -> absl::Status {
-                 result.clear();
-                 pqxx::read_transaction tx(c);
-                 for (const pqxx::row& row : Exec(tx, sql, params)) {
-                   absl::StatusOr<AuditEvent> e = AuditEventFromRow(row);
-                   if (!e.ok()) return e.status();
-                   result.push_back(*std::move(e));
-                 }
-                 return absl::OkStatus();
-               });
+  absl::Status s = Transact(
+      *pool_, "QueryAudit", [&](pqxx::connection_base& c) -> absl::Status {
+        result.clear();
+        pqxx::read_transaction tx(c);
+        for (const pqxx::row& row : Exec(tx, sql, params)) {
+          absl::StatusOr<AuditEvent> e = AuditEventFromRow(row);
+          if (!e.ok()) return e.status();
+          result.push_back(*std::move(e));
+        }
+        return absl::OkStatus();
+      });
   if (!s.ok()) return s;
   return result;
 }
 
 absl::Status PostgresStore::Ping() {
-  return Transact(*pool_, "Ping",
-                  [](pqxx::connection_base& c, TxAttempt&) -> absl::Status {
-                    pqxx::nontransaction tx(c);
-                    tx.exec("SELECT 1");
-                    return absl::OkStatus();
-                  });
+  return Transact(*pool_, "Ping", [](pqxx::connection_base& c) -> absl::Status {
+    pqxx::nontransaction tx(c);
+    tx.exec("SELECT 1");
+    return absl::OkStatus();
+  });
 }
 
 }  // namespace approval
