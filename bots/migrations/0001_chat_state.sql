@@ -34,3 +34,5 @@ CREATE TABLE approval_chat.messages (
 GRANT USAGE ON SCHEMA approval_chat TO approval_chat_app;
 GRANT SELECT, INSERT, UPDATE ON approval_chat.stream_cursors,
   approval_chat.messages TO approval_chat_app;
+-- approval-chat checks the schema version at start-up.
+GRANT SELECT ON approval_chat.schema_migrations TO approval_chat_app;
