@@ -311,13 +311,17 @@ class ChatApp::Impl final : public CivetHandler {
     std::unique_ptr<grpc::ClientReader<v1::DecisionEvent>> reader =
         stub_->StreamDecisions(ctx.get(), req);
     reader->WaitForInitialMetadata();
-    {
+    absl::Status applied;
+    // Without a stored cursor the stream starts live, from now: what was
+    // already pending is listed once the subscription is in place (no gap).
+    if (*cursor == 0) applied = Backfill();
+    if (applied.ok()) {
       absl::MutexLock lock(&mu_);
       streaming_ = true;
     }
-    absl::Status applied;
     v1::DecisionEvent event;
-    while (reader->Read(&event)) {
+    if (!applied.ok()) ctx->TryCancel();
+    while (applied.ok() && reader->Read(&event)) {
       applied = Apply(event);
       if (!applied.ok()) {
         ctx->TryCancel();
@@ -367,6 +371,34 @@ class ChatApp::Impl final : public CivetHandler {
       metrics_.Applied(cursor, absl::ToDoubleSeconds(deps_.now() - at));
     }
     return s;
+  }
+
+  // Posts every PENDING approval that has no message yet, oldest first.
+  absl::Status Backfill() {
+    std::vector<v1::Approval> pending;
+    v1::ListApprovalsRequest req;
+    req.set_state(v1::PENDING);
+    req.set_page_size(500);
+    do {
+      v1::ListApprovalsResponse resp;
+      grpc::Status s = stub_->ListApprovals(Context(true).get(), req, &resp);
+      if (!s.ok()) return FromGrpc(s);
+      for (v1::Approval& a : *resp.mutable_approvals()) {
+        pending.push_back(std::move(a));
+      }
+      req.set_page_token(resp.next_page_token());
+    } while (!req.page_token().empty());
+    for (auto it = pending.rbegin(); it != pending.rend(); ++it) {
+      absl::StatusOr<std::optional<PostedMessage>> found =
+          deps_.state->Find(kSlack, it->id());
+      if (!found.ok()) return found.status();
+      if (found->has_value()) continue;
+      v1::DecisionEvent created;
+      created.set_type(v1::EVENT_CREATED);
+      *created.mutable_approval() = *it;
+      if (absl::Status s = PostIfNew(created); !s.ok()) return s;
+    }
+    return absl::OkStatus();
   }
 
   // Posts a message for an approval that has none, when the event creates

@@ -13,6 +13,7 @@
 #include "bots/chat_state.h"
 #include "bots/slack.h"
 #include "bots/slack_api.h"
+#include "prometheus/registry.h"
 #include "server/store/memory_store.h"
 #include "tests/support/broker/broker_harness.h"
 #include "tests/support/chat/fake_slack.h"
@@ -329,6 +330,7 @@ struct ChatRig {
     chat::ChatDeps deps;
     deps.broker_token = broker.Token("slack-bot");
     deps.slack_signing_secret = kSecret;
+    deps.registry = registry;
     deps.slack = chat::NewSlackWebApi(slack.base_url(), kBotToken, "",
                                       absl::Seconds(10), /*allow_http=*/true);
     absl::StatusOr<std::unique_ptr<chat::ChatState>> state =
@@ -396,7 +398,38 @@ struct ChatRig {
     return a;
   }
 
+  // The value of counter `name` with label `label`="`value`" (any other
+  // labels), summed; 0 when absent.
+  double Counter(const std::string& name, const std::string& label,
+                 const std::string& value) const {
+    double sum = 0;
+    for (const prometheus::MetricFamily& f : registry->Collect()) {
+      if (f.name != name) continue;
+      for (const prometheus::ClientMetric& m : f.metric) {
+        for (const prometheus::ClientMetric::Label& l : m.label) {
+          if (l.name == label && l.value == value) sum += m.counter.value;
+        }
+      }
+    }
+    return sum;
+  }
+
+  // Counter(...) once it reaches `want`, or its value after 30 s: the app
+  // counts a call after the fake has answered it.
+  double AwaitCounter(const std::string& name, const std::string& label,
+                      const std::string& value, double want) const {
+    const absl::Time deadline = absl::Now() + absl::Seconds(30);
+    double got = Counter(name, label, value);
+    while (got < want && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(10));
+      got = Counter(name, label, value);
+    }
+    return got;
+  }
+
   TempDir dir;
+  std::shared_ptr<prometheus::Registry> registry =
+      std::make_shared<prometheus::Registry>();
   MemoryStore store;
   BrokerHarness broker;
   ChatDatabase database;
@@ -449,6 +482,43 @@ TEST_CASE("two linked reviewers approve by clicking: APPROVED, message final",
   CHECK(updates.back().body.value("ts", "") == "1700000000.100001");
   CHECK(rig.slack.Calls("chat.postEphemeral").empty());
   CHECK(CountContaining(rig.slack.Calls(), kSecretInParameters) == 0);
+}
+
+TEST_CASE("metrics count posts, updates and interactions by outcome",
+          "[chat][e2e][pg][metrics]") {
+  ChatRig rig;
+  rig.StartApp();
+  const std::string id = rig.RequestWithSecret();
+  rig.AwaitPosts(1);
+  CHECK(rig.Click("UALICE", chat::kApproveActionId, id).status == 200);
+  CHECK(rig.AwaitUpdate("alice approved"));
+  CHECK(rig.Click("UAGENT", chat::kApproveActionId, id).status == 200);
+  CHECK(PostInteraction(rig.app->http_port(), "payload=x", "wrong", 1).status ==
+        401);
+  CHECK(rig.AwaitCounter("approval_chat_messages_posted_total", "platform",
+                         "slack", 1) == 1);
+  CHECK(rig.AwaitCounter("approval_chat_messages_updated_total", "platform",
+                         "slack", 1) == 1);
+  CHECK(rig.Counter("approval_chat_interactions_total", "outcome", "decided") ==
+        1);
+  CHECK(rig.Counter("approval_chat_interactions_total", "outcome", "refused") ==
+        1);
+  CHECK(rig.Counter("approval_chat_signature_failures_total", "platform",
+                    "slack") == 1);
+}
+
+TEST_CASE("approvals pending before the very first start are posted once",
+          "[chat][e2e][pg]") {
+  ChatRig rig;
+  const std::string before = rig.RequestWithSecret();
+  rig.StartApp();
+  rig.AwaitPosts(1);
+  const std::string after = rig.RequestWithSecret();
+  rig.AwaitPosts(2);
+  const std::vector<SlackCall> posts = rig.slack.Calls("chat.postMessage");
+  CHECK(CountContaining(posts, before) == 1);
+  CHECK(CountContaining(posts, after) == 1);
+  CHECK(posts.size() == 2);
 }
 
 TEST_CASE(
