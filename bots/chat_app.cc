@@ -118,7 +118,8 @@ class ChatMetrics final {
   prometheus::Gauge* cursor_ = nullptr;
 };
 
-void Reply(mg_connection* conn, int status, const std::string& text) {
+void Reply(mg_connection* conn, int status, const std::string& text,
+           const char* content_type = "text/plain; charset=utf-8") {
   const char* reason = status == 200   ? "OK"
                        : status == 400 ? "Bad Request"
                        : status == 401 ? "Unauthorized"
@@ -126,9 +127,9 @@ void Reply(mg_connection* conn, int status, const std::string& text) {
                        : status == 413 ? "Payload Too Large"
                                        : "Service Unavailable";
   mg_printf(conn,
-            "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
             "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-            status, reason, text.size(), text.c_str());
+            status, reason, content_type, text.size(), text.c_str());
 }
 
 }  // namespace
@@ -244,24 +245,57 @@ class ChatApp::Impl final : public CivetHandler {
       Reply(conn, 403, "another workspace\n");
       return true;
     }
+    if (click->kind == SlackClick::Kind::kButton &&
+        click->verdict == v1::DENY) {
+      // Deny asks why first; the dialog's submission decides.
+      absl::Status opened = deps_.slack->OpenView(
+          click->trigger_id, RenderDenyReasonModal(*click));
+      metrics_.Interaction(opened.ok() ? "dialog_opened" : "refused");
+      if (!opened.ok()) {
+        metrics_.ApiError("views.open");
+        LogWarn("slack_api_error", click->approval_id, opened);
+        TellRefused(*click, absl::UnavailableError("views.open failed"));
+      }
+      Reply(conn, 200, "");
+      return true;
+    }
     absl::Status decided = Decide(*click);
+    if (click->kind == SlackClick::Kind::kDenyReason) {
+      metrics_.Interaction(decided.ok() ? "decided" : "refused");
+      if (decided.ok()) {
+        Reply(conn, 200, "");  // closes the dialog
+      } else {
+        LogWarn("slack_click_refused", click->approval_id, decided);
+        // Slack shows the error under the reason field, in the dialog.
+        const nlohmann::json errors = {
+            {"response_action", "errors"},
+            {"errors", {{kDenyReasonBlockId, RefusalText(decided)}}}};
+        Reply(conn, 200, errors.dump(), "application/json; charset=utf-8");
+      }
+      return true;
+    }
     if (decided.ok()) {
       metrics_.Interaction("decided");
     } else {
       metrics_.Interaction("refused");
       LogWarn("slack_click_refused", click->approval_id, decided);
-      absl::Status told = deps_.slack->PostEphemeral(
-          click->channel_id, click->user_id, RefusalText(decided));
-      if (!told.ok()) {
-        metrics_.ApiError("chat.postEphemeral");
-        LogWarn("slack_api_error", click->approval_id, told);
-      }
+      TellRefused(*click, decided);
     }
     Reply(conn, 200, "");
     return true;
   }
 
  private:
+  // An ephemeral message to the person saying why their click did nothing.
+  void TellRefused(const SlackClick& click, const absl::Status& why) {
+    absl::Status told = deps_.slack->PostEphemeral(
+        click.channel_id, click.user_id, RefusalText(why));
+    if (!told.ok()) {
+      metrics_.ApiError("chat.postEphemeral");
+      LogWarn("slack_api_error", click.approval_id, told);
+    }
+  }
+
   std::unique_ptr<grpc::ClientContext> Context(bool deadline) const {
     auto ctx = std::make_unique<grpc::ClientContext>();
     if (!deps_.broker_token.empty()) {
@@ -278,6 +312,7 @@ class ChatApp::Impl final : public CivetHandler {
     v1::DecideRequest req;
     req.set_approval_id(click.approval_id);
     req.set_verdict(click.verdict);
+    req.set_comment(click.comment);
     req.set_platform_user(
         absl::StrCat("slack:", click.team_id, "/", click.user_id));
     v1::DecideResponse resp;

@@ -210,7 +210,7 @@ absl::StatusOr<SlackClick> ParseSlackInteraction(absl::string_view body) {
     return it != obj.end() && it->is_string() ? it->get<std::string>() : "";
   };
   const std::string type = str(p, "type");
-  if (type != "block_actions") {
+  if (type != "block_actions" && type != "view_submission") {
     return absl::UnimplementedError(
         absl::StrCat("payload.type: ", Shorten(type, 40), " is not handled"));
   }
@@ -228,6 +228,39 @@ absl::StatusOr<SlackClick> ParseSlackInteraction(absl::string_view body) {
     return absl::InvalidArgumentError("payload.user.id: missing");
   if (click.team_id.empty())
     return absl::InvalidArgumentError("payload.team.id: missing");
+  if (type == "view_submission") {
+    const Json& view = p.contains("view") ? p["view"] : empty;
+    if (str(view, "callback_id") != kDenyReasonCallbackId) {
+      return absl::UnimplementedError("payload.view: not our dialog");
+    }
+    const Json meta =
+        Json::parse(str(view, "private_metadata"), nullptr, false);
+    click.kind = SlackClick::Kind::kDenyReason;
+    click.verdict = v1::DENY;
+    click.approval_id = str(meta, "approval_id");
+    click.channel_id = str(meta, "channel");
+    if (click.approval_id.empty() || click.approval_id.size() > 64) {
+      return absl::InvalidArgumentError(
+          "payload.view.private_metadata: bad approval id");
+    }
+    const Json* value = nullptr;
+    if (view.contains("state") && view["state"].is_object() &&
+        view["state"].contains("values")) {
+      const Json& values = view["state"]["values"];
+      if (values.is_object() && values.contains(kDenyReasonBlockId) &&
+          values[kDenyReasonBlockId].is_object() &&
+          values[kDenyReasonBlockId].contains(kDenyReasonActionId)) {
+        value = &values[kDenyReasonBlockId][kDenyReasonActionId];
+      }
+    }
+    if (value == nullptr) {
+      return absl::InvalidArgumentError(
+          "payload.view.state.values.reason: missing");
+    }
+    click.comment = str(*value, "value");
+    return click;
+  }
+  click.trigger_id = str(p, "trigger_id");
   if (!p.contains("actions") || !p["actions"].is_array() ||
       p["actions"].size() != 1) {
     return absl::InvalidArgumentError("payload.actions: expected one action");
@@ -327,6 +360,26 @@ nlohmann::json RenderSlackMessage(const v1::Approval& a) {
                    Escape(a.action(), 200), " on ", Escape(a.resource(), 500),
                    " requested by ", Escape(a.requester(), 200));
   return {{"text", text}, {"blocks", blocks}};
+}
+
+nlohmann::json RenderDenyReasonModal(const SlackClick& click) {
+  const Json meta = {{"approval_id", click.approval_id},
+                     {"channel", click.channel_id}};
+  return {{"type", "modal"},
+          {"callback_id", kDenyReasonCallbackId},
+          {"private_metadata", meta.dump()},
+          {"title", {{"type", "plain_text"}, {"text", "Deny approval"}}},
+          {"submit", {{"type", "plain_text"}, {"text", "Deny"}}},
+          {"close", {{"type", "plain_text"}, {"text", "Cancel"}}},
+          {"blocks",
+           {{{"type", "input"},
+             {"block_id", kDenyReasonBlockId},
+             {"label", {{"type", "plain_text"}, {"text", "Why deny it?"}}},
+             {"element",
+              {{"type", "plain_text_input"},
+               {"action_id", kDenyReasonActionId},
+               {"multiline", true},
+               {"max_length", 1000}}}}}}};
 }
 
 std::string RefusalText(const absl::Status& refusal) {

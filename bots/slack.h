@@ -56,24 +56,35 @@ class SlackSignatureVerifier final {
   std::map<std::string, absl::Time> seen_ ABSL_GUARDED_BY(mu_);
 };
 
-// One click on an Approve or Deny button (a block_actions payload).
+// One interaction of a person with an approval: a click on the Approve or
+// Deny button (a block_actions payload), or the Deny reason dialog
+// submitted (a view_submission payload).
 struct SlackClick {
+  enum class Kind { kButton, kDenyReason };
+  Kind kind = Kind::kButton;
   std::string team_id;
   std::string user_id;
-  std::string approval_id;  // the button's value
+  std::string approval_id;  // the button's value / the dialog's metadata
   v1::Verdict verdict = v1::VERDICT_UNSPECIFIED;
   std::string channel_id;
   std::string message_ts;
+  std::string trigger_id;  // kButton: opens the Deny reason dialog
+  std::string comment;     // kDenyReason: the reason typed
 };
 
-// Action ids of the two buttons.
+// Action ids of the two buttons, and the Deny reason dialog's callback id
+// and its input's block and action ids.
 inline constexpr char kApproveActionId[] = "approval_approve";
 inline constexpr char kDenyActionId[] = "approval_deny";
+inline constexpr char kDenyReasonCallbackId[] = "approval_deny_reason";
+inline constexpr char kDenyReasonBlockId[] = "reason";
+inline constexpr char kDenyReasonActionId[] = "reason_input";
 
 // Reads an interaction request body (application/x-www-form-urlencoded with
 // one field `payload`, a JSON document). INVALID_ARGUMENT naming what is
 // wrong for anything but a block_actions payload with exactly one action
-// of ours; UNIMPLEMENTED for other payload types (answered 200, ignored).
+// of ours, or a view_submission of our Deny reason dialog; UNIMPLEMENTED
+// for other payload types (answered 200, ignored).
 absl::StatusOr<SlackClick> ParseSlackInteraction(absl::string_view body);
 
 // The channel `approval` goes to under `slack`'s routes (first match), else
@@ -87,6 +98,10 @@ std::string ChannelFor(const v1::Approval& approval, const SlackConfig& slack);
 // not. Every text from the approval is escaped for mrkdwn and shortened to
 // fit Slack's limits.
 nlohmann::json RenderSlackMessage(const v1::Approval& approval);
+
+// The Deny reason dialog (a views.open `view`) for `click`'s approval; its
+// private_metadata carries the approval id and channel back on submit.
+nlohmann::json RenderDenyReasonModal(const SlackClick& click);
 
 // Text a refused click is answered with (ephemeral), from the broker's
 // refusal.

@@ -50,6 +50,12 @@ class SlackWebApi final : public SlackApi {
         .status();
   }
 
+  absl::Status OpenView(const std::string& trigger_id,
+                        const Json& view) override {
+    return Call("views.open", {{"trigger_id", trigger_id}, {"view", view}})
+        .status();
+  }
+
  private:
   absl::StatusOr<Json> Call(const std::string& method, const Json& body) {
     HttpPostRequest request;

@@ -1,6 +1,6 @@
 // The Slack Web API methods approval-chat calls (chat.postMessage,
-// chat.update, chat.postEphemeral), as an interface so the app can be
-// tested against a fake, and its implementation over HTTPS with libcurl.
+// chat.update, chat.postEphemeral, views.open), as an interface so the app can
+// be tested against a fake, and its implementation over HTTPS with libcurl.
 #ifndef APPROVAL_BOTS_SLACK_API_H_
 #define APPROVAL_BOTS_SLACK_API_H_
 
@@ -32,6 +32,9 @@ class SlackApi {
   virtual absl::Status PostEphemeral(const std::string& channel,
                                      const std::string& user,
                                      const std::string& text) = 0;
+  // Opens the modal `view` for the interaction `trigger_id` (views.open).
+  virtual absl::Status OpenView(const std::string& trigger_id,
+                                const nlohmann::json& view) = 0;
 };
 
 // `base_url` e.g. "https://slack.com/api" (http:// only when `allow_http`,

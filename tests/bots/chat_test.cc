@@ -140,7 +140,7 @@ TEST_CASE("payloads that are not one click of ours are refused",
   CHECK(chat::ParseSlackInteraction("payload=%7Bnot+json").status().code() ==
         absl::StatusCode::kInvalidArgument);
   CHECK(chat::ParseSlackInteraction(
-            "payload=%7B%22type%22%3A%22view_submission%22%7D")
+            "payload=%7B%22type%22%3A%22shortcut%22%7D")
             .status()
             .code() == absl::StatusCode::kUnimplemented);
   CHECK(chat::ParseSlackInteraction(
@@ -151,6 +151,24 @@ TEST_CASE("payloads that are not one click of ours are refused",
         absl::StatusCode::kInvalidArgument);
   CHECK(chat::ParseSlackInteraction("payload=%4").status().code() ==
         absl::StatusCode::kInvalidArgument);
+}
+
+TEST_CASE("a submitted Deny reason dialog is read with its reason",
+          "[chat][payload]") {
+  absl::StatusOr<chat::SlackClick> click =
+      chat::ParseSlackInteraction(ViewSubmissionBody(
+          "T0123", "U0456", R"({"approval_id":"id-1","channel":"C0AP"})",
+          "not during the freeze"));
+  REQUIRE(click.ok());
+  CHECK(click->kind == chat::SlackClick::Kind::kDenyReason);
+  CHECK(click->verdict == v1::DENY);
+  CHECK(click->approval_id == "id-1");
+  CHECK(click->channel_id == "C0AP");
+  CHECK(click->comment == "not during the freeze");
+  CHECK(chat::ParseSlackInteraction(
+            ViewSubmissionBody("T0123", "U0456", "not json", "x"))
+            .status()
+            .code() == absl::StatusCode::kInvalidArgument);
 }
 
 // ---------------------------------------------------------------- rendering
@@ -482,6 +500,67 @@ TEST_CASE("two linked reviewers approve by clicking: APPROVED, message final",
   CHECK(updates.back().body.value("ts", "") == "1700000000.100001");
   CHECK(rig.slack.Calls("chat.postEphemeral").empty());
   CHECK(CountContaining(rig.slack.Calls(), kSecretInParameters) == 0);
+}
+
+// The Deny reason dialog views.open was asked to show, once it was.
+nlohmann::json AwaitDialog(const FakeSlack& slack) {
+  REQUIRE(slack.Await(
+      [](const std::vector<SlackCall>& calls) {
+        for (const SlackCall& c : calls) {
+          if (c.method == "views.open") return true;
+        }
+        return false;
+      },
+      absl::Seconds(30)));
+  return slack.Calls("views.open")[0].body;
+}
+
+TEST_CASE("Deny asks for a reason; submitting it denies with that reason",
+          "[chat][e2e][pg]") {
+  ChatRig rig;
+  rig.StartApp();
+  const std::string id = rig.RequestWithSecret();
+  rig.AwaitPosts(1);
+
+  CHECK(rig.Click("UALICE", chat::kDenyActionId, id).status == 200);
+  const nlohmann::json open = AwaitDialog(rig.slack);
+  CHECK(open.value("trigger_id", "") == "1.2.3");
+  const std::string meta = open["view"].value("private_metadata", "");
+  CHECK(absl::StrContains(meta, id));
+  CHECK(rig.Get(id).reviews_size() == 0);  // the click alone decides nothing
+
+  const HttpAnswer submitted = PostInteraction(
+      rig.app->http_port(),
+      ViewSubmissionBody(kTeam, "UALICE", meta, "not during the freeze"),
+      kSecret, absl::ToUnixSeconds(absl::Now()));
+  CHECK(submitted.status == 200);
+  CHECK(submitted.body.empty());  // closes the dialog
+  const v1::Approval a = rig.Get(id);
+  CHECK(a.state() == v1::DENIED);
+  CHECK(a.decision_comment() == "not during the freeze");
+  CHECK(rig.AwaitUpdate("*Denied*"));
+}
+
+TEST_CASE("a refused Deny reason shows the refusal in the dialog",
+          "[chat][e2e][pg]") {
+  ChatRig rig;
+  rig.StartApp();
+  const std::string id = rig.RequestWithSecret();
+  rig.AwaitPosts(1);
+  CHECK(rig.Click("UAGENT", chat::kDenyActionId, id).status == 200);
+  const std::string meta =
+      AwaitDialog(rig.slack)["view"].value("private_metadata", "");
+  const HttpAnswer submitted = PostInteraction(
+      rig.app->http_port(), ViewSubmissionBody(kTeam, "UAGENT", meta, "no"),
+      kSecret, absl::ToUnixSeconds(absl::Now()));
+  CHECK(submitted.status == 200);
+  const nlohmann::json answer =
+      nlohmann::json::parse(submitted.body, nullptr, false);
+  CHECK(answer.value("response_action", "") == "errors");
+  CHECK(
+      absl::StrContains(answer["errors"].value("reason", ""), "not recorded"));
+  CHECK(rig.Get(id).state() == v1::PENDING);
+  CHECK(rig.Get(id).reviews_size() == 0);
 }
 
 TEST_CASE("metrics count posts, updates and interactions by outcome",

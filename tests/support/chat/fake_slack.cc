@@ -66,7 +66,19 @@ nlohmann::json FakeSlack::Record(const std::string& method,
   if (authorization != "Bearer " + bot_token_) {
     return {{"ok", false}, {"error", "invalid_auth"}};
   }
-  if (!call.body.is_object() || !call.body.contains("channel")) {
+  if (!call.body.is_object()) {
+    return {{"ok", false}, {"error", "invalid_json"}};
+  }
+  if (method == "views.open") {
+    if (!call.body.contains("trigger_id") || !call.body.contains("view")) {
+      return {{"ok", false}, {"error", "invalid_arguments"}};
+    }
+    return {{"ok", true},
+            {"view",
+             {{"id", absl::StrCat("V", next_ts_++)},
+              {"callback_id", call.body["view"].value("callback_id", "")}}}};
+  }
+  if (!call.body.contains("channel")) {
     return {{"ok", false}, {"error", "channel_not_found"}};
   }
   const nlohmann::json channel = call.body["channel"];
@@ -151,6 +163,27 @@ std::string BlockActionsBody(const std::string& team, const std::string& user,
          {"block_id", "approval_decision"},
          {"value", approval_id},
          {"action_ts", "1700000002.000001"}}}}};
+  return "payload=" + FormEncode(payload.dump());
+}
+
+std::string ViewSubmissionBody(const std::string& team, const std::string& user,
+                               const std::string& private_metadata,
+                               const std::string& reason) {
+  const nlohmann::json payload = {
+      {"type", "view_submission"},
+      {"team", {{"id", team}, {"domain", "example"}}},
+      {"user", {{"id", user}, {"username", "someone"}, {"team_id", team}}},
+      {"api_app_id", "A0APP"},
+      {"view",
+       {{"id", "V1"},
+        {"type", "modal"},
+        {"callback_id", chat::kDenyReasonCallbackId},
+        {"private_metadata", private_metadata},
+        {"state",
+         {{"values",
+           {{chat::kDenyReasonBlockId,
+             {{chat::kDenyReasonActionId,
+               {{"type", "plain_text_input"}, {"value", reason}}}}}}}}}}}};
   return "payload=" + FormEncode(payload.dump());
 }
 

@@ -1,9 +1,10 @@
 // FakeSlack: a loopback stand-in for Slack's Web API (HTTP, port 0) that
-// answers chat.postMessage, chat.update and chat.postEphemeral with the
-// shapes Slack documents ({"ok": true, "channel", "ts", ...}; {"ok":
-// false, "error": "invalid_auth"} for a wrong bot token) and records every
-// call. Plus helpers that play Slack's side of an interaction: the signed
-// block_actions request Slack sends when someone clicks a button.
+// answers chat.postMessage, chat.update, chat.postEphemeral and views.open
+// with the shapes Slack documents ({"ok": true, "channel", "ts", ...};
+// {"ok": false, "error": "invalid_auth"} for a wrong bot token) and records
+// every call. Plus helpers that play Slack's side of an interaction: the
+// signed block_actions request Slack sends when someone clicks a button, and
+// the view_submission it sends when a dialog is submitted.
 #ifndef APPROVAL_TESTS_SUPPORT_CHAT_FAKE_SLACK_H_
 #define APPROVAL_TESTS_SUPPORT_CHAT_FAKE_SLACK_H_
 
@@ -68,6 +69,12 @@ std::string BlockActionsBody(const std::string& team, const std::string& user,
                              const std::string& action_id,
                              const std::string& approval_id,
                              const std::string& channel, const std::string& ts);
+
+// The body Slack sends when `user` submits the Deny reason dialog whose
+// private_metadata is `private_metadata` with `reason` typed in.
+std::string ViewSubmissionBody(const std::string& team, const std::string& user,
+                               const std::string& private_metadata,
+                               const std::string& reason);
 
 struct HttpAnswer {
   int status = 0;  // 0: no answer
