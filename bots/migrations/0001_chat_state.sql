@@ -1,10 +1,15 @@
 -- approval-chat's own state, in its own schema (approval_chat) and role
 -- (approval_chat_app); it never touches the broker's tables.
+-- Roles are cluster-wide: losing a race to create it (another database of
+-- the cluster migrated at the same time) is fine.
 DO $$
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'approval_chat_app') THEN
     CREATE ROLE approval_chat_app NOLOGIN;
   END IF;
+EXCEPTION
+  WHEN duplicate_object OR unique_violation THEN
+    NULL;
 END
 $$;
 

@@ -139,8 +139,7 @@ TEST_CASE("payloads that are not one click of ours are refused",
         absl::StatusCode::kInvalidArgument);
   CHECK(chat::ParseSlackInteraction("payload=%7Bnot+json").status().code() ==
         absl::StatusCode::kInvalidArgument);
-  CHECK(chat::ParseSlackInteraction(
-            "payload=%7B%22type%22%3A%22shortcut%22%7D")
+  CHECK(chat::ParseSlackInteraction("payload=%7B%22type%22%3A%22shortcut%22%7D")
             .status()
             .code() == absl::StatusCode::kUnimplemented);
   CHECK(chat::ParseSlackInteraction(
@@ -316,7 +315,10 @@ struct ChatDatabase {
   ChatDatabase() : db(TestDatabase::Schema::kEmpty) {
     std::ostringstream log;
     REQUIRE(chat::MigrateChat(db.admin_url(), log).ok());
-    ExecSql(db.admin_url(),
+    ExecSql(TestClusterUrl(),
+            // Test processes race for the cluster-wide role: the lock
+            // orders them (taken in the one database they all share).
+            "SELECT pg_advisory_xact_lock(7243); "
             "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE "
             "rolname = 'abt_chat') THEN CREATE ROLE abt_chat LOGIN; END IF; "
             "END $$; GRANT approval_chat_app TO abt_chat");
