@@ -517,7 +517,7 @@ nlohmann::json AwaitDialog(const FakeSlack& slack) {
   return slack.Calls("views.open")[0].body;
 }
 
-TEST_CASE("Deny asks for a reason; submitting it denies with that reason",
+TEST_CASE("Deny asks for a reason, and submitting it denies with that reason",
           "[chat][e2e][pg]") {
   ChatRig rig;
   rig.StartApp();
