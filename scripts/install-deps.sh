@@ -17,6 +17,7 @@ readonly PACKAGES=(
   libabsl-dev
   libpqxx-dev
   prometheus-cpp-dev
+  libcivetweb-dev
   catch2
   libssl-dev
   libcurl4-openssl-dev

@@ -1,0 +1,517 @@
+#include "bots/chat_app.h"
+
+#include <thread>
+#include <vector>
+
+#include "CivetServer.h"
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "approval/v1/approval.grpc.pb.h"
+#include "bots/slack.h"
+#include "grpcpp/grpcpp.h"
+#include "prometheus/counter.h"
+#include "prometheus/family.h"
+#include "prometheus/gauge.h"
+#include "prometheus/registry.h"
+#include "server/common/read_file.h"
+#include "server/service/log.h"
+
+namespace approval::chat {
+namespace {
+
+constexpr char kStream[] = "broker";
+constexpr char kSlack[] = "slack";
+
+// The one place where a gRPC status becomes an absl::Status.
+absl::Status FromGrpc(const grpc::Status& s) {
+  return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
+                      s.error_message());
+}
+
+std::string StateName(v1::State s) { return v1::State_Name(s); }
+
+void LogWarn(const std::string& event, const std::string& approval_id,
+             const absl::Status& s) {
+  LogRecord r;
+  r.level = LogLevel::kWarn;
+  r.event = event;
+  r.approval_id = approval_id;
+  r.code = std::string(absl::StatusCodeToString(s.code()));
+  r.message = std::string(s.message());
+  Log(r);
+}
+
+// Counters for the README's metrics; all no-ops without a registry.
+class ChatMetrics final {
+ public:
+  explicit ChatMetrics(prometheus::Registry* registry) {
+    if (registry == nullptr) return;
+    posted_ = &prometheus::BuildCounter()
+                   .Name("approval_chat_messages_posted_total")
+                   .Help("Messages posted for new approvals")
+                   .Register(*registry)
+                   .Add({{"platform", kSlack}});
+    updated_ = &prometheus::BuildCounter()
+                    .Name("approval_chat_messages_updated_total")
+                    .Help("Messages updated as reviews and outcomes arrive")
+                    .Register(*registry)
+                    .Add({{"platform", kSlack}});
+    interactions_ = &prometheus::BuildCounter()
+                         .Name("approval_chat_interactions_total")
+                         .Help("Interactions received, by outcome")
+                         .Register(*registry);
+    signature_failures_ = &prometheus::BuildCounter()
+                               .Name("approval_chat_signature_failures_total")
+                               .Help(
+                                   "Requests refused before their "
+                                   "signature verified")
+                               .Register(*registry)
+                               .Add({{"platform", kSlack}});
+    api_errors_ = &prometheus::BuildCounter()
+                       .Name("approval_chat_api_errors_total")
+                       .Help("Failed platform API calls, by method")
+                       .Register(*registry);
+    lag_ = &prometheus::BuildGauge()
+                .Name("approval_chat_stream_lag_seconds")
+                .Help("Age of the last broker event applied when applied")
+                .Register(*registry)
+                .Add({});
+    cursor_ = &prometheus::BuildGauge()
+                   .Name("approval_chat_stream_cursor")
+                   .Help("Cursor of the last broker event applied")
+                   .Register(*registry)
+                   .Add({});
+  }
+  void Posted() {
+    if (posted_) posted_->Increment();
+  }
+  void Updated() {
+    if (updated_) updated_->Increment();
+  }
+  void Interaction(const std::string& outcome) {
+    if (interactions_) {
+      interactions_->Add({{"platform", kSlack}, {"outcome", outcome}})
+          .Increment();
+    }
+  }
+  void SignatureFailure() {
+    if (signature_failures_) signature_failures_->Increment();
+  }
+  void ApiError(const std::string& method) {
+    if (api_errors_) {
+      api_errors_->Add({{"platform", kSlack}, {"method", method}}).Increment();
+    }
+  }
+  void Applied(uint64_t cursor, double lag_seconds) {
+    if (cursor_) cursor_->Set(static_cast<double>(cursor));
+    if (lag_) lag_->Set(lag_seconds);
+  }
+
+ private:
+  prometheus::Counter* posted_ = nullptr;
+  prometheus::Counter* updated_ = nullptr;
+  prometheus::Family<prometheus::Counter>* interactions_ = nullptr;
+  prometheus::Counter* signature_failures_ = nullptr;
+  prometheus::Family<prometheus::Counter>* api_errors_ = nullptr;
+  prometheus::Gauge* lag_ = nullptr;
+  prometheus::Gauge* cursor_ = nullptr;
+};
+
+void Reply(mg_connection* conn, int status, const std::string& text,
+           const char* content_type = "text/plain; charset=utf-8") {
+  const char* reason = status == 200   ? "OK"
+                       : status == 400 ? "Bad Request"
+                       : status == 401 ? "Unauthorized"
+                       : status == 403 ? "Forbidden"
+                       : status == 413 ? "Payload Too Large"
+                                       : "Service Unavailable";
+  mg_printf(conn,
+            "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
+            "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+            status, reason, content_type, text.size(), text.c_str());
+}
+
+}  // namespace
+
+class ChatApp::Impl final : public CivetHandler {
+ public:
+  Impl(const ChatConfig& config, ChatDeps deps,
+       std::shared_ptr<grpc::Channel> channel)
+      : config_(config),
+        deps_(std::move(deps)),
+        verifier_(deps_.slack_signing_secret, config.slack.max_body_bytes,
+                  config.slack.timestamp_tolerance),
+        metrics_(deps_.registry.get()),
+        stub_(v1::ApprovalBroker::NewStub(std::move(channel))) {}
+
+  ~Impl() override { Stop(); }
+
+  absl::Status StartHttp() {
+    try {
+      server_ = std::make_unique<CivetServer>(std::vector<std::string>{
+          "listening_ports", config_.listen, "num_threads", "4",
+          "request_timeout_ms", "10000", "enable_keep_alive", "no"});
+    } catch (const CivetException& e) {
+      return absl::UnavailableError(
+          absl::StrCat("listen ", config_.listen, ": ", e.what()));
+    }
+    server_->addHandler("/slack/interactions", this);
+    server_->addHandler("/healthz", this);
+    return absl::OkStatus();
+  }
+
+  void StartFollower() {
+    follower_ = std::thread([this] { Follow(); });
+  }
+
+  void Stop() {
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return;
+      stopping_ = true;
+      if (ctx_ != nullptr) ctx_->TryCancel();
+    }
+    if (server_ != nullptr) server_->close();
+    if (follower_.joinable()) follower_.join();
+  }
+
+  int http_port() const {
+    std::vector<int> ports = server_->getListeningPorts();
+    return ports.empty() ? 0 : ports[0];
+  }
+
+  bool AwaitStreaming(absl::Duration timeout) {
+    absl::MutexLock lock(&mu_);
+    return mu_.AwaitWithTimeout(absl::Condition(&streaming_), timeout);
+  }
+
+  bool handleGet(CivetServer*, mg_connection* conn) override {
+    bool streaming;
+    {
+      absl::MutexLock lock(&mu_);
+      streaming = streaming_;
+    }
+    Reply(conn, streaming ? 200 : 503,
+          streaming ? "ok\n" : "not following the broker\n");
+    return true;
+  }
+
+  bool handlePost(CivetServer*, mg_connection* conn) override {
+    const mg_request_info* info = mg_get_request_info(conn);
+    if (std::string(info->local_uri) != "/slack/interactions") {
+      Reply(conn, 400, "unknown path\n");
+      return true;
+    }
+    const size_t limit = config_.slack.max_body_bytes;
+    if (info->content_length > static_cast<long long>(limit)) {
+      metrics_.SignatureFailure();
+      Reply(conn, 413, "body too large\n");
+      return true;
+    }
+    std::string body;
+    char buf[4096];
+    int n;
+    while ((n = mg_read(conn, buf, sizeof(buf))) > 0) {
+      body.append(buf, static_cast<size_t>(n));
+      if (body.size() > limit) break;
+    }
+    const char* ts = mg_get_header(conn, "X-Slack-Request-Timestamp");
+    const char* sig = mg_get_header(conn, "X-Slack-Signature");
+    absl::Status verified =
+        verifier_.Verify(ts ? ts : "", sig ? sig : "", body, deps_.now());
+    if (!verified.ok()) {
+      metrics_.SignatureFailure();
+      LogWarn("slack_request_refused", "", verified);
+      Reply(conn,
+            verified.code() == absl::StatusCode::kResourceExhausted ? 413 : 401,
+            "refused\n");
+      return true;
+    }
+    absl::StatusOr<SlackClick> click = ParseSlackInteraction(body);
+    if (!click.ok()) {
+      const bool ignored =
+          click.status().code() == absl::StatusCode::kUnimplemented;
+      metrics_.Interaction(ignored ? "ignored" : "invalid");
+      if (!ignored) LogWarn("slack_interaction_invalid", "", click.status());
+      Reply(conn, ignored ? 200 : 400, ignored ? "" : "invalid payload\n");
+      return true;
+    }
+    if (click->team_id != config_.slack.team_id) {
+      metrics_.Interaction("invalid");
+      LogWarn(
+          "slack_interaction_invalid", click->approval_id,
+          absl::PermissionDeniedError("payload.team.id: another workspace"));
+      Reply(conn, 403, "another workspace\n");
+      return true;
+    }
+    if (click->kind == SlackClick::Kind::kButton &&
+        click->verdict == v1::DENY) {
+      // Deny asks why first; the dialog's submission decides.
+      absl::Status opened = deps_.slack->OpenView(
+          click->trigger_id, RenderDenyReasonModal(*click));
+      metrics_.Interaction(opened.ok() ? "dialog_opened" : "refused");
+      if (!opened.ok()) {
+        metrics_.ApiError("views.open");
+        LogWarn("slack_api_error", click->approval_id, opened);
+        TellRefused(*click, absl::UnavailableError("views.open failed"));
+      }
+      Reply(conn, 200, "");
+      return true;
+    }
+    absl::Status decided = Decide(*click);
+    if (click->kind == SlackClick::Kind::kDenyReason) {
+      metrics_.Interaction(decided.ok() ? "decided" : "refused");
+      if (decided.ok()) {
+        Reply(conn, 200, "");  // closes the dialog
+      } else {
+        LogWarn("slack_click_refused", click->approval_id, decided);
+        // Slack shows the error under the reason field, in the dialog.
+        const nlohmann::json errors = {
+            {"response_action", "errors"},
+            {"errors", {{kDenyReasonBlockId, RefusalText(decided)}}}};
+        Reply(conn, 200, errors.dump(), "application/json; charset=utf-8");
+      }
+      return true;
+    }
+    if (decided.ok()) {
+      metrics_.Interaction("decided");
+    } else {
+      metrics_.Interaction("refused");
+      LogWarn("slack_click_refused", click->approval_id, decided);
+      TellRefused(*click, decided);
+    }
+    Reply(conn, 200, "");
+    return true;
+  }
+
+ private:
+  // An ephemeral message to the person saying why their click did nothing.
+  void TellRefused(const SlackClick& click, const absl::Status& why) {
+    absl::Status told = deps_.slack->PostEphemeral(
+        click.channel_id, click.user_id, RefusalText(why));
+    if (!told.ok()) {
+      metrics_.ApiError("chat.postEphemeral");
+      LogWarn("slack_api_error", click.approval_id, told);
+    }
+  }
+
+  std::unique_ptr<grpc::ClientContext> Context(bool deadline) const {
+    auto ctx = std::make_unique<grpc::ClientContext>();
+    if (!deps_.broker_token.empty()) {
+      ctx->AddMetadata("authorization", "Bearer " + deps_.broker_token);
+    }
+    if (deadline) {
+      ctx->set_deadline(
+          absl::ToChronoTime(absl::Now() + config_.broker.timeout));
+    }
+    return ctx;
+  }
+
+  absl::Status Decide(const SlackClick& click) {
+    v1::DecideRequest req;
+    req.set_approval_id(click.approval_id);
+    req.set_verdict(click.verdict);
+    req.set_comment(click.comment);
+    req.set_platform_user(
+        absl::StrCat("slack:", click.team_id, "/", click.user_id));
+    v1::DecideResponse resp;
+    return FromGrpc(stub_->Decide(Context(true).get(), req, &resp));
+  }
+
+  void Follow() {
+    for (;;) {
+      absl::Status s = FollowOnce();
+      absl::MutexLock lock(&mu_);
+      streaming_ = false;
+      if (stopping_) return;
+      LogWarn("broker_stream_broken", "", s);
+      mu_.AwaitWithTimeout(absl::Condition(&stopping_),
+                           config_.reconnect_backoff);
+      if (stopping_) return;
+    }
+  }
+
+  absl::Status FollowOnce() {
+    absl::StatusOr<uint64_t> cursor = deps_.state->Cursor(kStream);
+    if (!cursor.ok()) return cursor.status();
+    std::unique_ptr<grpc::ClientContext> ctx = Context(false);
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return absl::CancelledError("stopping");
+      ctx_ = ctx.get();
+    }
+    v1::StreamDecisionsRequest req;
+    req.set_after_cursor(*cursor);
+    std::unique_ptr<grpc::ClientReader<v1::DecisionEvent>> reader =
+        stub_->StreamDecisions(ctx.get(), req);
+    reader->WaitForInitialMetadata();
+    absl::Status applied;
+    // Without a stored cursor the stream starts live, from now: what was
+    // already pending is listed once the subscription is in place (no gap).
+    if (*cursor == 0) applied = Backfill();
+    if (applied.ok()) {
+      absl::MutexLock lock(&mu_);
+      streaming_ = true;
+    }
+    v1::DecisionEvent event;
+    if (!applied.ok()) ctx->TryCancel();
+    while (applied.ok() && reader->Read(&event)) {
+      applied = Apply(event);
+      if (!applied.ok()) {
+        ctx->TryCancel();
+        break;
+      }
+    }
+    grpc::Status finished = reader->Finish();
+    {
+      absl::MutexLock lock(&mu_);
+      ctx_ = nullptr;
+    }
+    if (!applied.ok()) return applied;
+    return finished.ok() ? absl::UnavailableError("the broker ended the stream")
+                         : FromGrpc(finished);
+  }
+
+  // Applies one event; an error other than a platform's refusal stops the
+  // stream, which resumes from the stored cursor (the event is redone).
+  absl::Status Apply(const v1::DecisionEvent& event) {
+    const v1::Approval& a = event.approval();
+    const uint64_t cursor = event.cursor();
+    absl::StatusOr<std::optional<PostedMessage>> found =
+        deps_.state->Find(kSlack, a.id());
+    if (!found.ok()) return found.status();
+    absl::Status s;
+    if (!found->has_value()) {
+      s = PostIfNew(event);
+    } else if ((*found)->last_cursor >= cursor) {
+      s = deps_.state->SetCursor(kStream, cursor);
+    } else {
+      absl::Status u = deps_.slack->UpdateMessage(
+          (*found)->channel, (*found)->message_ref, RenderSlackMessage(a));
+      if (!u.ok()) {
+        metrics_.ApiError("chat.update");
+        if (u.code() == absl::StatusCode::kUnavailable) return u;
+        LogWarn("slack_api_error", a.id(), u);
+      } else {
+        metrics_.Updated();
+      }
+      s = deps_.state->RecordApplied(kStream, kSlack, a.id(), cursor,
+                                     StateName(a.state()));
+    }
+    if (s.ok()) {
+      const absl::Time at =
+          absl::FromUnixSeconds(event.event_time().seconds()) +
+          absl::Nanoseconds(event.event_time().nanos());
+      metrics_.Applied(cursor, absl::ToDoubleSeconds(deps_.now() - at));
+    }
+    return s;
+  }
+
+  // Posts every PENDING approval that has no message yet, oldest first.
+  absl::Status Backfill() {
+    std::vector<v1::Approval> pending;
+    v1::ListApprovalsRequest req;
+    req.set_state(v1::PENDING);
+    req.set_page_size(500);
+    do {
+      v1::ListApprovalsResponse resp;
+      grpc::Status s = stub_->ListApprovals(Context(true).get(), req, &resp);
+      if (!s.ok()) return FromGrpc(s);
+      for (v1::Approval& a : *resp.mutable_approvals()) {
+        pending.push_back(std::move(a));
+      }
+      req.set_page_token(resp.next_page_token());
+    } while (!req.page_token().empty());
+    for (auto it = pending.rbegin(); it != pending.rend(); ++it) {
+      absl::StatusOr<std::optional<PostedMessage>> found =
+          deps_.state->Find(kSlack, it->id());
+      if (!found.ok()) return found.status();
+      if (found->has_value()) continue;
+      v1::DecisionEvent created;
+      created.set_type(v1::EVENT_CREATED);
+      *created.mutable_approval() = *it;
+      if (absl::Status s = PostIfNew(created); !s.ok()) return s;
+    }
+    return absl::OkStatus();
+  }
+
+  // Posts a message for an approval that has none, when the event creates
+  // it and it needs reviewers; else only moves the cursor.
+  absl::Status PostIfNew(const v1::DecisionEvent& event) {
+    const v1::Approval& a = event.approval();
+    const std::string channel = ChannelFor(a, config_.slack);
+    if (event.type() != v1::EVENT_CREATED ||
+        a.requirement().outcome() != v1::REQUIRE_APPROVAL || channel.empty()) {
+      return deps_.state->SetCursor(kStream, event.cursor());
+    }
+    absl::StatusOr<std::string> ts =
+        deps_.slack->PostMessage(channel, RenderSlackMessage(a));
+    if (!ts.ok()) {
+      metrics_.ApiError("chat.postMessage");
+      if (ts.status().code() == absl::StatusCode::kUnavailable) {
+        return ts.status();
+      }
+      LogWarn("slack_api_error", a.id(), ts.status());
+      return deps_.state->SetCursor(kStream, event.cursor());
+    }
+    metrics_.Posted();
+    return deps_.state->RecordPost(kStream, kSlack, a.id(),
+                                   {channel, *ts, event.cursor()},
+                                   StateName(a.state()));
+  }
+
+  const ChatConfig config_;
+  ChatDeps deps_;
+  SlackSignatureVerifier verifier_;
+  ChatMetrics metrics_;
+  std::unique_ptr<v1::ApprovalBroker::Stub> stub_;
+  std::unique_ptr<CivetServer> server_;
+  std::thread follower_;
+
+  absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool streaming_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::ClientContext* ctx_ ABSL_GUARDED_BY(mu_) = nullptr;
+};
+
+absl::StatusOr<std::unique_ptr<ChatApp>> ChatApp::Start(
+    const ChatConfig& config, ChatDeps deps) {
+  std::shared_ptr<grpc::ChannelCredentials> credentials =
+      grpc::InsecureChannelCredentials();
+  if (!config.broker.ca_file.empty()) {
+    grpc::SslCredentialsOptions ssl;
+    absl::StatusOr<std::string> ca = ReadFile(config.broker.ca_file);
+    if (!ca.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("broker.ca_file: ", ca.status().message()));
+    }
+    ssl.pem_root_certs = *std::move(ca);
+    if (!config.broker.cert_file.empty()) {
+      absl::StatusOr<std::string> cert = ReadFile(config.broker.cert_file);
+      absl::StatusOr<std::string> key = ReadFile(config.broker.key_file);
+      if (!cert.ok() || !key.ok()) {
+        return absl::InvalidArgumentError(
+            "broker.cert_file/key_file: cannot be read");
+      }
+      ssl.pem_cert_chain = *std::move(cert);
+      ssl.pem_private_key = *std::move(key);
+    }
+    credentials = grpc::SslCredentials(ssl);
+  }
+  auto impl = std::make_unique<Impl>(
+      config, std::move(deps),
+      grpc::CreateChannel(config.broker.address, credentials));
+  if (absl::Status s = impl->StartHttp(); !s.ok()) return s;
+  impl->StartFollower();
+  return std::unique_ptr<ChatApp>(new ChatApp(std::move(impl)));
+}
+
+ChatApp::ChatApp(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ChatApp::~ChatApp() { impl_->Stop(); }
+int ChatApp::http_port() const { return impl_->http_port(); }
+bool ChatApp::AwaitStreaming(absl::Duration timeout) {
+  return impl_->AwaitStreaming(timeout);
+}
+
+}  // namespace approval::chat

@@ -1,0 +1,68 @@
+// ChatApp: approval-chat's running parts. A thread follows the broker's
+// StreamDecisions (no ids: every event, as an observer) from the stored
+// cursor, posts a Slack message for each new approval that needs reviewers
+// and updates it on every later event; an HTTP server (civetweb) takes
+// Slack's interaction callbacks on /slack/interactions, verifies their
+// signature and decides as the clicking person through the relay protocol
+// (DecideRequest.platform_user "slack:<team>/<user>"). A refused click is
+// answered with an ephemeral message saying why; the message itself only
+// changes through the stream, so a click and a direct decision look alike.
+#ifndef APPROVAL_BOTS_CHAT_APP_H_
+#define APPROVAL_BOTS_CHAT_APP_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "bots/chat_config.h"
+#include "bots/chat_state.h"
+#include "bots/slack_api.h"
+
+namespace prometheus {
+class Registry;
+}
+
+namespace approval::chat {
+
+// Everything ChatApp needs besides its config: the secrets read from their
+// files, its platform client and state, and (for tests) a clock.
+struct ChatDeps {
+  std::string broker_token;  // "" when the relay authenticates by mTLS
+  std::string slack_signing_secret;
+  std::unique_ptr<SlackApi> slack;   // required
+  std::unique_ptr<ChatState> state;  // required
+  // Metrics go here when set (main's /metrics exposer serves it).
+  std::shared_ptr<prometheus::Registry> registry;
+  std::function<absl::Time()> now = [] { return absl::Now(); };
+};
+
+class ChatApp final {
+ public:
+  // Starts the HTTP listener on config.listen and the stream follower.
+  // INVALID_ARGUMENT when the broker TLS files cannot be read, UNAVAILABLE
+  // when the listener cannot bind. `config` is copied.
+  static absl::StatusOr<std::unique_ptr<ChatApp>> Start(
+      const ChatConfig& config, ChatDeps deps);
+  // Stops the listener and the follower (an event being applied finishes).
+  ~ChatApp();
+  ChatApp(const ChatApp&) = delete;
+  ChatApp& operator=(const ChatApp&) = delete;
+
+  // The port the HTTP listener bound.
+  int http_port() const;
+  // True once the broker has accepted the stream (the subscription is in
+  // place), waiting up to `timeout`.
+  bool AwaitStreaming(absl::Duration timeout);
+
+  class Impl;
+
+ private:
+  explicit ChatApp(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace approval::chat
+
+#endif  // APPROVAL_BOTS_CHAT_APP_H_

@@ -1,0 +1,195 @@
+#include "bots/chat_config.h"
+
+#include <filesystem>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "server/common/json_reader.h"
+#include "server/common/read_file.h"
+
+namespace approval::chat {
+namespace {
+
+using Field = JsonReader::Field;
+
+bool ValidHostPort(absl::string_view s) {
+  const size_t colon = s.rfind(':');
+  if (colon == absl::string_view::npos || colon == 0) return false;
+  int port = 0;
+  return absl::SimpleAtoi(s.substr(colon + 1), &port) && port >= 0 &&
+         port <= 65535;
+}
+
+// Slack ids: upper-case letters and digits (T0123, C0ABC, U0456).
+bool ValidSlackId(absl::string_view s) {
+  if (s.empty() || s.size() > 32) return false;
+  for (char c : s) {
+    if (!absl::ascii_isupper(c) && !absl::ascii_isdigit(c)) return false;
+  }
+  return true;
+}
+
+bool LoopbackHttp(absl::string_view url) {
+  return absl::StartsWith(url, "http://127.0.0.1:") ||
+         absl::StartsWith(url, "http://127.0.0.1/") ||
+         absl::StartsWith(url, "http://localhost:") ||
+         absl::StartsWith(url, "http://localhost/");
+}
+
+absl::Status Validate(const ChatConfig& c, const JsonReader& r) {
+  if (!ValidHostPort(c.broker.address)) {
+    return r.Error("broker.address", "expected HOST:PORT");
+  }
+  if (!c.broker.cert_file.empty() && c.broker.ca_file.empty()) {
+    return r.Error("broker.cert_file", "needs broker.ca_file (TLS)");
+  }
+  if (c.broker.cert_file.empty() != c.broker.key_file.empty()) {
+    return r.Error("broker.key_file", "cert_file and key_file go together");
+  }
+  if (c.broker.token_file.empty() && c.broker.cert_file.empty()) {
+    return r.Error("broker",
+                   "needs token_file or cert_file: the relay must "
+                   "authenticate");
+  }
+  if (c.broker.timeout <= absl::ZeroDuration()) {
+    return r.Error("broker.timeout", "must be positive");
+  }
+  if (c.database_url.empty()) return r.Error("database_url", "required");
+  if (!ValidHostPort(c.listen)) return r.Error("listen", "expected HOST:PORT");
+  if (!c.metrics_listen.empty() && !ValidHostPort(c.metrics_listen)) {
+    return r.Error("metrics_listen", "expected HOST:PORT or \"\"");
+  }
+  const SlackConfig& s = c.slack;
+  if (!ValidSlackId(s.team_id)) {
+    return r.Error("slack.team_id", "expected a Slack team id like T0123ABC");
+  }
+  if (!absl::StartsWith(s.api_base_url, "https://") &&
+      !LoopbackHttp(s.api_base_url)) {
+    return r.Error("slack.api_base_url",
+                   "must be https:// (http:// only to 127.0.0.1 or "
+                   "localhost)");
+  }
+  if (absl::EndsWith(s.api_base_url, "/")) {
+    return r.Error("slack.api_base_url", "must not end with /");
+  }
+  for (size_t i = 0; i < s.routes.size(); ++i) {
+    const SlackRoute& route = s.routes[i];
+    const std::string at = absl::StrCat("slack.routes[", i, "]");
+    if (route.rule.empty() == route.reviewer_group.empty()) {
+      return r.Error(at, "set exactly one of rule and reviewer_group");
+    }
+    if (!ValidSlackId(route.channel)) {
+      return r.Error(at + ".channel", "expected a Slack channel id");
+    }
+  }
+  if (!s.default_channel.empty() && !ValidSlackId(s.default_channel)) {
+    return r.Error("slack.default_channel", "expected a Slack channel id");
+  }
+  if (s.routes.empty() && s.default_channel.empty()) {
+    return r.Error("slack", "needs routes or a default_channel");
+  }
+  if (s.max_body_bytes < 1024 || s.max_body_bytes > 1024 * 1024) {
+    return r.Error("slack.max_body_bytes", "must lie in [1024, 1048576]");
+  }
+  if (s.timestamp_tolerance <= absl::ZeroDuration() ||
+      s.timestamp_tolerance > absl::Minutes(5)) {
+    return r.Error("slack.timestamp_tolerance", "must lie in (0, 5m]");
+  }
+  if (c.reconnect_backoff <= absl::ZeroDuration()) {
+    return r.Error("reconnect_backoff", "must be positive");
+  }
+  return absl::OkStatus();
+}
+
+std::string Resolve(const std::filesystem::path& dir, const std::string& f) {
+  if (f.empty() || std::filesystem::path(f).is_absolute()) return f;
+  return (dir / f).string();
+}
+
+}  // namespace
+
+absl::StatusOr<ChatConfig> ParseChatConfig(absl::string_view text,
+                                           absl::string_view source) {
+  const JsonReader r(source);
+  absl::StatusOr<JsonReader::Json> doc = r.Parse(text);
+  if (!doc.ok()) return doc.status();
+  ChatConfig c;
+  bool have_slack = false;
+  const std::vector<Field> slack_fields = {
+      {"team_id", r.String(&c.slack.team_id), true},
+      {"bot_token_file", r.String(&c.slack.bot_token_file), true},
+      {"signing_secret_file", r.String(&c.slack.signing_secret_file), true},
+      {"api_base_url", r.String(&c.slack.api_base_url)},
+      {"api_ca_file", r.String(&c.slack.api_ca_file)},
+      {"routes", r.ObjectArray<SlackRoute>(
+                     &c.slack.routes,
+                     [&r](SlackRoute& route) -> std::vector<Field> {
+                       return {
+                           {"rule", r.String(&route.rule)},
+                           {"reviewer_group", r.String(&route.reviewer_group)},
+                           {"channel", r.String(&route.channel), true}};
+                     })},
+      {"default_channel", r.String(&c.slack.default_channel)},
+      {"max_body_bytes", r.Size(&c.slack.max_body_bytes)},
+      {"timestamp_tolerance", r.Duration(&c.slack.timestamp_tolerance)},
+  };
+  JsonReader::Read read_slack = r.Nested(slack_fields);
+  absl::Status s =
+      r.Object(*doc, "",
+               {{"broker",
+                 r.Nested({{"address", r.String(&c.broker.address), true},
+                           {"token_file", r.String(&c.broker.token_file)},
+                           {"ca_file", r.String(&c.broker.ca_file)},
+                           {"cert_file", r.String(&c.broker.cert_file)},
+                           {"key_file", r.String(&c.broker.key_file)},
+                           {"timeout", r.Duration(&c.broker.timeout)}}),
+                 true},
+                {"database_url", r.String(&c.database_url), true},
+                {"listen", r.String(&c.listen)},
+                {"metrics_listen", r.String(&c.metrics_listen)},
+                {"reconnect_backoff", r.Duration(&c.reconnect_backoff)},
+                {"slack",
+                 [&](const JsonReader::Json& v, const std::string& path) {
+                   have_slack = true;
+                   return read_slack(v, path);
+                 },
+                 true}});
+  if (!s.ok()) return s;
+  if (!have_slack) return r.Error("slack", "required");
+  if (absl::Status v = Validate(c, r); !v.ok()) return v;
+  return c;
+}
+
+absl::StatusOr<ChatConfig> LoadChatConfig(const std::string& path) {
+  absl::StatusOr<std::string> text = ReadFile(path, 1024 * 1024);
+  if (!text.ok()) return text.status();
+  absl::StatusOr<ChatConfig> c = ParseChatConfig(*text, path);
+  if (!c.ok()) return c.status();
+  const std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  for (std::string* f :
+       {&c->broker.token_file, &c->broker.ca_file, &c->broker.cert_file,
+        &c->broker.key_file, &c->slack.bot_token_file,
+        &c->slack.signing_secret_file, &c->slack.api_ca_file}) {
+    *f = Resolve(dir, *f);
+  }
+  return c;
+}
+
+absl::StatusOr<std::string> ReadSecretFile(absl::string_view key,
+                                           const std::string& path) {
+  absl::StatusOr<std::string> text = ReadFile(path, 64 * 1024);
+  if (!text.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(key, ": ", text.status().message()));
+  }
+  std::string secret(absl::StripAsciiWhitespace(*text));
+  if (secret.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(key, ": ", path, " is empty"));
+  }
+  return secret;
+}
+
+}  // namespace approval::chat

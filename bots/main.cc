@@ -1,0 +1,136 @@
+// approval-chat: posts approvals to Slack and decides as the person who
+// clicked, through the broker's relay protocol (README "Approve in Slack
+// and Teams").
+//
+//   approval-chat migrate --config FILE   create/upgrade its own schema
+//   approval-chat serve --config FILE     run until SIGTERM or SIGINT
+#include <csignal>
+#include <cstring>
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "bots/chat_app.h"
+#include "bots/chat_config.h"
+#include "bots/chat_state.h"
+#include "bots/slack_api.h"
+#include "prometheus/exposer.h"
+#include "prometheus/registry.h"
+#include "server/service/log.h"
+
+namespace {
+
+using approval::LogRecord;
+namespace chat = approval::chat;
+
+constexpr char kUsage[] =
+    "usage: approval-chat serve --config FILE\n"
+    "       approval-chat migrate --config FILE\n"
+    "       approval-chat --version\n";
+
+int Fail(const std::string& event, const absl::Status& s) {
+  LogRecord r;
+  r.level = approval::LogLevel::kError;
+  r.event = event;
+  r.code = std::string(absl::StatusCodeToString(s.code()));
+  r.message = std::string(s.message());
+  approval::Log(r);
+  return 1;
+}
+
+int Serve(const chat::ChatConfig& config) {
+  // Signals go to this thread only (sigwait below), not to library threads.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  chat::ChatDeps deps;
+  if (!config.broker.token_file.empty()) {
+    absl::StatusOr<std::string> token =
+        chat::ReadSecretFile("broker.token_file", config.broker.token_file);
+    if (!token.ok()) return Fail("config_invalid", token.status());
+    deps.broker_token = *std::move(token);
+  }
+  absl::StatusOr<std::string> secret = chat::ReadSecretFile(
+      "slack.signing_secret_file", config.slack.signing_secret_file);
+  if (!secret.ok()) return Fail("config_invalid", secret.status());
+  deps.slack_signing_secret = *std::move(secret);
+  absl::StatusOr<std::string> bot_token =
+      chat::ReadSecretFile("slack.bot_token_file", config.slack.bot_token_file);
+  if (!bot_token.ok()) return Fail("config_invalid", bot_token.status());
+  deps.slack = chat::NewSlackWebApi(
+      config.slack.api_base_url, *std::move(bot_token),
+      config.slack.api_ca_file, absl::Seconds(10),
+      /*allow_http=*/!absl::StartsWith(config.slack.api_base_url, "https://"));
+  absl::StatusOr<std::unique_ptr<chat::ChatState>> state =
+      chat::ChatState::Open(config.database_url);
+  if (!state.ok()) return Fail("database_unavailable", state.status());
+  deps.state = *std::move(state);
+
+  std::unique_ptr<prometheus::Exposer> exposer;
+  if (!config.metrics_listen.empty()) {
+    deps.registry = std::make_shared<prometheus::Registry>();
+    try {
+      exposer = std::make_unique<prometheus::Exposer>(config.metrics_listen);
+    } catch (const std::exception& e) {
+      return Fail(
+          "metrics_listen_failed",
+          absl::UnavailableError(absl::StrCat(
+              "metrics_listen ", config.metrics_listen, ": ", e.what())));
+    }
+    exposer->RegisterCollectable(deps.registry);
+  }
+  absl::StatusOr<std::unique_ptr<chat::ChatApp>> app =
+      chat::ChatApp::Start(config, std::move(deps));
+  if (!app.ok()) return Fail("start_failed", app.status());
+
+  LogRecord serving;
+  serving.event = "serving";
+  serving.always = true;
+  serving.fields = {{"http_port", absl::StrCat((*app)->http_port())}};
+  if (exposer != nullptr && !exposer->GetListeningPorts().empty()) {
+    serving.fields.emplace_back("metrics_port",
+                                absl::StrCat(exposer->GetListeningPorts()[0]));
+  }
+  serving.message =
+      absl::StrCat("serving Slack interactions on port ", (*app)->http_port());
+  approval::Log(serving);
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  LogRecord stopping;
+  stopping.event = "stopping";
+  stopping.message = absl::StrCat("signal ", sig);
+  approval::Log(stopping);
+  app->reset();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc == 2 && std::strcmp(argv[1], "--version") == 0) {
+    std::cout << "approval-chat " << APPROVAL_BROKER_VERSION << "\n";
+    return 0;
+  }
+  if (argc != 4 || std::strcmp(argv[2], "--config") != 0) {
+    std::cerr << kUsage;
+    return 2;
+  }
+  const std::string command = argv[1];
+  if (command != "serve" && command != "migrate") {
+    std::cerr << kUsage;
+    return 2;
+  }
+  absl::StatusOr<chat::ChatConfig> config = chat::LoadChatConfig(argv[3]);
+  if (!config.ok()) return Fail("config_invalid", config.status());
+  if (command == "migrate") {
+    absl::Status s = chat::MigrateChat(config->database_url, std::cout);
+    return s.ok() ? 0 : Fail("migrate_failed", s);
+  }
+  return Serve(*config);
+}

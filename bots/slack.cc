@@ -1,0 +1,398 @@
+#include "bots/slack.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <cstdlib>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+
+namespace approval::chat {
+namespace {
+
+using Json = nlohmann::json;
+
+// Percent-decoding of application/x-www-form-urlencoded ('+' is a space).
+absl::StatusOr<std::string> FormDecode(absl::string_view in) {
+  std::string out;
+  out.reserve(in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    const char c = in[i];
+    if (c == '+') {
+      out.push_back(' ');
+    } else if (c == '%') {
+      if (i + 2 >= in.size()) {
+        return absl::InvalidArgumentError("body: truncated %-escape");
+      }
+      const std::string hex(in.substr(i + 1, 2));
+      if (hex.size() != 2 || !absl::ascii_isxdigit(hex[0]) ||
+          !absl::ascii_isxdigit(hex[1])) {
+        return absl::InvalidArgumentError("body: bad %-escape");
+      }
+      out.push_back(static_cast<char>(std::strtol(hex.c_str(), nullptr, 16)));
+      i += 2;
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+// `s` cut to at most `max` bytes on a UTF-8 boundary, "…" marking a cut.
+std::string Shorten(absl::string_view s, size_t max) {
+  if (s.size() <= max) return std::string(s);
+  size_t end = max - 3;
+  while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) --end;
+  return absl::StrCat(s.substr(0, end), "…");
+}
+
+// Text from the approval as Slack mrkdwn shows it literally: &, < and > are
+// escaped (so no <!channel> or <url|label> can be smuggled in) and a
+// backtick cannot close a code span.
+std::string Escape(absl::string_view s, size_t max = 1000) {
+  std::string out;
+  for (char c : Shorten(s, max)) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '`':
+        out += "'";
+        break;
+      default:
+        out.push_back(c);
+    }
+  }
+  return out;
+}
+
+std::string StateWord(v1::State s) {
+  switch (s) {
+    case v1::PENDING:
+      return "Pending";
+    case v1::APPROVED:
+      return "Approved";
+    case v1::DENIED:
+      return "Denied";
+    case v1::EXPIRED:
+      return "Expired";
+    case v1::CANCELLED:
+      return "Cancelled";
+    default:
+      return "Unknown";
+  }
+}
+
+std::string Needs(const v1::Requirement& r) {
+  std::string out =
+      absl::StrCat(r.approvals_required(),
+                   r.approvals_required() == 1 ? " approval" : " approvals");
+  if (r.reviewer_groups().empty()) {
+    absl::StrAppend(&out, " from any reviewer");
+  } else {
+    std::vector<std::string> groups;
+    for (const std::string& g : r.reviewer_groups())
+      groups.push_back(Escape(g));
+    absl::StrAppend(&out, " from ", absl::StrJoin(groups, ", "));
+  }
+  return out;
+}
+
+std::string Time(const google::protobuf::Timestamp& t) {
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC",
+                          absl::FromUnixSeconds(t.seconds()),
+                          absl::UTCTimeZone());
+}
+
+Json Mrkdwn(const std::string& text) {
+  return {{"type", "mrkdwn"}, {"text", text}};
+}
+
+Json Section(const std::string& text) {
+  return {{"type", "section"}, {"text", Mrkdwn(text)}};
+}
+
+Json Button(const std::string& label, const char* action_id,
+            const std::string& value, const char* style) {
+  return {{"type", "button"},
+          {"text", {{"type", "plain_text"}, {"text", label}}},
+          {"action_id", action_id},
+          {"value", value},
+          {"style", style}};
+}
+
+}  // namespace
+
+std::string SlackSignatureVerifier::Sign(absl::string_view secret,
+                                         absl::string_view timestamp,
+                                         absl::string_view body) {
+  const std::string base = absl::StrCat("v0:", timestamp, ":", body);
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+           reinterpret_cast<const unsigned char*>(base.data()), base.size(),
+           mac, &len) == nullptr) {
+    std::abort();  // HMAC-SHA256 over memory cannot fail
+  }
+  return absl::StrCat("v0=", absl::BytesToHexString(absl::string_view(
+                                 reinterpret_cast<const char*>(mac), len)));
+}
+
+absl::Status SlackSignatureVerifier::Verify(absl::string_view timestamp,
+                                            absl::string_view signature,
+                                            absl::string_view body,
+                                            absl::Time now) {
+  if (body.size() > max_body_bytes_) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "body: ", body.size(), " bytes, limit is ", max_body_bytes_));
+  }
+  int64_t seconds = 0;
+  if (timestamp.empty() || timestamp.size() > 12 ||
+      !absl::SimpleAtoi(timestamp, &seconds)) {
+    return absl::UnauthenticatedError(
+        "X-Slack-Request-Timestamp: missing or not Unix seconds");
+  }
+  const absl::Time signed_at = absl::FromUnixSeconds(seconds);
+  if (absl::AbsDuration(now - signed_at) > tolerance_) {
+    return absl::UnauthenticatedError(
+        "X-Slack-Request-Timestamp: outside the accepted window");
+  }
+  const std::string expected = Sign(secret_, timestamp, body);
+  if (signature.size() != expected.size() ||
+      CRYPTO_memcmp(signature.data(), expected.data(), expected.size()) != 0) {
+    return absl::UnauthenticatedError("X-Slack-Signature: does not verify");
+  }
+  absl::MutexLock lock(&mu_);
+  for (auto it = seen_.begin(); it != seen_.end();) {
+    it = it->second < now ? seen_.erase(it) : std::next(it);
+  }
+  // A signature can pass again only while its timestamp is in the window.
+  if (!seen_.emplace(std::string(signature), signed_at + tolerance_).second) {
+    return absl::AlreadyExistsError("X-Slack-Signature: replayed");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<SlackClick> ParseSlackInteraction(absl::string_view body) {
+  std::string payload_text;
+  bool found = false;
+  for (absl::string_view part : absl::StrSplit(body, '&')) {
+    if (absl::StartsWith(part, "payload=")) {
+      if (found) return absl::InvalidArgumentError("body: payload repeated");
+      absl::StatusOr<std::string> decoded = FormDecode(part.substr(8));
+      if (!decoded.ok()) return decoded.status();
+      payload_text = *std::move(decoded);
+      found = true;
+    }
+  }
+  if (!found) return absl::InvalidArgumentError("body: no payload field");
+  const Json p = Json::parse(payload_text, nullptr, /*allow_exceptions=*/false);
+  if (!p.is_object()) {
+    return absl::InvalidArgumentError("payload: not a JSON object");
+  }
+  auto str = [](const Json& obj, const char* key) -> std::string {
+    if (!obj.is_object()) return "";
+    auto it = obj.find(key);
+    return it != obj.end() && it->is_string() ? it->get<std::string>() : "";
+  };
+  const std::string type = str(p, "type");
+  if (type != "block_actions" && type != "view_submission") {
+    return absl::UnimplementedError(
+        absl::StrCat("payload.type: ", Shorten(type, 40), " is not handled"));
+  }
+  SlackClick click;
+  const Json empty = Json::object();
+  const Json& user = p.contains("user") ? p["user"] : empty;
+  const Json& team = p.contains("team") ? p["team"] : empty;
+  click.user_id = str(user, "id");
+  click.team_id = str(team, "id");
+  if (click.team_id.empty()) click.team_id = str(user, "team_id");
+  click.channel_id = str(p.contains("channel") ? p["channel"] : empty, "id");
+  click.message_ts =
+      str(p.contains("container") ? p["container"] : empty, "message_ts");
+  if (click.user_id.empty())
+    return absl::InvalidArgumentError("payload.user.id: missing");
+  if (click.team_id.empty())
+    return absl::InvalidArgumentError("payload.team.id: missing");
+  if (type == "view_submission") {
+    const Json& view = p.contains("view") ? p["view"] : empty;
+    if (str(view, "callback_id") != kDenyReasonCallbackId) {
+      return absl::UnimplementedError("payload.view: not our dialog");
+    }
+    const Json meta =
+        Json::parse(str(view, "private_metadata"), nullptr, false);
+    click.kind = SlackClick::Kind::kDenyReason;
+    click.verdict = v1::DENY;
+    click.approval_id = str(meta, "approval_id");
+    click.channel_id = str(meta, "channel");
+    if (click.approval_id.empty() || click.approval_id.size() > 64) {
+      return absl::InvalidArgumentError(
+          "payload.view.private_metadata: bad approval id");
+    }
+    const Json* value = nullptr;
+    if (view.contains("state") && view["state"].is_object() &&
+        view["state"].contains("values")) {
+      const Json& values = view["state"]["values"];
+      if (values.is_object() && values.contains(kDenyReasonBlockId) &&
+          values[kDenyReasonBlockId].is_object() &&
+          values[kDenyReasonBlockId].contains(kDenyReasonActionId)) {
+        value = &values[kDenyReasonBlockId][kDenyReasonActionId];
+      }
+    }
+    if (value == nullptr) {
+      return absl::InvalidArgumentError(
+          "payload.view.state.values.reason: missing");
+    }
+    click.comment = str(*value, "value");
+    return click;
+  }
+  click.trigger_id = str(p, "trigger_id");
+  if (!p.contains("actions") || !p["actions"].is_array() ||
+      p["actions"].size() != 1) {
+    return absl::InvalidArgumentError("payload.actions: expected one action");
+  }
+  const Json& action = p["actions"][0];
+  const std::string action_id = str(action, "action_id");
+  if (action_id == kApproveActionId) {
+    click.verdict = v1::APPROVE;
+  } else if (action_id == kDenyActionId) {
+    click.verdict = v1::DENY;
+  } else {
+    return absl::InvalidArgumentError("payload.actions[0].action_id: unknown");
+  }
+  click.approval_id = str(action, "value");
+  if (click.approval_id.empty() || click.approval_id.size() > 64) {
+    return absl::InvalidArgumentError(
+        "payload.actions[0].value: bad approval id");
+  }
+  return click;
+}
+
+std::string ChannelFor(const v1::Approval& approval, const SlackConfig& slack) {
+  const v1::Requirement& r = approval.requirement();
+  for (const SlackRoute& route : slack.routes) {
+    if (!route.rule.empty() && route.rule == r.rule()) return route.channel;
+    if (!route.reviewer_group.empty()) {
+      for (const std::string& g : r.reviewer_groups()) {
+        if (g == route.reviewer_group) return route.channel;
+      }
+    }
+  }
+  return slack.default_channel;
+}
+
+nlohmann::json RenderSlackMessage(const v1::Approval& a) {
+  const bool pending = a.state() == v1::PENDING;
+  const std::string what = absl::StrCat("`", Escape(a.action(), 200), "` on `",
+                                        Escape(a.resource(), 500), "`");
+  Json blocks = Json::array();
+  blocks.push_back(Section(
+      absl::StrCat(pending ? "*Approval needed:* "
+                           : absl::StrCat("*", StateWord(a.state()), ":* "),
+                   what)));
+  Json fields = Json::array();
+  fields.push_back(
+      Mrkdwn(absl::StrCat("*Requested by*\n", Escape(a.requester(), 200))));
+  if (!a.on_behalf_of().empty()) {
+    fields.push_back(Mrkdwn(
+        absl::StrCat("*On behalf of*\n", Escape(a.on_behalf_of(), 200))));
+  }
+  fields.push_back(
+      Mrkdwn(absl::StrCat("*Rule*\n", Escape(a.requirement().rule(), 200), ": ",
+                          Needs(a.requirement()))));
+  fields.push_back(Mrkdwn(absl::StrCat("*Expires*\n", Time(a.expire_time()))));
+  blocks.push_back({{"type", "section"}, {"fields", fields}});
+  if (!a.justification().empty()) {
+    blocks.push_back(
+        Section(absl::StrCat("*Justification*\n", Escape(a.justification()))));
+  }
+  blocks.push_back(Section(absl::StrCat(
+      "*Parameters (masked preview)*\n```",
+      Escape(a.parameters_preview_json().empty() ? "{}"
+                                                 : a.parameters_preview_json(),
+             2500),
+      "```")));
+  std::vector<std::string> reviews;
+  for (const v1::Review& r : a.reviews()) {
+    reviews.push_back(
+        absl::StrCat(Escape(r.reviewer(), 200),
+                     r.verdict() == v1::APPROVE ? " approved" : " denied"));
+  }
+  if (pending) {
+    std::string progress =
+        reviews.empty() ? "No reviews yet" : absl::StrJoin(reviews, " · ");
+    absl::StrAppend(&progress, " · ", a.approvals_missing(), " more needed");
+    blocks.push_back({{"type", "context"}, {"elements", {Mrkdwn(progress)}}});
+    blocks.push_back({{"type", "actions"},
+                      {"block_id", "approval_decision"},
+                      {"elements",
+                       {Button("Approve", kApproveActionId, a.id(), "primary"),
+                        Button("Deny", kDenyActionId, a.id(), "danger")}}});
+  } else {
+    std::string outcome = absl::StrCat("*", StateWord(a.state()), "*");
+    if (!a.decided_by().empty()) {
+      absl::StrAppend(&outcome, " by ", Escape(a.decided_by(), 200));
+    }
+    if (!reviews.empty()) {
+      absl::StrAppend(&outcome, " (", absl::StrJoin(reviews, " · "), ")");
+    }
+    if (!a.decision_comment().empty()) {
+      absl::StrAppend(&outcome, ": ", Escape(a.decision_comment(), 500));
+    }
+    blocks.push_back(Section(outcome));
+  }
+  const std::string text =
+      absl::StrCat(pending ? "Approval needed" : StateWord(a.state()), ": ",
+                   Escape(a.action(), 200), " on ", Escape(a.resource(), 500),
+                   " requested by ", Escape(a.requester(), 200));
+  return {{"text", text}, {"blocks", blocks}};
+}
+
+nlohmann::json RenderDenyReasonModal(const SlackClick& click) {
+  const Json meta = {{"approval_id", click.approval_id},
+                     {"channel", click.channel_id}};
+  return {{"type", "modal"},
+          {"callback_id", kDenyReasonCallbackId},
+          {"private_metadata", meta.dump()},
+          {"title", {{"type", "plain_text"}, {"text", "Deny approval"}}},
+          {"submit", {{"type", "plain_text"}, {"text", "Deny"}}},
+          {"close", {{"type", "plain_text"}, {"text", "Cancel"}}},
+          {"blocks",
+           {{{"type", "input"},
+             {"block_id", kDenyReasonBlockId},
+             {"label", {{"type", "plain_text"}, {"text", "Why deny it?"}}},
+             {"element",
+              {{"type", "plain_text_input"},
+               {"action_id", kDenyReasonActionId},
+               {"multiline", true},
+               {"max_length", 1000}}}}}}};
+}
+
+std::string RefusalText(const absl::Status& refusal) {
+  switch (refusal.code()) {
+    case absl::StatusCode::kPermissionDenied:
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kNotFound:
+      return absl::StrCat("Your click was not recorded: ",
+                          Escape(refusal.message(), 500));
+    default:
+      return "Your click was not recorded: the approval broker could not be "
+             "reached; try again in a moment.";
+  }
+}
+
+}  // namespace approval::chat

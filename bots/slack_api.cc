@@ -1,0 +1,121 @@
+#include "bots/slack_api.h"
+
+#include "absl/strings/str_cat.h"
+#include "server/common/http_post.h"
+
+namespace approval::chat {
+namespace {
+
+using Json = nlohmann::json;
+
+class SlackWebApi final : public SlackApi {
+ public:
+  SlackWebApi(std::string base_url, std::string token, std::string ca_file,
+              absl::Duration timeout, bool allow_http)
+      : base_url_(std::move(base_url)),
+        token_(std::move(token)),
+        ca_file_(std::move(ca_file)),
+        timeout_(timeout),
+        allow_http_(allow_http) {}
+
+  absl::StatusOr<std::string> PostMessage(const std::string& channel,
+                                          const Json& message) override {
+    Json body = message;
+    body["channel"] = channel;
+    body["unfurl_links"] = false;
+    absl::StatusOr<Json> answer = Call("chat.postMessage", body);
+    if (!answer.ok()) return answer.status();
+    auto ts = answer->find("ts");
+    if (ts == answer->end() || !ts->is_string() ||
+        ts->get<std::string>().empty()) {
+      return absl::FailedPreconditionError(
+          "chat.postMessage: answer has no ts");
+    }
+    return ts->get<std::string>();
+  }
+
+  absl::Status UpdateMessage(const std::string& channel, const std::string& ts,
+                             const Json& message) override {
+    Json body = message;
+    body["channel"] = channel;
+    body["ts"] = ts;
+    return Call("chat.update", body).status();
+  }
+
+  absl::Status PostEphemeral(const std::string& channel,
+                             const std::string& user,
+                             const std::string& text) override {
+    return Call("chat.postEphemeral",
+                {{"channel", channel}, {"user", user}, {"text", text}})
+        .status();
+  }
+
+  absl::Status OpenView(const std::string& trigger_id,
+                        const Json& view) override {
+    return Call("views.open", {{"trigger_id", trigger_id}, {"view", view}})
+        .status();
+  }
+
+ private:
+  absl::StatusOr<Json> Call(const std::string& method, const Json& body) {
+    HttpPostRequest request;
+    request.url = absl::StrCat(base_url_, "/", method);
+    request.ca_file = ca_file_;
+    request.timeout = timeout_;
+    request.content_type = "application/json; charset=utf-8";
+    request.headers = {{"Authorization", absl::StrCat("Bearer ", token_)}};
+    request.body = body.dump(-1, ' ', false, Json::error_handler_t::replace);
+    request.allow_http = allow_http_;
+    request.user_agent = "approval-chat";
+    absl::StatusOr<HttpResponse> response = HttpPost(request);
+    if (!response.ok()) {
+      return absl::UnavailableError(
+          absl::StrCat(method, ": ", response.status().message()));
+    }
+    if (response->status == 429 || response->status >= 500) {
+      return absl::UnavailableError(
+          absl::StrCat(method, ": HTTP ", response->status));
+    }
+    if (response->status != 200) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(method, ": HTTP ", response->status));
+    }
+    Json answer = Json::parse(response->body, nullptr, false);
+    if (!answer.is_object()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(method, ": answer is not a JSON object"));
+    }
+    auto ok = answer.find("ok");
+    if (ok == answer.end() || !ok->is_boolean() || !ok->get<bool>()) {
+      auto error = answer.find("error");
+      std::string why = error != answer.end() && error->is_string()
+                            ? error->get<std::string>().substr(0, 80)
+                            : "no error given";
+      if (why == "ratelimited") {
+        return absl::UnavailableError(absl::StrCat(method, ": ratelimited"));
+      }
+      return absl::FailedPreconditionError(absl::StrCat(method, ": ", why));
+    }
+    return answer;
+  }
+
+  const std::string base_url_;
+  const std::string token_;
+  const std::string ca_file_;
+  const absl::Duration timeout_;
+  const bool allow_http_;
+};
+
+}  // namespace
+
+std::unique_ptr<SlackApi> NewSlackWebApi(std::string base_url,
+                                         std::string bot_token,
+                                         std::string ca_file,
+                                         absl::Duration timeout,
+                                         bool allow_http) {
+  return std::make_unique<SlackWebApi>(std::move(base_url),
+                                       std::move(bot_token), std::move(ca_file),
+                                       timeout, allow_http);
+}
+
+}  // namespace approval::chat

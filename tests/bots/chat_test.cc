@@ -1,0 +1,722 @@
+// approval-chat: the pure Slack pieces (signature, payloads, rendering,
+// routing, config) and the app end to end against a fake Slack Web API, an
+// in-process broker with a relay, and approval-chat's state in PostgreSQL.
+#include <catch2/catch.hpp>
+#include <memory>
+#include <sstream>
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "bots/chat_app.h"
+#include "bots/chat_config.h"
+#include "bots/chat_state.h"
+#include "bots/slack.h"
+#include "bots/slack_api.h"
+#include "prometheus/registry.h"
+#include "server/store/memory_store.h"
+#include "tests/support/broker/broker_harness.h"
+#include "tests/support/chat/fake_slack.h"
+#include "tests/support/keys/test_keys.h"
+#include "tests/support/pg/pg_fixture.h"
+
+namespace approval::testing {
+namespace {
+
+using chat::SlackSignatureVerifier;
+
+constexpr char kSecret[] = "8f742231b10e8888abcd99yyyzzz85a5";
+const absl::Time kNow = absl::FromUnixSeconds(1700000000);
+
+// ---------------------------------------------------------------- signature
+
+TEST_CASE("a request signed with the secret within the window verifies",
+          "[chat][signature]") {
+  SlackSignatureVerifier v(kSecret, 1024, absl::Minutes(5));
+  const std::string body = "payload=%7B%7D";
+  const std::string sig =
+      SlackSignatureVerifier::Sign(kSecret, "1700000000", body);
+  CHECK(absl::StartsWith(sig, "v0="));
+  CHECK(sig.size() == 3 + 64);
+  CHECK(v.Verify("1700000000", sig, body, kNow + absl::Minutes(4)).ok());
+}
+
+TEST_CASE("Slack's documented example signature verifies",
+          "[chat][signature]") {
+  // api.slack.com/authentication/verifying-requests-from-slack
+  const std::string body =
+      "token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain="
+      "testteamnow&channel_id=G8PSS9T3V&channel_name=foobar&user_id="
+      "U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&"
+      "response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%"
+      "2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id="
+      "398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c";
+  CHECK(SlackSignatureVerifier::Sign("8f742231b10e8888abcd99yyyzzz85a5",
+                                     "1531420618", body) ==
+        "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503");
+}
+
+TEST_CASE("a wrong signature is refused", "[chat][signature]") {
+  SlackSignatureVerifier v(kSecret, 1024, absl::Minutes(5));
+  const std::string other =
+      SlackSignatureVerifier::Sign("another secret", "1700000000", "body");
+  CHECK(v.Verify("1700000000", other, "body", kNow).code() ==
+        absl::StatusCode::kUnauthenticated);
+}
+
+TEST_CASE("a body changed after signing is refused", "[chat][signature]") {
+  SlackSignatureVerifier v(kSecret, 1024, absl::Minutes(5));
+  const std::string sig =
+      SlackSignatureVerifier::Sign(kSecret, "1700000000", "body");
+  CHECK(v.Verify("1700000000", sig, "bodY", kNow).code() ==
+        absl::StatusCode::kUnauthenticated);
+}
+
+TEST_CASE("a stale timestamp is refused even with a good signature",
+          "[chat][signature]") {
+  SlackSignatureVerifier v(kSecret, 1024, absl::Minutes(5));
+  const std::string sig =
+      SlackSignatureVerifier::Sign(kSecret, "1700000000", "b");
+  CHECK(v.Verify("1700000000", sig, "b",
+                 kNow + absl::Minutes(5) + absl::Seconds(1))
+            .code() == absl::StatusCode::kUnauthenticated);
+  CHECK(v.Verify("1700000000", sig, "b", kNow - absl::Minutes(6)).code() ==
+        absl::StatusCode::kUnauthenticated);
+}
+
+TEST_CASE("a replayed signature is refused the second time",
+          "[chat][signature]") {
+  SlackSignatureVerifier v(kSecret, 1024, absl::Minutes(5));
+  const std::string sig =
+      SlackSignatureVerifier::Sign(kSecret, "1700000000", "b");
+  REQUIRE(v.Verify("1700000000", sig, "b", kNow).ok());
+  CHECK(v.Verify("1700000000", sig, "b", kNow + absl::Seconds(1)).code() ==
+        absl::StatusCode::kAlreadyExists);
+}
+
+TEST_CASE("an oversized body is refused before anything else",
+          "[chat][signature]") {
+  SlackSignatureVerifier v(kSecret, 1024, absl::Minutes(5));
+  const std::string body(1025, 'x');
+  const std::string sig =
+      SlackSignatureVerifier::Sign(kSecret, "1700000000", body);
+  CHECK(v.Verify("1700000000", sig, body, kNow).code() ==
+        absl::StatusCode::kResourceExhausted);
+}
+
+TEST_CASE("missing or malformed signature headers are refused",
+          "[chat][signature]") {
+  SlackSignatureVerifier v(kSecret, 1024, absl::Minutes(5));
+  const std::string sig =
+      SlackSignatureVerifier::Sign(kSecret, "1700000000", "b");
+  CHECK(v.Verify("", sig, "b", kNow).code() ==
+        absl::StatusCode::kUnauthenticated);
+  CHECK(v.Verify("17e8", sig, "b", kNow).code() ==
+        absl::StatusCode::kUnauthenticated);
+  CHECK(v.Verify("1700000000", "", "b", kNow).code() ==
+        absl::StatusCode::kUnauthenticated);
+}
+
+// ---------------------------------------------------------------- payloads
+
+TEST_CASE("a block_actions click is read: user, team, verdict, approval",
+          "[chat][payload]") {
+  absl::StatusOr<chat::SlackClick> click = chat::ParseSlackInteraction(
+      BlockActionsBody("T0123", "U0456", chat::kDenyActionId, "id-1", "C0AP",
+                       "1700000000.100001"));
+  REQUIRE(click.ok());
+  CHECK(click->team_id == "T0123");
+  CHECK(click->user_id == "U0456");
+  CHECK(click->verdict == v1::DENY);
+  CHECK(click->approval_id == "id-1");
+  CHECK(click->channel_id == "C0AP");
+  CHECK(click->message_ts == "1700000000.100001");
+}
+
+TEST_CASE("payloads that are not one click of ours are refused",
+          "[chat][payload]") {
+  CHECK(chat::ParseSlackInteraction("nothing=1").status().code() ==
+        absl::StatusCode::kInvalidArgument);
+  CHECK(chat::ParseSlackInteraction("payload=%7Bnot+json").status().code() ==
+        absl::StatusCode::kInvalidArgument);
+  CHECK(chat::ParseSlackInteraction("payload=%7B%22type%22%3A%22shortcut%22%7D")
+            .status()
+            .code() == absl::StatusCode::kUnimplemented);
+  CHECK(chat::ParseSlackInteraction(
+            BlockActionsBody("T0123", "U1", "other_action", "id", "C1", "1"))
+            .status()
+            .code() == absl::StatusCode::kInvalidArgument);
+  CHECK(chat::ParseSlackInteraction("payload=%ZZ").status().code() ==
+        absl::StatusCode::kInvalidArgument);
+  CHECK(chat::ParseSlackInteraction("payload=%4").status().code() ==
+        absl::StatusCode::kInvalidArgument);
+}
+
+TEST_CASE("a submitted Deny reason dialog is read with its reason",
+          "[chat][payload]") {
+  absl::StatusOr<chat::SlackClick> click =
+      chat::ParseSlackInteraction(ViewSubmissionBody(
+          "T0123", "U0456", R"({"approval_id":"id-1","channel":"C0AP"})",
+          "not during the freeze"));
+  REQUIRE(click.ok());
+  CHECK(click->kind == chat::SlackClick::Kind::kDenyReason);
+  CHECK(click->verdict == v1::DENY);
+  CHECK(click->approval_id == "id-1");
+  CHECK(click->channel_id == "C0AP");
+  CHECK(click->comment == "not during the freeze");
+  CHECK(chat::ParseSlackInteraction(
+            ViewSubmissionBody("T0123", "U0456", "not json", "x"))
+            .status()
+            .code() == absl::StatusCode::kInvalidArgument);
+}
+
+// ---------------------------------------------------------------- rendering
+
+v1::Approval PendingApproval() {
+  v1::Approval a;
+  a.set_id("6f1c2d8e");
+  a.set_action("db.export");
+  a.set_resource("postgres://prod/customers");
+  a.set_parameters_preview_json(R"({"auth":"<masked:bearer_token:ab12>"})");
+  a.set_justification("report <!channel> & more");
+  a.set_state(v1::PENDING);
+  a.set_requester("agent-1");
+  a.set_on_behalf_of("alice");
+  a.mutable_requirement()->set_rule("two-eyes");
+  a.mutable_requirement()->set_outcome(v1::REQUIRE_APPROVAL);
+  a.mutable_requirement()->set_approvals_required(2);
+  a.mutable_requirement()->add_reviewer_groups("data-team");
+  a.set_approvals_missing(2);
+  return a;
+}
+
+TEST_CASE("a pending approval renders with its context and two buttons",
+          "[chat][render]") {
+  const nlohmann::json m = chat::RenderSlackMessage(PendingApproval());
+  const std::string text = m.dump();
+  CHECK(absl::StrContains(text, "db.export"));
+  CHECK(absl::StrContains(text, "<masked:bearer_token:ab12>") == false);
+  CHECK(absl::StrContains(text, "&lt;masked:bearer_token:ab12&gt;"));
+  CHECK(absl::StrContains(text, "2 approvals from data-team"));
+  CHECK(absl::StrContains(text, "On behalf of"));
+  CHECK(absl::StrContains(text, chat::kApproveActionId));
+  CHECK(absl::StrContains(text, chat::kDenyActionId));
+}
+
+TEST_CASE("text from the request cannot mention a channel or add links",
+          "[chat][render]") {
+  const std::string text = chat::RenderSlackMessage(PendingApproval()).dump();
+  CHECK_FALSE(absl::StrContains(text, "<!channel>"));
+  CHECK(absl::StrContains(text, "&lt;!channel&gt; &amp; more"));
+}
+
+TEST_CASE("a decided approval renders its outcome and no buttons",
+          "[chat][render]") {
+  v1::Approval a = PendingApproval();
+  a.set_state(v1::APPROVED);
+  a.set_decided_by("bob");
+  a.set_approvals_missing(0);
+  v1::Review* r = a.add_reviews();
+  r->set_reviewer("alice");
+  r->set_verdict(v1::APPROVE);
+  const std::string text = chat::RenderSlackMessage(a).dump();
+  CHECK(absl::StrContains(text, "*Approved* by bob (alice approved)"));
+  CHECK_FALSE(absl::StrContains(text, chat::kApproveActionId));
+  CHECK_FALSE(absl::StrContains(text, "\"actions\""));
+}
+
+TEST_CASE("routes pick the channel by rule, then group, then default",
+          "[chat][routing]") {
+  chat::SlackConfig s;
+  s.routes = {{"other", "", "CRULE"}, {"", "data-team", "CGROUP"}};
+  s.default_channel = "CDEFAULT";
+  v1::Approval a = PendingApproval();
+  CHECK(chat::ChannelFor(a, s) == "CGROUP");
+  a.mutable_requirement()->set_rule("other");
+  CHECK(chat::ChannelFor(a, s) == "CRULE");
+  a.mutable_requirement()->set_rule("x");
+  a.mutable_requirement()->clear_reviewer_groups();
+  CHECK(chat::ChannelFor(a, s) == "CDEFAULT");
+  s.default_channel.clear();
+  CHECK(chat::ChannelFor(a, s).empty());
+}
+
+// ---------------------------------------------------------------- config
+
+constexpr char kExampleConfig[] = R"({
+  // The README's example.
+  "broker": {"address": "127.0.0.1:50051",
+             "token_file": "/etc/approval-chat/broker-token"},
+  "database_url": "postgresql://approval_chat@127.0.0.1/approval",
+  "listen": "127.0.0.1:8080",
+  "metrics_listen": "127.0.0.1:9465",
+  "slack": {
+    "team_id": "T0123",
+    "bot_token_file": "/etc/approval-chat/slack-bot-token",
+    "signing_secret_file": "/etc/approval-chat/slack-signing-secret",
+    "routes": [{"rule": "customer-export", "channel": "C0DATA"},
+               {"reviewer_group": "security", "channel": "C0SEC"}],
+    "default_channel": "C0APPROVALS"
+  }
+})";
+
+TEST_CASE("the documented example config parses", "[chat][config]") {
+  absl::StatusOr<chat::ChatConfig> c =
+      chat::ParseChatConfig(kExampleConfig, "chat.json");
+  REQUIRE(c.ok());
+  CHECK(c->slack.team_id == "T0123");
+  CHECK(c->slack.routes.size() == 2);
+  CHECK(c->slack.api_base_url == "https://slack.com/api");
+  CHECK(c->slack.timestamp_tolerance == absl::Minutes(5));
+}
+
+std::string WithReplaced(const std::string& from, const std::string& to) {
+  std::string s = kExampleConfig;
+  const size_t at = s.find(from);
+  REQUIRE(at != std::string::npos);
+  return s.replace(at, from.size(), to);
+}
+
+TEST_CASE("config errors name the key", "[chat][config]") {
+  auto error = [](const std::string& text) {
+    absl::StatusOr<chat::ChatConfig> c =
+        chat::ParseChatConfig(text, "chat.json");
+    REQUIRE_FALSE(c.ok());
+    CHECK(c.status().code() == absl::StatusCode::kInvalidArgument);
+    return std::string(c.status().message());
+  };
+  CHECK(absl::StrContains(error(WithReplaced("\"listen\"", "\"listen_typo\"")),
+                          "listen_typo"));
+  CHECK(absl::StrContains(
+      error(WithReplaced("\"default_channel\": \"C0APPROVALS\"",
+                         "\"api_base_url\": \"http://slack.example.org/api\"")),
+      "slack.api_base_url"));
+  CHECK(absl::StrContains(
+      error(WithReplaced("{\"rule\": \"customer-export\", ",
+                         "{\"rule\": \"x\", \"reviewer_group\": \"y\", ")),
+      "slack.routes[0]"));
+  CHECK(absl::StrContains(error(WithReplaced("\"T0123\"", "\"t-lower\"")),
+                          "slack.team_id"));
+  CHECK(absl::StrContains(
+      error(WithReplaced("\"token_file\": \"/etc/approval-chat/broker-token\"",
+                         "\"timeout\": \"5s\"")),
+      "broker"));
+}
+
+// ---------------------------------------------------------------- end to end
+
+constexpr char kBotToken[] = "xoxb-test-bot-token";
+constexpr char kTeam[] = "T0123";
+constexpr char kSecretInParameters[] = "sk-live-0123456789abcdefSECRET";
+
+// A chat app database: approval-chat's schema migrated in a fresh database,
+// used through a login role that only has approval_chat_app.
+struct ChatDatabase {
+  ChatDatabase() : db(TestDatabase::Schema::kEmpty) {
+    std::ostringstream log;
+    REQUIRE(chat::MigrateChat(db.admin_url(), log).ok());
+    ExecSql(TestClusterUrl(),
+            // Test processes race for the cluster-wide role: the lock
+            // orders them (taken in the one database they all share).
+            "SELECT pg_advisory_xact_lock(7243); "
+            "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE "
+            "rolname = 'abt_chat') THEN CREATE ROLE abt_chat LOGIN; END IF; "
+            "END $$; GRANT approval_chat_app TO abt_chat");
+    app_url = db.admin_url();
+    const size_t at = app_url.find("postgres@");
+    REQUIRE(at != std::string::npos);
+    app_url.replace(at, 8, "abt_chat");
+  }
+  TestDatabase db;
+  std::string app_url;
+};
+
+struct ChatRig {
+  ChatRig()
+      : store(absl::Now, TestSigner()),
+        broker(store, RelayConfig(dir)),
+        slack(kBotToken) {
+    config.broker.address = broker.address();
+    config.broker.token_file = "unused: token passed in ChatDeps";
+    config.database_url = database.app_url;
+    config.listen = "127.0.0.1:0";
+    config.slack.team_id = kTeam;
+    config.slack.api_base_url = slack.base_url();
+    config.slack.default_channel = "C0APPROVALS";
+    config.reconnect_backoff = absl::Milliseconds(50);
+  }
+
+  void StartApp() {
+    chat::ChatDeps deps;
+    deps.broker_token = broker.Token("slack-bot");
+    deps.slack_signing_secret = kSecret;
+    deps.registry = registry;
+    deps.slack = chat::NewSlackWebApi(slack.base_url(), kBotToken, "",
+                                      absl::Seconds(10), /*allow_http=*/true);
+    absl::StatusOr<std::unique_ptr<chat::ChatState>> state =
+        chat::ChatState::Open(database.app_url);
+    INFO(state.status().ToString());
+    REQUIRE(state.ok());
+    deps.state = *std::move(state);
+    absl::StatusOr<std::unique_ptr<chat::ChatApp>> started =
+        chat::ChatApp::Start(config, std::move(deps));
+    REQUIRE(started.ok());
+    app = *std::move(started);
+    REQUIRE(app->AwaitStreaming(absl::Seconds(30)));
+  }
+
+  std::string RequestWithSecret() {
+    v1::RequestApprovalRequest req = ExportRequest();
+    req.set_parameters_json(
+        absl::StrCat(R"({"table":"customers","auth":"Bearer )",
+                     kSecretInParameters, R"("})"));
+    v1::RequestApprovalResponse resp;
+    REQUIRE(broker.Request("agent-1", req, &resp).ok());
+    return resp.approval().id();
+  }
+
+  // Waits until `n` messages have been posted; the last one's ts.
+  std::string AwaitPosts(size_t n) {
+    REQUIRE(slack.Await(
+        [n](const std::vector<SlackCall>& calls) {
+          size_t posts = 0;
+          for (const SlackCall& c : calls) {
+            posts += c.method == "chat.postMessage";
+          }
+          return posts >= n;
+        },
+        absl::Seconds(30)));
+    return slack.Calls("chat.postMessage")[n - 1].raw_body;
+  }
+
+  HttpAnswer Click(const std::string& user, const char* action,
+                   const std::string& approval_id) {
+    return PostInteraction(app->http_port(),
+                           BlockActionsBody(kTeam, user, action, approval_id,
+                                            "C0APPROVALS", "1700000000.100001"),
+                           kSecret, absl::ToUnixSeconds(absl::Now()));
+  }
+
+  // Waits for a chat.update whose text contains `needle`.
+  bool AwaitUpdate(const std::string& needle) {
+    return slack.Await(
+        [&](const std::vector<SlackCall>& calls) {
+          for (const SlackCall& c : calls) {
+            if (c.method == "chat.update" &&
+                absl::StrContains(c.raw_body, needle)) {
+              return true;
+            }
+          }
+          return false;
+        },
+        absl::Seconds(30));
+  }
+
+  v1::Approval Get(const std::string& id) {
+    v1::Approval a;
+    REQUIRE(broker.Get("root", id, &a).ok());
+    return a;
+  }
+
+  // The value of counter `name` with label `label`="`value`" (any other
+  // labels), summed; 0 when absent.
+  double Counter(const std::string& name, const std::string& label,
+                 const std::string& value) const {
+    double sum = 0;
+    for (const prometheus::MetricFamily& f : registry->Collect()) {
+      if (f.name != name) continue;
+      for (const prometheus::ClientMetric& m : f.metric) {
+        for (const prometheus::ClientMetric::Label& l : m.label) {
+          if (l.name == label && l.value == value) sum += m.counter.value;
+        }
+      }
+    }
+    return sum;
+  }
+
+  // Counter(...) once it reaches `want`, or its value after 30 s: the app
+  // counts a call after the fake has answered it.
+  double AwaitCounter(const std::string& name, const std::string& label,
+                      const std::string& value, double want) const {
+    const absl::Time deadline = absl::Now() + absl::Seconds(30);
+    double got = Counter(name, label, value);
+    while (got < want && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(10));
+      got = Counter(name, label, value);
+    }
+    return got;
+  }
+
+  TempDir dir;
+  std::shared_ptr<prometheus::Registry> registry =
+      std::make_shared<prometheus::Registry>();
+  MemoryStore store;
+  BrokerHarness broker;
+  ChatDatabase database;
+  FakeSlack slack;
+  chat::ChatConfig config;
+  std::unique_ptr<chat::ChatApp> app;
+};
+
+size_t CountContaining(const std::vector<SlackCall>& calls,
+                       const std::string& needle) {
+  size_t n = 0;
+  for (const SlackCall& c : calls) n += absl::StrContains(c.raw_body, needle);
+  return n;
+}
+
+TEST_CASE("a new approval is posted with its masked preview, never the secret",
+          "[chat][e2e][pg]") {
+  ChatRig rig;
+  rig.StartApp();
+  const std::string id = rig.RequestWithSecret();
+  const std::string posted = rig.AwaitPosts(1);
+  CHECK(absl::StrContains(posted, id));
+  CHECK(absl::StrContains(posted, "db.export"));
+  CHECK(absl::StrContains(posted, "masked:bearer_token"));
+  CHECK(absl::StrContains(posted, "\"channel\":\"C0APPROVALS\""));
+  const SlackCall call = rig.slack.Calls("chat.postMessage")[0];
+  CHECK(call.authorization == absl::StrCat("Bearer ", kBotToken));
+  CHECK(CountContaining(rig.slack.Calls(), kSecretInParameters) == 0);
+}
+
+TEST_CASE("two linked reviewers approve by clicking: APPROVED, message final",
+          "[chat][e2e][pg]") {
+  ChatRig rig;
+  rig.StartApp();
+  const std::string id = rig.RequestWithSecret();
+  rig.AwaitPosts(1);
+
+  CHECK(rig.Click("UALICE", chat::kApproveActionId, id).status == 200);
+  CHECK(rig.AwaitUpdate("alice approved · 1 more needed"));
+  CHECK(rig.Click("UBOB", chat::kApproveActionId, id).status == 200);
+  CHECK(rig.AwaitUpdate("*Approved*"));
+
+  const v1::Approval a = rig.Get(id);
+  CHECK(a.state() == v1::APPROVED);
+  REQUIRE(a.reviews_size() == 2);
+  CHECK(a.reviews(0).platform_user() == "slack:T0123/UALICE");
+  CHECK(a.reviews(0).relay() == "token:slack-bot");
+  const std::vector<SlackCall> updates = rig.slack.Calls("chat.update");
+  CHECK_FALSE(absl::StrContains(updates.back().raw_body, "approval_approve"));
+  CHECK(updates.back().body.value("ts", "") == "1700000000.100001");
+  CHECK(rig.slack.Calls("chat.postEphemeral").empty());
+  CHECK(CountContaining(rig.slack.Calls(), kSecretInParameters) == 0);
+}
+
+// The Deny reason dialog views.open was asked to show, once it was.
+nlohmann::json AwaitDialog(const FakeSlack& slack) {
+  REQUIRE(slack.Await(
+      [](const std::vector<SlackCall>& calls) {
+        for (const SlackCall& c : calls) {
+          if (c.method == "views.open") return true;
+        }
+        return false;
+      },
+      absl::Seconds(30)));
+  return slack.Calls("views.open")[0].body;
+}
+
+TEST_CASE("Deny asks for a reason, and submitting it denies with that reason",
+          "[chat][e2e][pg]") {
+  ChatRig rig;
+  rig.StartApp();
+  const std::string id = rig.RequestWithSecret();
+  rig.AwaitPosts(1);
+
+  CHECK(rig.Click("UALICE", chat::kDenyActionId, id).status == 200);
+  const nlohmann::json open = AwaitDialog(rig.slack);
+  CHECK(open.value("trigger_id", "") == "1.2.3");
+  const std::string meta = open["view"].value("private_metadata", "");
+  CHECK(absl::StrContains(meta, id));
+  CHECK(rig.Get(id).reviews_size() == 0);  // the click alone decides nothing
+
+  const HttpAnswer submitted = PostInteraction(
+      rig.app->http_port(),
+      ViewSubmissionBody(kTeam, "UALICE", meta, "not during the freeze"),
+      kSecret, absl::ToUnixSeconds(absl::Now()));
+  CHECK(submitted.status == 200);
+  CHECK(submitted.body.empty());  // closes the dialog
+  const v1::Approval a = rig.Get(id);
+  CHECK(a.state() == v1::DENIED);
+  CHECK(a.decision_comment() == "not during the freeze");
+  CHECK(rig.AwaitUpdate("*Denied*"));
+}
+
+TEST_CASE("a refused Deny reason shows the refusal in the dialog",
+          "[chat][e2e][pg]") {
+  ChatRig rig;
+  rig.StartApp();
+  const std::string id = rig.RequestWithSecret();
+  rig.AwaitPosts(1);
+  CHECK(rig.Click("UAGENT", chat::kDenyActionId, id).status == 200);
+  const std::string meta =
+      AwaitDialog(rig.slack)["view"].value("private_metadata", "");
+  const HttpAnswer submitted = PostInteraction(
+      rig.app->http_port(), ViewSubmissionBody(kTeam, "UAGENT", meta, "no"),
+      kSecret, absl::ToUnixSeconds(absl::Now()));
+  CHECK(submitted.status == 200);
+  const nlohmann::json answer =
+      nlohmann::json::parse(submitted.body, nullptr, false);
+  CHECK(answer.value("response_action", "") == "errors");
+  CHECK(
+      absl::StrContains(answer["errors"].value("reason", ""), "not recorded"));
+  CHECK(rig.Get(id).state() == v1::PENDING);
+  CHECK(rig.Get(id).reviews_size() == 0);
+}
+
+TEST_CASE("metrics count posts, updates and interactions by outcome",
+          "[chat][e2e][pg][metrics]") {
+  ChatRig rig;
+  rig.StartApp();
+  const std::string id = rig.RequestWithSecret();
+  rig.AwaitPosts(1);
+  CHECK(rig.Click("UALICE", chat::kApproveActionId, id).status == 200);
+  CHECK(rig.AwaitUpdate("alice approved"));
+  CHECK(rig.Click("UAGENT", chat::kApproveActionId, id).status == 200);
+  CHECK(PostInteraction(rig.app->http_port(), "payload=x", "wrong", 1).status ==
+        401);
+  CHECK(rig.AwaitCounter("approval_chat_messages_posted_total", "platform",
+                         "slack", 1) == 1);
+  CHECK(rig.AwaitCounter("approval_chat_messages_updated_total", "platform",
+                         "slack", 1) == 1);
+  CHECK(rig.Counter("approval_chat_interactions_total", "outcome", "decided") ==
+        1);
+  CHECK(rig.Counter("approval_chat_interactions_total", "outcome", "refused") ==
+        1);
+  CHECK(rig.Counter("approval_chat_signature_failures_total", "platform",
+                    "slack") == 1);
+}
+
+TEST_CASE("approvals pending before the very first start are posted once",
+          "[chat][e2e][pg]") {
+  ChatRig rig;
+  const std::string before = rig.RequestWithSecret();
+  rig.StartApp();
+  rig.AwaitPosts(1);
+  const std::string after = rig.RequestWithSecret();
+  rig.AwaitPosts(2);
+  const std::vector<SlackCall> posts = rig.slack.Calls("chat.postMessage");
+  CHECK(CountContaining(posts, before) == 1);
+  CHECK(CountContaining(posts, after) == 1);
+  CHECK(posts.size() == 2);
+}
+
+TEST_CASE(
+    "the requester clicking Approve gets an ephemeral refusal, nothing "
+    "changes",
+    "[chat][e2e][pg]") {
+  ChatRig rig;
+  rig.StartApp();
+  const std::string id = rig.RequestWithSecret();
+  rig.AwaitPosts(1);
+
+  CHECK(rig.Click("UAGENT", chat::kApproveActionId, id).status == 200);
+  REQUIRE(rig.slack.Await(
+      [](const std::vector<SlackCall>& calls) {
+        for (const SlackCall& c : calls) {
+          if (c.method == "chat.postEphemeral") return true;
+        }
+        return false;
+      },
+      absl::Seconds(30)));
+  const SlackCall e = rig.slack.Calls("chat.postEphemeral")[0];
+  CHECK(e.body.value("user", "") == "UAGENT");
+  CHECK(e.body.value("channel", "") == "C0APPROVALS");
+  CHECK(absl::StrContains(e.body.value("text", ""), "not recorded"));
+  const v1::Approval a = rig.Get(id);
+  CHECK(a.state() == v1::PENDING);
+  CHECK(a.reviews_size() == 0);
+  CHECK(rig.slack.Calls("chat.update").empty());
+}
+
+TEST_CASE("an unlinked Slack user gets told the account is not linked",
+          "[chat][e2e][pg]") {
+  ChatRig rig;
+  rig.StartApp();
+  const std::string id = rig.RequestWithSecret();
+  rig.AwaitPosts(1);
+  CHECK(rig.Click("UNOBODY", chat::kApproveActionId, id).status == 200);
+  REQUIRE(rig.slack.Await(
+      [](const std::vector<SlackCall>& calls) {
+        for (const SlackCall& c : calls) {
+          if (c.method == "chat.postEphemeral") return true;
+        }
+        return false;
+      },
+      absl::Seconds(30)));
+  CHECK(absl::StrContains(
+      rig.slack.Calls("chat.postEphemeral")[0].body.value("text", ""),
+      "not linked"));
+  CHECK(rig.Get(id).reviews_size() == 0);
+}
+
+TEST_CASE(
+    "unsigned, stale, replayed and oversized interactions decide "
+    "nothing",
+    "[chat][e2e][pg]") {
+  ChatRig rig;
+  rig.StartApp();
+  const std::string id = rig.RequestWithSecret();
+  rig.AwaitPosts(1);
+  const int port = rig.app->http_port();
+  const std::string body = BlockActionsBody(
+      kTeam, "UALICE", chat::kApproveActionId, id, "C0APPROVALS", "1");
+  const int64_t now = absl::ToUnixSeconds(absl::Now());
+
+  CHECK(PostInteraction(port, body, "wrong secret", now).status == 401);
+  CHECK(PostInteraction(port, body, kSecret, now - 301).status == 401);
+  const std::string big = body + "&pad=" + std::string(70 * 1024, 'x');
+  CHECK(PostInteraction(port, big, kSecret, now).status == 413);
+  // Signed for another workspace: verified, but not ours.
+  CHECK(PostInteraction(
+            port,
+            BlockActionsBody("T9999", "UALICE", chat::kApproveActionId, id,
+                             "C0APPROVALS", "1"),
+            kSecret, now)
+            .status == 403);
+  CHECK(rig.Get(id).reviews_size() == 0);
+
+  // The same signed request twice: the first decides, the replay is refused.
+  const std::string sig =
+      SlackSignatureVerifier::Sign(kSecret, absl::StrCat(now), body);
+  CHECK(PostInteraction(port, body, kSecret, now, sig).status == 200);
+  CHECK(PostInteraction(port, body, kSecret, now, sig).status == 401);
+  CHECK(rig.Get(id).reviews_size() == 1);
+}
+
+TEST_CASE(
+    "after a restart the app resumes from its cursor: decided "
+    "meanwhile is updated, new is posted, none twice",
+    "[chat][e2e][pg]") {
+  ChatRig rig;
+  rig.StartApp();
+  const std::string first = rig.RequestWithSecret();
+  rig.AwaitPosts(1);
+  rig.app.reset();  // approval-chat is down from here
+
+  v1::DecideResponse resp;
+  REQUIRE(rig.broker.Decide("alice", first, v1::APPROVE, &resp).ok());
+  REQUIRE(rig.broker.Decide("bob", first, v1::APPROVE, &resp).ok());
+  const std::string second = rig.RequestWithSecret();
+
+  rig.StartApp();
+  rig.AwaitPosts(2);
+  CHECK(rig.AwaitUpdate("*Approved*"));
+  const std::vector<SlackCall> posts = rig.slack.Calls("chat.postMessage");
+  CHECK(posts.size() == 2);
+  CHECK(CountContaining(posts, first) == 1);
+  CHECK(CountContaining(posts, second) == 1);
+  const std::string first_ts = "1700000000.100001";
+  bool updated_first = false;
+  for (const SlackCall& u : rig.slack.Calls("chat.update")) {
+    if (u.body.value("ts", "") == first_ts &&
+        absl::StrContains(u.raw_body, "*Approved*")) {
+      updated_first = true;
+    }
+  }
+  CHECK(updated_first);
+}
+
+}  // namespace
+}  // namespace approval::testing
