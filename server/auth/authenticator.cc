@@ -192,14 +192,21 @@ absl::Status Authenticator::Reload(const AuthConfig& config) {
   absl::StatusOr<std::unique_ptr<Authenticator>> next =
       Create(config, AuthenticatorOptions{clock_});
   if (!next.ok()) return next.status();
-  absl::MutexLock lock(&reload_mu_);
-  if (current_ != nullptr) replaced_.push_back(std::move(current_));
-  current_ = *std::move(next);
-  // Only this list still holds a snapshot no call uses.
-  replaced_.erase(
-      std::remove_if(replaced_.begin(), replaced_.end(),
-                     [](const auto& a) { return a.use_count() == 1; }),
-      replaced_.end());
+  // Snapshots no call holds any more (only the list does); destroyed after
+  // the lock is released: stopping an OIDC key set may wait for its fetch.
+  std::vector<std::shared_ptr<const Authenticator>> unused;
+  {
+    absl::MutexLock lock(&reload_mu_);
+    if (current_ != nullptr) replaced_.push_back(std::move(current_));
+    current_ = *std::move(next);
+    auto in_use =
+        std::partition(replaced_.begin(), replaced_.end(),
+                       [](const std::shared_ptr<const Authenticator>& a) {
+                         return a.use_count() > 1;
+                       });
+    std::move(in_use, replaced_.end(), std::back_inserter(unused));
+    replaced_.erase(in_use, replaced_.end());
+  }
   return absl::OkStatus();
 }
 

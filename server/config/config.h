@@ -1,6 +1,7 @@
-// Broker configuration: one typed struct, read once at start-up from a JSON
+// Broker configuration: one typed struct, read at start-up from a JSON
 // file, overridden by a few environment variables, validated, then passed
-// down as `const Config&`.
+// down as `const Config&`. SIGHUP reads the file again (server/main.cc):
+// what reloads and what needs a restart is RestartOnlyChanges below.
 //
 // File layout (JSON; `//` and `/* */` comments allowed). Every key is
 // optional and keeps the default shown; unknown keys and wrong JSON types are
