@@ -165,7 +165,7 @@ TEST_CASE(
 
 TEST_CASE(
     "SIGHUP with a config file that does not parse changes nothing and is "
-    "counted; a restart-only setting is logged as ignored",
+    "counted, and a restart-only setting is logged as ignored",
     "[reload][postgres][process]") {
   TestDatabase db;
   TempDir dir;
@@ -351,7 +351,7 @@ grpc::Status RequestApproval(const std::string& address) {
 
 TEST_CASE(
     "SIGHUP rotates the signing key: the new key signs and seals, the old one "
-    "stays published during its overlap; a rotation that would orphan the "
+    "stays published during its overlap, and a rotation that would orphan the "
     "old key is refused",
     "[reload][postgres][process][keys]") {
   TestDatabase db;
