@@ -46,7 +46,10 @@ constexpr char kUsage[] =
 
 commands:
   --version       print "approval-broker <version>" and exit
-  serve           run the broker (SIGHUP reloads the policy file)
+  serve           run the broker (SIGHUP re-reads the config file and
+                  reloads the policy, tokens file and auth settings, TLS
+                  certificates and signing keys; see README "Operating
+                  the broker")
   migrate         apply pending database migrations (run as the schema owner)
   audit verify    check the audit log: hash chain, every event's seal, the
                   approvals against the chain; prints the chain head to record.
@@ -219,7 +222,66 @@ void LogServing(const Config& config, BrokerServer& server,
   Log(serving);
 }
 
-int RunServe(const Config& config) {
+// Logs and counts the outcome of reloading `what`.
+void ReloadOutcome(BrokerMetrics& metrics, absl::string_view what,
+                   const absl::Status& s) {
+  metrics.RecordReload(what, s.ok());
+  LogRecord r;
+  r.event = s.ok() ? "reloaded" : "reload_failed";
+  r.level = s.ok() ? LogLevel::kInfo : LogLevel::kError;
+  r.fields.emplace_back("what", std::string(what));
+  if (!s.ok()) r.code = absl::StatusCodeToString(s.code());
+  r.message = s.ok() ? absl::StrCat(what, " reloaded")
+                     : absl::StrCat(what, " reload failed, the previous ", what,
+                                    " stays in force: ", s.message());
+  Log(r);
+}
+
+// What SIGHUP does (README "Operating the broker"): re-reads the config file
+// as at start (flags and environment still win) and reloads each component
+// on its own: policy, auth (tokens file, mTLS identities, principals, OIDC),
+// TLS files, signing keys. A component whose new files are bad keeps its
+// previous state; a config file that does not parse or validate changes
+// nothing but the policy (re-read from the last good config's policy_file,
+// as before config reloads existed). Settings that need a restart are
+// logged as ignored. `last_good` is the config the previous reload applied
+// (the start config at first); `started` the one the process started with.
+void Reload(const Flags& flags, const Config& started, Config& last_good,
+            BrokerServer& server, Authenticator& auth, PostgresStore& store,
+            BrokerMetrics& metrics) {
+  absl::StatusOr<Config> next = ResolveConfig(flags);
+  if (next.ok()) {
+    if (absl::Status s = ValidateConfig(*next); !s.ok()) next = s;
+  }
+  ReloadOutcome(metrics, "config", next.status());
+  if (!next.ok()) {
+    ReloadOutcome(metrics, "policy",
+                  server.ReloadPolicy(last_good.policy_file));
+    return;
+  }
+  for (const std::string& key : RestartOnlyChanges(started, *next)) {
+    LogRecord r;
+    r.event = "reload_ignored";
+    r.level = LogLevel::kWarn;
+    r.fields.emplace_back("setting", key);
+    r.message =
+        absl::StrCat(key, " changed in the config file: ignored until restart");
+    Log(r);
+  }
+  ReloadOutcome(metrics, "policy", server.ReloadPolicy(next->policy_file));
+  ReloadOutcome(metrics, "auth", auth.Reload(next->auth));
+  if (started.tls.enabled() && next->tls.enabled()) {
+    ReloadOutcome(metrics, "tls", server.ReloadTls(next->tls));
+  }
+  absl::StatusOr<std::shared_ptr<const TokenSigner>> signer =
+      server.ReloadSigningKeys(*next);
+  // The issuer trusts the new key before the store seals with it.
+  if (signer.ok()) store.SetAuditSigner(*signer);
+  ReloadOutcome(metrics, "signing_keys", signer.status());
+  last_good = *std::move(next);
+}
+
+int RunServe(const Config& config, const Flags& flags) {
   // Signals are taken by one thread with sigwait, so every other thread
   // (gRPC's, the metrics server's, the pool's) must start with them blocked.
   sigset_t signals;
@@ -267,13 +329,13 @@ int RunServe(const Config& config) {
   if (!server.ok()) return Fail("serve", server.status(), kExitFailure);
   LogServing(config, **server, exposer->get());
 
-  std::thread waiter([&signals, s = server->get()] {
+  std::thread waiter([&, s = server->get()] {
+    Config last_good = config;
     for (;;) {
       int sig = 0;
       sigwait(&signals, &sig);
       if (sig == SIGHUP) {
-        // A bad file keeps the running policy; ReloadPolicy logs why.
-        (void)s->ReloadPolicy();
+        Reload(flags, config, last_good, *s, **auth, **store, metrics);
         continue;
       }
       LogInfo(Event{"shutdown_signal"}, "signal ", sig, ": shutting down");
@@ -410,7 +472,7 @@ int Main(int argc, char** argv) {
   if (!config.ok()) return Fail("config", config.status(), kExitUsage);
   SetLogOptions(config->log);
   gpr_set_log_function(&LogFromGrpc);
-  if (command == "serve") return RunServe(*config);
+  if (command == "serve") return RunServe(*config, *flags);
   if (command == "migrate") return RunMigrate(*config);
   return RunVerify(*config, *flags);
 }

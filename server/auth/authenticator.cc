@@ -188,6 +188,38 @@ absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::Create(
       std::move(jwt), std::move(clock)));
 }
 
+absl::Status Authenticator::Reload(const AuthConfig& config) {
+  absl::StatusOr<std::unique_ptr<Authenticator>> next =
+      Create(config, AuthenticatorOptions{clock_});
+  if (!next.ok()) return next.status();
+  // Snapshots no call holds any more (only the list does); destroyed after
+  // the lock is released: stopping an OIDC key set may wait for its fetch.
+  std::vector<std::shared_ptr<const Authenticator>> unused;
+  {
+    absl::MutexLock lock(&reload_mu_);
+    if (current_ != nullptr) replaced_.push_back(std::move(current_));
+    current_ = *std::move(next);
+    auto in_use =
+        std::partition(replaced_.begin(), replaced_.end(),
+                       [](const std::shared_ptr<const Authenticator>& a) {
+                         return a.use_count() > 1;
+                       });
+    std::move(in_use, replaced_.end(), std::back_inserter(unused));
+    replaced_.erase(in_use, replaced_.end());
+  }
+  return absl::OkStatus();
+}
+
+std::shared_ptr<const Authenticator> Authenticator::Current() const {
+  absl::MutexLock lock(&reload_mu_);
+  return current_;
+}
+
+const IdentityMap& Authenticator::identities() const {
+  std::shared_ptr<const Authenticator> current = Current();
+  return current != nullptr ? current->identities_ : identities_;
+}
+
 namespace {
 
 // Waits for a result that may be deferred (AuthenticateOrDefer and kin).
@@ -252,6 +284,12 @@ std::optional<Authenticator::Result> Authenticator::AuthenticateOrDefer(
 
 std::optional<Authenticator::Result> Authenticator::AuthenticateBearerOrDefer(
     absl::string_view authorization_value, ResultCallback later) const {
+  if (std::shared_ptr<const Authenticator> current = Current()) {
+    // The snapshot lives until a deferred answer has been given.
+    return current->AuthenticateBearerOrDefer(
+        authorization_value,
+        [current, later = std::move(later)](Result r) { later(std::move(r)); });
+  }
   constexpr absl::string_view kScheme = "bearer ";
   if (authorization_value.size() <= kScheme.size() ||
       !absl::StartsWithIgnoreCase(authorization_value, kScheme)) {
@@ -443,6 +481,9 @@ absl::StatusOr<Principal> Authenticator::Finish(
 
 absl::StatusOr<Principal> Authenticator::RelayedHuman(
     const Principal& relay, absl::string_view platform_user) const {
+  if (std::shared_ptr<const Authenticator> current = Current()) {
+    return current->RelayedHuman(relay, platform_user);
+  }
   const std::string space = PlatformNamespaceOf(platform_user);
   std::string platform = space.substr(0, space.find(':'));
   if (!platform.empty()) platform[0] = absl::ascii_toupper(platform[0]);
@@ -487,6 +528,9 @@ absl::StatusOr<Principal> Authenticator::RelayedHuman(
 
 absl::StatusOr<Principal> Authenticator::AuthenticateCertificate(
     absl::string_view peer_cert_pem) const {
+  if (std::shared_ptr<const Authenticator> current = Current()) {
+    return current->AuthenticateCertificate(peer_cert_pem);
+  }
   absl::StatusOr<std::string> identity =
       CertificateIdentity(peer_cert_pem, clock_(), trust_domain_);
   if (!identity.ok()) return identity.status();

@@ -29,10 +29,12 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/auth/auth_config.h"
 #include "server/auth/identity_map.h"
@@ -53,7 +55,8 @@ struct AuthenticatorOptions {
 };
 
 // Immutable after Create except for the cached OIDC key set, which is
-// internally synchronized: all methods are const and thread-safe.
+// internally synchronized, and Reload, which swaps in a whole new snapshot:
+// all methods are thread-safe.
 class Authenticator final {
  public:
   // Loads config.tokens_file (if set), copies the mTLS identities, builds the
@@ -73,6 +76,14 @@ class Authenticator final {
 
   Authenticator(const Authenticator&) = delete;
   Authenticator& operator=(const Authenticator&) = delete;
+
+  // Re-reads everything Create reads from `config` (SIGHUP: tokens file,
+  // mTLS identities, principals, OIDC settings and key source) into a new
+  // snapshot. On success calls that start from now on use it (a revoked
+  // token is refused, a new one accepted); a call already started finishes
+  // on the snapshot it began with. On failure (as Create) nothing changes
+  // and the error is returned. The clock stays the one given to Create.
+  absl::Status Reload(const AuthConfig& config);
 
   // Identity of a gRPC call: the "authorization" metadata if the call sent
   // one (see AuthenticateBearer; a bad token never falls back to the
@@ -147,7 +158,8 @@ class Authenticator final {
   absl::StatusOr<Principal> RelayedHuman(const Principal& relay,
                                          absl::string_view platform_user) const;
 
-  const IdentityMap& identities() const { return identities_; }
+  // The current snapshot's identity map; valid until the next Reload.
+  const IdentityMap& identities() const;
 
  private:
   Authenticator(TokensBySha256 tokens_by_sha256,
@@ -179,6 +191,17 @@ class Authenticator final {
   const IdentityMap identities_;
   const std::unique_ptr<JwtVerifier> jwt_;  // null without auth.oidc
   const std::function<absl::Time()> clock_;
+
+  // The snapshot calls use: null until the first successful Reload (this
+  // object's own members), then the latest reloaded Authenticator.
+  std::shared_ptr<const Authenticator> Current() const;
+
+  mutable absl::Mutex reload_mu_;
+  std::shared_ptr<const Authenticator> current_ ABSL_GUARDED_BY(reload_mu_);
+  // Replaced snapshots, kept until no call holds them any more (freed by a
+  // later Reload), so that none is destroyed on its own key set's thread.
+  std::vector<std::shared_ptr<const Authenticator>> replaced_
+      ABSL_GUARDED_BY(reload_mu_);
 };
 
 }  // namespace approval

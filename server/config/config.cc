@@ -407,4 +407,72 @@ absl::Status ValidateConfig(const Config& c, bool require_database) {
   return ValidateAuthConfig(c.auth, c.tls.enabled());
 }
 
+namespace {
+
+bool SameLimits(const Limits& a, const Limits& b) {
+  return a.max_action_bytes == b.max_action_bytes &&
+         a.max_resource_bytes == b.max_resource_bytes &&
+         a.max_parameters_bytes == b.max_parameters_bytes &&
+         a.max_justification_bytes == b.max_justification_bytes &&
+         a.max_comment_bytes == b.max_comment_bytes &&
+         a.max_idempotency_key_bytes == b.max_idempotency_key_bytes &&
+         a.default_ttl == b.default_ttl && a.min_ttl == b.min_ttl &&
+         a.max_ttl == b.max_ttl;
+}
+
+bool SameEndpoint(const WebhookEndpoint& a, const WebhookEndpoint& b) {
+  return a.name == b.name && a.url == b.url && a.event_types == b.event_types &&
+         a.secrets == b.secrets && a.ca_file == b.ca_file &&
+         a.timeout == b.timeout;
+}
+
+bool SameWebhooks(const WebhooksConfig& a, const WebhooksConfig& b) {
+  return a.retry_horizon == b.retry_horizon &&
+         a.initial_backoff == b.initial_backoff &&
+         a.max_backoff == b.max_backoff && a.poll_interval == b.poll_interval &&
+         std::equal(a.endpoints.begin(), a.endpoints.end(), b.endpoints.begin(),
+                    b.endpoints.end(), SameEndpoint);
+}
+
+}  // namespace
+
+std::vector<std::string> RestartOnlyChanges(const Config& running,
+                                            const Config& next) {
+  const Config& a = running;
+  const Config& b = next;
+  const std::pair<const char*, bool> settings[] = {
+      {"database_url", a.database_url != b.database_url},
+      {"database_pool_size", a.database_pool_size != b.database_pool_size},
+      {"database_statement_timeout",
+       a.database_statement_timeout != b.database_statement_timeout},
+      {"database_write_batch",
+       a.database_write_batch != b.database_write_batch},
+      {"database_write_batch_wait",
+       a.database_write_batch_wait != b.database_write_batch_wait},
+      {"worker_threads", a.worker_threads != b.worker_threads},
+      {"database_terminal_cache_entries",
+       a.database_terminal_cache_entries != b.database_terminal_cache_entries},
+      {"listen_address", a.listen_address != b.listen_address},
+      {"metrics_address", a.metrics_address != b.metrics_address},
+      {"tls", a.tls.enabled() != b.tls.enabled()},
+      {"limits", !SameLimits(a.limits, b.limits)},
+      {"expiry_sweep_interval",
+       a.expiry_sweep_interval != b.expiry_sweep_interval},
+      {"event_poll_interval", a.event_poll_interval != b.event_poll_interval},
+      {"stream_max_backlog", a.stream_max_backlog != b.stream_max_backlog},
+      {"stream_overflow_grace",
+       a.stream_overflow_grace != b.stream_overflow_grace},
+      {"shutdown_grace", a.shutdown_grace != b.shutdown_grace},
+      {"fingerprint_key_file",
+       a.fingerprint_key_file != b.fingerprint_key_file},
+      {"log", a.log.format != b.log.format || a.log.level != b.log.level},
+      {"webhooks", !SameWebhooks(a.webhooks, b.webhooks)},
+  };
+  std::vector<std::string> changed;
+  for (const auto& [key, differs] : settings) {
+    if (differs) changed.emplace_back(key);
+  }
+  return changed;
+}
+
 }  // namespace approval

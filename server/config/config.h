@@ -1,6 +1,7 @@
-// Broker configuration: one typed struct, read once at start-up from a JSON
+// Broker configuration: one typed struct, read at start-up from a JSON
 // file, overridden by a few environment variables, validated, then passed
-// down as `const Config&`.
+// down as `const Config&`. SIGHUP reads the file again (server/main.cc):
+// what reloads and what needs a restart is RestartOnlyChanges below.
 //
 // File layout (JSON; `//` and `/* */` comments allowed). Every key is
 // optional and keeps the default shown; unknown keys and wrong JSON types are
@@ -252,6 +253,19 @@ void ApplyEnvironment(Config& c, const GetenvFunction& getenv);
 // (ValidateWebhooksConfig: https URLs only, well-formed secrets). Returns
 // INVALID_ARGUMENT naming the dotted key and value of the first violation.
 absl::Status ValidateConfig(const Config& c, bool require_database = true);
+
+// The settings a SIGHUP reload does not apply (they need a restart) whose
+// value differs between `running` and `next`, as dotted keys in file order:
+// database_url, database_pool_size, database_statement_timeout,
+// database_write_batch, database_write_batch_wait, worker_threads,
+// database_terminal_cache_entries, listen_address, metrics_address,
+// "tls" (only TLS turned on or off: the files themselves reload), limits,
+// expiry_sweep_interval, event_poll_interval, stream_max_backlog,
+// stream_overflow_grace, shutdown_grace, fingerprint_key_file, log,
+// webhooks. Everything else (policy_file, auth, tls files, signing_key_file,
+// audit_trusted_keys, approval_tokens) reloads.
+std::vector<std::string> RestartOnlyChanges(const Config& running,
+                                            const Config& next);
 
 }  // namespace approval
 

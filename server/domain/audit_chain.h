@@ -51,6 +51,10 @@ class AuditKeyring final {
   absl::Status AddPublicKeyPem(absl::string_view pem);
   void Add(const Ed25519PublicKey& key);
   bool empty() const { return keys_.empty(); }
+  // Whether the key with id `key_id` (Ed25519PublicKey::key_id) is trusted.
+  bool Contains(const std::string& key_id) const {
+    return keys_.count(key_id) > 0;
+  }
 
   // OK when `e` is signed by a trusted key and the signature covers e.hash.
   // DATA_LOSS saying what is wrong (unsigned, unknown key, bad signature).

@@ -23,34 +23,8 @@ namespace {
 constexpr int kExpireBatch = 100;
 constexpr char kServiceName[] = "approval.v1.ApprovalBroker";
 
-absl::StatusOr<std::string> ReadTlsFile(const std::string& path,
-                                        absl::string_view key) {
-  absl::StatusOr<std::string> text = ReadFile(path);
-  if (!text.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(key, ": ", text.status().message()));
-  }
-  return text;
-}
-
-absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
-    const TlsConfig& tls) {
-  if (!tls.enabled()) return grpc::InsecureServerCredentials();
-  absl::StatusOr<std::string> cert =
-      ReadTlsFile(tls.cert_file, "tls.cert_file");
-  if (!cert.ok()) return cert.status();
-  absl::StatusOr<std::string> key = ReadTlsFile(tls.key_file, "tls.key_file");
-  if (!key.ok()) return key.status();
-  absl::StatusOr<std::string> ca =
-      ReadTlsFile(tls.client_ca_file, "tls.client_ca_file");
-  if (!ca.ok()) return ca.status();
-  // A client certificate is optional (token callers need none) but, when
-  // presented, must chain to the client CA.
-  grpc::SslServerCredentialsOptions options(
-      GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
-  options.pem_root_certs = *ca;
-  options.pem_key_cert_pairs.push_back({*key, *cert});
-  return grpc::SslServerCredentials(options);
+TlsFiles TlsFilesOf(const TlsConfig& tls) {
+  return TlsFiles{tls.cert_file, tls.key_file, tls.client_ca_file};
 }
 
 // Wakes the webhook dispatcher on every committed event the hub sees.
@@ -131,8 +105,7 @@ BrokerServer::BrokerServer(const Config& config, ApprovalStore& store,
       store_(store),
       metrics_(metrics),
       fingerprint_key_(std::move(fingerprint_key)),
-      signer_(std::move(signer)),
-      issuer_(*signer_, std::move(keys), std::move(token_options)),
+      issuer_(std::move(signer), std::move(keys), std::move(token_options)),
       policy_(std::move(policy)),
       executor_(config.worker_threads),
       hub_(store, config.event_poll_interval, &metrics, signal),
@@ -143,9 +116,13 @@ BrokerServer::BrokerServer(const Config& config, ApprovalStore& store,
 absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(
     const Config& config, ApprovalStore& store, const Authenticator& auth,
     BrokerMetrics& metrics, CrossProcessSignal* signal) {
-  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds =
-      Credentials(config.tls);
-  if (!creds.ok()) return creds.status();
+  std::unique_ptr<ReloadableTls> tls;
+  if (config.tls.enabled()) {
+    absl::StatusOr<std::unique_ptr<ReloadableTls>> loaded =
+        ReloadableTls::Create(TlsFilesOf(config.tls));
+    if (!loaded.ok()) return loaded.status();
+    tls = *std::move(loaded);
+  }
   absl::StatusOr<std::string> fingerprint_key = FingerprintKey(config);
   if (!fingerprint_key.ok()) return fingerprint_key.status();
   absl::StatusOr<std::shared_ptr<const TokenSigner>> signer =
@@ -173,6 +150,7 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(
       config, store, auth, metrics, signal, *std::move(fingerprint_key),
       *std::move(signer), *std::move(keys), std::move(token_options),
       *std::move(policy), *std::move(webhook_queue)));
+  server->tls_ = std::move(tls);
   if (absl::Status s = server->hub_.Start(); !s.ok()) return s;
   if (server->webhook_queue_ != nullptr) {
     server->webhooks_ = std::make_unique<WebhookDispatcher>(
@@ -194,7 +172,11 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(
   grpc::health::v1::HealthCheckRequest::descriptor();
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(config.listen_address, *creds, &server->port_);
+  builder.AddListeningPort(config.listen_address,
+                           server->tls_ != nullptr
+                               ? server->tls_->credentials()
+                               : grpc::InsecureServerCredentials(),
+                           &server->port_);
   // Streams wait silently for a long time. Ping idle clients so a vanished
   // agent's stream is closed, and accept the client library's keepalive
   // pings (every 30 s) without calling them abuse.
@@ -219,20 +201,51 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(
 
 BrokerServer::~BrokerServer() { Shutdown(); }
 
-absl::Status BrokerServer::ReloadPolicy() {
+absl::Status BrokerServer::ReloadPolicy(const std::string& policy_file) {
   absl::StatusOr<std::shared_ptr<const ActivePolicy>> next =
-      LoadActivePolicy(config_.policy_file, config_.limits, fingerprint_key_);
-  metrics_.RecordPolicyReload(next.ok());
-  if (!next.ok()) {
-    LogError(Event{"policy_reload_failed"},
-             "policy reload failed, the previous policy stays in force: ",
-             next.status().message());
-    return next.status();
-  }
-  LogInfo(Event{"policy_reloaded"}, "policy reloaded: ", (*next)->source, " (",
+      LoadActivePolicy(policy_file, config_.limits, fingerprint_key_);
+  if (!next.ok()) return next.status();
+  LogInfo(Event{"policy_loaded"}, "policy: ", (*next)->source, " (",
           (*next)->policy.rules.size(), " rules)");
   policy_.Replace(*std::move(next));
   return absl::OkStatus();
+}
+
+absl::Status BrokerServer::ReloadTls(const TlsConfig& tls) {
+  if (tls_ == nullptr || !tls.enabled()) {
+    return absl::FailedPreconditionError(
+        "tls: turning TLS on or off needs a restart");
+  }
+  return tls_->Reload(TlsFilesOf(tls));
+}
+
+absl::StatusOr<std::shared_ptr<const TokenSigner>>
+BrokerServer::ReloadSigningKeys(const Config& next) {
+  absl::StatusOr<std::shared_ptr<const TokenSigner>> signer =
+      LoadSigningKey(next);
+  if (!signer.ok()) return signer.status();
+  absl::StatusOr<AuditKeyring> keys = LoadAuditKeyring(next, **signer);
+  if (!keys.ok()) return keys.status();
+  absl::StatusOr<std::vector<PublishedKey>> retired = LoadRetiredKeys(next);
+  if (!retired.ok()) return retired.status();
+  const std::string previous = issuer_.current()->signer->key_id();
+  if (!keys->Contains(previous)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "signing_key_file: ", next.signing_key_file, ": key ",
+        (*signer)->key_id(), " replaces key ", previous,
+        ", which is in neither approval_tokens.retired_keys nor "
+        "audit_trusted_keys: the tokens and audit events it signed would "
+        "stop verifying (add its public key, `openssl pkey -in old-key.pem "
+        "-pubout`, to approval_tokens.retired_keys)"));
+  }
+  issuer_.Replace(
+      *signer, *std::move(keys),
+      TokenIssuerOptions{next.approval_tokens.issuer,
+                         next.approval_tokens.audience, *std::move(retired)});
+  LogInfo(Event{"signing_key_loaded"},
+          "approval tokens and audit events signed by Ed25519 key ",
+          (*signer)->key_id());
+  return signer;
 }
 
 void BrokerServer::Shutdown() {
@@ -330,7 +343,7 @@ void BrokerServer::PublishAuditHead() {
   if (!head.ok() || head->empty()) return;
   const AuditEvent& e = head->front();
   // Only a head the broker's keys vouch for is worth recording.
-  if (absl::Status s = issuer_.keys().VerifySeal(e); !s.ok()) {
+  if (absl::Status s = issuer_.current()->keys.VerifySeal(e); !s.ok()) {
     LogError(Event{"audit_head_unverified"},
              "audit chain head does not verify: ", s.message());
     return;

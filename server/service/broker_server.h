@@ -16,6 +16,7 @@
 #include "absl/synchronization/mutex.h"
 #include "grpcpp/server.h"
 #include "server/auth/authenticator.h"
+#include "server/auth/reloadable_tls.h"
 #include "server/config/config.h"
 #include "server/domain/token_signer.h"
 #include "server/policy/active_policy.h"
@@ -44,11 +45,28 @@ class BrokerServer final {
 
   // The bound port (useful with port 0).
   int port() const { return port_; }
-  // Re-reads config.policy_file (SIGHUP). On success new requests and
-  // reviews meet the new policy; streams and pending approvals carry on. On
-  // failure the previous policy stays in force and the error (naming file,
-  // rule and field) is logged, counted and returned.
-  absl::Status ReloadPolicy();
+  // SIGHUP reloads, one component each, atomic: on success calls that start
+  // from now on use the new one, calls in flight finish with the one they
+  // began with; on failure the previous one stays in force and the error
+  // (naming the key and file) is returned. The caller logs and counts.
+  //
+  // Reads `policy_file` (as config.policy_file, "" = built-in default). New
+  // requests and reviews meet the new policy; streams and pending approvals
+  // carry on.
+  absl::Status ReloadPolicy(const std::string& policy_file);
+  // Reads tls.cert_file, key_file and client_ca_file (ReloadableTls): new
+  // handshakes use them. FAILED_PRECONDITION when the server runs without
+  // TLS or `tls` turns it off (a restart changes that).
+  absl::Status ReloadTls(const TlsConfig& tls);
+  // Reads signing_key_file, approval_tokens (issuer, audience, retired_keys)
+  // and audit_trusted_keys of `next`: tokens are signed with the new key,
+  // GetSigningKey publishes it with the retired keys still in their overlap.
+  // Returns the signing key, for the store's audit seals. INVALID_ARGUMENT
+  // as at start, or when the signing key changed and the previous one is in
+  // neither approval_tokens.retired_keys nor audit_trusted_keys (what it
+  // signed would stop verifying).
+  absl::StatusOr<std::shared_ptr<const TokenSigner>> ReloadSigningKeys(
+      const Config& next);
   // Stops accepting calls, ends open streams, waits up to the configured
   // grace for calls in flight. Idempotent.
   void Shutdown();
@@ -76,8 +94,9 @@ class BrokerServer final {
   ApprovalStore& store_;
   BrokerMetrics& metrics_;
   const std::string fingerprint_key_;
-  const std::shared_ptr<const TokenSigner> signer_;
-  const TokenIssuer issuer_;
+  TokenIssuer issuer_;
+  // Server TLS material (config.tls); null for plaintext.
+  std::unique_ptr<ReloadableTls> tls_;
   PolicyHolder policy_;
   Executor executor_;
   EventHub hub_;

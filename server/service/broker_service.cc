@@ -358,10 +358,11 @@ grpc::ServerUnaryReactor* BrokerService::GetSigningKey(
     grpc::CallbackServerContext* ctx, const v1::GetSigningKeyRequest*,
     v1::SigningKey* resp) {
   return Unary(ctx, "GetSigningKey", [this, resp](const Principal&) {
+    const std::shared_ptr<const IssuerKeys> keys = issuer_.current();
     resp->set_algorithm("Ed25519");
-    resp->set_key_id(issuer_.signer().key_id());
-    resp->set_public_key_pem(issuer_.signer().public_key_pem());
-    resp->set_jwks_json(issuer_.JwksAt(absl::Now()));
+    resp->set_key_id(keys->signer->key_id());
+    resp->set_public_key_pem(keys->signer->public_key_pem());
+    resp->set_jwks_json(keys->JwksAt(absl::Now()));
     return absl::OkStatus();
   });
 }
@@ -503,7 +504,7 @@ absl::Status BrokerService::DoVerifyAuditLog(
     options.expected_head = *std::move(head);
   }
   absl::StatusOr<AuditReport> report =
-      approval::VerifyAuditLog(store_, issuer_.keys(), options);
+      approval::VerifyAuditLog(store_, issuer_.current()->keys, options);
   if (!report.ok()) return report.status();
   resp->set_verified(report->ok());
   resp->set_events_verified(report->events_verified);

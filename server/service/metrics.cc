@@ -168,11 +168,12 @@ BrokerMetrics::BrokerMetrics()
                             .Name("approval_time_to_decision_seconds")
                             .Help("From request to terminal state, by outcome")
                             .Register(*registry_)),
-      policy_reloads_(prometheus::BuildCounter()
-                          .Name("approval_policy_reloads_total")
-                          .Help("Policy reloads by result (ok, error: the "
-                                "previous policy stayed in force)")
-                          .Register(*registry_)),
+      reloads_(prometheus::BuildCounter()
+                   .Name("approval_reloads_total")
+                   .Help("SIGHUP reloads by what (config, policy, auth, tls, "
+                         "signing_keys) and result (ok, error: the previous "
+                         "one stayed in force)")
+                   .Register(*registry_)),
       terminal_cache_lookups_(
           prometheus::BuildCounter()
               .Name("approval_terminal_cache_lookups_total")
@@ -274,8 +275,9 @@ void BrokerMetrics::ObserveTimeToDecision(absl::string_view outcome,
       .Observe(seconds);
 }
 
-void BrokerMetrics::RecordPolicyReload(bool ok) {
-  policy_reloads_.Add({{"result", ok ? "ok" : "error"}}).Increment();
+void BrokerMetrics::RecordReload(absl::string_view what, bool ok) {
+  reloads_.Add({{"what", std::string(what)}, {"result", ok ? "ok" : "error"}})
+      .Increment();
 }
 
 void BrokerMetrics::RecordTerminalCacheLookup(bool hit) {

@@ -70,9 +70,11 @@ class BrokerMetrics final : public WebhookMetrics {
                   double seconds);
   // outcome: "approved", "denied", "expired" or "cancelled".
   void ObserveTimeToDecision(absl::string_view outcome, double seconds);
-  // A policy reload (SIGHUP) that took effect, or failed and kept the
-  // previous policy.
-  void RecordPolicyReload(bool ok);
+  // A reload (SIGHUP) of one part of the configuration: what is "config"
+  // (the config file itself), "policy", "auth" (tokens file, mTLS
+  // identities, OIDC), "tls" (server certificate, key, client CA) or
+  // "signing_keys"; ok: it took effect, else the previous one stays.
+  void RecordReload(absl::string_view what, bool ok);
   // A terminal-approval cache lookup (terminal_cache.h) that hit or missed.
   void RecordTerminalCacheLookup(bool hit);
   // Webhooks (server/webhook/dispatcher.h); endpoint: a configured
@@ -97,7 +99,7 @@ class BrokerMetrics final : public WebhookMetrics {
   prometheus::Counter& stream_overflow_cancels_;
   prometheus::Family<prometheus::Histogram>& rpc_latency_;
   prometheus::Family<prometheus::Histogram>& time_to_decision_;
-  prometheus::Family<prometheus::Counter>& policy_reloads_;
+  prometheus::Family<prometheus::Counter>& reloads_;
   prometheus::Family<prometheus::Counter>& terminal_cache_lookups_;
   // Its two series, resolved once: lookups are on the read hot path.
   prometheus::Counter& terminal_cache_hits_;

@@ -28,35 +28,53 @@ std::string EvidenceDigest(const Approval& a) {
 
 }  // namespace
 
-TokenIssuer::TokenIssuer(const TokenSigner& signer, AuditKeyring keys,
-                         TokenIssuerOptions options)
-    : signer_(signer), keys_(std::move(keys)), options_(std::move(options)) {}
-
-std::string TokenIssuer::JwksAt(absl::Time now) const {
-  std::vector<Ed25519PublicKey> keys = {signer_.public_key()};
-  for (const PublishedKey& k : options_.retired_keys) {
-    if (now < k.verify_until && k.key.key_id() != signer_.key_id()) {
-      keys.push_back(k.key);
+std::string IssuerKeys::JwksAt(absl::Time now) const {
+  std::vector<Ed25519PublicKey> published = {signer->public_key()};
+  for (const PublishedKey& k : options.retired_keys) {
+    if (now < k.verify_until && k.key.key_id() != signer->key_id()) {
+      published.push_back(k.key);
     }
   }
-  return ApprovalJwks(keys);
+  return ApprovalJwks(published);
+}
+
+TokenIssuer::TokenIssuer(std::shared_ptr<const TokenSigner> signer,
+                         AuditKeyring keys, TokenIssuerOptions options) {
+  Replace(std::move(signer), std::move(keys), std::move(options));
+}
+
+void TokenIssuer::Replace(std::shared_ptr<const TokenSigner> signer,
+                          AuditKeyring keys, TokenIssuerOptions options) {
+  auto next = std::make_shared<const IssuerKeys>(
+      IssuerKeys{std::move(signer), std::move(keys), std::move(options)});
+  absl::MutexLock lock(&mu_);
+  current_ = std::move(next);
+  recent_.clear();
+  order_.clear();
+}
+
+std::shared_ptr<const IssuerKeys> TokenIssuer::current() const {
+  absl::MutexLock lock(&mu_);
+  return current_;
 }
 
 absl::StatusOr<std::string> TokenIssuer::TokenFor(const Approval& a) const {
-  const std::string digest = EvidenceDigest(a);
+  const std::shared_ptr<const IssuerKeys> k = current();
+  const std::string digest =
+      absl::StrCat(k->signer->key_id(), ":", EvidenceDigest(a));
   {
     absl::MutexLock lock(&mu_);
     if (auto it = recent_.find(digest); it != recent_.end()) return it->second;
   }
-  absl::StatusOr<ApprovalClaims> claims = ProveApproval(a, keys_);
+  absl::StatusOr<ApprovalClaims> claims = ProveApproval(a, k->keys);
   if (!claims.ok()) {
     LogError(Event{"token_not_issued"},
              "no approval token issued: ", claims.status().message());
     return claims.status();
   }
-  claims->issuer = options_.issuer;
-  claims->audience = options_.audience;
-  std::string token = signer_.Sign(*std::move(claims));
+  claims->issuer = k->options.issuer;
+  claims->audience = k->options.audience;
+  std::string token = k->signer->Sign(*std::move(claims));
   absl::MutexLock lock(&mu_);
   if (recent_.emplace(digest, token).second) {
     order_.push_back(digest);

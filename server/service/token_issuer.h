@@ -5,6 +5,7 @@
 #define APPROVAL_SERVER_SERVICE_TOKEN_ISSUER_H_
 
 #include <deque>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -34,13 +35,36 @@ struct TokenIssuerOptions {
   std::vector<PublishedKey> retired_keys;
 };
 
-// Thread-safe. `signer` must outlive the issuer.
+// The keys an issuer works with at one moment (replaced whole by
+// TokenIssuer::Replace).
+struct IssuerKeys {
+  std::shared_ptr<const TokenSigner> signer;  // never null
+  // The audit keys whose signatures prove an approval (the signer's own
+  // public key and retired ones).
+  AuditKeyring keys;
+  TokenIssuerOptions options;
+
+  // The key set that verifies tokens at `now`, as JWKS JSON
+  // (wire/approval_token.h ApprovalJwks): the signing key first, then each
+  // retired key whose verify_until is after `now`.
+  std::string JwksAt(absl::Time now) const;
+};
+
+// Thread-safe.
 class TokenIssuer final {
  public:
-  // `keys`: the audit keys whose signatures prove an approval (the signer's
-  // own public key and retired ones).
-  TokenIssuer(const TokenSigner& signer, AuditKeyring keys,
+  // `signer` must not be null.
+  TokenIssuer(std::shared_ptr<const TokenSigner> signer, AuditKeyring keys,
               TokenIssuerOptions options = {});
+
+  // Signing key rotation (SIGHUP): calls that start from now on sign with
+  // `signer` and prove with `keys`; a call already started finishes with
+  // the keys it began with. `signer` must not be null.
+  void Replace(std::shared_ptr<const TokenSigner> signer, AuditKeyring keys,
+               TokenIssuerOptions options);
+
+  // The current keys; one snapshot, consistent across its fields.
+  std::shared_ptr<const IssuerKeys> current() const;
 
   // The token for `a`, which must be approved and carry its evidence.
   // DATA_LOSS naming the approval when its evidence does not prove it (the
@@ -48,24 +72,18 @@ class TokenIssuer final {
   // broker).
   absl::StatusOr<std::string> TokenFor(const Approval& a) const;
 
-  const TokenSigner& signer() const { return signer_; }
-  const AuditKeyring& keys() const { return keys_; }
-
-  // The key set that verifies this issuer's tokens at `now`, as JWKS JSON
-  // (wire/approval_token.h ApprovalJwks): the signing key first, then each
-  // retired key whose verify_until is after `now`.
-  std::string JwksAt(absl::Time now) const;
+  // current()->JwksAt(now).
+  std::string JwksAt(absl::Time now) const { return current()->JwksAt(now); }
 
  private:
   // Proofs are remembered by a digest of the exact evidence they checked, so
   // a thousand streams on one approval cost one proof (three Ed25519
-  // verifications), not a thousand.
+  // verifications), not a thousand; and by the signing key's id, so that no
+  // token signed before a rotation is handed out after it.
   static constexpr size_t kRecentProofs = 4096;
 
-  const TokenSigner& signer_;
-  const AuditKeyring keys_;
-  const TokenIssuerOptions options_;
   mutable absl::Mutex mu_;
+  std::shared_ptr<const IssuerKeys> current_ ABSL_GUARDED_BY(mu_);
   mutable std::unordered_map<std::string, std::string> recent_
       ABSL_GUARDED_BY(mu_);
   mutable std::deque<std::string> order_ ABSL_GUARDED_BY(mu_);

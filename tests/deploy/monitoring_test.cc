@@ -192,7 +192,8 @@ class Broker final {
             grpc::StatusCode::UNAUTHENTICATED);
 
     process_->Signal(SIGHUP);
-    REQUIRE(AwaitMetric(R"(approval_policy_reloads_total{result="ok"} 1)"));
+    REQUIRE(
+        AwaitMetric(R"(approval_reloads_total{result="ok",what="policy"} 1)"));
   }
 
   std::string Metrics() const {

@@ -347,8 +347,8 @@ TEST_CASE(
   bad["rules"][0]["approvals_required"] = 3;  // only 2 in data-team
   dir.Write("policy.json", bad.dump());
   broker.Signal(SIGHUP);
-  REQUIRE(
-      broker.AwaitMetric(R"(approval_policy_reloads_total{result="error"} 1)"));
+  REQUIRE(broker.AwaitMetric(
+      R"(approval_reloads_total{result="error",what="policy"} 1)"));
   const std::string log = broker.Log();
   CHECK_THAT(log, Catch::Contains("policy reload failed") &&
                       Catch::Contains("previous policy stays in force") &&
@@ -358,8 +358,8 @@ TEST_CASE(
 
   dir.Write("policy.json", PolicyWith("export-v2"));
   broker.Signal(SIGHUP);
-  REQUIRE(
-      broker.AwaitMetric(R"(approval_policy_reloads_total{result="ok"} 1)"));
+  REQUIRE(broker.AwaitMetric(
+      R"(approval_reloads_total{result="ok",what="policy"} 1)"));
   CHECK(rule_of_new_request() == "export-v2");
 
   // The stream stayed open across both reloads and saw the requests made

@@ -974,6 +974,7 @@ BatchOutcome TryBatch(ConnectionPool& pool, const TokenSigner& signer,
 PostgresStore::PostgresStore(std::unique_ptr<ConnectionPool> pool,
                              const PostgresOptions& options)
     : pool_(std::move(pool)),
+      writable_(options.audit_signer != nullptr),
       signer_(options.audit_signer),
       before_commit_for_test_(options.before_commit_for_test),
       cache_(options.terminal_cache),
@@ -1044,8 +1045,14 @@ absl::StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::Open(
       new PostgresStore(std::move(pool), options));
 }
 
+void PostgresStore::SetAuditSigner(std::shared_ptr<const TokenSigner> signer) {
+  if (!writable_ || signer == nullptr) return;
+  absl::MutexLock lock(&signer_mu_);
+  signer_ = std::move(signer);
+}
+
 absl::Status PostgresStore::CheckWritable() const {
-  if (signer_ == nullptr) {
+  if (!writable_) {
     return absl::FailedPreconditionError(
         "this store was opened without an audit signer: read-only");
   }
@@ -1170,8 +1177,13 @@ void PostgresStore::ApplyBatch(const std::vector<QueuedWrite*>& batch) {
   int retries = 0;
   while (!todo.empty()) {
     CommittedEvents committed;
+    std::shared_ptr<const TokenSigner> signer;
+    {
+      absl::MutexLock lock(&signer_mu_);
+      signer = signer_;
+    }
     const BatchOutcome outcome =
-        TryBatch(*pool_, *signer_, before_commit_for_test_, todo, committed);
+        TryBatch(*pool_, *signer, before_commit_for_test_, todo, committed);
     if (outcome.committed) {
       // Before anyone is answered, and in commit order: there is one
       // leader at a time.

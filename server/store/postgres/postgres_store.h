@@ -36,6 +36,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/domain/token_signer.h"
 #include "server/store/store.h"
@@ -114,6 +115,12 @@ class PostgresStore final : public ApprovalStore {
       const AuditQuery& q) override;
   absl::Status Ping() override;
 
+  // Signing key rotation (SIGHUP): batches that start from now on seal with
+  // `signer` (not null); a batch in progress finishes with the key it began
+  // with. A read-only store (opened without audit_signer) stays read-only
+  // and ignores the call. Thread-safe.
+  void SetAuditSigner(std::shared_ptr<const TokenSigner> signer);
+
   // options.terminal_cache (may be null), for writers that learn terminal
   // approvals to feed it.
   const std::shared_ptr<TerminalCache>& terminal_cache() const;
@@ -127,7 +134,10 @@ class PostgresStore final : public ApprovalStore {
   void ApplyBatch(const std::vector<QueuedWrite*>& batch);
 
   std::unique_ptr<pg_internal::ConnectionPool> pool_;
-  const std::shared_ptr<const TokenSigner> signer_;
+  // Set once at construction: a null signer (read-only store) stays null.
+  const bool writable_;
+  mutable absl::Mutex signer_mu_;
+  std::shared_ptr<const TokenSigner> signer_ ABSL_GUARDED_BY(signer_mu_);
   const std::function<void()> before_commit_for_test_;
   const std::shared_ptr<TerminalCache> cache_;
   std::unique_ptr<WriteQueue> writes_;

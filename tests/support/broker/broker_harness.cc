@@ -197,9 +197,10 @@ v1::RequestApprovalRequest ExportRequest(const std::string& table,
   return req;
 }
 
-int HealthStatus(const std::string& address, const std::string& service) {
-  auto channel =
-      grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+int HealthStatus(const std::string& address, const std::string& service,
+                 std::shared_ptr<grpc::ChannelCredentials> creds) {
+  auto channel = grpc::CreateChannel(
+      address, creds != nullptr ? creds : grpc::InsecureChannelCredentials());
   grpc::GenericStub stub(channel);
   // HealthCheckRequest{service}: field 1, length-delimited.
   std::string request;
@@ -230,12 +231,13 @@ int HealthStatus(const std::string& address, const std::string& service) {
   return 0;
 }
 
-int AwaitHealth(const std::string& address, int want, absl::Duration timeout) {
+int AwaitHealth(const std::string& address, int want, absl::Duration timeout,
+                std::shared_ptr<grpc::ChannelCredentials> creds) {
   absl::Time give_up = absl::Now() + timeout;
-  int seen = HealthStatus(address);
+  int seen = HealthStatus(address, "", creds);
   while (seen != want && absl::Now() < give_up) {
     absl::SleepFor(absl::Milliseconds(50));
-    seen = HealthStatus(address);
+    seen = HealthStatus(address, "", creds);
   }
   return seen;
 }

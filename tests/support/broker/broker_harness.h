@@ -93,12 +93,15 @@ v1::RequestApprovalRequest ExportRequest(const std::string& table = "customers",
                                          const std::string& key = "");
 
 // grpc.health.v1.Health/Check for `service` ("" = the whole server), through
-// a generic stub: 1 SERVING, 2 NOT_SERVING, -1 if the call failed.
-int HealthStatus(const std::string& address, const std::string& service = "");
+// a generic stub on `creds` (null: plaintext): 1 SERVING, 2 NOT_SERVING, -1
+// if the call failed.
+int HealthStatus(const std::string& address, const std::string& service = "",
+                 std::shared_ptr<grpc::ChannelCredentials> creds = nullptr);
 
 // Polls HealthStatus every 50 ms until it equals `want` or `timeout` passes;
 // returns the last status seen.
-int AwaitHealth(const std::string& address, int want, absl::Duration timeout);
+int AwaitHealth(const std::string& address, int want, absl::Duration timeout,
+                std::shared_ptr<grpc::ChannelCredentials> creds = nullptr);
 
 // A plain HTTP/1.0 GET on 127.0.0.1:`port`; the whole response, or "" on
 // error.

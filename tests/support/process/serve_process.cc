@@ -113,7 +113,7 @@ void ServeProcess::Start() {
   }
   INFO(Log());
   REQUIRE(serving);
-  REQUIRE(AwaitHealth(grpc_address_, 1, kStartTimeout) == 1);
+  REQUIRE(AwaitHealth(grpc_address_, 1, kStartTimeout, health_creds_) == 1);
 }
 
 int ServeProcess::Stop() {

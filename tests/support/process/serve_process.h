@@ -7,8 +7,12 @@
 
 #include <sys/types.h>
 
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include "grpcpp/security/credentials.h"
 
 namespace approval::testing {
 
@@ -34,6 +38,11 @@ class ServeProcess final {
   void Kill();
   // Sends `sig` to the running process.
   void Signal(int sig);
+  // The credentials Start's health check connects with (for a broker
+  // serving TLS). Default: plaintext.
+  void SetHealthCredentials(std::shared_ptr<grpc::ChannelCredentials> creds) {
+    health_creds_ = std::move(creds);
+  }
 
   // The gRPC address (HOST:PORT) it serves on; "" before the first Start.
   const std::string& address() const { return grpc_address_; }
@@ -53,6 +62,7 @@ class ServeProcess final {
   std::string metrics_address_;
   int metrics_port_ = 0;
   pid_t pid_ = -1;
+  std::shared_ptr<grpc::ChannelCredentials> health_creds_;
 };
 
 }  // namespace approval::testing
