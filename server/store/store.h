@@ -16,7 +16,8 @@
 // - Reviews are append-only: one per (approval, reviewer), never changed.
 // - Errors: NOT_FOUND (unknown id), FAILED_PRECONDITION (terminal or
 //   expired), PERMISSION_DENIED (self-approval, or a reviewer outside the
-//   rule's groups), ALREADY_EXISTS (a second review by the same person, or
+//   rule's groups and, once escalated, its escalate_to groups),
+//   ALREADY_EXISTS (a second review by the same person, or
 //   an idempotency key reused with different content), UNAVAILABLE (the
 //   database cannot be reached or the commit outcome is unknown: retry).
 //   Decide returns PERMISSION_DENIED and its ALREADY_EXISTS only after the
