@@ -36,6 +36,8 @@ absl::string_view EventTypeName(EventType t) {
       return "decision_refused";
     case EventType::kReviewed:
       return "reviewed";
+    case EventType::kEscalated:
+      return "escalated";
   }
   return "unknown";
 }
@@ -52,7 +54,7 @@ std::optional<EventType> ParseEventType(absl::string_view name) {
   for (EventType t :
        {EventType::kCreated, EventType::kApproved, EventType::kDenied,
         EventType::kExpired, EventType::kCancelled, EventType::kDecisionRefused,
-        EventType::kReviewed}) {
+        EventType::kReviewed, EventType::kEscalated}) {
     if (EventTypeName(t) == name) return t;
   }
   return std::nullopt;
@@ -72,9 +74,14 @@ std::optional<State> StateAfter(EventType t) {
       return State::kCancelled;
     case EventType::kDecisionRefused:
     case EventType::kReviewed:
+    case EventType::kEscalated:
       return std::nullopt;
   }
   return std::nullopt;
+}
+
+bool IsProgressEvent(EventType t) {
+  return t == EventType::kReviewed || t == EventType::kEscalated;
 }
 
 absl::string_view VerdictName(Verdict v) {

@@ -25,6 +25,9 @@ enum class EventType {
   kCancelled,
   kDecisionRefused,
   kReviewed,  // one reviewer's verdict; the state may change in a later event
+  // A pending approval reached its rule's escalate_after: the escalate_to
+  // groups may review it from now on. Changes no state; at most once.
+  kEscalated,
 };
 
 bool IsTerminal(State s);
@@ -37,8 +40,12 @@ std::optional<EventType> ParseEventType(absl::string_view name);
 absl::string_view VerdictName(Verdict v);
 std::optional<Verdict> ParseVerdict(absl::string_view name);
 // The state an approval is in after an event of this type; nullopt for
-// events that change no state (kDecisionRefused, kReviewed).
+// events that change no state (kDecisionRefused, kReviewed, kEscalated).
 std::optional<State> StateAfter(EventType t);
+// True for the stream events that report progress on a pending approval
+// without changing its state: kReviewed and kEscalated. Id-following
+// streams see them only when they ask for progress.
+bool IsProgressEvent(EventType t);
 
 // Actor recorded for events the broker causes by itself (expiry).
 inline constexpr absl::string_view kSystemActor = "system";
@@ -63,6 +70,12 @@ struct Requirement {
   bool deny_ends = true;       // one deny review denies the approval
   // How long after approval the action may run (the token's window).
   absl::Duration execution_window = absl::Hours(1);
+  // Escalation: when the approval is still pending escalate_after after its
+  // creation, a kEscalated event is written once and members of
+  // escalate_to may review it too, counting toward approvals_required like
+  // members of reviewer_groups. Zero (and escalate_to empty): never.
+  absl::Duration escalate_after = absl::ZeroDuration();
+  std::vector<std::string> escalate_to;
 };
 
 // One reviewer's verdict on an approval; at most one per reviewer.
@@ -120,6 +133,9 @@ struct Approval {
   std::string decided_by;
   std::string decision_comment;
   Requirement requirement;
+  // When its kEscalated event was written; nullopt until then (and for
+  // approvals whose rule does not escalate).
+  std::optional<absl::Time> escalated_at;
   std::vector<Review> reviews;  // oldest first
   // Only when state is kApproved: the approval's own audit events (created,
   // reviewed, approved), as the store read them, from which the broker

@@ -13,13 +13,19 @@ namespace {
 using Json = nlohmann::json;
 
 Json RequirementJson(const Requirement& r) {
-  return {
+  Json j = {
       {"rule", r.rule},
       {"outcome", std::string(OutcomeName(r.outcome))},
       {"reviewer_groups", r.reviewer_groups},
       {"approvals_required", r.approvals_required},
       {"deny_ends", r.deny_ends},
       {"execution_window_us", absl::ToInt64Microseconds(r.execution_window)}};
+  // Only when set: rules without escalation keep their bytes.
+  if (r.escalate_after > absl::ZeroDuration()) {
+    j["escalate_after_us"] = absl::ToInt64Microseconds(r.escalate_after);
+    j["escalate_to"] = r.escalate_to;
+  }
+  return j;
 }
 
 // Only when set: events of direct reviews keep their bytes.
@@ -124,6 +130,16 @@ std::string RefusalDetails(absl::string_view reason, Verdict v,
 
 std::string CancelDetails(absl::string_view reason) {
   Json d = {{"reason", std::string(reason)}};
+  return d.dump();
+}
+
+std::string EscalationDetails(const Approval& a) {
+  Json d = {{"rule", a.requirement.rule},
+            {"escalate_to", a.requirement.escalate_to},
+            {"escalate_after_us",
+             absl::ToInt64Microseconds(a.requirement.escalate_after)},
+            {"approvals", ApproveCount(a)},
+            {"approvals_required", a.requirement.approvals_required}};
   return d.dump();
 }
 

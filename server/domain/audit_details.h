@@ -40,6 +40,8 @@ std::string RefusalDetails(absl::string_view reason, Verdict v,
                            absl::string_view relay = "",
                            absl::string_view platform_user = "");
 std::string CancelDetails(absl::string_view reason);
+// A kEscalated event: the groups that may now review and the quorum so far.
+std::string EscalationDetails(const Approval& a);
 std::string ExpiryDetails(absl::Time expires_at);
 
 }  // namespace approval

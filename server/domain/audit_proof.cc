@@ -237,6 +237,14 @@ void AuditReplay::Apply(const AuditEvent& e) {
                                StringField(d, "platform_user")});
     return;
   }
+  if (e.type == EventType::kEscalated) {
+    if (r.escalated_at.has_value()) {
+      Problem(absl::StrCat("audit event ", e.seq, ": approval ", e.approval_id,
+                           " escalated a second time"));
+    }
+    r.escalated_at = e.occurred_at;
+    return;
+  }
   std::optional<State> after = StateAfter(e.type);
   if (!after) return;
   r.state = *after;
@@ -292,6 +300,8 @@ void AuditReplay::Check(const Approval& row) {
   differs("expires_at", FormatTimestamp(row.expires_at),
           time_text(r.expires_at));
   differs("decided_at", time_text(row.decided_at), time_text(r.decided_at));
+  differs("escalated_at", time_text(row.escalated_at),
+          time_text(r.escalated_at));
   differs("decided_by", row.decided_by, r.decided_by);
   differs("decision_comment", row.decision_comment, r.decision_comment);
   auto review_text = [](const std::vector<Review>& reviews) {

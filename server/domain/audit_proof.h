@@ -60,6 +60,7 @@ class AuditReplay final {
     std::string action_digest;
     std::optional<absl::Time> expires_at;
     std::optional<absl::Time> decided_at;
+    std::optional<absl::Time> escalated_at;
     std::string decided_by;
     std::string decision_comment;
     std::vector<Review> reviews;

@@ -15,6 +15,16 @@ std::string Upper(absl::string_view s) {
   return absl::AsciiStrToUpper(std::string(s));
 }
 
+bool InAnyGroup(const std::vector<std::string>& actor_groups,
+                const std::vector<std::string>& wanted) {
+  for (const std::string& g : actor_groups) {
+    if (std::find(wanted.begin(), wanted.end(), g) != wanted.end()) {
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 bool IsSelfApproval(const Approval& a, absl::string_view actor) {
@@ -55,22 +65,28 @@ absl::Status CheckReview(const Approval& a, absl::string_view actor,
                          absl::Time now) {
   if (absl::Status s = CheckDecision(a, actor, now); !s.ok()) return s;
   const std::vector<std::string>& wanted = a.requirement.reviewer_groups;
-  if (!wanted.empty()) {
-    bool member = false;
-    for (const std::string& g : actor_groups) {
-      if (std::find(wanted.begin(), wanted.end(), g) != wanted.end()) {
-        member = true;
-        break;
-      }
+  if (!wanted.empty() && !InAnyGroup(actor_groups, wanted) &&
+      !(a.escalated_at.has_value() &&
+        InAnyGroup(actor_groups, a.requirement.escalate_to))) {
+    std::string escalation;
+    if (!a.requirement.escalate_to.empty()) {
+      escalation = absl::StrCat(
+          a.escalated_at.has_value() ? " (escalated to [" : " (escalates to [",
+          absl::StrJoin(a.requirement.escalate_to, ", "), "] ",
+          a.escalated_at.has_value()
+              ? absl::StrCat("at ", FormatTimestamp(*a.escalated_at))
+              : absl::StrCat("at ",
+                             FormatTimestamp(a.created_at +
+                                             a.requirement.escalate_after),
+                             " if still pending"),
+          ")");
     }
-    if (!member) {
-      return WithRefusalReason(
-          absl::PermissionDeniedError(absl::StrCat(
-              actor, " may not review approval ", a.id, ": rule \"",
-              a.requirement.rule, "\" needs a member of [",
-              absl::StrJoin(wanted, ", "), "]")),
-          "not_in_reviewer_groups");
-    }
+    return WithRefusalReason(
+        absl::PermissionDeniedError(
+            absl::StrCat(actor, " may not review approval ", a.id, ": rule \"",
+                         a.requirement.rule, "\" needs a member of [",
+                         absl::StrJoin(wanted, ", "), "]", escalation)),
+        "not_in_reviewer_groups");
   }
   for (const Review& r : a.reviews) {
     if (r.reviewer == actor) {

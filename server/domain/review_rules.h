@@ -32,7 +32,8 @@ absl::Status CheckDecision(const Approval& a, absl::string_view actor,
 // May `actor`, a member of `actor_groups`, add a review to `a` at `now`?
 // CheckDecision first; then PERMISSION_DENIED (reason
 // "not_in_reviewer_groups") when the requirement names groups and the actor
-// is in none of them, and ALREADY_EXISTS when the actor already reviewed it.
+// is in none of them (nor, once `a` escalated, in its escalate_to groups),
+// and ALREADY_EXISTS when the actor already reviewed it.
 absl::Status CheckReview(const Approval& a, absl::string_view actor,
                          const std::vector<std::string>& actor_groups,
                          absl::Time now);

@@ -147,4 +147,28 @@ Transition PlanExpire(const Approval& current, absl::Time now) {
   return t;
 }
 
+std::optional<absl::Time> EscalatesAt(const Approval& a) {
+  if (a.requirement.escalate_after <= absl::ZeroDuration()) {
+    return std::nullopt;
+  }
+  return Micros(a.created_at + a.requirement.escalate_after);
+}
+
+Transition PlanEscalate(const Approval& current, absl::Time now) {
+  now = Micros(now);
+  const std::optional<absl::Time> due = EscalatesAt(current);
+  if (IsTerminal(current.state) || current.escalated_at.has_value() ||
+      !due.has_value() || *due > now || current.expires_at <= now) {
+    return Refused(current,
+                   absl::FailedPreconditionError(absl::StrCat(
+                       "approval ", current.id, " is not due to escalate")));
+  }
+  Transition t;
+  t.after = current;
+  t.after.escalated_at = now;
+  t.events.push_back({EventType::kEscalated, std::string(kSystemActor),
+                      EscalationDetails(t.after)});
+  return t;
+}
+
 }  // namespace approval

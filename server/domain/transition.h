@@ -96,6 +96,17 @@ Transition PlanCancel(const Approval& current, absl::string_view actor,
 // writing nothing, unless it is pending and its expiry has passed.
 Transition PlanExpire(const Approval& current, absl::Time now);
 
+// When `a` escalates (created_at + requirement.escalate_after); nullopt
+// when its rule does not escalate.
+std::optional<absl::Time> EscalatesAt(const Approval& a);
+
+// `current` escalates at `now` (actor kSystemActor): after.escalated_at =
+// now and one kEscalated event (EscalationDetails); the state does not
+// change. FAILED_PRECONDITION, writing nothing, unless it is pending, not
+// yet escalated, past EscalatesAt and not past its expiry (an approval
+// that expires first never escalates).
+Transition PlanEscalate(const Approval& current, absl::Time now);
+
 }  // namespace approval
 
 #endif  // APPROVAL_SERVER_DOMAIN_TRANSITION_H_

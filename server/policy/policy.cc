@@ -255,21 +255,64 @@ class PolicyReader final {
                 {"max_ttl", Ttl(&r.max_ttl)},
                 {"execution_window", Window(&r.execution_window)},
                 {"relays_allowed", r_.Bool(&r.relays_allowed)},
+                {"escalate_after", EscalateAfter(&r.escalate_after)},
+                {"escalate_to", ReviewerGroups(&r.escalate_to)},
             });
         !s.ok()) {
       return s;
     }
     if (absl::Status s = CheckOutcomeFields(j, path, r); !s.ok()) return s;
     if (absl::Status s = CheckJustification(j, path, r); !s.ok()) return s;
-    return CheckTtls(path, r);
+    if (absl::Status s = CheckTtls(path, r); !s.ok()) return s;
+    return CheckEscalation(j, path, r);
+  }
+
+  Read EscalateAfter(absl::Duration* out) const {
+    return [this, out](const Json& v, const std::string& path) {
+      if (absl::Status s = r_.Duration(out)(v, path); !s.ok()) return s;
+      if (*out <= absl::ZeroDuration()) {
+        return r_.Error(path, absl::StrCat(absl::FormatDuration(*out),
+                                           " must be positive"));
+      }
+      return absl::OkStatus();
+    };
+  }
+
+  // escalate_after and escalate_to come together, and escalation must be
+  // able to happen before every approval of the rule has expired.
+  absl::Status CheckEscalation(const Json& j, const std::string& path,
+                               const PolicyRule& r) const {
+    const bool after = j.contains("escalate_after");
+    const bool to = j.contains("escalate_to");
+    if (after != to) {
+      return r_.Error(
+          JsonPathKey(path, after ? "escalate_after" : "escalate_to"),
+          absl::StrCat("needs ", after ? "escalate_to" : "escalate_after",
+                       " as well"));
+    }
+    if (!after) return absl::OkStatus();
+    if (r.escalate_to.empty()) {
+      return r_.Error(JsonPathKey(path, "escalate_to"),
+                      "must name at least one group");
+    }
+    const absl::Duration max_ttl = r.max_ttl.value_or(limits_.max_ttl);
+    if (r.escalate_after >= max_ttl) {
+      return r_.Error(
+          JsonPathKey(path, "escalate_after"),
+          absl::StrCat(absl::FormatDuration(r.escalate_after),
+                       " is not below max_ttl ", absl::FormatDuration(max_ttl),
+                       ": every approval would expire before it escalates"));
+    }
+    return absl::OkStatus();
   }
 
   // Reviewer fields only mean something when approval is required.
   absl::Status CheckOutcomeFields(const Json& j, const std::string& path,
                                   const PolicyRule& r) const {
     if (r.outcome == Outcome::kRequireApproval) return absl::OkStatus();
-    for (const char* key : {"reviewer_groups", "approvals_required",
-                            "deny_ends", "relays_allowed"}) {
+    for (const char* key :
+         {"reviewer_groups", "approvals_required", "deny_ends",
+          "relays_allowed", "escalate_after", "escalate_to"}) {
       if (j.contains(key)) {
         return r_.Error(JsonPathKey(path, key),
                         absl::StrCat("only applies to require_approval "
@@ -324,6 +367,13 @@ class PolicyReader final {
                                      " is not defined in \"groups\""));
       }
       people.insert(group->second.begin(), group->second.end());
+    }
+    for (size_t i = 0; i < r.escalate_to.size(); ++i) {
+      if (groups.count(r.escalate_to[i]) == 0) {
+        return r_.Error(JsonPathIndex(JsonPathKey(path, "escalate_to"), i),
+                        absl::StrCat(Quote(r.escalate_to[i]),
+                                     " is not defined in \"groups\""));
+      }
     }
     if (r.reviewer_groups.empty() ||
         static_cast<size_t>(r.approvals_required) <= people.size()) {
@@ -498,6 +548,8 @@ Requirement RequirementOf(const PolicyRule& rule) {
   r.approvals_required = rule.approvals_required;
   r.deny_ends = rule.deny_ends;
   r.execution_window = rule.execution_window;
+  r.escalate_after = rule.escalate_after;
+  r.escalate_to = rule.escalate_to;
   return r;
 }
 

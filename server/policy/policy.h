@@ -24,8 +24,10 @@
 //         "default_ttl": "30m",         // default: the broker's limits
 //         "max_ttl": "2h",              // default: the broker's limits
 //         "execution_window": "15m",    // default "1h"
-//         "relays_allowed": false       // default true: chat bots may
+//         "relays_allowed": false,      // default true: chat bots may
 //                                       // decide for linked humans
+//         "escalate_after": "20m",      // with escalate_to; default none
+//         "escalate_to": ["security"]   // may review once escalated
 //       }
 //     ],
 //     "masking": {
@@ -76,6 +78,10 @@ struct PolicyRule {
   // false: reviews through relays (chat bots deciding for a linked human)
   // are refused; reviewers must call with their own credentials.
   bool relays_allowed = true;
+  // Escalation (Requirement::escalate_after / escalate_to): both set or
+  // neither. Zero / empty by default: the rule never escalates.
+  absl::Duration escalate_after = absl::ZeroDuration();
+  std::vector<std::string> escalate_to;
 };
 
 struct Policy {
@@ -111,7 +117,9 @@ Policy DefaultPolicy();
 // default_ttl <= max_ttl, execution_window in (0, 30 days], masking paths
 // valid (ValidateJsonPath) and labels valid, detector names known, group
 // names [A-Za-z0-9._-]. Rules with outcome auto_approve/deny may not set
-// reviewer fields.
+// reviewer fields. escalate_after and escalate_to come together;
+// escalate_after > 0 and below the rule's max_ttl (else it could never
+// fire), escalate_to groups defined, none listed twice.
 absl::StatusOr<Policy> ParsePolicy(absl::string_view text,
                                    absl::string_view source,
                                    const Limits& limits);

@@ -322,6 +322,18 @@ void BrokerServer::MaintenanceLoop() {
       }
       if (static_cast<int>(expired->size()) < kExpireBatch) break;
     }
+    // After expiry: an approval due for both has expired and never escalates.
+    for (;;) {
+      absl::StatusOr<std::vector<ApprovalEvent>> escalated =
+          store_.EscalateDue(kExpireBatch);
+      if (!escalated.ok()) {
+        metrics_.RecordDatabaseError();
+        LogWarning(Event{"escalation_sweep_failed"},
+                   "escalation sweep failed: ", escalated.status().ToString());
+        break;
+      }
+      if (static_cast<int>(escalated->size()) < kExpireBatch) break;
+    }
     absl::StatusOr<int64_t> pending = store_.CountPending();
     if (pending.ok()) metrics_.SetPending(static_cast<double>(*pending));
     PublishAuditHead();

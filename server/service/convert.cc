@@ -27,6 +27,8 @@ v1::EventType ToProto(EventType t) {
       return v1::EVENT_CANCELLED;
     case EventType::kReviewed:
       return v1::EVENT_REVIEWED;
+    case EventType::kEscalated:
+      return v1::EVENT_ESCALATED;
     case EventType::kDecisionRefused:
       break;
   }
@@ -141,6 +143,13 @@ absl::Status ToProto(const Approval& a, const TokenIssuer* issuer,
   req->set_approvals_required(a.requirement.approvals_required);
   req->set_deny_ends(a.requirement.deny_ends);
   SetDuration(a.requirement.execution_window, req->mutable_execution_window());
+  if (a.requirement.escalate_after > absl::ZeroDuration()) {
+    SetDuration(a.requirement.escalate_after, req->mutable_escalate_after());
+  }
+  for (const std::string& g : a.requirement.escalate_to) {
+    req->add_escalate_to(g);
+  }
+  if (a.escalated_at) SetTime(*a.escalated_at, out->mutable_escalate_time());
   for (const Review& r : a.reviews) {
     ToProto(r, out->add_reviews());
   }

@@ -84,7 +84,7 @@ void DecisionStream::OnEvent(const EventPtr& event) {
 
 bool DecisionStream::Wants(const ApprovalEvent& e) const {
   if (!FollowsIds()) return true;
-  if (e.type == EventType::kReviewed) return params_.include_progress;
+  if (IsProgressEvent(e.type)) return params_.include_progress;
   const std::optional<State> after = StateAfter(e.type);
   return after.has_value() && IsTerminal(*after);
 }
@@ -142,10 +142,11 @@ void DecisionStream::OnWriteDone(bool ok) {
     if (!ok) {
       FinishLater(ToGrpcStatus(
           absl::UnavailableError("write failed: the client went away")));
-    } else if (FollowsIds() && current_.type() != v1::EVENT_REVIEWED) {
-      // Only terminal events (and, with include_progress, reviews) reach an
-      // id-following stream, and a terminal state never changes: once every
-      // id has one, nothing more can come.
+    } else if (FollowsIds() && current_.type() != v1::EVENT_REVIEWED &&
+               current_.type() != v1::EVENT_ESCALATED) {
+      // Only terminal events (and, with include_progress, reviews and
+      // escalations) reach an id-following stream, and a terminal state
+      // never changes: once every id has one, nothing more can come.
       unfinished_ids_.erase(current_.approval().id());
       if (unfinished_ids_.empty()) FinishLater(grpc::Status::OK);
     }

@@ -49,8 +49,8 @@ class DecisionStream final : public grpc::ServerWriteReactor<v1::DecisionEvent>,
   struct Params {
     EventFilter filter;
     int64_t after_cursor = 0;  // 0: no resume
-    // Following ids: also send their kReviewed events (without ids they are
-    // always sent).
+    // Following ids: also send their kReviewed and kEscalated events
+    // (without ids they are always sent).
     bool include_progress = false;
     int max_backlog = 10000;
     // How long a stream that fell behind may take to deliver its
@@ -119,7 +119,7 @@ class DecisionStream final : public grpc::ServerWriteReactor<v1::DecisionEvent>,
   // state change, creations included.
   bool FollowsIds() const { return !params_.filter.approval_ids.empty(); }
   // Whether `e` goes to this stream: every event without ids; with ids,
-  // terminal events and, with include_progress, kReviewed ones.
+  // terminal events and, with include_progress, kReviewed / kEscalated ones.
   bool Wants(const ApprovalEvent& e) const;
 
   grpc::CallbackServerContext* const ctx_;

@@ -232,6 +232,32 @@ absl::StatusOr<std::vector<ApprovalEvent>> MemoryStore::ExpireDue(int limit) {
   return out;
 }
 
+absl::StatusOr<std::vector<ApprovalEvent>> MemoryStore::EscalateDue(int limit) {
+  absl::MutexLock lock(&mu_);
+  if (absl::Status s = CheckAvailable(); !s.ok()) return s;
+  absl::Time now = Micros(clock_());
+  std::vector<Transition> plans;
+  for (const auto& [id, a] : approvals_) {
+    Transition plan = PlanEscalate(a, now);
+    if (!plan.refused()) plans.push_back(std::move(plan));
+  }
+  std::sort(plans.begin(), plans.end(),
+            [](const Transition& x, const Transition& y) {
+              return x.after.created_at + x.after.requirement.escalate_after <
+                     y.after.created_at + y.after.requirement.escalate_after;
+            });
+  if (static_cast<int>(plans.size()) > std::max(limit, 0)) {
+    plans.resize(static_cast<size_t>(std::max(limit, 0)));
+  }
+  std::vector<ApprovalEvent> out;
+  CommittedEvents committed;
+  for (Transition& plan : plans) {
+    out.push_back(Apply(std::move(plan), now, committed));
+  }
+  NotifyCommitted(committed);
+  return out;
+}
+
 absl::StatusOr<std::vector<ApprovalEvent>> MemoryStore::Events(
     const EventQuery& q) {
   absl::MutexLock lock(&mu_);
@@ -241,9 +267,10 @@ absl::StatusOr<std::vector<ApprovalEvent>> MemoryStore::Events(
     if (static_cast<int>(out.size()) >= q.limit) break;
     if (e.seq <= q.after_cursor || e.seq > q.up_to_cursor) continue;
     std::optional<State> after = StateAfter(e.type);
-    const bool reviewed = e.type == EventType::kReviewed && q.include_reviewed;
-    if (!after && !reviewed) continue;
-    if (!reviewed && q.terminal_only && !IsTerminal(*after)) continue;
+    const bool progress = IsProgressEvent(e.type) && q.include_reviewed;
+    const bool reviewed = progress && e.type == EventType::kReviewed;
+    if (!after && !progress) continue;
+    if (!progress && q.terminal_only && !IsTerminal(*after)) continue;
     if (!q.approval_ids.empty() &&
         std::find(q.approval_ids.begin(), q.approval_ids.end(),
                   e.approval_id) == q.approval_ids.end()) {

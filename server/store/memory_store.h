@@ -39,6 +39,7 @@ class MemoryStore final : public ApprovalStore {
                                        const std::string& actor,
                                        const std::string& reason) override;
   absl::StatusOr<std::vector<ApprovalEvent>> ExpireDue(int limit) override;
+  absl::StatusOr<std::vector<ApprovalEvent>> EscalateDue(int limit) override;
   absl::StatusOr<std::vector<ApprovalEvent>> Events(
       const EventQuery& q) override;
   absl::StatusOr<int64_t> LatestCursor() override;

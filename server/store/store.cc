@@ -169,7 +169,10 @@ void AddCommitted(const Transition& plan, int64_t last_seq, absl::Time at,
   for (const PlannedEvent& planned : plan.events) {
     const int64_t event_seq = seq++;
     const bool reviewed = planned.type == EventType::kReviewed;
-    if (!reviewed && !StateAfter(planned.type).has_value()) continue;
+    if (!IsProgressEvent(planned.type) &&
+        !StateAfter(planned.type).has_value()) {
+      continue;
+    }
     ApprovalEvent e;
     e.cursor = event_seq;
     e.type = planned.type;

@@ -8,15 +8,16 @@
 //   by hash (audit_chain.h), even with concurrent writers (and, for
 //   PostgresStore, several processes on one database).
 // - Every write is planned by the domain (transition.h: PlanCreate,
-//   PlanReview, PlanCancel, PlanExpire) from the approval as the store read
-//   it while holding it, against the store's own clock (PostgresStore: the
-//   database's now()); the store only applies the plan. So concurrent
-//   reviewers are counted exactly once each and exactly one of them
+//   PlanReview, PlanCancel, PlanExpire, PlanEscalate) from the approval as
+//   the store read it while holding it, against the store's own clock
+//   (PostgresStore: the database's now()); the store only applies the plan. So
+//   concurrent reviewers are counted exactly once each and exactly one of them
 //   completes the quorum, and both stores agree by construction.
 // - Reviews are append-only: one per (approval, reviewer), never changed.
 // - Errors: NOT_FOUND (unknown id), FAILED_PRECONDITION (terminal or
 //   expired), PERMISSION_DENIED (self-approval, or a reviewer outside the
-//   rule's groups), ALREADY_EXISTS (a second review by the same person, or
+//   rule's groups and, once escalated, its escalate_to groups),
+//   ALREADY_EXISTS (a second review by the same person, or
 //   an idempotency key reused with different content), UNAVAILABLE (the
 //   database cannot be reached or the commit outcome is unknown: retry).
 //   Decide returns PERMISSION_DENIED and its ALREADY_EXISTS only after the
@@ -70,16 +71,17 @@ struct ApprovalPage {
   std::string next_page_token;  // empty on the last page
 };
 
-// Which stream events to read. State-changing events, and kReviewed when
-// include_reviewed (kDecisionRefused is audit-only).
+// Which stream events to read. State-changing events, and the progress
+// events kReviewed and kEscalated when include_reviewed (kDecisionRefused
+// is audit-only).
 struct EventQuery {
   int64_t after_cursor = 0;                                    // exclusive
   int64_t up_to_cursor = std::numeric_limits<int64_t>::max();  // inclusive
   std::vector<std::string> approval_ids;  // empty: every approval
   std::optional<std::string> requester;   // only this requester's approvals
   bool terminal_only = false;             // only events that end an approval
-  // Also kReviewed events (with ApprovalEvent::review), even with
-  // terminal_only. Default false.
+  // Also kReviewed events (with ApprovalEvent::review) and kEscalated
+  // events, even with terminal_only. Default false.
   bool include_reviewed = false;
   int limit = 500;
 };
@@ -159,6 +161,12 @@ class ApprovalStore {
   // Moves up to `limit` pending approvals whose expiry has passed to
   // kExpired, each with its event. Safe to run from several processes.
   virtual absl::StatusOr<std::vector<ApprovalEvent>> ExpireDue(int limit) = 0;
+
+  // Applies PlanEscalate (transition.h) to up to `limit` pending approvals
+  // whose escalation is due (not yet escalated, not yet expired), each with
+  // its kEscalated event; returns those events. Each approval escalates at
+  // most once, also with several processes sweeping one database.
+  virtual absl::StatusOr<std::vector<ApprovalEvent>> EscalateDue(int limit) = 0;
 
   // State-changing events matching `q`, ascending by cursor, at most q.limit.
   virtual absl::StatusOr<std::vector<ApprovalEvent>> Events(

@@ -130,7 +130,8 @@ absl::StatusOr<EventBatch> WebhookDispatcher::ReadEvents(const Endpoint& e,
   q.after_cursor = after;
   q.up_to_cursor = *latest;
   q.limit = kReadBatch;
-  q.include_reviewed = e.types.count(EventType::kReviewed) > 0;
+  q.include_reviewed = e.types.count(EventType::kReviewed) > 0 ||
+                       e.types.count(EventType::kEscalated) > 0;
   absl::StatusOr<std::vector<ApprovalEvent>> events = store_.Events(q);
   if (!events.ok()) return events.status();
   // Events skips audit-only ones, so a short page means "up to latest".

@@ -108,8 +108,8 @@ absl::Status ValidateEndpoint(const WebhookEndpoint& e,
       return Invalid(
           absl::StrCat(key, ".event_types[", i, "]"),
           absl::StrCat("\"", absl::CEscape(e.event_types[i]),
-                       "\" is not an event type (created, reviewed, approved, "
-                       "denied, expired, cancelled)"));
+                       "\" is not an event type (created, reviewed, "
+                       "escalated, approved, denied, expired, cancelled)"));
     }
   }
   if (e.secrets.empty() || e.secrets.size() > kMaxSecrets) {

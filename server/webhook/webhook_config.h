@@ -38,8 +38,9 @@ struct WebhookEndpoint {
   std::string name;
   // "https://host[:port]/path". Required; http:// is refused.
   std::string url;
-  // Event type names as in the audit log ("created", "reviewed", "approved",
-  // "denied", "expired", "cancelled"). Required, non-empty.
+  // Event type names as in the audit log ("created", "reviewed",
+  // "escalated", "approved", "denied", "expired", "cancelled"). Required,
+  // non-empty.
   std::vector<std::string> event_types;
   // "whsec_<base64 of 24..64 random bytes>". Every delivery is signed with
   // each (webhook-signature carries one "v1,<sig>" per secret), so a

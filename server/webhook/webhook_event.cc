@@ -42,6 +42,9 @@ Json ApprovalJson(const Approval& a) {
       {"decision_comment", a.decision_comment},
       {"rule", a.requirement.rule},
       {"approvals_required", a.requirement.approvals_required},
+      {"escalate_to", a.requirement.escalate_to},
+      {"escalated_at",
+       a.escalated_at ? Json(Rfc3339(*a.escalated_at)) : Json(nullptr)},
       {"action_digest", a.action_digest},
       {"reviews", std::move(reviews)},
   };

@@ -18,12 +18,14 @@
 #include <iterator>
 #include <ostream>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -35,6 +37,7 @@
 #include "tests/support/certs/test_certs.h"
 #include "tests/support/pg/pg_fixture.h"
 #include "tests/support/token_claims.h"
+#include "tests/support/webhook/webhook_receiver.h"
 
 namespace approval::testing {
 namespace {
@@ -400,7 +403,8 @@ TEST_CASE("invalid usage exits 2 and names the mistake", "[approvalctl]") {
       {{"show", "a", "b"}, "unexpected argument b"},
       {{"pending", "--colour"}, "unknown flag --colour"},
       {{"pending", "-o", "xml"}, "'xml' is not one of text, json, yaml, wide"},
-      {{"watch", "-o", "yaml"}, "-o yaml is for show, pending, ls and history"},
+      {{"watch", "-o", "yaml"},
+       "-o yaml is for show, pending, ls, history and webhooks"},
       {{"ls", "--state", "approvd"}, "--state: 'approvd' is not one of"},
       {{"history", "--state", "pending"}, "history: lists final states only"},
       {{"pending", "--state", "denied"}, "pending: does not take --state"},
@@ -1216,14 +1220,16 @@ TEST_CASE("bash completion parses and completes commands and values",
                               "; _approvalctl; echo \"${COMPREPLY[*]}\"'"));
   };
   CHECK(complete("approvalctl \"\"", 1) ==
-        "pending ls history show approve deny watch audit signing-key token "
-        "completion help\n");
+        "pending ls history show approve deny watch audit signing-key "
+        "webhooks token completion help\n");
   CHECK(complete("approvalctl sh", 1) == "show\n");
   CHECK(complete("approvalctl --addr h:1 a", 3) == "approve audit\n");
   CHECK(complete("approvalctl audit \"\"", 2) == "verify export\n");
   CHECK(complete("approvalctl ls --state a", 3) == "approved\n");
   CHECK(complete("approvalctl ls -o y", 3) == "yaml\n");
   CHECK(complete("approvalctl ls --lim", 2) == "--limit\n");
+  CHECK(complete("approvalctl webhooks --status f", 3) == "failed\n");
+  CHECK(complete("approvalctl webhooks --end", 2) == "--endpoint\n");
 }
 
 TEST_CASE("zsh completion is a compdef function naming every command",
@@ -1234,9 +1240,178 @@ TEST_CASE("zsh completion is a compdef function naming every command",
   CHECK_THAT(zsh.out, Catch::StartsWith("#compdef approvalctl\n"));
   CHECK_THAT(zsh.out,
              Catch::Contains("'1:command:(pending ls history show approve "
-                             "deny watch audit signing-key token completion "
-                             "help)'"));
+                             "deny watch audit signing-key webhooks token "
+                             "completion help)'"));
   CHECK_THAT(zsh.out, Catch::Contains("compdef _approvalctl approvalctl"));
+}
+
+// A broker on a fresh database whose webhook endpoint "siem" (created
+// events) points at a loopback receiver.
+struct WebhookBroker {
+  WebhookBroker()
+      : receiver(pki.Server(), {kWebhookSecret}),
+        store(db.OpenAppStore()),
+        h(*store, MakeConfig()) {}
+
+  Config MakeConfig() const {
+    Config c = HarnessConfig();
+    c.database_url = db.app_url();
+    WebhookEndpoint e;
+    e.name = "siem";
+    e.url = receiver.url();
+    e.event_types = {"created"};
+    e.secrets = {kWebhookSecret};
+    e.ca_file = dir.Write("ca.pem", pki.ca().cert_pem);
+    e.timeout = absl::Seconds(2);
+    c.webhooks.endpoints = {e};
+    c.webhooks.poll_interval = absl::Milliseconds(100);
+    c.webhooks.initial_backoff = absl::Milliseconds(50);
+    c.webhooks.max_backoff = absl::Milliseconds(200);
+    return c;
+  }
+
+  std::vector<std::string> As(const std::string& identity) const {
+    return {"APPROVAL_BROKER_ADDR=" + h.address(),
+            "APPROVAL_BROKER_TOKEN=" + h.Token(identity), "COLUMNS=200"};
+  }
+
+  static constexpr char kWebhookSecret[] =
+      "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+  TestPki pki;
+  TempDir dir;
+  WebhookReceiver receiver;
+  TestDatabase db;
+  std::unique_ptr<PostgresStore> store;
+  BrokerHarness h;
+};
+
+// `approvalctl webhooks -o json` until `n` deliveries are DELIVERED (the
+// broker records an answer a moment after the receiver sent it; bounded).
+Json AwaitDelivered(const WebhookBroker& b, size_t n) {
+  const absl::Time give_up = absl::Now() + absl::Seconds(30);
+  Json j;
+  while (absl::Now() < give_up) {
+    CtlResult r = RunCtl({"webhooks", "--status", "delivered", "-o", "json"},
+                         b.As("root"));
+    INFO(r);
+    REQUIRE(r.exit_code == 0);
+    j = ParseJson(r.out);
+    if (j["deliveries"].size() >= n) return j;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  return j;
+}
+
+TEST_CASE("webhooks lists deliveries newest first with their status",
+          "[approvalctl][postgres][webhooks]") {
+  WebhookBroker b;
+  for (const char* table : {"a", "b", "c"}) {
+    v1::RequestApprovalResponse resp;
+    REQUIRE(b.h.Request("agent-1", ExportRequest(table), &resp).ok());
+  }
+  REQUIRE(b.receiver.AwaitAccepted(3, absl::Seconds(30)));
+
+  const Json j = AwaitDelivered(b, 3);
+  REQUIRE(j["deliveries"].size() == 3);
+  CHECK(j["next_page_token"] == "");
+  uint64_t previous = UINT64_MAX;
+  std::set<std::string> received;
+  for (const ReceivedWebhook& r : b.receiver.accepted()) received.insert(r.id);
+  for (const Json& d : j["deliveries"]) {
+    uint64_t seq = 0;
+    REQUIRE(absl::SimpleAtoi(d["event_seq"].get<std::string>(), &seq));
+    CHECK(seq < previous);  // newest first
+    previous = seq;
+    CHECK(d["endpoint"] == "siem");
+    CHECK(d["event_type"] == "created");
+    CHECK(d["status"] == "delivered");
+    CHECK(d["last_http_status"] == 200);
+    CHECK(d["webhook_id"] == absl::StrCat("evt_", seq, "_siem"));
+    CHECK(received.count(d["webhook_id"].get<std::string>()) == 1);
+  }
+
+  CtlResult text = RunCtl({"webhooks"}, b.As("root"));
+  INFO(text);
+  CHECK(text.exit_code == 0);
+  CHECK_THAT(text.out, Catch::StartsWith("EVENT"));
+  CHECK_THAT(text.out, Catch::Contains("DELIVERED"));
+  CHECK_THAT(text.out, Catch::Contains("siem"));
+  CHECK_THAT(text.out, !Catch::Contains("evt_"));  // wide only
+  CtlResult wide = RunCtl({"webhooks", "-o", "wide"}, b.As("root"));
+  INFO(wide);
+  CHECK(wide.exit_code == 0);
+  CHECK_THAT(wide.out, Catch::Contains("WEBHOOK-ID"));
+  CHECK_THAT(wide.out, Catch::Contains("_siem"));
+
+  CtlResult failed = RunCtl({"webhooks", "--status", "failed"}, b.As("root"));
+  INFO(failed);
+  CHECK(failed.exit_code == 0);
+  CHECK(failed.out == "no webhook deliveries\n");
+}
+
+TEST_CASE("webhooks pages with --limit and --page-token, each delivery once",
+          "[approvalctl][postgres][webhooks]") {
+  WebhookBroker b;
+  for (const char* table : {"a", "b", "c"}) {
+    v1::RequestApprovalResponse resp;
+    REQUIRE(b.h.Request("agent-1", ExportRequest(table), &resp).ok());
+  }
+  REQUIRE(AwaitDelivered(b, 3)["deliveries"].size() == 3);
+  std::vector<std::string> seen;
+  std::string token;
+  int pages = 0;
+  do {
+    std::vector<std::string> args = {
+        "webhooks", "--endpoint", "siem", "--limit", "2", "-o", "json"};
+    if (!token.empty()) args.insert(args.end(), {"--page-token", token});
+    CtlResult r = RunCtl(args, b.As("root"));
+    INFO(r);
+    REQUIRE(r.exit_code == 0);
+    const Json j = ParseJson(r.out);
+    CHECK(j["deliveries"].size() <= 2);
+    for (const Json& d : j["deliveries"]) seen.push_back(d["webhook_id"]);
+    token = j["next_page_token"];
+    REQUIRE(++pages <= 3);
+  } while (!token.empty());
+  CHECK(pages == 2);
+  CHECK(seen.size() == 3);
+  CHECK(std::set<std::string>(seen.begin(), seen.end()).size() == 3);
+
+  CtlResult yaml =
+      RunCtl({"webhooks", "--limit", "1", "-o", "yaml"}, b.As("root"));
+  INFO(yaml);
+  CHECK(yaml.exit_code == 0);
+  CHECK_THAT(yaml.out, Catch::Contains("endpoint: siem"));
+  CtlResult text = RunCtl({"webhooks", "--limit", "1"}, b.As("root"));
+  INFO(text);
+  CHECK(text.exit_code == 0);
+  CHECK_THAT(text.err, Catch::Contains("--page-token "));
+}
+
+TEST_CASE("webhooks: admin only, a broker without endpoints, bad flags",
+          "[approvalctl][postgres][webhooks]") {
+  Broker plain;
+  CtlResult none = RunCtl({"webhooks"}, plain.As("root"));
+  INFO(none);
+  CHECK(none.exit_code == 6);  // FAILED_PRECONDITION: nothing configured
+  CHECK_THAT(none.err, Catch::Contains("webhook"));
+  CtlResult reviewer = RunCtl({"webhooks"}, plain.As("alice"));
+  INFO(reviewer);
+  CHECK(reviewer.exit_code == 5);
+
+  CtlResult status = RunCtl({"webhooks", "--status", "lost"}, plain.As("root"));
+  INFO(status);
+  CHECK(status.exit_code == 2);
+  CHECK_THAT(status.err, Catch::Contains("--status: 'lost'"));
+  CtlResult state =
+      RunCtl({"webhooks", "--state", "pending"}, plain.As("root"));
+  INFO(state);
+  CHECK(state.exit_code == 2);
+  CHECK_THAT(state.err, Catch::Contains("webhooks: does not take --state"));
+  CtlResult endpoint = RunCtl({"ls", "--endpoint", "siem"}, plain.As("root"));
+  INFO(endpoint);
+  CHECK(endpoint.exit_code == 2);
+  CHECK_THAT(endpoint.err, Catch::Contains("ls: does not take --endpoint"));
 }
 
 }  // namespace

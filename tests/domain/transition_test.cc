@@ -254,5 +254,90 @@ TEST_CASE("PlanReview: relays_allowed false does not touch direct reviews",
   CHECK_FALSE(PlanReview(a, in, kNow).refused());
 }
 
+Requirement Escalating() {
+  Requirement r = OneApproval();
+  r.reviewer_groups = {"dba"};
+  r.escalate_after = absl::Minutes(5);
+  r.escalate_to = {"security"};
+  return r;
+}
+
+TEST_CASE("PlanEscalate: only a pending approval past escalate_after, once",
+          "[transition][escalation]") {
+  const Approval a = Pending(Escalating());
+  REQUIRE(EscalatesAt(a) == kNow + absl::Minutes(5));
+
+  Transition early =
+      PlanEscalate(a, kNow + absl::Minutes(5) - absl::Seconds(1));
+  CHECK(early.refusal.code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(early.events.empty());
+
+  Transition t = PlanEscalate(a, kNow + absl::Minutes(5));
+  REQUIRE_FALSE(t.refused());
+  CHECK(Types(t) == std::vector<EventType>{EventType::kEscalated});
+  CHECK(t.events[0].actor == kSystemActor);
+  CHECK(t.events[0].details_json.find("\"escalate_to\":[\"security\"]") !=
+        std::string::npos);
+  CHECK(t.after.state == State::kPending);
+  CHECK_FALSE(t.finishes);
+  CHECK(t.after.escalated_at == kNow + absl::Minutes(5));
+
+  // Once escalated, never again.
+  CHECK(PlanEscalate(t.after, kNow + absl::Minutes(6)).refusal.code() ==
+        absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_CASE(
+    "PlanEscalate: never for a rule without escalation, a decided or "
+    "an expired approval",
+    "[transition][escalation]") {
+  CHECK(EscalatesAt(Pending()) == std::nullopt);
+  CHECK(PlanEscalate(Pending(), kNow + absl::Hours(1)).refused());
+
+  Approval decided = Pending(Escalating());
+  decided.state = State::kDenied;
+  CHECK(PlanEscalate(decided, kNow + absl::Minutes(6)).refused());
+
+  // Expiry (10 minutes) comes first: past it, no escalation, even before
+  // the sweep has expired the row.
+  Approval long_escalation = Pending([] {
+    Requirement r = Escalating();
+    r.escalate_after = absl::Minutes(20);
+    return r;
+  }());
+  CHECK(PlanEscalate(long_escalation, kNow + absl::Minutes(25)).refused());
+  CHECK(
+      PlanEscalate(Pending(Escalating()), kNow + absl::Minutes(10)).refused());
+}
+
+TEST_CASE(
+    "PlanReview: an escalate_to member is refused before escalation and "
+    "counts toward the quorum after",
+    "[transition][escalation]") {
+  Approval a = Pending(Escalating());
+  DecideInput carol = Review("carol");
+  carol.actor_groups = {"security"};
+
+  Transition before = PlanReview(a, carol, kNow + absl::Minutes(1));
+  CHECK(before.refusal.code() == absl::StatusCode::kPermissionDenied);
+  CHECK(before.refusal.message().find("escalates to [security]") !=
+        std::string::npos);
+  CHECK(Types(before) == std::vector<EventType>{EventType::kDecisionRefused});
+
+  Transition escalated = PlanEscalate(a, kNow + absl::Minutes(5));
+  REQUIRE_FALSE(escalated.refused());
+  Transition after =
+      PlanReview(escalated.after, carol, kNow + absl::Minutes(6));
+  REQUIRE_FALSE(after.refused());
+  CHECK(after.after.state == State::kApproved);
+  CHECK(after.after.decided_by == "carol");
+
+  // Someone in neither group is still refused after escalation.
+  DecideInput dave = Review("dave");
+  dave.actor_groups = {"interns"};
+  CHECK(PlanReview(escalated.after, dave, kNow + absl::Minutes(6))
+            .refusal.code() == absl::StatusCode::kPermissionDenied);
+}
+
 }  // namespace
 }  // namespace approval

@@ -569,5 +569,56 @@ TEST_CASE("relays_allowed must be a boolean and only on require_approval",
       "only applies to require_approval"));
 }
 
+TEST_CASE("escalate_after and escalate_to parse and reach the requirement",
+          "[policy][escalation]") {
+  absl::StatusOr<Policy> p = Parse(WithRule(
+      R"("reviewer_groups": ["a"], "escalate_after": "20m",
+         "escalate_to": ["b"])"));
+  REQUIRE(p.ok());
+  CHECK(p->rules[0].escalate_after == absl::Minutes(20));
+  CHECK(p->rules[0].escalate_to == std::vector<std::string>{"b"});
+  const Requirement r = RequirementOf(p->rules[0]);
+  CHECK(r.escalate_after == absl::Minutes(20));
+  CHECK(r.escalate_to == std::vector<std::string>{"b"});
+
+  absl::StatusOr<Policy> none = Parse(WithRule(""));
+  REQUIRE(none.ok());
+  CHECK(none->rules[0].escalate_after == absl::ZeroDuration());
+  CHECK(none->rules[0].escalate_to.empty());
+}
+
+TEST_CASE("escalation fields are refused at load with the field named",
+          "[policy][escalation]") {
+  CHECK(ErrorOf(WithRule(R"("escalate_after": "soon", "escalate_to": ["b"])"))
+            .find("rules[0].escalate_after") != std::string::npos);
+  CHECK(Contains(
+      ErrorOf(WithRule(R"("escalate_after": "0s", "escalate_to": ["b"])")),
+      "rules[0].escalate_after: 0 must be positive"));
+  CHECK(Contains(
+      ErrorOf(WithRule(R"("escalate_after": "-5m", "escalate_to": ["b"])")),
+      "must be positive"));
+  CHECK(ErrorOf(WithRule(R"("escalate_after": "5m", "escalate_to": ["c"])")) ==
+        "policy.json: rules[0].escalate_to[0]: \"c\" is not defined in "
+        "\"groups\" (rule \"r\")");
+  CHECK(Contains(ErrorOf(WithRule(R"("escalate_after": "5m")")),
+                 "rules[0].escalate_after: needs escalate_to as well"));
+  CHECK(Contains(ErrorOf(WithRule(R"("escalate_to": ["b"])")),
+                 "rules[0].escalate_to: needs escalate_after as well"));
+  CHECK(Contains(
+      ErrorOf(WithRule(R"("escalate_after": "5m", "escalate_to": [])")),
+      "rules[0].escalate_to: must name at least one group"));
+  CHECK(Contains(
+      ErrorOf(WithRule(R"("escalate_after": "5m", "escalate_to": ["b", "b"])")),
+      "rules[0].escalate_to[1]: \"b\" is listed twice"));
+  // It could never fire: every approval would expire first.
+  CHECK(Contains(ErrorOf(WithRule(R"("max_ttl": "2h", "escalate_after": "2h",
+                                      "escalate_to": ["b"])")),
+                 "rules[0].escalate_after: 2h is not below max_ttl 2h"));
+  CHECK(Contains(ErrorOf(WithRule(R"("outcome": "deny",
+                                      "escalate_after": "5m",
+                                      "escalate_to": ["b"])")),
+                 "escalate_after: only applies to require_approval"));
+}
+
 }  // namespace
 }  // namespace approval

@@ -3,8 +3,10 @@
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "server/domain/refusal_reason.h"
 #include "server/domain/review_rules.h"
@@ -483,6 +485,114 @@ void AuditQueryFilters(ApprovalStore& store) {
   CHECK(store.QueryAudit(before_everything)->empty());
 }
 
+Requirement DbaEscalatingToSecurity(absl::Duration after) {
+  Requirement r;
+  r.rule = "slow-dba";
+  r.reviewer_groups = {"dba"};
+  r.escalate_after = after;
+  r.escalate_to = {"security"};
+  return r;
+}
+
+// Calls EscalateDue from `threads` threads at once until one of them got an
+// event (or 20 s passed); returns every event they got.
+std::vector<ApprovalEvent> EscalateConcurrently(ApprovalStore& store,
+                                                int threads) {
+  absl::Mutex mu;
+  std::vector<ApprovalEvent> got;
+  std::atomic<bool> seen{false};
+  const absl::Time give_up = absl::Now() + absl::Seconds(20);
+  std::vector<std::thread> pool;
+  for (int i = 0; i < threads; ++i) {
+    pool.emplace_back([&] {
+      // A few more rounds after the first event: a second writer would
+      // show up then.
+      int after_seen = 0;
+      while (after_seen < 3 && absl::Now() < give_up) {
+        absl::StatusOr<std::vector<ApprovalEvent>> batch =
+            store.EscalateDue(10);
+        if (batch.ok() && !batch->empty()) {
+          absl::MutexLock lock(&mu);
+          got.insert(got.end(), batch->begin(), batch->end());
+          seen = true;
+        }
+        if (seen) {
+          ++after_seen;
+        } else {
+          absl::SleepFor(absl::Milliseconds(20));
+        }
+      }
+    });
+  }
+  for (std::thread& t : pool) t.join();
+  return got;
+}
+
+void EscalationFiresOnceAndWidensTheReviewers(ApprovalStore& store) {
+  absl::StatusOr<CreateResult> a = store.Create(
+      WithRequirement(DbaEscalatingToSecurity(absl::Seconds(1)), "escalates"));
+  REQUIRE(a.ok());
+  const std::string id = a->approval.id;
+  CHECK(a->approval.requirement.escalate_after == absl::Seconds(1));
+  CHECK(a->approval.requirement.escalate_to ==
+        std::vector<std::string>{"security"});
+  CHECK_FALSE(a->approval.escalated_at.has_value());
+  // Expires (after 1 s) as it becomes due: never escalates.
+  NewApproval short_lived =
+      WithRequirement(DbaEscalatingToSecurity(absl::Seconds(1)), "expires");
+  short_lived.ttl = absl::Seconds(1);
+  absl::StatusOr<CreateResult> b = store.Create(short_lived);
+  REQUIRE(b.ok());
+  Approval plain = MustCreate(store, "agent-1", "never-escalates");
+
+  // Before escalation a security member is refused, and that is audited.
+  absl::StatusOr<ApprovalEvent> early =
+      store.Decide(Review(id, "carol", {"security"}));
+  CHECK(early.status().code() == absl::StatusCode::kPermissionDenied);
+
+  const std::vector<ApprovalEvent> escalated = EscalateConcurrently(store, 4);
+  REQUIRE(escalated.size() == 1);
+  const ApprovalEvent& e = escalated[0];
+  CHECK(e.type == EventType::kEscalated);
+  CHECK(e.actor == "system");
+  CHECK(e.approval.id == id);
+  CHECK(e.approval.state == State::kPending);
+  REQUIRE(e.approval.escalated_at.has_value());
+  CHECK(*e.approval.escalated_at >= a->approval.created_at + absl::Seconds(1));
+  CHECK(store.EscalateDue(10)->empty());
+
+  absl::StatusOr<Approval> got = store.Get(id);
+  REQUIRE(got.ok());
+  CHECK(got->escalated_at == e.approval.escalated_at);
+  CHECK(got->requirement.escalate_to == std::vector<std::string>{"security"});
+  CHECK_FALSE(store.Get(b->approval.id)->escalated_at.has_value());
+  CHECK_FALSE(store.Get(plain.id)->escalated_at.has_value());
+
+  // A progress event: with include_reviewed only.
+  EventQuery progress;
+  progress.approval_ids = {id};
+  progress.include_reviewed = true;
+  absl::StatusOr<std::vector<ApprovalEvent>> events = store.Events(progress);
+  REQUIRE(events.ok());
+  std::vector<EventType> types;
+  for (const ApprovalEvent& ev : *events) types.push_back(ev.type);
+  CHECK(types ==
+        std::vector<EventType>{EventType::kCreated, EventType::kEscalated});
+  EventQuery state_changes;
+  state_changes.approval_ids = {id};
+  CHECK(store.Events(state_changes)->size() == 1);  // kCreated
+
+  // Now the security member counts toward the quorum.
+  absl::StatusOr<ApprovalEvent> decided =
+      store.Decide(Review(id, "carol", {"security"}));
+  REQUIRE(decided.ok());
+  CHECK(decided->type == EventType::kApproved);
+  CHECK(decided->approval.decided_by == "carol");
+  CHECK(decided->approval.escalated_at == e.approval.escalated_at);
+
+  CHECK(VerifyAuditChain(store, testing::TestKeyring()).ok());
+}
+
 }  // namespace
 
 std::vector<StoreContractCase> StoreContractCases() {
@@ -504,6 +614,8 @@ std::vector<StoreContractCase> StoreContractCases() {
       {"automatic outcomes are recorded with their rule",
        AutomaticOutcomesAreRecordedWithTheirRule},
       {"audit query filters", AuditQueryFilters},
+      {"escalation fires once and widens the reviewers",
+       EscalationFiresOnceAndWidensTheReviewers},
   };
 }
 

@@ -211,6 +211,49 @@ TEST_CASE("An endpoint that asks for reviews gets each review, with its id",
   CHECK(body["data"]["actor"] == "alice");
 }
 
+TEST_CASE("An endpoint that asks for escalations gets each, with its id",
+          "[webhook][postgres][escalation]") {
+  Fixture f;
+  WebhookReceiver receiver(f.server, {kNewSecret});
+  std::unique_ptr<WebhookQueue> queue = f.OpenQueue();
+  CountingMetrics metrics;
+  WebhookEndpoint endpoint =
+      Endpoint("oncall", receiver.url(), f.ca_file, {kNewSecret});
+  endpoint.event_types = {"escalated"};
+  WebhookDispatcher dispatcher(Config({endpoint}), *f.store, *queue, &metrics);
+  REQUIRE(dispatcher.Start().ok());
+
+  NewApproval req = MakeRequest("agent-1", "", "t1");
+  req.requirement.rule = "slow-dba";
+  req.requirement.reviewer_groups = {"dba"};
+  req.requirement.escalate_after = absl::Seconds(1);
+  req.requirement.escalate_to = {"security"};
+  absl::StatusOr<CreateResult> a = f.store->Create(req);
+  REQUIRE(a.ok());
+  // Sweep as the broker does, until the escalation is due (bounded).
+  std::vector<ApprovalEvent> escalated;
+  const absl::Time give_up = absl::Now() + kWait;
+  while (escalated.empty() && absl::Now() < give_up) {
+    absl::StatusOr<std::vector<ApprovalEvent>> swept = f.store->EscalateDue(10);
+    REQUIRE(swept.ok());
+    escalated = *swept;
+    if (escalated.empty()) absl::SleepFor(absl::Milliseconds(50));
+  }
+  REQUIRE(escalated.size() == 1);
+  dispatcher.Wake();
+
+  REQUIRE(receiver.AwaitAccepted(1, kWait));
+  const ReceivedWebhook r = receiver.accepted().front();
+  CHECK(r.verified);
+  CHECK(r.id == WebhookId(escalated[0].cursor, "oncall"));
+  const nlohmann::json body = nlohmann::json::parse(r.body);
+  CHECK(body["type"] == "approval.escalated");
+  CHECK(body["data"]["actor"] == "system");
+  CHECK(body["data"]["approval"]["id"] == a->approval.id);
+  // Only what the endpoint asked for: its creation was not sent.
+  CHECK(receiver.received().size() == 1);
+}
+
 TEST_CASE("A receiver that is down gets the event when it returns, same id",
           "[webhook][postgres]") {
   Fixture f;

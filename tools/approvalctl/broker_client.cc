@@ -178,6 +178,16 @@ absl::StatusOr<v1::SigningKey> BrokerClient::GetSigningKey() {
   return resp;
 }
 
+absl::StatusOr<v1::ListWebhookDeliveriesResponse>
+BrokerClient::ListWebhookDeliveries(
+    const v1::ListWebhookDeliveriesRequest& request) {
+  v1::ListWebhookDeliveriesResponse resp;
+  grpc::Status s =
+      stub_->ListWebhookDeliveries(Context(true).get(), request, &resp);
+  if (!s.ok()) return FromGrpc(s);
+  return resp;
+}
+
 absl::Status BrokerClient::ForEachAuditEvent(
     v1::ListAuditEventsRequest request,
     const std::function<absl::Status(const v1::AuditEvent&)>& visit) {

@@ -38,6 +38,9 @@ class BrokerClient final {
   absl::StatusOr<v1::VerifyAuditLogResponse> VerifyAuditLog(
       const v1::VerifyAuditLogRequest& req);
   absl::StatusOr<v1::SigningKey> GetSigningKey();
+  // One page of ListWebhookDeliveries, as the broker answers `request`.
+  absl::StatusOr<v1::ListWebhookDeliveriesResponse> ListWebhookDeliveries(
+      const v1::ListWebhookDeliveriesRequest& request);
 
   // Every audit event matching `request`'s filters, page after page (its
   // page_token is ignored), each passed to `visit` in order. Stops at the

@@ -13,10 +13,11 @@ namespace {
 constexpr char kValueFlags[] =
     "-o --output -m --message --addr --token --ca --cert --key --timeout "
     "--after --approval --actor --since --until --expect-head --state "
-    "--requester --limit --page-token";
+    "--requester --limit --page-token --endpoint --status";
 constexpr char kOtherFlags[] = "--help --version";
 constexpr char kOutputs[] = "text json yaml wide";
 constexpr char kStates[] = "pending approved denied expired cancelled";
+constexpr char kDeliveryStatuses[] = "pending delivered failed";
 
 constexpr char kBash[] =
     R"(# bash completion for approvalctl: source <(approvalctl completion bash)
@@ -37,6 +38,7 @@ _approvalctl() {
   case "$prev" in
     -o|--output) COMPREPLY=( $(compgen -W "@OUTPUTS@" -- "$cur") ); return 0 ;;
     --state) COMPREPLY=( $(compgen -W "@STATES@" -- "$cur") ); return 0 ;;
+    --status) COMPREPLY=( $(compgen -W "@DELIVERY_STATUSES@" -- "$cur") ); return 0 ;;
     --ca|--cert|--key) COMPREPLY=( $(compgen -f -- "$cur") ); return 0 ;;
   esac
   case " @VALUE_FLAGS@ " in
@@ -82,6 +84,8 @@ _approvalctl() {
     '--requester[pending, ls, history: one requester]:name: ' \
     '--limit[at most this many, 0 for all]:count: ' \
     '--page-token[resume a listing]:token: ' \
+    '--endpoint[webhooks: one endpoint]:name: ' \
+    '--status[webhooks: one delivery status]:status:(@DELIVERY_STATUSES@)' \
     '--help[usage and exit codes]' \
     '--version[the version]' \
     '1:command:(@COMMANDS@)' \
@@ -112,6 +116,7 @@ std::string CompletionScript(absl::string_view shell) {
                {"@OTHER_FLAGS@", kOtherFlags},
                {"@OUTPUTS@", kOutputs},
                {"@STATES@", kStates},
+               {"@DELIVERY_STATUSES@", kDeliveryStatuses},
                {"@COMMANDS@", absl::StrJoin(CommandNames(), " ")}});
 }
 

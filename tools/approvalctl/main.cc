@@ -164,6 +164,61 @@ absl::StatusOr<ExitCode> RunList(BrokerClient& client, const Invocation& inv) {
   return ExitCode::kOk;
 }
 
+// webhooks: pages of ListWebhookDeliveries (--endpoint and --status go to
+// the broker) until --limit deliveries; each page asks for no more than
+// --limit still needs, so the next_page_token resumes exactly after what
+// was printed.
+absl::StatusOr<ExitCode> RunWebhooks(BrokerClient& client,
+                                     const Invocation& inv) {
+  v1::ListWebhookDeliveriesRequest request;
+  request.set_endpoint(inv.webhook_endpoint);
+  request.set_status(inv.webhook_status);
+  request.set_page_token(inv.page_token);
+  constexpr int kMaxPage = 500;
+  v1::ListWebhookDeliveriesResponse listed;
+  std::string next;
+  while (true) {
+    request.set_page_size(
+        inv.limit == 0
+            ? kMaxPage
+            : std::min(kMaxPage, inv.limit - listed.deliveries_size()));
+    absl::StatusOr<v1::ListWebhookDeliveriesResponse> page =
+        client.ListWebhookDeliveries(request);
+    if (!page.ok()) return page.status();
+    for (v1::WebhookDelivery& d : *page->mutable_deliveries()) {
+      *listed.add_deliveries() = std::move(d);
+    }
+    next = page->next_page_token();
+    if (next.empty()) break;
+    if (inv.limit > 0 && listed.deliveries_size() >= inv.limit) break;
+    request.set_page_token(next);
+  }
+  listed.set_next_page_token(next);
+  switch (inv.output) {
+    case OutputFormat::kJson:
+      if (absl::Status s = PrintJson(listed); !s.ok()) return s;
+      return ExitCode::kOk;
+    case OutputFormat::kYaml:
+      if (absl::Status s = PrintYaml(listed); !s.ok()) return s;
+      return ExitCode::kOk;
+    case OutputFormat::kText:
+    case OutputFormat::kWide:
+    case OutputFormat::kJwks:  // signing-key only (options.cc)
+      break;
+  }
+  std::cout << WebhookDeliveryTable(
+                   std::vector<v1::WebhookDelivery>(listed.deliveries().begin(),
+                                                    listed.deliveries().end()),
+                   absl::Now(), TerminalWidth(),
+                   inv.output == OutputFormat::kWide)
+            << std::flush;
+  if (!next.empty()) {
+    std::cerr << "more deliveries: add --page-token " << next
+              << " (same filters) for the next page" << std::endl;
+  }
+  return ExitCode::kOk;
+}
+
 absl::StatusOr<ExitCode> RunShow(BrokerClient& client, const Invocation& inv) {
   absl::StatusOr<v1::Approval> a = client.Get(inv.approval_ids[0]);
   if (!a.ok()) return a.status();
@@ -384,6 +439,8 @@ absl::StatusOr<ExitCode> Run(BrokerClient& client, const Invocation& inv) {
       return RunSigningKey(client, inv);
     case Command::kTokenVerify:
       return RunTokenVerify(inv);
+    case Command::kWebhooks:
+      return RunWebhooks(client, inv);
     case Command::kHelp:
     case Command::kVersion:
     case Command::kCompletion:

@@ -18,15 +18,16 @@ struct FlagSpec {
 };
 
 constexpr FlagSpec kFlags[] = {
-    {"--addr", nullptr},  {"--token", nullptr},
-    {"--ca", nullptr},    {"--cert", nullptr},
-    {"--key", nullptr},   {"--timeout", nullptr},
-    {"--output", "-o"},   {"--message", "-m"},
-    {"--after", nullptr}, {"--approval", nullptr},
-    {"--actor", nullptr}, {"--since", nullptr},
-    {"--until", nullptr}, {"--expect-head", nullptr},
-    {"--state", nullptr}, {"--requester", nullptr},
-    {"--limit", nullptr}, {"--page-token", nullptr},
+    {"--addr", nullptr},     {"--token", nullptr},
+    {"--ca", nullptr},       {"--cert", nullptr},
+    {"--key", nullptr},      {"--timeout", nullptr},
+    {"--output", "-o"},      {"--message", "-m"},
+    {"--after", nullptr},    {"--approval", nullptr},
+    {"--actor", nullptr},    {"--since", nullptr},
+    {"--until", nullptr},    {"--expect-head", nullptr},
+    {"--state", nullptr},    {"--requester", nullptr},
+    {"--limit", nullptr},    {"--page-token", nullptr},
+    {"--endpoint", nullptr}, {"--status", nullptr},
 };
 
 // " (did you mean 'X'?)" for the closest of `candidates`, or "".
@@ -174,6 +175,7 @@ constexpr CommandSpec kCommands[] = {
     {"deny", Command::kDeny, 1, 1},
     {"watch", Command::kWatch, 0, -1},
     {"signing-key", Command::kSigningKey, 0, 0},
+    {"webhooks", Command::kWebhooks, 0, 0},
 };
 
 // "audit verify|export", "token verify" and "completion bash|zsh": the
@@ -242,17 +244,60 @@ bool IsListCommand(Command c) {
          c == Command::kHistory;
 }
 
+// --limit and --page-token (list commands and webhooks), --endpoint and
+// --status (webhooks).
+absl::Status ParseWebhookFlags(const ParsedArgs& parsed,
+                               const std::string& name, Invocation* inv) {
+  const bool webhooks = inv->command == Command::kWebhooks;
+  for (const char* flag : {"--endpoint", "--status"}) {
+    if (!webhooks && parsed.flags.count(flag) > 0) {
+      return Usage(absl::StrCat(name, ": does not take ", flag));
+    }
+  }
+  if (!webhooks) return absl::OkStatus();
+  inv->limit = 50;
+  if (auto it = parsed.flags.find("--endpoint"); it != parsed.flags.end()) {
+    if (it->second.empty()) return Usage("--endpoint: must not be empty");
+    inv->webhook_endpoint = it->second;
+  }
+  if (auto it = parsed.flags.find("--status"); it != parsed.flags.end()) {
+    const std::string& st = it->second;
+    if (st != "pending" && st != "delivered" && st != "failed") {
+      return Usage(absl::StrCat("--status: '", st,
+                                "' is not one of pending, delivered, failed"));
+    }
+    inv->webhook_status = st;
+  }
+  if (auto it = parsed.flags.find("--limit"); it != parsed.flags.end()) {
+    if (!absl::SimpleAtoi(it->second, &inv->limit) || inv->limit < 0) {
+      return Usage(absl::StrCat("--limit: '", it->second,
+                                "' is not a count (0 for every page)"));
+    }
+  }
+  if (auto it = parsed.flags.find("--page-token"); it != parsed.flags.end()) {
+    if (it->second.empty()) return Usage("--page-token: must not be empty");
+    inv->page_token = it->second;
+  }
+  return absl::OkStatus();
+}
+
 // --state, --requester, --limit, --page-token and --since: the list
 // commands (pending, ls, history).
 absl::Status ParseListFlags(const ParsedArgs& parsed, const std::string& name,
                             Invocation* inv) {
   const bool lists = IsListCommand(inv->command);
+  const bool webhooks = inv->command == Command::kWebhooks;
   for (const char* flag :
        {"--state", "--requester", "--limit", "--page-token"}) {
-    if (!lists && parsed.flags.count(flag) > 0) {
+    const bool paging =
+        std::string(flag) == "--limit" || std::string(flag) == "--page-token";
+    if (!lists && !(webhooks && paging) && parsed.flags.count(flag) > 0) {
       return Usage(absl::StrCat(name, ": does not take ", flag));
     }
   }
+  // Refuses --endpoint and --status for other commands; reads them for
+  // webhooks.
+  if (absl::Status s = ParseWebhookFlags(parsed, name, inv); !s.ok()) return s;
   if (!lists) return absl::OkStatus();
   inv->limit = inv->command == Command::kPending ? 0 : 50;
   if (auto it = parsed.flags.find("--state"); it != parsed.flags.end()) {
@@ -408,9 +453,11 @@ absl::Status ParseCommandFlags(const ParsedArgs& parsed,
     if (o == "json") {
       inv->output = OutputFormat::kJson;
     } else if (o == "yaml" || o == "wide") {
-      if (!IsListCommand(inv->command) && inv->command != Command::kShow) {
+      if (!IsListCommand(inv->command) && inv->command != Command::kShow &&
+          inv->command != Command::kWebhooks) {
         return Usage(absl::StrCat(name, ": -o ", o,
-                                  " is for show, pending, ls and history"));
+                                  " is for show, pending, ls, history and "
+                                  "webhooks"));
       }
       inv->output = o == "yaml" ? OutputFormat::kYaml : OutputFormat::kWide;
     } else if (o == "jwks") {
@@ -498,6 +545,10 @@ Usage:
                                          audit events as JSON lines (admin)
   approvalctl signing-key                the broker's approval-token public
                                          key (PEM)
+  approvalctl webhooks [--endpoint NAME] [--status STATUS]
+                                         recent webhook deliveries and their
+                                         status, newest first (admin); also
+                                         --limit N, --page-token TOKEN
   approvalctl token verify --key KEYFILE TOKEN
                                          check an approval token offline
   approvalctl completion bash|zsh        a shell completion script
@@ -524,10 +575,11 @@ constexpr char kConnectionUsage[] =
 // Text and JSON output.
 constexpr char kOutputUsage[] = R"(Output:
   -o, --output text|json|yaml|wide
-      text (default) is for people; wide (show, pending, ls, history) adds
-      columns to the tables: on behalf of, rule, expires, decided by. json
-      and yaml are for scripts, on stdout (yaml: show, pending, ls, history;
-      the same fields as json):
+      text (default) is for people; wide (show, pending, ls, history,
+      webhooks) adds columns to the tables: on behalf of, rule, expires,
+      decided by (webhooks: webhook id, next attempt, delivered, error).
+      json and yaml are for scripts, on stdout (yaml: show, pending, ls,
+      history, webhooks; the same fields as json):
         show, approve, deny   the approval, one JSON object
         pending, ls, history  {"approvals": [...], "next_page_token": "..."},
                               newest first
@@ -536,6 +588,7 @@ constexpr char kOutputUsage[] = R"(Output:
         watch                 one DecisionEvent object per line (JSON lines)
         signing-key           the SigningKey {"algorithm", "key_id",
                               "public_key_pem"}
+        webhooks              {"deliveries": [...], "next_page_token": "..."}
         token verify          the claims, {"approval_id": ..., ...}
       audit export always writes JSON lines.
       Objects follow the proto3 JSON mapping with the .proto field names and
@@ -572,6 +625,15 @@ audit export:
   in RFC 3339 (2024-05-01T00:00:00Z). On an error midway the exit code is
   not 0 and the output stops at a line boundary.
 
+webhooks:
+  The deliveries of the broker's webhook endpoints (README "Bots and
+  webhooks"), newest event first: --endpoint NAME and --status
+  pending|delivered|failed are filtered by the broker. --limit N prints at
+  most N (default 50; 0: every page); when more remain, the token for the
+  next page goes to stderr (text) or next_page_token (json, yaml): pass it
+  as --page-token with the same filters. Needs the admin role; a broker
+  without webhook endpoints answers FAILED_PRECONDITION (exit code below).
+
 signing-key:
   The public key that verifies approval tokens (SubjectPublicKeyInfo PEM)
   after a "# key_id: ..." line. Save it to pin it in agents and executors.
@@ -598,8 +660,9 @@ Exit codes:
 }  // namespace
 
 std::vector<std::string> CommandNames() {
-  return {"pending", "ls",    "history",     "show",  "approve",    "deny",
-          "watch",   "audit", "signing-key", "token", "completion", "help"};
+  return {"pending", "ls",         "history", "show",        "approve",
+          "deny",    "watch",      "audit",   "signing-key", "webhooks",
+          "token",   "completion", "help"};
 }
 
 std::string ClosestMatch(absl::string_view typed,

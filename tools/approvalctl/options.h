@@ -50,6 +50,7 @@ enum class Command {
   kAuditExport,
   kSigningKey,
   kTokenVerify,
+  kWebhooks,
 };
 // -o / --output. kWide: the text table with more columns (list commands;
 // show prints every field in text already).
@@ -87,6 +88,12 @@ struct Invocation {
   absl::Duration since_ago = absl::ZeroDuration();  // --since 2h: 2h; 0: none
   int limit = 0;
   std::string page_token;
+
+  // webhooks (also --limit, default 50, and --page-token above): --endpoint
+  // NAME and --status pending|delivered|failed, sent to the broker; default
+  // "": every endpoint / status.
+  std::string webhook_endpoint;
+  std::string webhook_status;
 
   // completion: "bash" or "zsh".
   std::string shell;

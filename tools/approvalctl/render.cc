@@ -359,6 +359,18 @@ void AppendRequirement(std::string* out, const v1::Approval& a) {
                      absl::FormatDuration(FromProto(r.execution_window())),
                      " of approval"));
   }
+  if (r.escalate_to_size() > 0) {
+    const std::string groups = absl::StrCat(
+        "[", Names({r.escalate_to().begin(), r.escalate_to().end()}, "-"), "]");
+    AppendField(
+        out, "escalation",
+        a.has_escalate_time()
+            ? absl::StrCat("escalated to ", groups, " at ",
+                           FormatTimestamp(a.escalate_time()))
+            : absl::StrCat("to ", groups, " if still pending ",
+                           absl::FormatDuration(FromProto(r.escalate_after())),
+                           " after creation"));
+  }
   std::string approvals =
       absl::StrCat(ApprovalsSoFar(a), " of ", r.approvals_required());
   if (a.approvals_missing() > 0) {
@@ -456,6 +468,63 @@ std::string ClaimsJson(const ApprovalClaims& c) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+std::string WebhookDeliveryTable(
+    const std::vector<v1::WebhookDelivery>& deliveries, absl::Time now,
+    int width, bool wide) {
+  if (deliveries.empty()) return "no webhook deliveries\n";
+  std::vector<std::vector<std::string>> rows;
+  rows.push_back({"EVENT", "ENDPOINT", "TYPE", "APPROVAL", "STATUS", "ATTEMPTS",
+                  "LAST", "AGE"});
+  if (wide) {
+    for (const char* c : {"WEBHOOK-ID", "NEXT", "DELIVERED", "ERROR"}) {
+      rows.back().push_back(c);
+    }
+  }
+  for (const v1::WebhookDelivery& d : deliveries) {
+    std::vector<std::string> row = {
+        absl::StrCat(d.event_seq()),
+        Printable(d.endpoint()),
+        Printable(d.event_type()),
+        Printable(d.approval_id()),
+        absl::AsciiStrToUpper(Printable(d.status())),
+        absl::StrCat(d.attempts()),
+        d.last_http_status() > 0 ? absl::StrCat(d.last_http_status()) : "-",
+        d.has_enqueue_time() ? FormatAge(now - FromProto(d.enqueue_time()))
+                             : "-"};
+    if (wide) {
+      row.push_back(Printable(d.webhook_id()));
+      row.push_back(d.status() == "pending" && d.has_next_attempt_time()
+                        ? Relative(FromProto(d.next_attempt_time()), now)
+                        : "-");
+      row.push_back(d.has_deliver_time() ? FormatTimestamp(d.deliver_time())
+                                         : "-");
+      row.push_back(d.last_error().empty() ? "-" : Printable(d.last_error()));
+    }
+    rows.push_back(std::move(row));
+  }
+  const size_t n = rows[0].size();
+  std::vector<int> widths(n, 0);
+  for (const auto& row : rows) {
+    for (size_t c = 0; c < n; ++c) {
+      widths[c] = std::max(widths[c], Columns(row[c]));
+    }
+  }
+  // The last column takes what is left, at least 16.
+  int used = 0;
+  for (size_t c = 0; c + 1 < n; ++c) used += widths[c] + 2;
+  widths[n - 1] = std::max(16, std::min(widths[n - 1], width - used));
+  std::string out;
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t c = 0; c < n; ++c) {
+      std::string cell = Fit(row[c], widths[c]);
+      absl::StrAppend(&line, c + 1 < n ? Pad(cell, widths[c] + 2) : cell);
+    }
+    absl::StrAppend(&out, absl::StripTrailingAsciiWhitespace(line), "\n");
+  }
+  return out;
+}
+
 std::string EventLine(const v1::DecisionEvent& e) {
   const v1::Approval& a = e.approval();
   std::string line =
@@ -474,6 +543,13 @@ std::string EventLine(const v1::DecisionEvent& e) {
     if (!e.review().comment().empty()) {
       absl::StrAppend(&line, "  \"", Printable(e.review().comment()), "\"");
     }
+  } else if (e.type() == v1::EVENT_ESCALATED) {
+    // Who may review it now, besides its reviewer groups.
+    absl::StrAppend(&line, "  now also [",
+                    Names({a.requirement().escalate_to().begin(),
+                           a.requirement().escalate_to().end()},
+                          "-"),
+                    "]");
   } else if (e.type() != v1::EVENT_CREATED && !a.decision_comment().empty()) {
     absl::StrAppend(&line, "  \"", Printable(a.decision_comment()), "\"");
   }

@@ -59,6 +59,16 @@ std::string ClaimsText(const ApprovalClaims& c, absl::Time now);
 // The claims as one JSON object (times in RFC 3339).
 std::string ClaimsJson(const ApprovalClaims& c);
 
+// Webhook deliveries (ListWebhookDeliveries) as a table no wider than
+// `width`: EVENT (the audit seq), ENDPOINT, TYPE, APPROVAL, STATUS,
+// ATTEMPTS, LAST (the last HTTP status, or "-"), AGE (since queued); `wide`
+// adds WEBHOOK-ID, NEXT (next attempt, pending only), DELIVERED, and ERROR
+// (the last error, last and shortened to fit). "no webhook deliveries" when
+// there are none.
+std::string WebhookDeliveryTable(
+    const std::vector<v1::WebhookDelivery>& deliveries, absl::Time now,
+    int width, bool wide);
+
 // One line, starting with the cursor: "cursor 17  <time>  approved  <id>
 // by alice  db.export postgres://prod/customers  \"ok\"".
 std::string EventLine(const v1::DecisionEvent& e);

@@ -27,7 +27,7 @@ struct Migration {
 const std::vector<Migration>& EmbeddedMigrations();
 
 // The schema version this broker's store needs: the newest embedded one.
-inline constexpr int kRequiredSchemaVersion = 6;
+inline constexpr int kRequiredSchemaVersion = 7;
 
 // Brings the database at `url` up to the newest embedded migration, logging
 // one "applied NNNN_name" line per migration to `log`. Re-running applies

@@ -56,10 +56,11 @@ const std::string& ApprovalColumns() {
       MicrosOf("a.decided_at"),
       ", a.decided_by, a.decision_comment, a.on_behalf_of, a.policy_rule, "
       "a.outcome, a.reviewer_groups, a.approvals_required, a.deny_ends, "
-      "a.execution_window_us"));
+      "a.execution_window_us, a.escalate_after_us, a.escalate_to, ",
+      MicrosOf("a.escalated_at")));
   return *kColumns;
 }
-constexpr int kApprovalColumnCount = 22;
+constexpr int kApprovalColumnCount = 25;
 constexpr int kIdColumn = 0;     // a.id::text
 constexpr int kStateColumn = 9;  // a.state
 
@@ -115,6 +116,23 @@ absl::StatusOr<Approval> ApprovalFromRow(const pqxx::row& r, int first) {
   req.approvals_required = r[first + 19].as<int>();
   req.deny_ends = r[first + 20].as<bool>();
   req.execution_window = absl::Microseconds(r[first + 21].as<int64_t>());
+  req.escalate_after = absl::Microseconds(r[first + 22].as<int64_t>());
+  nlohmann::json escalate_to = nlohmann::json::parse(
+      r[first + 23].as<std::string>(), nullptr, /*allow_exceptions=*/false);
+  if (!escalate_to.is_array()) {
+    return absl::DataLossError(absl::StrCat(
+        "approval ", a.id, " has an unreadable escalate_to in the database"));
+  }
+  for (const nlohmann::json& g : escalate_to) {
+    if (!g.is_string()) {
+      return absl::DataLossError(absl::StrCat(
+          "approval ", a.id, " has an unreadable escalation group"));
+    }
+    req.escalate_to.push_back(g.get<std::string>());
+  }
+  if (!r[first + 24].is_null()) {
+    a.escalated_at = absl::FromUnixMicros(r[first + 24].as<int64_t>());
+  }
   return a;
 }
 
@@ -586,11 +604,14 @@ bool InsertApproval(BatchTx& b, const Approval& a) {
           "request_fingerprint, state, created_at, expires_at, decided_at, "
           "decided_by, decision_comment, on_behalf_of, policy_rule, outcome, "
           "reviewer_groups, approvals_required, deny_ends, "
-          "execution_window_us) VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, "
+          "execution_window_us, escalate_after_us, escalate_to, "
+          "escalates_at) VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, "
           "$8, $9, $10, ",
           TimeFromMicros("$11"), ", ", TimeFromMicros("$12"), ", ",
           TimeFromMicros("$13"),
-          ", $14, $15, $16, $17, $18, $19, $20, $21, $22) "
+          ", $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, ",
+          TimeFromMicros("$25"),
+          ") "
           "ON CONFLICT (requester, idempotency_key) "
           "WHERE idempotency_key <> '' DO NOTHING RETURNING 1"),
       a.id, a.action, a.resource, a.parameters_preview, a.justification,
@@ -600,7 +621,9 @@ bool InsertApproval(BatchTx& b, const Approval& a) {
       a.decided_by, a.decision_comment, a.on_behalf_of, req.rule,
       std::string(OutcomeName(req.outcome)), GroupsJson(req.reviewer_groups),
       req.approvals_required, req.deny_ends,
-      absl::ToInt64Microseconds(req.execution_window));
+      absl::ToInt64Microseconds(req.execution_window),
+      absl::ToInt64Microseconds(req.escalate_after),
+      GroupsJson(req.escalate_to), OptionalMicros(EscalatesAt(a)));
   if (inserted.empty()) return false;
   b.wrote = true;
   return true;
@@ -711,6 +734,10 @@ std::string TypeList(bool terminal_only, bool include_reviewed) {
     if (terminal_only && t == EventType::kCreated) continue;
     if (!include_reviewed && t == EventType::kReviewed) continue;
     names.push_back(absl::StrCat("'", std::string(EventTypeName(t)), "'"));
+  }
+  if (include_reviewed) {
+    names.push_back(absl::StrCat(
+        "'", std::string(EventTypeName(EventType::kEscalated)), "'"));
   }
   return absl::StrJoin(names, ", ");
 }
@@ -861,6 +888,58 @@ class ExpireWrite final : public PgWrite {
         absl::StrCat("{", absl::StrJoin(ids, ","), "}"), b.now_us,
         std::string(StateName(State::kExpired)));
     for (Transition& plan : plans) {
+      const std::vector<AuditEvent> written = WriteEvents(b, plan);
+      AddCommitted(plan, written.back().seq, absl::FromUnixMicros(b.now_us),
+                   b.committed);
+      result.push_back(ToApprovalEvent(written.back(), std::move(plan.after)));
+    }
+    return {};
+  }
+
+  std::vector<ApprovalEvent> result;
+
+ private:
+  const int limit_;
+};
+
+class EscalateWrite final : public PgWrite {
+ public:
+  explicit EscalateWrite(int limit) : PgWrite("EscalateDue"), limit_(limit) {}
+
+  Applied Apply(BatchTx& b) override {
+    result.clear();
+    // The row's escalated_at guards it: a row another broker escalated is
+    // no longer selected, and SKIP LOCKED leaves one it holds right now to
+    // it (its commit sets escalated_at).
+    pqxx::result due = b.tx.exec_params(
+        absl::StrCat("SELECT ", ApprovalColumns(),
+                     " FROM approvals a WHERE a.state = 'pending' AND "
+                     "a.escalated_at IS NULL AND a.escalates_at IS NOT NULL "
+                     "AND a.escalates_at <= ",
+                     TimeFromMicros("$2"), " AND a.expires_at > ",
+                     TimeFromMicros("$2"),
+                     " ORDER BY a.escalates_at, a.id LIMIT $1 FOR UPDATE SKIP "
+                     "LOCKED"),
+        limit_, b.now_us);
+    if (due.empty()) return {};
+    std::vector<Approval> approvals;
+    for (const pqxx::row& row : due) {
+      absl::StatusOr<Approval> a = ApprovalFromRow(row, 0);
+      if (!a.ok()) return {a.status()};
+      approvals.push_back(*std::move(a));
+    }
+    if (absl::Status s = LoadReviews(b.WithEvents(), approvals); !s.ok())
+      return {s};
+    for (const Approval& a : approvals) {
+      Transition plan = PlanEscalate(a, absl::FromUnixMicros(b.now_us));
+      // The query selected only due approvals under this clock.
+      if (plan.refused()) return {plan.refusal};
+      b.wrote = true;
+      b.tx.exec_params0(
+          absl::StrCat(
+              "UPDATE approvals SET escalated_at = ", TimeFromMicros("$2"),
+              " WHERE id = $1::uuid AND escalated_at IS NULL"),
+          a.id, b.now_us);
       const std::vector<AuditEvent> written = WriteEvents(b, plan);
       AddCommitted(plan, written.back().seq, absl::FromUnixMicros(b.now_us),
                    b.committed);
@@ -1166,6 +1245,16 @@ absl::StatusOr<std::vector<ApprovalEvent>> PostgresStore::ExpireDue(int limit) {
   if (absl::Status s = CheckWritable(); !s.ok()) return s;
   if (limit <= 0) return std::vector<ApprovalEvent>();
   ExpireWrite write(limit);
+  writes_->Run(write);
+  if (!write.status.ok()) return write.status;
+  return std::move(write.result);
+}
+
+absl::StatusOr<std::vector<ApprovalEvent>> PostgresStore::EscalateDue(
+    int limit) {
+  if (absl::Status s = CheckWritable(); !s.ok()) return s;
+  if (limit <= 0) return std::vector<ApprovalEvent>();
+  EscalateWrite write(limit);
   writes_->Run(write);
   if (!write.status.ok()) return write.status;
   return std::move(write.result);

@@ -5,9 +5,9 @@
 // are chained under a lock on the single audit_chain_head row, so several
 // brokers may share one database.
 //
-// Writes (Create, Decide, Cancel, ExpireDue) are group-committed: they queue
-// (write_queue.h), and one writer at a time applies the queued ones in one
-// transaction that takes the chain head first, applies each in order,
+// Writes (Create, Decide, Cancel, ExpireDue, EscalateDue) are group-committed:
+// they queue (write_queue.h), and one writer at a time applies the queued ones
+// in one transaction that takes the chain head first, applies each in order,
 // advances the head once and commits once; then each caller gets its own
 // result. Nothing is answered before its commit. A member whose own
 // statement fails, or that fails after writing (other than an audited
@@ -105,6 +105,10 @@ class PostgresStore final : public ApprovalStore {
   // limit <= 0 expires nothing. Rows another transaction holds are skipped
   // and left for a later sweep.
   absl::StatusOr<std::vector<ApprovalEvent>> ExpireDue(int limit) override;
+  // limit <= 0 escalates nothing. Rows another transaction holds are
+  // skipped and left for a later sweep; escalated_at guards each row, so
+  // brokers sharing the database write one kEscalated event per approval.
+  absl::StatusOr<std::vector<ApprovalEvent>> EscalateDue(int limit) override;
   // Ids in q.approval_ids that are not lower-case UUIDs match nothing.
   absl::StatusOr<std::vector<ApprovalEvent>> Events(
       const EventQuery& q) override;

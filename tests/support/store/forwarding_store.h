@@ -43,6 +43,9 @@ class ForwardingStore : public ApprovalStore {
   absl::StatusOr<std::vector<ApprovalEvent>> ExpireDue(int limit) override {
     return inner_.ExpireDue(limit);
   }
+  absl::StatusOr<std::vector<ApprovalEvent>> EscalateDue(int limit) override {
+    return inner_.EscalateDue(limit);
+  }
   absl::StatusOr<std::vector<ApprovalEvent>> Events(
       const EventQuery& q) override {
     return inner_.Events(q);
