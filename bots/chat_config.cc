@@ -38,9 +38,23 @@ bool LoopbackHttp(absl::string_view url) {
          absl::StartsWith(url, "http://localhost/");
 }
 
+// The broker on this machine: the only place a bearer token may travel
+// without TLS.
+bool LoopbackHostPort(absl::string_view address) {
+  return absl::StartsWith(address, "127.0.0.1:") ||
+         absl::StartsWith(address, "localhost:") ||
+         absl::StartsWith(address, "[::1]:");
+}
+
 absl::Status Validate(const ChatConfig& c, const JsonReader& r) {
   if (!ValidHostPort(c.broker.address)) {
     return r.Error("broker.address", "expected HOST:PORT");
+  }
+  if (c.broker.ca_file.empty() && !LoopbackHostPort(c.broker.address)) {
+    return r.Error("broker.address",
+                   "without broker.ca_file (TLS) only 127.0.0.1, localhost "
+                   "or [::1]: the relay's credentials would cross the "
+                   "network in plaintext");
   }
   if (!c.broker.cert_file.empty() && c.broker.ca_file.empty()) {
     return r.Error("broker.cert_file", "needs broker.ca_file (TLS)");

@@ -297,6 +297,10 @@ TEST_CASE("config errors name the key", "[chat][config]") {
       "slack.routes[0]"));
   CHECK(absl::StrContains(error(WithReplaced("\"T0123\"", "\"t-lower\"")),
                           "slack.team_id"));
+  // Plaintext to a broker on another machine would expose the relay's token.
+  CHECK(absl::StrContains(
+      error(WithReplaced("127.0.0.1:50051", "broker.example.org:50051")),
+      "broker.address"));
   CHECK(absl::StrContains(
       error(WithReplaced("\"token_file\": \"/etc/approval-chat/broker-token\"",
                          "\"timeout\": \"5s\"")),
