@@ -20,9 +20,34 @@ struct SlistFree {
   void operator()(curl_slist* l) const { curl_slist_free_all(l); }
 };
 
-void InitCurlOnce() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+// One connection cache, TLS session cache and DNS cache for every transfer
+// of the process: a POST to a host this process posted to a moment ago
+// reuses that connection (keep-alive) instead of a new TCP and TLS
+// handshake. libcurl reuses a connection only for a transfer with the same
+// host, port and TLS settings (ca_file, verification), so nothing weaker is
+// ever reused. The share's locks make it safe across threads.
+std::mutex share_locks[CURL_LOCK_DATA_LAST];
+
+void LockShare(CURL*, curl_lock_data data, curl_lock_access, void*) {
+  share_locks[data].lock();
+}
+void UnlockShare(CURL*, curl_lock_data data, void*) {
+  share_locks[data].unlock();
+}
+
+CURLSH* Share() {
+  static CURLSH* share = [] {
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    CURLSH* sh = curl_share_init();
+    if (sh == nullptr) return sh;
+    curl_share_setopt(sh, CURLSHOPT_LOCKFUNC, &LockShare);
+    curl_share_setopt(sh, CURLSHOPT_UNLOCKFUNC, &UnlockShare);
+    curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+    curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    return sh;
+  }();
+  return share;
 }
 
 struct Sink {
@@ -54,7 +79,7 @@ absl::StatusOr<HttpResponse> HttpPost(const HttpPostRequest& request) {
                                       ? "only http(s):// URLs are sent to"
                                       : "only https:// URLs are sent to");
   }
-  InitCurlOnce();
+  CURLSH* share = Share();
   std::unique_ptr<CURL, CurlFree> curl(curl_easy_init());
   if (curl == nullptr) {
     return absl::UnavailableError("libcurl could not start a transfer");
@@ -78,6 +103,7 @@ absl::StatusOr<HttpResponse> HttpPost(const HttpPostRequest& request) {
   Sink sink{request.max_response_bytes, &response};
   char error[CURL_ERROR_SIZE] = {0};
   CURL* c = curl.get();
+  if (share != nullptr) curl_easy_setopt(c, CURLOPT_SHARE, share);
   curl_easy_setopt(c, CURLOPT_URL, request.url.c_str());
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, https ? "https" : "http");
   curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);

@@ -4,7 +4,8 @@
 // or the system CAs); plain http is only sent when the caller allows it;
 // redirects are never followed; the whole attempt is bounded by `timeout`;
 // at most `max_response_bytes` of the answer are kept. Thread-safe (one curl
-// handle per call).
+// handle per call); connections are kept alive and reused across calls to
+// the same host with the same TLS settings.
 #ifndef APPROVAL_SERVER_COMMON_HTTP_POST_H_
 #define APPROVAL_SERVER_COMMON_HTTP_POST_H_
 

@@ -211,6 +211,35 @@ TEST_CASE("An endpoint that asks for reviews gets each review, with its id",
   CHECK(body["data"]["actor"] == "alice");
 }
 
+TEST_CASE("Deliveries to one endpoint reuse one kept-alive connection",
+          "[webhook][postgres]") {
+  Fixture f;
+  WebhookReceiver receiver(f.server, {kNewSecret});
+  std::unique_ptr<WebhookQueue> queue = f.OpenQueue();
+  CountingMetrics metrics;
+  WebhookEndpoint endpoint =
+      Endpoint("tickets", receiver.url(), f.ca_file, {kNewSecret});
+  endpoint.event_types = {"created"};
+  WebhookDispatcher dispatcher(Config({endpoint}), *f.store, *queue, &metrics);
+  REQUIRE(dispatcher.Start().ok());
+
+  MustCreate(*f.store, "agent-1", "t1");
+  dispatcher.Wake();
+  REQUIRE(receiver.AwaitAccepted(1, kWait));
+  // Later events, once the first delivery is done: a new TCP and TLS
+  // handshake each would show as new connections.
+  MustCreate(*f.store, "agent-1", "t2");
+  MustCreate(*f.store, "agent-1", "t3");
+  dispatcher.Wake();
+  REQUIRE(receiver.AwaitAccepted(3, kWait));
+  std::set<int> connections;
+  for (const ReceivedWebhook& r : receiver.accepted()) {
+    CHECK(r.verified);
+    connections.insert(r.connection);
+  }
+  CHECK(connections.size() == 1);
+}
+
 TEST_CASE("An endpoint that asks for escalations gets each, with its id",
           "[webhook][postgres][escalation]") {
   Fixture f;

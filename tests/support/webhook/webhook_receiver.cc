@@ -200,6 +200,7 @@ bool WebhookReceiver::Verify(const ReceivedWebhook& r) const {
 }
 
 void WebhookReceiver::Serve() {
+  int next_connection = 0;
   for (;;) {
     pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_[0], POLLIN, 0}};
     if (::poll(fds, 2, -1) < 0) continue;
@@ -207,14 +208,55 @@ void WebhookReceiver::Serve() {
     if ((fds[0].revents & POLLIN) == 0) continue;
     const int fd = ::accept(listen_fd_, nullptr, nullptr);
     if (fd < 0) continue;
-    connections_.emplace_back([this, fd] {
-      Handle(fd);
+    const int connection = ++next_connection;
+    connections_.emplace_back([this, fd, connection] {
+      Handle(fd, connection);
       ::close(fd);
     });
   }
 }
 
-void WebhookReceiver::Handle(int fd) {
+bool WebhookReceiver::AwaitReadable(SSL* ssl, int fd) const {
+  for (;;) {
+    if (SSL_pending(ssl) > 0) return true;
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return false;
+    }
+    pollfd p{fd, POLLIN, 0};
+    const int ready = ::poll(&p, 1, 100);
+    if (ready > 0) return true;
+    if (ready < 0) return false;
+  }
+}
+
+bool WebhookReceiver::ReadRequest(SSL* ssl, int fd, std::string& buffer,
+                                  ReceivedWebhook& r) const {
+  char buf[16384];
+  for (;;) {
+    const size_t head_end = buffer.find("\r\n\r\n");
+    if (head_end != std::string::npos) {
+      const std::string head = buffer.substr(0, head_end);
+      size_t content_length = 0;
+      absl::SimpleAtoi(Header(head, "content-length"), &content_length);
+      if (buffer.size() >= head_end + 4 + content_length) {
+        r.id = Header(head, "webhook-id");
+        r.timestamp = Header(head, "webhook-timestamp");
+        r.signature = Header(head, "webhook-signature");
+        r.body = buffer.substr(head_end + 4, content_length);
+        buffer.erase(0, head_end + 4 + content_length);
+        return true;
+      }
+    }
+    if (buffer.size() > (1 << 22)) return false;
+    if (!AwaitReadable(ssl, fd)) return false;
+    const int n = SSL_read(ssl, buf, sizeof(buf));
+    if (n <= 0) return false;
+    buffer.append(buf, static_cast<size_t>(n));
+  }
+}
+
+void WebhookReceiver::Handle(int fd, int connection) {
   timeval timeout{5, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
@@ -226,93 +268,72 @@ void WebhookReceiver::Handle(int fd) {
     ERR_clear_error();
     return;
   }
-  std::string request;
-  char buf[16384];
-  size_t head_end = std::string::npos;
-  size_t content_length = 0;
+  // Requests one after another on the connection (HTTP/1.1 keep-alive)
+  // while the receiver answers them; held and endless answers end it.
+  std::string buffer;
   for (;;) {
-    if (head_end == std::string::npos) {
-      head_end = request.find("\r\n\r\n");
-      if (head_end != std::string::npos) {
-        absl::SimpleAtoi(Header(request.substr(0, head_end), "content-length"),
-                         &content_length);
-      }
+    ReceivedWebhook r;
+    r.connection = connection;
+    if (!ReadRequest(ssl, fd, buffer, r)) break;
+    r.verified = Verify(r);
+    Mode mode;
+    int status;
+    {
+      absl::MutexLock lock(&mu_);
+      mode = mode_;
+      status = status_;
+      if (mode == Mode::kAnswer) r.answered = status;
+      received_.push_back(r);
     }
-    if (head_end != std::string::npos &&
-        request.size() >= head_end + 4 + content_length) {
+    if (mode == Mode::kHold) {
+      Hold(fd);
       break;
     }
-    if (request.size() > (1 << 22)) break;
-    const int n = SSL_read(ssl, buf, sizeof(buf));
-    if (n <= 0) break;
-    request.append(buf, static_cast<size_t>(n));
-  }
-  if (head_end == std::string::npos ||
-      request.size() < head_end + 4 + content_length) {
-    SSL_free(ssl);
-    ERR_clear_error();
-    return;
-  }
-  const std::string head = request.substr(0, head_end);
-  ReceivedWebhook r;
-  r.id = Header(head, "webhook-id");
-  r.timestamp = Header(head, "webhook-timestamp");
-  r.signature = Header(head, "webhook-signature");
-  r.body = request.substr(head_end + 4, content_length);
-  r.verified = Verify(r);
-  Mode mode;
-  int status;
-  size_t index;
-  {
-    absl::MutexLock lock(&mu_);
-    mode = mode_;
-    status = status_;
-    if (mode == Mode::kAnswer) r.answered = status;
-    index = received_.size();
-    received_.push_back(r);
-  }
-  (void)index;
-  if (mode == Mode::kHold) {
-    // Never answer; wait (no thread burns) until the client gives up (the
-    // socket reads EOF or errors) or the receiver stops.
-    for (;;) {
-      {
-        absl::MutexLock lock(&mu_);
-        if (stopping_) break;
-      }
-      pollfd p{fd, POLLIN, 0};
-      const int ready = ::poll(&p, 1, 100);
-      if (ready > 0) {
-        char probe;
-        if (::recv(fd, &probe, 1, MSG_PEEK) <= 0) break;
-        // Anything else (TLS alerts) means the client is closing too.
-        break;
-      }
+    if (mode == Mode::kEndlessBody) {
+      WriteEndlessBody(ssl);
+      break;
     }
-  } else if (mode == Mode::kEndlessBody) {
-    const std::string headers =
-        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
-        "Content-Length: 1073741824\r\nConnection: close\r\n\r\n";
-    SSL_write(ssl, headers.data(), static_cast<int>(headers.size()));
-    const std::string chunk(16384, 'x');
-    for (size_t sent = 0; sent < (size_t{1} << 30); sent += chunk.size()) {
-      {
-        absl::MutexLock lock(&mu_);
-        if (stopping_) break;
-      }
-      if (SSL_write(ssl, chunk.data(), static_cast<int>(chunk.size())) <= 0) {
-        break;
-      }
+    const std::string response =
+        absl::StrCat("HTTP/1.1 ", status, " X\r\nContent-Length: 0\r\n\r\n");
+    if (SSL_write(ssl, response.data(), static_cast<int>(response.size())) <=
+        0) {
+      break;
     }
-  } else {
-    const std::string response = absl::StrCat("HTTP/1.1 ", status,
-                                              " X\r\nContent-Length: 0\r\n"
-                                              "Connection: close\r\n\r\n");
-    SSL_write(ssl, response.data(), static_cast<int>(response.size()));
-    SSL_shutdown(ssl);
   }
+  SSL_shutdown(ssl);
   SSL_free(ssl);
   ERR_clear_error();
+}
+
+void WebhookReceiver::Hold(int fd) const {
+  // Never answer; wait (no thread burns) until the client gives up (the
+  // socket reads EOF or errors) or the receiver stops.
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return;
+    }
+    pollfd p{fd, POLLIN, 0};
+    // Anything readable (EOF, TLS alerts) means the client is closing.
+    if (::poll(&p, 1, 100) > 0) return;
+  }
+}
+
+void WebhookReceiver::WriteEndlessBody(SSL* ssl) const {
+  const std::string headers =
+      "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+      "Content-Length: 1073741824\r\nConnection: close\r\n\r\n";
+  SSL_write(ssl, headers.data(), static_cast<int>(headers.size()));
+  const std::string chunk(16384, 'x');
+  for (size_t sent = 0; sent < (size_t{1} << 30); sent += chunk.size()) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return;
+    }
+    if (SSL_write(ssl, chunk.data(), static_cast<int>(chunk.size())) <= 0) {
+      return;
+    }
+  }
 }
 
 }  // namespace approval::testing

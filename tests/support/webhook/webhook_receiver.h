@@ -7,7 +7,8 @@
 //
 // Behaviours a test switches at any time: answer with a status (default
 // 200), hold requests unanswered (a receiver that never answers), or answer
-// 200 with an endless body. A thread per connection. Thread-safe; stops on
+// 200 with an endless body. A thread per connection, which serves request
+// after request while it answers (HTTP/1.1 keep-alive). Thread-safe; stops on
 // destruction. Constructing one ignores SIGPIPE in the test process.
 #ifndef APPROVAL_TESTS_SUPPORT_WEBHOOK_WEBHOOK_RECEIVER_H_
 #define APPROVAL_TESTS_SUPPORT_WEBHOOK_WEBHOOK_RECEIVER_H_
@@ -23,6 +24,7 @@
 #include "tests/support/certs/test_certs.h"
 
 typedef struct ssl_ctx_st SSL_CTX;
+typedef struct ssl_st SSL;
 
 namespace approval::testing {
 
@@ -34,6 +36,7 @@ struct ReceivedWebhook {
   std::string body;
   bool verified = false;  // signature matches one of the secrets
   int answered = 0;       // the status it got (0: none, held or endless)
+  int connection = 0;     // which TCP connection carried it (1, 2, ...)
 };
 
 class WebhookReceiver final {
@@ -72,7 +75,15 @@ class WebhookReceiver final {
 
  private:
   void Serve();
-  void Handle(int fd);
+  void Handle(int fd, int connection);
+  // Waits until `fd` (or `ssl`'s buffer) has data; false once stopping.
+  bool AwaitReadable(SSL* ssl, int fd) const;
+  // The next whole request from `buffer` and the connection; false at EOF,
+  // an error, a request over 4 MiB or when the receiver stops.
+  bool ReadRequest(SSL* ssl, int fd, std::string& buffer,
+                   ReceivedWebhook& r) const;
+  void Hold(int fd) const;
+  void WriteEndlessBody(SSL* ssl) const;
   bool Verify(const ReceivedWebhook& r) const;
 
   SSL_CTX* ctx_ = nullptr;
