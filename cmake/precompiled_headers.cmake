@@ -7,8 +7,9 @@
 # that does not match its user is an error (-Winvalid-pch with -Werror), so
 # none is silently ignored.
 #
-# A GCC precompiled header is only used by compiles with the same -fpic /
-# -fpie setting, so position-independent targets get their own flavour.
+# A precompiled header is only used by compiles with the same -fpic / -fpie
+# setting: the few position-independent libraries (those linked into
+# libapproval_client.so: small files with light headers) go without.
 # Catch2 goes only into targets under tests/, never into a shipped binary.
 set(_approval_pch_common
   <algorithm> <chrono> <functional> <map> <memory> <mutex> <optional>
@@ -20,7 +21,7 @@ set(_approval_pch_common
   [["approval/v1/approval.grpc.pb.h"]])
 
 set(_approval_pch_anchor ${CMAKE_CURRENT_LIST_DIR}/pch_anchor.cc)
-function(approval_pch_flavour name pic)
+function(approval_pch_flavour name)
   add_library(${name} STATIC ${_approval_pch_anchor})
   # The generated headers, not the library: a build of a few targets (the
   # fuzz targets) need not compile the generated code for this.
@@ -30,19 +31,18 @@ function(approval_pch_flavour name pic)
   target_link_libraries(${name} PRIVATE protobuf::libprotobuf gRPC::grpc++
     nlohmann_json::nlohmann_json absl::status absl::statusor absl::strings
     absl::synchronization absl::time)
-  set_target_properties(${name} PROPERTIES POSITION_INDEPENDENT_CODE ${pic})
   target_precompile_headers(${name} PRIVATE ${_approval_pch_common})
 endfunction()
-approval_pch_flavour(approval_pch OFF)
-approval_pch_flavour(approval_pch_pic ON)
-approval_pch_flavour(approval_pch_tests OFF)
+approval_pch_flavour(approval_pch)
+approval_pch_flavour(approval_pch_tests)
 # Catch2 is a header in /usr/include, found without its CMake package.
 target_precompile_headers(approval_pch_tests PRIVATE <catch2/catch.hpp>)
 
 # Every executable and static library below ${dir} that qualifies reuses
 # the flavour that matches it. Left out: the flavours themselves, the Catch2
-# runner (it defines CATCH_CONFIG_RUNNER before including Catch2) and
-# targets with hidden visibility (the client library and its twin).
+# runner (it defines CATCH_CONFIG_RUNNER before including Catch2), targets
+# with hidden visibility (the client library and its twin) and
+# position-independent ones.
 function(approval_reuse_pch dir)
   get_property(targets DIRECTORY ${dir} PROPERTY BUILDSYSTEM_TARGETS)
   foreach(target IN LISTS targets)
@@ -54,12 +54,10 @@ function(approval_reuse_pch dir)
         OR target MATCHES "^approval_pch"
         OR target STREQUAL "approval_catch_main"
         OR target STREQUAL "approval_proto"
-        OR visibility)
+        OR visibility OR pic)
       continue()
     endif()
-    if(pic)
-      set(flavour approval_pch_pic)
-    elseif(source_dir MATCHES "^${PROJECT_SOURCE_DIR}/tests(/|$)")
+    if(source_dir MATCHES "^${PROJECT_SOURCE_DIR}/tests(/|$)")
       set(flavour approval_pch_tests)
     else()
       set(flavour approval_pch)
