@@ -15,8 +15,15 @@ command -v cmake >/dev/null 2>&1 ||
 build_dir="$(ab_build_dir)"
 jobs="${JOBS:-2}"
 
+# Ninja for a new build directory: it compiles a library's users while the
+# library's last file still compiles, where make leaves a core idle (a
+# directory made earlier keeps its generator: CMake cannot switch it).
+generator=()
+if [[ ! -f "${build_dir}/CMakeCache.txt" ]] && command -v ninja >/dev/null 2>&1; then
+  generator=(-G Ninja)
+fi
 ab_log "configuring in ${build_dir}"
-cmake -S . -B "${build_dir}" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@"
+cmake -S . -B "${build_dir}" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@"
 read -r -a targets <<<"${BUILD_TARGETS:-}"
 ab_log "building ${targets[*]:-everything} with ${jobs} jobs"
 cmake --build "${build_dir}" -j "${jobs}" ${targets[@]:+--target "${targets[@]}"}

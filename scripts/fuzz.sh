@@ -37,7 +37,12 @@ fi
 ab_log "configuring fuzz targets in ${build_dir}"
 # -O0 -g1: a quarter quicker to compile than -O1 (the short CI runs fuzz
 # seconds, not minutes), and line tables to read a crash's stack.
-CC=clang-14 CXX=clang++-14 cmake -S . -B "${build_dir}" \
+# Ninja for a new build directory, as scripts/build.sh does.
+generator=()
+if [[ ! -f "${build_dir}/CMakeCache.txt" ]] && command -v ninja >/dev/null 2>&1; then
+  generator=(-G Ninja)
+fi
+CC=clang-14 CXX=clang++-14 cmake -S . -B "${build_dir}" "${generator[@]}" \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAPPROVAL_FUZZ=ON -DAPPROVAL_WERROR=ON \
   "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O0 -g1 -DNDEBUG" >/dev/null
 ab_log "building ${#targets[@]} fuzz targets with ${jobs} jobs"

@@ -9,6 +9,9 @@ source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib/common.sh"
 readonly PACKAGES=(
   build-essential
   cmake
+  # New build directories use Ninja (scripts/build.sh): it keeps both cores
+  # busy where make waits for a library to finish before its users compile.
+  ninja-build
   pkg-config
   libgrpc++-dev
   protobuf-compiler-grpc
@@ -33,7 +36,7 @@ readonly PACKAGES=(
   prometheus
   python3
   python3-yaml
-  # tests/domain/token_interop_test: an independent JOSE implementation
+  # tests/domain (token interop): an independent JOSE implementation
   # (PyJWT with EdDSA through cryptography) verifies approval tokens.
   python3-jwt
   python3-cryptography
