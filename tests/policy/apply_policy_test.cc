@@ -119,7 +119,7 @@ TEST_CASE("a request no rule matches is denied by the implicit rule",
   CHECK(a->requirement.outcome == Outcome::kAutoDeny);
 }
 
-TEST_CASE("the first matching rule wins", "[apply]") {
+TEST_CASE("ApplyPolicy: the first matching rule wins", "[apply]") {
   PolicyRule read_only;
   read_only.name = "everything-else";
   read_only.action = "*";

@@ -10,7 +10,7 @@ namespace approval::testing {
 namespace {
 
 const bool kRegistered = RegisterScenarioTests(
-    "postgres: ", "[service][escalation][postgres]", EscalationScenarios(),
+    "escalation: ", "[service][escalation][postgres]", EscalationScenarios(),
     [](const Scenario& s) {
       TempDir dir;
       TestDatabase db;

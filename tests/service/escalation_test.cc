@@ -12,7 +12,7 @@ namespace approval::testing {
 namespace {
 
 const bool kRegistered =
-    RegisterScenarioTests("memory: ", "[service][escalation][memory]",
+    RegisterScenarioTests("escalation: ", "[service][escalation][memory]",
                           EscalationScenarios(), [](const Scenario& s) {
                             TempDir dir;
                             MemoryStore store(absl::Now, testing::TestSigner());

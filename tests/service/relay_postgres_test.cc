@@ -11,7 +11,7 @@ namespace approval::testing {
 namespace {
 
 const bool kRegistered = RegisterScenarioTests(
-    "postgres: ", "[service][relay][postgres]", RelayScenarios(),
+    "relay: ", "[service][relay][postgres]", RelayScenarios(),
     [](const Scenario& s) {
       TempDir dir;
       TestDatabase db;

@@ -13,7 +13,7 @@ namespace approval::testing {
 namespace {
 
 const bool kRegistered =
-    RegisterScenarioTests("memory: ", "[service][relay][memory]",
+    RegisterScenarioTests("relay: ", "[service][relay][memory]",
                           RelayScenarios(), [](const Scenario& s) {
                             TempDir dir;
                             MemoryStore store(absl::Now, testing::TestSigner());
