@@ -1196,5 +1196,106 @@ TEST_CASE(
             .status == 200);
 }
 
+TEST_CASE(
+    "Slack and Teams together: each posts once, a Slack click updates "
+    "the Teams card, and after a restart both catch up",
+    "[chat][teams][e2e][pg]") {
+  TeamsRig rig;
+  FakeSlack slack(kBotToken);
+  rig.config.slack.enabled = true;
+  rig.config.slack.team_id = kTeam;
+  rig.config.slack.api_base_url = slack.base_url();
+  rig.config.slack.default_channel = "C0APPROVALS";
+  auto start = [&] {
+    chat::ChatDeps deps;
+    deps.broker_token = rig.broker.Token("slack-bot");
+    deps.teams_relay_token = rig.broker.Token("teams-bot");
+    deps.slack_signing_secret = kSecret;
+    deps.slack = chat::NewSlackWebApi(slack.base_url(), kBotToken, "",
+                                      absl::Seconds(10), /*allow_http=*/true);
+    chat::TeamsConnectorOptions o;
+    o.token_url = rig.bot_framework.token_url();
+    o.app_id = kAppId;
+    o.app_secret = kAppSecret;
+    o.allow_http = true;
+    deps.teams = chat::NewTeamsConnectorApi(o, [] { return absl::Now(); });
+    deps.teams_verifier = rig.keys.Verifier();
+    absl::StatusOr<std::unique_ptr<chat::ChatState>> state =
+        chat::ChatState::Open(rig.database.app_url);
+    REQUIRE(state.ok());
+    deps.state = *std::move(state);
+    absl::StatusOr<std::unique_ptr<chat::ChatApp>> started =
+        chat::ChatApp::Start(rig.config, std::move(deps));
+    INFO(started.status().ToString());
+    REQUIRE(started.ok());
+    rig.app = *std::move(started);
+    REQUIRE(rig.app->AwaitStreaming(absl::Seconds(30)));
+  };
+  auto slack_posts = [&](size_t n) {
+    return slack.Await(
+        [n](const std::vector<SlackCall>& calls) {
+          size_t posts = 0;
+          for (const SlackCall& c : calls) {
+            posts += c.method == "chat.postMessage";
+          }
+          return posts >= n;
+        },
+        absl::Seconds(30));
+  };
+  auto teams_posts = [&](size_t n) {
+    return rig.bot_framework.Await(
+        [n](const std::vector<TeamsCall>& calls) {
+          size_t posts = 0;
+          for (const TeamsCall& c : calls) {
+            posts += c.method == "POST" && absl::StrContains(c.path, "/v3/");
+          }
+          return posts >= n;
+        },
+        absl::Seconds(30));
+  };
+
+  start();
+  const std::string first = rig.RequestWithSecret();
+  REQUIRE(slack_posts(1));
+  REQUIRE(teams_posts(1));
+  // A Slack click (as the Slack relay) shows on the Teams card too.
+  CHECK(PostInteraction(
+            rig.app->http_port(),
+            BlockActionsBody(kTeam, "UALICE", chat::kApproveActionId, first,
+                             "C0APPROVALS", "1700000000.100001"),
+            kSecret, absl::ToUnixSeconds(absl::Now()))
+            .status == 200);
+  CHECK(rig.AwaitUpdate("alice approved"));
+  rig.app.reset();  // down from here
+
+  // Decided by a Teams invoke would need the app: decide directly instead.
+  v1::DecideResponse resp;
+  REQUIRE(rig.broker.Decide("bob", first, v1::APPROVE, &resp).ok());
+  const std::string second = rig.RequestWithSecret();
+
+  start();
+  REQUIRE(slack_posts(2));
+  REQUIRE(teams_posts(2));
+  CHECK(rig.AwaitUpdate("Approved by"));
+  CHECK(slack.Await(
+      [](const std::vector<SlackCall>& calls) {
+        for (const SlackCall& c : calls) {
+          if (c.method == "chat.update" &&
+              absl::StrContains(c.raw_body, "*Approved*")) {
+            return true;
+          }
+        }
+        return false;
+      },
+      absl::Seconds(30)));
+  const std::vector<TeamsCall> teams_posted =
+      rig.bot_framework.Calls("POST", "/v3/conversations/");
+  CHECK(teams_posted.size() == 2);
+  CHECK(CountContaining(teams_posted, first) == 1);
+  CHECK(CountContaining(teams_posted, second) == 1);
+  CHECK(slack.Calls("chat.postMessage").size() == 2);
+  CHECK(rig.Get(first).reviews(0).platform_user() == "slack:T0123/UALICE");
+}
+
 }  // namespace
 }  // namespace approval::testing
