@@ -894,7 +894,7 @@ constexpr char kTeamsOnlyConfig[] = R"({
 })";
 
 TEST_CASE(
-    "a Teams-only config parses with Bot Framework defaults; errors "
+    "a Teams-only config parses with Bot Framework defaults, and its errors "
     "name the key",
     "[chat][teams][config]") {
   absl::StatusOr<chat::ChatConfig> c =
