@@ -1,5 +1,6 @@
 #include "bots/chat_app.h"
 
+#include <map>
 #include <thread>
 #include <vector>
 
@@ -9,6 +10,7 @@
 #include "absl/synchronization/mutex.h"
 #include "approval/v1/approval.grpc.pb.h"
 #include "bots/slack.h"
+#include "bots/teams.h"
 #include "grpcpp/grpcpp.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
@@ -20,8 +22,16 @@
 namespace approval::chat {
 namespace {
 
-constexpr char kStream[] = "broker";
 constexpr char kSlack[] = "slack";
+constexpr char kTeams[] = "teams";
+
+// A platform approval-chat posts to, and the name of its stream cursor
+// ("broker" for Slack, as before Teams existed).
+struct Platform {
+  const char* name;
+  std::string stream;
+  bool is_slack;
+};
 
 // The one place where a gRPC status becomes an absl::Status.
 absl::Status FromGrpc(const grpc::Status& s) {
@@ -50,13 +60,11 @@ class ChatMetrics final {
     posted_ = &prometheus::BuildCounter()
                    .Name("approval_chat_messages_posted_total")
                    .Help("Messages posted for new approvals")
-                   .Register(*registry)
-                   .Add({{"platform", kSlack}});
+                   .Register(*registry);
     updated_ = &prometheus::BuildCounter()
                     .Name("approval_chat_messages_updated_total")
                     .Help("Messages updated as reviews and outcomes arrive")
-                    .Register(*registry)
-                    .Add({{"platform", kSlack}});
+                    .Register(*registry);
     interactions_ = &prometheus::BuildCounter()
                          .Name("approval_chat_interactions_total")
                          .Help("Interactions received, by outcome")
@@ -66,8 +74,7 @@ class ChatMetrics final {
                                .Help(
                                    "Requests refused before their "
                                    "signature verified")
-                               .Register(*registry)
-                               .Add({{"platform", kSlack}});
+                               .Register(*registry);
     api_errors_ = &prometheus::BuildCounter()
                        .Name("approval_chat_api_errors_total")
                        .Help("Failed platform API calls, by method")
@@ -83,24 +90,27 @@ class ChatMetrics final {
                    .Register(*registry)
                    .Add({});
   }
-  void Posted() {
-    if (posted_) posted_->Increment();
+  void Posted(const char* platform) {
+    if (posted_) posted_->Add({{"platform", platform}}).Increment();
   }
-  void Updated() {
-    if (updated_) updated_->Increment();
+  void Updated(const char* platform) {
+    if (updated_) updated_->Add({{"platform", platform}}).Increment();
   }
-  void Interaction(const std::string& outcome) {
+  void Interaction(const std::string& outcome, const char* platform = kSlack) {
     if (interactions_) {
-      interactions_->Add({{"platform", kSlack}, {"outcome", outcome}})
+      interactions_->Add({{"platform", platform}, {"outcome", outcome}})
           .Increment();
     }
   }
-  void SignatureFailure() {
-    if (signature_failures_) signature_failures_->Increment();
+  void SignatureFailure(const char* platform = kSlack) {
+    if (signature_failures_) {
+      signature_failures_->Add({{"platform", platform}}).Increment();
+    }
   }
-  void ApiError(const std::string& method) {
+  void ApiError(const std::string& method, const char* platform = kSlack) {
     if (api_errors_) {
-      api_errors_->Add({{"platform", kSlack}, {"method", method}}).Increment();
+      api_errors_->Add({{"platform", platform}, {"method", method}})
+          .Increment();
     }
   }
   void Applied(uint64_t cursor, double lag_seconds) {
@@ -109,10 +119,10 @@ class ChatMetrics final {
   }
 
  private:
-  prometheus::Counter* posted_ = nullptr;
-  prometheus::Counter* updated_ = nullptr;
+  prometheus::Family<prometheus::Counter>* posted_ = nullptr;
+  prometheus::Family<prometheus::Counter>* updated_ = nullptr;
   prometheus::Family<prometheus::Counter>* interactions_ = nullptr;
-  prometheus::Counter* signature_failures_ = nullptr;
+  prometheus::Family<prometheus::Counter>* signature_failures_ = nullptr;
   prometheus::Family<prometheus::Counter>* api_errors_ = nullptr;
   prometheus::Gauge* lag_ = nullptr;
   prometheus::Gauge* cursor_ = nullptr;
@@ -124,6 +134,7 @@ void Reply(mg_connection* conn, int status, const std::string& text,
                        : status == 400 ? "Bad Request"
                        : status == 401 ? "Unauthorized"
                        : status == 403 ? "Forbidden"
+                       : status == 404 ? "Not Found"
                        : status == 413 ? "Payload Too Large"
                                        : "Service Unavailable";
   mg_printf(conn,
@@ -143,7 +154,11 @@ class ChatApp::Impl final : public CivetHandler {
         verifier_(deps_.slack_signing_secret, config.slack.max_body_bytes,
                   config.slack.timestamp_tolerance),
         metrics_(deps_.registry.get()),
-        stub_(v1::ApprovalBroker::NewStub(std::move(channel))) {}
+        stub_(v1::ApprovalBroker::NewStub(std::move(channel))) {
+    if (config_.slack.enabled) platforms_.push_back({kSlack, "broker", true});
+    if (config_.teams.enabled)
+      platforms_.push_back({kTeams, "broker:teams", false});
+  }
 
   ~Impl() override { Stop(); }
 
@@ -156,7 +171,10 @@ class ChatApp::Impl final : public CivetHandler {
       return absl::UnavailableError(
           absl::StrCat("listen ", config_.listen, ": ", e.what()));
     }
-    server_->addHandler("/slack/interactions", this);
+    if (config_.slack.enabled) {
+      server_->addHandler("/slack/interactions", this);
+    }
+    if (config_.teams.enabled) server_->addHandler("/teams/messages", this);
     server_->addHandler("/healthz", this);
     return absl::OkStatus();
   }
@@ -199,8 +217,13 @@ class ChatApp::Impl final : public CivetHandler {
 
   bool handlePost(CivetServer*, mg_connection* conn) override {
     const mg_request_info* info = mg_get_request_info(conn);
-    if (std::string(info->local_uri) != "/slack/interactions") {
-      Reply(conn, 400, "unknown path\n");
+    const std::string path = info->local_uri;
+    if (path == "/teams/messages" && config_.teams.enabled) {
+      HandleTeams(conn, info);
+      return true;
+    }
+    if (path != "/slack/interactions" || !config_.slack.enabled) {
+      Reply(conn, 404, "unknown path\n");
       return true;
     }
     const size_t limit = config_.slack.max_body_bytes;
@@ -296,10 +319,13 @@ class ChatApp::Impl final : public CivetHandler {
     }
   }
 
-  std::unique_ptr<grpc::ClientContext> Context(bool deadline) const {
+  // A call context with `token` (default: the broker token) as bearer.
+  std::unique_ptr<grpc::ClientContext> Context(
+      bool deadline, const std::string* token = nullptr) const {
     auto ctx = std::make_unique<grpc::ClientContext>();
-    if (!deps_.broker_token.empty()) {
-      ctx->AddMetadata("authorization", "Bearer " + deps_.broker_token);
+    if (token == nullptr) token = &deps_.broker_token;
+    if (!token->empty()) {
+      ctx->AddMetadata("authorization", "Bearer " + *token);
     }
     if (deadline) {
       ctx->set_deadline(
@@ -333,8 +359,20 @@ class ChatApp::Impl final : public CivetHandler {
   }
 
   absl::Status FollowOnce() {
-    absl::StatusOr<uint64_t> cursor = deps_.state->Cursor(kStream);
-    if (!cursor.ok()) return cursor.status();
+    // Each platform's cursor; the stream resumes after the smallest stored
+    // one, and a platform with none yet is backfilled.
+    uint64_t after = 0;
+    std::vector<const Platform*> fresh;
+    for (const Platform& p : platforms_) {
+      absl::StatusOr<uint64_t> c = deps_.state->Cursor(p.stream);
+      if (!c.ok()) return c.status();
+      platform_cursor_[p.name] = *c;
+      if (*c == 0) {
+        fresh.push_back(&p);
+      } else if (after == 0 || *c < after) {
+        after = *c;
+      }
+    }
     std::unique_ptr<grpc::ClientContext> ctx = Context(false);
     {
       absl::MutexLock lock(&mu_);
@@ -342,14 +380,14 @@ class ChatApp::Impl final : public CivetHandler {
       ctx_ = ctx.get();
     }
     v1::StreamDecisionsRequest req;
-    req.set_after_cursor(*cursor);
+    req.set_after_cursor(after);
     std::unique_ptr<grpc::ClientReader<v1::DecisionEvent>> reader =
         stub_->StreamDecisions(ctx.get(), req);
     reader->WaitForInitialMetadata();
     absl::Status applied;
     // Without a stored cursor the stream starts live, from now: what was
     // already pending is listed once the subscription is in place (no gap).
-    if (*cursor == 0) applied = Backfill();
+    if (!fresh.empty()) applied = Backfill(fresh);
     if (applied.ok()) {
       absl::MutexLock lock(&mu_);
       streaming_ = true;
@@ -373,43 +411,75 @@ class ChatApp::Impl final : public CivetHandler {
                          : FromGrpc(finished);
   }
 
-  // Applies one event; an error other than a platform's refusal stops the
-  // stream, which resumes from the stored cursor (the event is redone).
+  // Applies one event to every platform that has not applied it yet; an
+  // error other than a platform's refusal stops the stream, which resumes
+  // from the stored cursors (the event is redone where it was not applied).
   absl::Status Apply(const v1::DecisionEvent& event) {
+    for (const Platform& p : platforms_) {
+      uint64_t& done = platform_cursor_[p.name];
+      if (event.cursor() <= done) continue;
+      if (absl::Status s = ApplyTo(p, event); !s.ok()) return s;
+      done = event.cursor();
+    }
+    const absl::Time at = absl::FromUnixSeconds(event.event_time().seconds()) +
+                          absl::Nanoseconds(event.event_time().nanos());
+    metrics_.Applied(event.cursor(), absl::ToDoubleSeconds(deps_.now() - at));
+    return absl::OkStatus();
+  }
+
+  absl::Status ApplyTo(const Platform& p, const v1::DecisionEvent& event) {
     const v1::Approval& a = event.approval();
     const uint64_t cursor = event.cursor();
     absl::StatusOr<std::optional<PostedMessage>> found =
-        deps_.state->Find(kSlack, a.id());
+        deps_.state->Find(p.name, a.id());
     if (!found.ok()) return found.status();
-    absl::Status s;
-    if (!found->has_value()) {
-      s = PostIfNew(event);
-    } else if ((*found)->last_cursor >= cursor) {
-      s = deps_.state->SetCursor(kStream, cursor);
+    if (!found->has_value()) return PostIfNew(p, event);
+    if ((*found)->last_cursor >= cursor) {
+      return deps_.state->SetCursor(p.stream, cursor);
+    }
+    absl::Status u = Update(p, **found, a);
+    if (!u.ok()) {
+      metrics_.ApiError(p.is_slack ? "chat.update" : "activities.update",
+                        p.name);
+      if (u.code() == absl::StatusCode::kUnavailable) return u;
+      LogWarn(absl::StrCat(p.name, "_api_error"), a.id(), u);
     } else {
-      absl::Status u = deps_.slack->UpdateMessage(
-          (*found)->channel, (*found)->message_ref, RenderSlackMessage(a));
-      if (!u.ok()) {
-        metrics_.ApiError("chat.update");
-        if (u.code() == absl::StatusCode::kUnavailable) return u;
-        LogWarn("slack_api_error", a.id(), u);
-      } else {
-        metrics_.Updated();
-      }
-      s = deps_.state->RecordApplied(kStream, kSlack, a.id(), cursor,
-                                     StateName(a.state()));
+      metrics_.Updated(p.name);
     }
-    if (s.ok()) {
-      const absl::Time at =
-          absl::FromUnixSeconds(event.event_time().seconds()) +
-          absl::Nanoseconds(event.event_time().nanos());
-      metrics_.Applied(cursor, absl::ToDoubleSeconds(deps_.now() - at));
-    }
-    return s;
+    return deps_.state->RecordApplied(p.stream, p.name, a.id(), cursor,
+                                      StateName(a.state()));
   }
 
-  // Posts every PENDING approval that has no message yet, oldest first.
-  absl::Status Backfill() {
+  // Where `a` goes on `p`: a Slack channel, or the Teams conversation; ""
+  // when nowhere.
+  std::string Target(const Platform& p, const v1::Approval& a) const {
+    if (p.is_slack) return ChannelFor(a, config_.slack);
+    return config_.teams.conversation_id;
+  }
+
+  absl::StatusOr<std::string> Post(const Platform& p, const std::string& to,
+                                   const v1::Approval& a) {
+    if (p.is_slack) {
+      return deps_.slack->PostMessage(to, RenderSlackMessage(a));
+    }
+    return deps_.teams->PostActivity(config_.teams.service_url, to,
+                                     TeamsCardActivity(RenderTeamsCard(a)));
+  }
+
+  absl::Status Update(const Platform& p, const PostedMessage& m,
+                      const v1::Approval& a) {
+    if (p.is_slack) {
+      return deps_.slack->UpdateMessage(m.channel, m.message_ref,
+                                        RenderSlackMessage(a));
+    }
+    return deps_.teams->UpdateActivity(config_.teams.service_url, m.channel,
+                                       m.message_ref,
+                                       TeamsCardActivity(RenderTeamsCard(a)));
+  }
+
+  // Posts, on each of `platforms`, every PENDING approval that has no
+  // message there yet, oldest first.
+  absl::Status Backfill(const std::vector<const Platform*>& platforms) {
     std::vector<v1::Approval> pending;
     v1::ListApprovalsRequest req;
     req.set_state(v1::PENDING);
@@ -423,42 +493,148 @@ class ChatApp::Impl final : public CivetHandler {
       }
       req.set_page_token(resp.next_page_token());
     } while (!req.page_token().empty());
-    for (auto it = pending.rbegin(); it != pending.rend(); ++it) {
-      absl::StatusOr<std::optional<PostedMessage>> found =
-          deps_.state->Find(kSlack, it->id());
-      if (!found.ok()) return found.status();
-      if (found->has_value()) continue;
-      v1::DecisionEvent created;
-      created.set_type(v1::EVENT_CREATED);
-      *created.mutable_approval() = *it;
-      if (absl::Status s = PostIfNew(created); !s.ok()) return s;
+    for (const Platform* p : platforms) {
+      for (auto it = pending.rbegin(); it != pending.rend(); ++it) {
+        absl::StatusOr<std::optional<PostedMessage>> found =
+            deps_.state->Find(p->name, it->id());
+        if (!found.ok()) return found.status();
+        if (found->has_value()) continue;
+        v1::DecisionEvent created;
+        created.set_type(v1::EVENT_CREATED);
+        *created.mutable_approval() = *it;
+        if (absl::Status s = PostIfNew(*p, created); !s.ok()) return s;
+      }
     }
     return absl::OkStatus();
   }
 
   // Posts a message for an approval that has none, when the event creates
   // it and it needs reviewers; else only moves the cursor.
-  absl::Status PostIfNew(const v1::DecisionEvent& event) {
+  absl::Status PostIfNew(const Platform& p, const v1::DecisionEvent& event) {
     const v1::Approval& a = event.approval();
-    const std::string channel = ChannelFor(a, config_.slack);
+    const std::string to = Target(p, a);
     if (event.type() != v1::EVENT_CREATED ||
-        a.requirement().outcome() != v1::REQUIRE_APPROVAL || channel.empty()) {
-      return deps_.state->SetCursor(kStream, event.cursor());
+        a.requirement().outcome() != v1::REQUIRE_APPROVAL || to.empty()) {
+      return deps_.state->SetCursor(p.stream, event.cursor());
     }
-    absl::StatusOr<std::string> ts =
-        deps_.slack->PostMessage(channel, RenderSlackMessage(a));
-    if (!ts.ok()) {
-      metrics_.ApiError("chat.postMessage");
-      if (ts.status().code() == absl::StatusCode::kUnavailable) {
-        return ts.status();
+    absl::StatusOr<std::string> ref = Post(p, to, a);
+    if (!ref.ok()) {
+      metrics_.ApiError(p.is_slack ? "chat.postMessage" : "activities.post",
+                        p.name);
+      if (ref.status().code() == absl::StatusCode::kUnavailable) {
+        return ref.status();
       }
-      LogWarn("slack_api_error", a.id(), ts.status());
-      return deps_.state->SetCursor(kStream, event.cursor());
+      LogWarn(absl::StrCat(p.name, "_api_error"), a.id(), ref.status());
+      return deps_.state->SetCursor(p.stream, event.cursor());
     }
-    metrics_.Posted();
-    return deps_.state->RecordPost(kStream, kSlack, a.id(),
-                                   {channel, *ts, event.cursor()},
+    metrics_.Posted(p.name);
+    return deps_.state->RecordPost(p.stream, p.name, a.id(),
+                                   {to, *ref, event.cursor()},
                                    StateName(a.state()));
+  }
+
+  // ---------------------------------------------------------------- Teams
+
+  // An activity Teams posts: size limit, token, then (for an Action.Execute
+  // invoke of our card) the decision, answered with the card as it stands.
+  void HandleTeams(mg_connection* conn, const mg_request_info* info) {
+    const size_t limit = config_.teams.max_body_bytes;
+    std::string body;
+    bool too_large = info->content_length > static_cast<long long>(limit);
+    if (!too_large) {
+      char buf[4096];
+      int n;
+      while ((n = mg_read(conn, buf, sizeof(buf))) > 0) {
+        body.append(buf, static_cast<size_t>(n));
+        if (body.size() > limit) {
+          too_large = true;
+          break;
+        }
+      }
+    }
+    if (too_large) {
+      metrics_.SignatureFailure(kTeams);
+      LogWarn("teams_request_refused", "",
+              absl::ResourceExhaustedError(
+                  absl::StrCat("body over ", limit, " bytes")));
+      Reply(conn, 413, "body too large\n");
+      return;
+    }
+    const nlohmann::json activity =
+        nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+    const char* auth = mg_get_header(conn, "Authorization");
+    absl::Status verified = deps_.teams_verifier->Verify(
+        auth != nullptr ? auth : "",
+        activity.is_discarded() ? nlohmann::json() : activity);
+    if (!verified.ok()) {
+      metrics_.SignatureFailure(kTeams);
+      LogWarn("teams_request_refused", "", verified);
+      Reply(conn, 401, "refused\n");
+      return;
+    }
+    absl::StatusOr<TeamsInvoke> invoke =
+        activity.is_discarded()
+            ? absl::InvalidArgumentError("activity: not JSON")
+            : ParseTeamsInvoke(activity);
+    if (!invoke.ok()) {
+      const bool ignored =
+          invoke.status().code() == absl::StatusCode::kUnimplemented;
+      metrics_.Interaction(ignored ? "ignored" : "invalid", kTeams);
+      if (!ignored) LogWarn("teams_activity_invalid", "", invoke.status());
+      Reply(conn, ignored ? 200 : 400, ignored ? "" : "invalid activity\n");
+      return;
+    }
+    if (invoke->tenant_id != config_.teams.tenant_id) {
+      metrics_.Interaction("invalid", kTeams);
+      LogWarn("teams_activity_invalid", invoke->approval_id,
+              absl::PermissionDeniedError("tenant: not the configured one"));
+      Reply(conn, 403, "another tenant\n");
+      return;
+    }
+    absl::StatusOr<v1::Approval> decided =
+        invoke->verdict == v1::DENY && invoke->comment.empty()
+            ? absl::FailedPreconditionError(
+                  "type a reason in the card, then Deny")
+            : DecideTeams(*invoke);
+    nlohmann::json card;
+    if (decided.ok()) {
+      metrics_.Interaction("decided", kTeams);
+      card = RenderTeamsCard(*decided);
+    } else {
+      metrics_.Interaction("refused", kTeams);
+      LogWarn("teams_click_refused", invoke->approval_id, decided.status());
+      const std::string why = TeamsRefusalText(decided.status());
+      v1::GetApprovalRequest get;
+      get.set_approval_id(invoke->approval_id);
+      v1::Approval now;
+      grpc::Status got = stub_->GetApproval(Context(true).get(), get, &now);
+      card =
+          got.ok()
+              ? RenderTeamsCard(now, why)
+              : nlohmann::json{
+                    {"type", "AdaptiveCard"},
+                    {"version", "1.4"},
+                    {"body",
+                     {{{"type", "TextBlock"}, {"text", why}, {"wrap", true}}}}};
+    }
+    Reply(conn, 200, TeamsInvokeResponse(card).dump(),
+          "application/json; charset=utf-8");
+  }
+
+  absl::StatusOr<v1::Approval> DecideTeams(const TeamsInvoke& invoke) {
+    v1::DecideRequest req;
+    req.set_approval_id(invoke.approval_id);
+    req.set_verdict(invoke.verdict);
+    req.set_comment(invoke.comment);
+    req.set_platform_user(
+        absl::StrCat("teams:", invoke.tenant_id, "/", invoke.aad_object_id));
+    v1::DecideResponse resp;
+    const std::string& token = deps_.teams_relay_token.empty()
+                                   ? deps_.broker_token
+                                   : deps_.teams_relay_token;
+    grpc::Status s = stub_->Decide(Context(true, &token).get(), req, &resp);
+    if (!s.ok()) return FromGrpc(s);
+    return resp.approval();
   }
 
   const ChatConfig config_;
@@ -468,6 +644,9 @@ class ChatApp::Impl final : public CivetHandler {
   std::unique_ptr<v1::ApprovalBroker::Stub> stub_;
   std::unique_ptr<CivetServer> server_;
   std::thread follower_;
+  std::vector<Platform> platforms_;
+  // Each platform's last applied cursor; the follower thread's only.
+  std::map<std::string, uint64_t> platform_cursor_;
 
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
@@ -477,6 +656,14 @@ class ChatApp::Impl final : public CivetHandler {
 
 absl::StatusOr<std::unique_ptr<ChatApp>> ChatApp::Start(
     const ChatConfig& config, ChatDeps deps) {
+  if (config.slack.enabled && deps.slack == nullptr) {
+    return absl::InvalidArgumentError("slack: no Slack API client");
+  }
+  if (config.teams.enabled &&
+      (deps.teams == nullptr || deps.teams_verifier == nullptr)) {
+    return absl::InvalidArgumentError(
+        "teams: no connector or activity verifier");
+  }
   std::shared_ptr<grpc::ChannelCredentials> credentials =
       grpc::InsecureChannelCredentials();
   if (!config.broker.ca_file.empty()) {

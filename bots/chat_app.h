@@ -7,6 +7,13 @@
 // (DecideRequest.platform_user "slack:<team>/<user>"). A refused click is
 // answered with an ephemeral message saying why; the message itself only
 // changes through the stream, so a click and a direct decision look alike.
+//
+// Teams works alike: a card is posted to the configured channel through the
+// Bot Framework connector and updated from the stream; Teams posts activities
+// to /teams/messages, each verified by its Bot Framework token, and an
+// Action.Execute invoke decides as "teams:<tenant>/<aadObjectId>" and is
+// answered with the card as it now stands (with why, when refused). Each
+// platform keeps its own cursor; the stream resumes from the smallest.
 #ifndef APPROVAL_BOTS_CHAT_APP_H_
 #define APPROVAL_BOTS_CHAT_APP_H_
 
@@ -19,6 +26,7 @@
 #include "bots/chat_config.h"
 #include "bots/chat_state.h"
 #include "bots/slack_api.h"
+#include "bots/teams.h"
 
 namespace prometheus {
 class Registry;
@@ -31,7 +39,12 @@ namespace approval::chat {
 struct ChatDeps {
   std::string broker_token;  // "" when the relay authenticates by mTLS
   std::string slack_signing_secret;
-  std::unique_ptr<SlackApi> slack;   // required
+  std::unique_ptr<SlackApi> slack;  // required when config.slack.enabled
+  // Required when config.teams.enabled. teams_relay_token: the broker token
+  // for Teams decisions; "" means broker_token.
+  std::string teams_relay_token;
+  std::unique_ptr<TeamsConnector> teams;
+  std::unique_ptr<TeamsActivityVerifier> teams_verifier;
   std::unique_ptr<ChatState> state;  // required
   // Metrics go here when set (main's /metrics exposer serves it).
   std::shared_ptr<prometheus::Registry> registry;

@@ -46,6 +46,57 @@ bool LoopbackHostPort(absl::string_view address) {
          absl::StartsWith(address, "[::1]:");
 }
 
+bool HttpsOrLoopback(absl::string_view url) {
+  return absl::StartsWith(url, "https://") || LoopbackHttp(url);
+}
+
+// Teams ids: tenant and app ids are GUIDs, the object id too; kept to a
+// safe alphabet so they can be part of a platform identity.
+bool ValidTeamsId(absl::string_view s) {
+  if (s.empty() || s.size() > 64) return false;
+  for (char c : s) {
+    if (!absl::ascii_isalnum(c) && c != '-') return false;
+  }
+  return true;
+}
+
+absl::Status ValidateTeams(const TeamsConfig& t, const JsonReader& r) {
+  if (!ValidTeamsId(t.app_id)) {
+    return r.Error("teams.app_id", "expected the bot's Microsoft App ID");
+  }
+  if (!ValidTeamsId(t.tenant_id)) {
+    return r.Error("teams.tenant_id", "expected an Azure AD tenant id");
+  }
+  if (t.app_secret_file.empty()) {
+    return r.Error("teams.app_secret_file", "required");
+  }
+  if (t.conversation_id.empty() || t.conversation_id.size() > 256) {
+    return r.Error("teams.conversation_id", "required (at most 256 bytes)");
+  }
+  const std::pair<const char*, const std::string*> urls[] = {
+      {"teams.service_url", &t.service_url},
+      {"teams.openid_metadata_url", &t.openid_metadata_url},
+      {"teams.token_url", &t.token_url}};
+  for (const auto& [key, url] : urls) {
+    if (!HttpsOrLoopback(*url)) {
+      return r.Error(key,
+                     "must be https:// (http:// only to 127.0.0.1 or "
+                     "localhost)");
+    }
+  }
+  if (!absl::StartsWith(t.openid_metadata_url, "https://")) {
+    return r.Error("teams.openid_metadata_url", "must be https://");
+  }
+  if (t.issuer.empty()) return r.Error("teams.issuer", "required");
+  if (t.max_body_bytes < 1024 || t.max_body_bytes > 1024 * 1024) {
+    return r.Error("teams.max_body_bytes", "must lie in [1024, 1048576]");
+  }
+  if (t.clock_skew < absl::ZeroDuration() || t.clock_skew > absl::Minutes(10)) {
+    return r.Error("teams.clock_skew", "must lie in [0, 10m]");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Validate(const ChatConfig& c, const JsonReader& r) {
   if (!ValidHostPort(c.broker.address)) {
     return r.Error("broker.address", "expected HOST:PORT");
@@ -75,6 +126,16 @@ absl::Status Validate(const ChatConfig& c, const JsonReader& r) {
   if (!c.metrics_listen.empty() && !ValidHostPort(c.metrics_listen)) {
     return r.Error("metrics_listen", "expected HOST:PORT or \"\"");
   }
+  if (!c.slack.enabled && !c.teams.enabled) {
+    return r.Error("slack", "configure slack, teams or both");
+  }
+  if (c.reconnect_backoff <= absl::ZeroDuration()) {
+    return r.Error("reconnect_backoff", "must be positive");
+  }
+  if (c.teams.enabled) {
+    if (absl::Status s = ValidateTeams(c.teams, r); !s.ok()) return s;
+  }
+  if (!c.slack.enabled) return absl::OkStatus();
   const SlackConfig& s = c.slack;
   if (!ValidSlackId(s.team_id)) {
     return r.Error("slack.team_id", "expected a Slack team id like T0123ABC");
@@ -110,9 +171,6 @@ absl::Status Validate(const ChatConfig& c, const JsonReader& r) {
   if (s.timestamp_tolerance <= absl::ZeroDuration() ||
       s.timestamp_tolerance > absl::Minutes(5)) {
     return r.Error("slack.timestamp_tolerance", "must lie in (0, 5m]");
-  }
-  if (c.reconnect_backoff <= absl::ZeroDuration()) {
-    return r.Error("reconnect_backoff", "must be positive");
   }
   return absl::OkStatus();
 }
@@ -150,6 +208,22 @@ absl::StatusOr<ChatConfig> ParseChatConfig(absl::string_view text,
       {"timestamp_tolerance", r.Duration(&c.slack.timestamp_tolerance)},
   };
   JsonReader::Read read_slack = r.Nested(slack_fields);
+  TeamsConfig& t = c.teams;
+  JsonReader::Read read_teams = r.Nested({
+      {"app_id", r.String(&t.app_id), true},
+      {"app_secret_file", r.String(&t.app_secret_file), true},
+      {"tenant_id", r.String(&t.tenant_id), true},
+      {"service_url", r.String(&t.service_url), true},
+      {"conversation_id", r.String(&t.conversation_id), true},
+      {"issuer", r.String(&t.issuer)},
+      {"openid_metadata_url", r.String(&t.openid_metadata_url)},
+      {"openid_ca_file", r.String(&t.openid_ca_file)},
+      {"token_url", r.String(&t.token_url)},
+      {"api_ca_file", r.String(&t.api_ca_file)},
+      {"relay_token_file", r.String(&t.relay_token_file)},
+      {"max_body_bytes", r.Size(&t.max_body_bytes)},
+      {"clock_skew", r.Duration(&t.clock_skew)},
+  });
   absl::Status s =
       r.Object(*doc, "",
                {{"broker",
@@ -168,10 +242,14 @@ absl::StatusOr<ChatConfig> ParseChatConfig(absl::string_view text,
                  [&](const JsonReader::Json& v, const std::string& path) {
                    have_slack = true;
                    return read_slack(v, path);
-                 },
-                 true}});
+                 }},
+                {"teams",
+                 [&](const JsonReader::Json& v, const std::string& path) {
+                   c.teams.enabled = true;
+                   return read_teams(v, path);
+                 }}});
   if (!s.ok()) return s;
-  if (!have_slack) return r.Error("slack", "required");
+  c.slack.enabled = have_slack;
   if (absl::Status v = Validate(c, r); !v.ok()) return v;
   return c;
 }
@@ -185,7 +263,9 @@ absl::StatusOr<ChatConfig> LoadChatConfig(const std::string& path) {
   for (std::string* f :
        {&c->broker.token_file, &c->broker.ca_file, &c->broker.cert_file,
         &c->broker.key_file, &c->slack.bot_token_file,
-        &c->slack.signing_secret_file, &c->slack.api_ca_file}) {
+        &c->slack.signing_secret_file, &c->slack.api_ca_file,
+        &c->teams.app_secret_file, &c->teams.openid_ca_file,
+        &c->teams.api_ca_file, &c->teams.relay_token_file}) {
     *f = Resolve(dir, *f);
   }
   return c;

@@ -117,6 +117,9 @@ absl::StatusOr<HttpResponse> HttpPost(const HttpPostRequest& request) {
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_USERAGENT, request.user_agent.c_str());
   curl_easy_setopt(c, CURLOPT_POST, 1L);
+  if (request.method != "POST") {
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+  }
   curl_easy_setopt(c, CURLOPT_POSTFIELDS, request.body.data());
   curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
                    static_cast<curl_off_t>(request.body.size()));

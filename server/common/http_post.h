@@ -1,4 +1,4 @@
-// HttpPost: one HTTP POST with libcurl, shared by the broker's webhook
+// HttpPost: one HTTP POST (or PUT) with libcurl, shared by the broker's webhook
 // deliveries and approval-chat's calls to chat platforms. The peer's
 // certificate and host name are always verified for https (against ca_file,
 // or the system CAs); plain http is only sent when the caller allows it;
@@ -30,6 +30,8 @@ struct HttpPostRequest {
   bool allow_http = false;
   size_t max_response_bytes = 64 * 1024;
   std::string user_agent = "approval-broker";
+  // "POST" (default) or "PUT": the body is sent the same way.
+  std::string method = "POST";
 };
 
 struct HttpResponse {

@@ -41,6 +41,7 @@ std::map<std::string, std::vector<std::string>> Identities() {
       {"slack-bot", {"observer"}},
       {"admin-bot", {"admin"}},
       {"agent-bot", {"agent", "observer"}},
+      {"teams-bot", {"observer"}},
   };
   for (int i = 0; i < 32; ++i) ids[absl::StrCat("reviewer-", i)] = {"reviewer"};
   return ids;
@@ -90,15 +91,20 @@ Config RelayConfig(const TempDir& dir) {
        "reviewer_groups": ["security"]},
       {"name": "two-eyes", "action": "*", "approvals_required": 2}]})");
   c.auth.principals = {
-      {"alice", {"token:alice", "slack:T0123/UALICE"}},
-      {"bob", {"token:bob", "slack:T0123/UBOB", "teams:tenant-1/bob"}},
+      {"alice",
+       {"token:alice", "slack:T0123/UALICE", "teams:tenant-2/alice-oid"}},
+      {"bob",
+       {"token:bob", "slack:T0123/UBOB", "teams:tenant-1/bob",
+        "teams:tenant-2/bob-oid"}},
       {"root", {"token:root", "slack:T0123/UROOT"}},
-      {"agent-1", {"token:agent-1", "slack:T0123/UAGENT"}},
+      {"agent-1",
+       {"token:agent-1", "slack:T0123/UAGENT", "teams:tenant-2/agent-oid"}},
   };
   c.auth.on_behalf_of = {{"token:agent-2", "alice"}};
   c.auth.relays = {{"token:slack-bot", "slack:T0123"},
                    {"token:admin-bot", "slack:T0123"},
-                   {"token:agent-bot", "slack:T0123"}};
+                   {"token:agent-bot", "slack:T0123"},
+                   {"token:teams-bot", "teams:tenant-2"}};
   return c;
 }
 

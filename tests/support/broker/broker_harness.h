@@ -47,6 +47,9 @@ Config TwoApprovalsConfig(const TempDir& dir);
 //   slack:T0123/UALICE -> alice    slack:T0123/UBOB -> bob
 //   slack:T0123/UROOT  -> root     slack:T0123/UAGENT -> agent-1
 //   teams:tenant-1/bob -> bob (a namespace no relay serves)
+// and relay teams-bot for namespace teams:tenant-2 (approval-chat's Teams
+// tests): teams:tenant-2/alice-oid, bob-oid, agent-oid -> alice, bob,
+// agent-1.
 // agent-2 acts for alice (auth.on_behalf_of).
 Config RelayConfig(const TempDir& dir);
 
