@@ -332,6 +332,21 @@ absl::Status TeamsActivityVerifier::Verify(
   return absl::OkStatus();
 }
 
+namespace {
+
+// Tenant and AAD object ids are GUIDs: kept to their alphabet, so that
+// "teams:<tenant>/<object id>" names exactly one platform identity (no '/'
+// or control character from the payload inside it).
+bool SafeTeamsId(absl::string_view s) {
+  if (s.empty() || s.size() > 64) return false;
+  for (char c : s) {
+    if (!absl::ascii_isalnum(c) && c != '-') return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 absl::StatusOr<TeamsInvoke> ParseTeamsInvoke(const nlohmann::json& activity) {
   if (!activity.is_object()) {
     return absl::InvalidArgumentError("activity: expected a JSON object");
@@ -343,8 +358,9 @@ absl::StatusOr<TeamsInvoke> ParseTeamsInvoke(const nlohmann::json& activity) {
   TeamsInvoke out;
   const Json* from = Find(activity, "from");
   out.aad_object_id = from != nullptr ? Str(*from, "aadObjectId") : "";
-  if (out.aad_object_id.empty()) {
-    return absl::InvalidArgumentError("from.aadObjectId: required");
+  if (!SafeTeamsId(out.aad_object_id)) {
+    return absl::InvalidArgumentError(
+        "from.aadObjectId: required, letters, digits and '-' only");
   }
   const Json* conversation = Find(activity, "conversation");
   if (conversation != nullptr) out.tenant_id = Str(*conversation, "tenantId");
@@ -354,7 +370,7 @@ absl::StatusOr<TeamsInvoke> ParseTeamsInvoke(const nlohmann::json& activity) {
   const std::string channel_tenant =
       tenant != nullptr ? Str(*tenant, "id") : "";
   if (out.tenant_id.empty()) out.tenant_id = channel_tenant;
-  if (out.tenant_id.empty() ||
+  if (!SafeTeamsId(out.tenant_id) ||
       (!channel_tenant.empty() && channel_tenant != out.tenant_id)) {
     return absl::InvalidArgumentError(
         "conversation.tenantId: missing or differs from channelData");

@@ -849,6 +849,11 @@ TEST_CASE("an Action.Execute invoke is read: tenant, user, verdict, reason",
   bad = InvokeActivity(kTenant, "", "approve", "id-1", "", kServiceUrl);
   CHECK(chat::ParseTeamsInvoke(bad).status().code() ==
         absl::StatusCode::kInvalidArgument);
+  // An object id that would put a '/' into the platform identity.
+  bad =
+      InvokeActivity(kTenant, "bob-oid/x", "approve", "id-1", "", kServiceUrl);
+  CHECK(chat::ParseTeamsInvoke(bad).status().code() ==
+        absl::StatusCode::kInvalidArgument);
   bad = InvokeActivity(kTenant, "bob-oid", "approve", "id-1", "", kServiceUrl);
   bad["channelData"]["tenant"]["id"] = "other-tenant";
   CHECK(chat::ParseTeamsInvoke(bad).status().code() ==
