@@ -16,7 +16,7 @@ trap 'rm -rf "${work}"' EXIT
 
 cmake --install "${build_dir}" --prefix "${work}/prefix" --component approval_client
 # Nothing of the server and no generated protobuf headers in the package.
-if find "${work}/prefix/include" -name '*.pb.h' | grep -q . ||
+if [[ -n "$(find "${work}/prefix/include" -name '*.pb.h')" ]] ||
   grep -rq 'server/\|\.pb\.h' "${work}/prefix/include"; then
   echo "FAIL: the installed headers reach into the server or protobuf code" >&2
   exit 1

@@ -141,7 +141,10 @@ getent passwd "${USER_NAME}" >/dev/null ||
 [[ "$(stat -c '%a %G' /etc/approval-broker)" == "750 ${USER_NAME}" ]] ||
   fail "/etc/approval-broker is $(stat -c '%a %G' /etc/approval-broker), \
 expected 750 ${USER_NAME}"
-ldconfig -p | grep -q 'libapproval_client\.so\.0 ' ||
+# Read the whole listing first: `ldconfig -p | grep -q` under pipefail fails
+# whenever grep matches before ldconfig has written everything (SIGPIPE).
+ld_cache="$(ldconfig -p)"
+grep -q 'libapproval_client\.so\.0 ' <<<"${ld_cache}" ||
   fail "libapproval_client.so.0 is not in the ld.so cache after install"
 
 unit=/lib/systemd/system/approval-broker.service
