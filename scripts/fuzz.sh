@@ -86,10 +86,12 @@ for name in "${targets[@]}"; do
     passed=$((passed + 1))
   else
     printf 'fuzz %-20s FAILED (log: %s)\n' "${name}" "${logs}/${name}.log"
+    # Best effort (|| true): no match, or head closing the pipe early, must
+    # not end the script (set -e, pipefail) before the summary.
     grep -E 'invariant failed|^  [^ #]|ERROR: |runtime error|SUMMARY' \
-      "${logs}/${name}.log" | head -n 8 | sed 's/^/    /'
+      "${logs}/${name}.log" | head -n 8 | sed 's/^/    /' || true
     grep -E '^artifact_prefix|Test unit written to' "${logs}/${name}.log" |
-      sed 's/^/    /'
+      sed 's/^/    /' || true
     failed=$((failed + 1))
   fi
 done
