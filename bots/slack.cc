@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "bots/approval_text.h"
 
 namespace approval::chat {
 namespace {
@@ -46,14 +47,6 @@ absl::StatusOr<std::string> FormDecode(absl::string_view in) {
   return out;
 }
 
-// `s` cut to at most `max` bytes on a UTF-8 boundary, "…" marking a cut.
-std::string Shorten(absl::string_view s, size_t max) {
-  if (s.size() <= max) return std::string(s);
-  size_t end = max - 3;
-  while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) --end;
-  return absl::StrCat(s.substr(0, end), "…");
-}
-
 // Text from the approval as Slack mrkdwn shows it literally: &, < and > are
 // escaped (so no <!channel> or <url|label> can be smuggled in) and a
 // backtick cannot close a code span.
@@ -80,36 +73,9 @@ std::string Escape(absl::string_view s, size_t max = 1000) {
   return out;
 }
 
-std::string StateWord(v1::State s) {
-  switch (s) {
-    case v1::PENDING:
-      return "Pending";
-    case v1::APPROVED:
-      return "Approved";
-    case v1::DENIED:
-      return "Denied";
-    case v1::EXPIRED:
-      return "Expired";
-    case v1::CANCELLED:
-      return "Cancelled";
-    default:
-      return "Unknown";
-  }
-}
-
+// What the rule still needs, groups escaped.
 std::string Needs(const v1::Requirement& r) {
-  std::string out =
-      absl::StrCat(r.approvals_required(),
-                   r.approvals_required() == 1 ? " approval" : " approvals");
-  if (r.reviewer_groups().empty()) {
-    absl::StrAppend(&out, " from any reviewer");
-  } else {
-    std::vector<std::string> groups;
-    for (const std::string& g : r.reviewer_groups())
-      groups.push_back(Escape(g));
-    absl::StrAppend(&out, " from ", absl::StrJoin(groups, ", "));
-  }
-  return out;
+  return chat::Needs(r, [](absl::string_view g) { return Escape(g); });
 }
 
 std::string Time(const google::protobuf::Timestamp& t) {
@@ -383,16 +349,7 @@ nlohmann::json RenderDenyReasonModal(const SlackClick& click) {
 }
 
 std::string RefusalText(const absl::Status& refusal) {
-  switch (refusal.code()) {
-    case absl::StatusCode::kPermissionDenied:
-    case absl::StatusCode::kFailedPrecondition:
-    case absl::StatusCode::kNotFound:
-      return absl::StrCat("Your click was not recorded: ",
-                          Escape(refusal.message(), 500));
-    default:
-      return "Your click was not recorded: the approval broker could not be "
-             "reached; try again in a moment.";
-  }
+  return RefusalText(refusal, [](absl::string_view m) { return Escape(m); });
 }
 
 }  // namespace approval::chat

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
+#include "bots/approval_text.h"
 #include "server/common/http_post.h"
 
 namespace approval::chat {
@@ -59,50 +60,21 @@ class OpenIdMetadataJwksSource final : public JwksSource {
 // neither format nor link (a leading - or + would start a list).
 std::string Plain(absl::string_view s, size_t max = 1000) {
   std::string out;
-  size_t n = 0;
-  for (char c : s) {
-    if (n++ >= max) {
-      out += "…";
-      break;
-    }
+  bool first = true;
+  for (char c : Shorten(s, max)) {
     if (absl::string_view("\\`*_[]()<>#~").find(c) != absl::string_view::npos ||
-        (n == 1 && (c == '-' || c == '+'))) {
+        (first && (c == '-' || c == '+'))) {
       out += '\\';
     }
     out += c;
+    first = false;
   }
   return out;
 }
 
-std::string StateWord(v1::State s) {
-  switch (s) {
-    case v1::PENDING:
-      return "Pending";
-    case v1::APPROVED:
-      return "Approved";
-    case v1::DENIED:
-      return "Denied";
-    case v1::EXPIRED:
-      return "Expired";
-    case v1::CANCELLED:
-      return "Cancelled";
-    default:
-      return "Closed";
-  }
-}
-
+// What the rule still needs, groups made literal.
 std::string Needs(const v1::Requirement& r) {
-  std::string out =
-      absl::StrCat(r.approvals_required(),
-                   r.approvals_required() == 1 ? " approval" : " approvals");
-  if (r.reviewer_groups().empty()) {
-    absl::StrAppend(&out, " from any reviewer");
-  } else {
-    std::vector<std::string> groups;
-    for (const std::string& g : r.reviewer_groups()) groups.push_back(Plain(g));
-    absl::StrAppend(&out, " from ", absl::StrJoin(groups, ", "));
-  }
-  return out;
+  return chat::Needs(r, [](absl::string_view g) { return Plain(g); });
 }
 
 Json Text(const std::string& text, bool bold = false) {
@@ -501,16 +473,7 @@ nlohmann::json TeamsInvokeResponse(const nlohmann::json& card) {
 }
 
 std::string TeamsRefusalText(const absl::Status& refusal) {
-  switch (refusal.code()) {
-    case absl::StatusCode::kPermissionDenied:
-    case absl::StatusCode::kFailedPrecondition:
-    case absl::StatusCode::kNotFound:
-      return absl::StrCat("Your click was not recorded: ",
-                          refusal.message().substr(0, 500));
-    default:
-      return "Your click was not recorded: the approval broker could not be "
-             "reached; try again in a moment.";
-  }
+  return RefusalText(refusal, [](absl::string_view m) { return Plain(m); });
 }
 
 std::unique_ptr<TeamsConnector> NewTeamsConnectorApi(

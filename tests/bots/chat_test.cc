@@ -860,6 +860,28 @@ TEST_CASE("an Action.Execute invoke is read: tenant, user, verdict, reason",
         absl::StatusCode::kInvalidArgument);
 }
 
+TEST_CASE("long text is cut on a character boundary for both platforms",
+          "[chat][render]") {
+  // 700 three-byte characters: past every cut (1000 and 500 bytes fall
+  // inside one), which must not split one (the JSON writer throws on
+  // invalid UTF-8).
+  std::string long_text;
+  for (int i = 0; i < 700; ++i) long_text += "\xe2\x82\xac";  // €
+  v1::Approval a = PendingApproval();
+  a.set_justification(long_text);
+  a.set_resource(long_text);
+  std::string teams;
+  std::string slack;
+  REQUIRE_NOTHROW(teams = chat::RenderTeamsCard(a).dump());
+  REQUIRE_NOTHROW(slack = chat::RenderSlackMessage(a).dump());
+  CHECK(absl::StrContains(teams, "…"));
+  CHECK(absl::StrContains(slack, "…"));
+  const std::string refusal =
+      chat::TeamsRefusalText(absl::PermissionDeniedError(long_text));
+  CHECK(refusal.size() < long_text.size());
+  REQUIRE_NOTHROW(nlohmann::json(refusal).dump());
+}
+
 TEST_CASE(
     "the Adaptive Card has the context and Action.Execute buttons "
     "while pending, the outcome and none once decided",

@@ -1,0 +1,63 @@
+#include "bots/approval_text.h"
+
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace approval::chat {
+
+std::string Shorten(absl::string_view s, size_t max) {
+  if (s.size() <= max) return std::string(s);
+  size_t end = max - 3;  // room for "…" (3 bytes)
+  while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) --end;
+  return absl::StrCat(s.substr(0, end), "…");
+}
+
+std::string StateWord(v1::State state) {
+  switch (state) {
+    case v1::PENDING:
+      return "Pending";
+    case v1::APPROVED:
+      return "Approved";
+    case v1::DENIED:
+      return "Denied";
+    case v1::EXPIRED:
+      return "Expired";
+    case v1::CANCELLED:
+      return "Cancelled";
+    default:
+      return "Closed";
+  }
+}
+
+std::string Needs(const v1::Requirement& requirement, const EscapeFn& escape) {
+  const int required = requirement.approvals_required();
+  std::string out =
+      absl::StrCat(required, required == 1 ? " approval" : " approvals");
+  if (requirement.reviewer_groups().empty()) {
+    absl::StrAppend(&out, " from any reviewer");
+  } else {
+    std::vector<std::string> groups;
+    for (const std::string& g : requirement.reviewer_groups()) {
+      groups.push_back(escape(g));
+    }
+    absl::StrAppend(&out, " from ", absl::StrJoin(groups, ", "));
+  }
+  return out;
+}
+
+std::string RefusalText(const absl::Status& refusal, const EscapeFn& escape) {
+  switch (refusal.code()) {
+    case absl::StatusCode::kPermissionDenied:
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kNotFound:
+      return absl::StrCat("Your click was not recorded: ",
+                          escape(Shorten(refusal.message(), 500)));
+    default:
+      return "Your click was not recorded: the approval broker could not be "
+             "reached; try again in a moment.";
+  }
+}
+
+}  // namespace approval::chat
