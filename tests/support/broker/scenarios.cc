@@ -28,7 +28,12 @@ std::unique_ptr<grpc::ClientReader<v1::DecisionEvent>> Follow(
   for (const std::string& id : ids) req.add_approval_ids(id);
   req.set_after_cursor(after_cursor);
   // The stub must outlive the reader only until the call starts.
-  return h.Stub()->StreamDecisions(ctx, req);
+  auto stream = h.Stub()->StreamDecisions(ctx, req);
+  // The broker sends headers once the subscription is in place: a stream
+  // that follows everything from now sees only what commits after that
+  // (on a busy machine the first request could otherwise commit first).
+  stream->WaitForInitialMetadata();
+  return stream;
 }
 
 void FullFlow(BrokerHarness& h, ApprovalStore&) {
