@@ -18,6 +18,7 @@
 #include "prometheus/registry.h"
 #include "server/store/memory_store.h"
 #include "tests/support/broker/broker_harness.h"
+#include "tests/support/chat/bot_framework_keys.h"
 #include "tests/support/chat/fake_slack.h"
 #include "tests/support/chat/fake_teams.h"
 #include "tests/support/identity/jwks_https_server.h"
@@ -732,61 +733,13 @@ TEST_CASE(
 constexpr char kAppId[] = "00000000-0000-0000-0000-0000000a9901";
 constexpr char kAppSecret[] = "teams-app-secret-value";
 constexpr char kTenant[] = "tenant-2";
-constexpr char kBotFrameworkIssuer[] = "https://api.botframework.com";
-
-// Teams' side of the token check: an HTTPS OpenID metadata document naming
-// an HTTPS JWKS (both loopback), and the RS256 key Bot Framework would sign
-// with.
-struct BotFrameworkKeys {
-  BotFrameworkKeys() {
-    jwks.SetBody(JwksJson({key}));
-    metadata.SetBody(nlohmann::json{
-        {"issuer", kBotFrameworkIssuer},
-        {"jwks_uri", jwks.url()},
-        {"id_token_signing_alg_values_supported",
-         {"RS256"}}}.dump());
-    ca_file = dir.Write("ca.crt", pki.ca().cert_pem);
-  }
-
-  std::unique_ptr<chat::TeamsActivityVerifier> Verifier() const {
-    chat::TeamsAuthOptions o;
-    o.app_id = kAppId;
-    absl::StatusOr<std::unique_ptr<chat::TeamsActivityVerifier>> v =
-        chat::TeamsActivityVerifier::Create(
-            o,
-            chat::NewOpenIdMetadataJwksSource(metadata.url(), ca_file,
-                                              absl::Seconds(10)),
-            [] { return absl::Now(); });
-    REQUIRE(v.ok());
-    return *std::move(v);
-  }
-
-  // The claims Bot Framework sends: iss, aud = app id, exp, serviceurl.
-  nlohmann::json GoodClaims(const std::string& service_url) const {
-    nlohmann::json c =
-        Claims(kBotFrameworkIssuer, kAppId, "bot-connector", absl::Now());
-    c["serviceurl"] = service_url;
-    return c;
-  }
-  std::string Bearer(const nlohmann::json& claims) const {
-    return "Bearer " + Mint(claims, key);
-  }
-
-  TestPki pki;
-  TempDir dir;
-  JwksHttpsServer jwks{pki.Server()};
-  JwksHttpsServer metadata{pki.Server()};
-  TestKey key = TestKey::Rsa("bf-key-1");
-  std::string ca_file;
-};
-
 constexpr char kServiceUrl[] = "https://smba.trafficmanager.net/emea/";
 
 TEST_CASE(
     "a Bot Framework token for our app verifies against the JWKS "
     "named by the OpenID metadata",
     "[chat][teams][auth]") {
-  BotFrameworkKeys bf;
+  BotFrameworkKeys bf(kAppId);
   auto v = bf.Verifier();
   const nlohmann::json activity = {{"type", "invoke"},
                                    {"serviceUrl", kServiceUrl}};
@@ -802,7 +755,7 @@ TEST_CASE(
     "Bot Framework tokens with a wrong audience, issuer, key, expiry "
     "or serviceurl are refused",
     "[chat][teams][auth]") {
-  BotFrameworkKeys bf;
+  BotFrameworkKeys bf(kAppId);
   auto v = bf.Verifier();
   const nlohmann::json activity = {{"serviceUrl", kServiceUrl}};
   auto code = [&](const std::string& authorization) {
@@ -1065,7 +1018,7 @@ struct TeamsRig {
   BrokerHarness broker;
   ChatDatabase database;
   FakeBotFramework bot_framework;
-  BotFrameworkKeys keys;
+  BotFrameworkKeys keys{kAppId};
   chat::ChatConfig config;
   std::unique_ptr<chat::ChatApp> app;
 };
