@@ -2,7 +2,9 @@
 // who clicked, through the broker's relay protocol (README "Approve in Slack
 // and Teams").
 //
-//   approval-chat migrate --config FILE   create/upgrade its own schema
+//   approval-chat migrate --config FILE [--database-url URL]
+//                                         create/upgrade its own schema (as
+//                                         URL's role: the schema's owner)
 //   approval-chat serve --config FILE     run until SIGTERM or SIGINT
 #include <csignal>
 #include <cstring>
@@ -27,7 +29,7 @@ namespace chat = approval::chat;
 
 constexpr char kUsage[] =
     "usage: approval-chat serve --config FILE\n"
-    "       approval-chat migrate --config FILE\n"
+    "       approval-chat migrate --config FILE [--database-url URL]\n"
     "       approval-chat --version\n";
 
 int Fail(const std::string& event, const absl::Status& s) {
@@ -154,19 +156,21 @@ int main(int argc, char** argv) {
     std::cout << "approval-chat " << APPROVAL_BROKER_VERSION << "\n";
     return 0;
   }
-  if (argc != 4 || std::strcmp(argv[2], "--config") != 0) {
-    std::cerr << kUsage;
-    return 2;
-  }
-  const std::string command = argv[1];
-  if (command != "serve" && command != "migrate") {
+  const std::string command = argc >= 2 ? argv[1] : "";
+  // migrate may name the owner's URL: the config's is the serving role's.
+  const bool database_url = command == "migrate" && argc == 6 &&
+                            std::strcmp(argv[4], "--database-url") == 0 &&
+                            argv[5][0] != '\0';
+  if ((argc != 4 && !database_url) || std::strcmp(argv[2], "--config") != 0 ||
+      (command != "serve" && command != "migrate")) {
     std::cerr << kUsage;
     return 2;
   }
   absl::StatusOr<chat::ChatConfig> config = chat::LoadChatConfig(argv[3]);
   if (!config.ok()) return Fail("config_invalid", config.status());
   if (command == "migrate") {
-    absl::Status s = chat::MigrateChat(config->database_url, std::cout);
+    absl::Status s = chat::MigrateChat(
+        database_url ? std::string(argv[5]) : config->database_url, std::cout);
     return s.ok() ? 0 : Fail("migrate_failed", s);
   }
   return Serve(*config);

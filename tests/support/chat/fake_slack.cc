@@ -59,7 +59,7 @@ nlohmann::json FakeSlack::Record(const std::string& method,
                                  const std::string& authorization,
                                  const std::string& body) {
   SlackCall call{method, authorization, body,
-                 nlohmann::json::parse(body, nullptr, false)};
+                 nlohmann::json::parse(body, nullptr, false), nullptr};
   if (call.body.is_discarded()) call.body = nullptr;
   absl::MutexLock lock(&mu_);
   calls_.push_back(call);
@@ -84,10 +84,12 @@ nlohmann::json FakeSlack::Record(const std::string& method,
   const nlohmann::json channel = call.body["channel"];
   if (method == "chat.postMessage") {
     const std::string ts = absl::StrCat("1700000000.", 100000 + next_ts_++);
-    return {{"ok", true},
-            {"channel", channel},
-            {"ts", ts},
-            {"message", {{"text", call.body.value("text", "")}, {"ts", ts}}}};
+    calls_.back().answer = {
+        {"ok", true},
+        {"channel", channel},
+        {"ts", ts},
+        {"message", {{"text", call.body.value("text", "")}, {"ts", ts}}}};
+    return calls_.back().answer;
   }
   if (method == "chat.update") {
     return {{"ok", true},
