@@ -24,12 +24,9 @@ set -euo pipefail
 source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib/common.sh"
 
 cd "${AB_REPO_ROOT}"
-if [[ "${APPROVAL_BROKER_PREBUILT:-}" != 1 ]]; then
-  scripts/install-deps.sh
-  # Only what the demo runs: the broker, approvalctl and the example agent
-  # (scripts/test.sh builds everything, tests included).
-  BUILD_TARGETS="approval-broker approvalctl export_agent" scripts/build.sh
-fi
+# Only what the demo runs: the broker, approvalctl and the example agent
+# (scripts/test.sh builds everything, tests included).
+ab_install_and_build "approval-broker approvalctl export_agent"
 
 export APPROVAL_BROKER_PGPORT="${APPROVAL_BROKER_PGPORT:-55432}"
 listen="${APPROVAL_BROKER_LISTEN_ADDRESS:-127.0.0.1:50051}"

@@ -20,10 +20,7 @@ set -euo pipefail
 source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib/common.sh"
 
 cd "${AB_REPO_ROOT}"
-if [[ "${APPROVAL_BROKER_PREBUILT:-}" != 1 ]]; then
-  scripts/install-deps.sh
-  BUILD_TARGETS="approval-chat approval-chat-fakes" scripts/build.sh
-fi
+ab_install_and_build "approval-chat approval-chat-fakes"
 export APPROVAL_BROKER_PGPORT="${APPROVAL_BROKER_PGPORT:-55432}"
 listen="${APPROVAL_CHAT_LISTEN:-127.0.0.1:8080}"
 metrics="${APPROVAL_CHAT_METRICS_ADDRESS:-127.0.0.1:9465}"
