@@ -844,9 +844,45 @@ class CancelWrite final : public PgWrite {
   const std::string& reason_;
 };
 
-class ExpireWrite final : public PgWrite {
+// What the due sweeps (expiry, escalation) share: the approvals a query
+// selected, with their reviews, and recording each applied plan's events.
+class SweepWrite : public PgWrite {
  public:
-  explicit ExpireWrite(int limit) : PgWrite("ExpireDue"), limit_(limit) {}
+  std::vector<ApprovalEvent> result;
+
+ protected:
+  SweepWrite(const char* what, int limit) : PgWrite(what), limit_(limit) {}
+
+  // The approvals of `due` (rows of ApprovalColumns()) with their reviews.
+  absl::StatusOr<std::vector<Approval>> Selected(BatchTx& b,
+                                                 const pqxx::result& due) {
+    std::vector<Approval> approvals;
+    for (const pqxx::row& row : due) {
+      absl::StatusOr<Approval> a = ApprovalFromRow(row, 0);
+      if (!a.ok()) return a.status();
+      approvals.push_back(*std::move(a));
+    }
+    if (absl::Status s = LoadReviews(b.WithEvents(), approvals); !s.ok()) {
+      return s;
+    }
+    return approvals;
+  }
+
+  // Writes `plan`'s events (its approval row is already updated) and adds
+  // the last one to `result`.
+  void Record(BatchTx& b, Transition& plan) {
+    const std::vector<AuditEvent> written = WriteEvents(b, plan);
+    AddCommitted(plan, written.back().seq, absl::FromUnixMicros(b.now_us),
+                 b.committed);
+    result.push_back(ToApprovalEvent(written.back(), std::move(plan.after)));
+  }
+
+  const int limit_;
+};
+
+class ExpireWrite final : public SweepWrite {
+ public:
+  explicit ExpireWrite(int limit) : SweepWrite("ExpireDue", limit) {}
 
   Applied Apply(BatchTx& b) override {
     result.clear();
@@ -861,18 +897,12 @@ class ExpireWrite final : public PgWrite {
                      "LOCKED"),
         limit_, b.now_us);
     if (due.empty()) return {};
-    std::vector<Approval> approvals;
+    absl::StatusOr<std::vector<Approval>> approvals = Selected(b, due);
+    if (!approvals.ok()) return {approvals.status()};
     std::vector<std::string> ids;
-    for (const pqxx::row& row : due) {
-      absl::StatusOr<Approval> a = ApprovalFromRow(row, 0);
-      if (!a.ok()) return {a.status()};
-      ids.push_back(a->id);
-      approvals.push_back(*std::move(a));
-    }
-    if (absl::Status s = LoadReviews(b.WithEvents(), approvals); !s.ok())
-      return {s};
     std::vector<Transition> plans;
-    for (const Approval& a : approvals) {
+    for (const Approval& a : *approvals) {
+      ids.push_back(a.id);
       plans.push_back(PlanExpire(a, absl::FromUnixMicros(b.now_us)));
       // The query selected only due approvals under this clock.
       if (plans.back().refused()) return {plans.back().refusal};
@@ -887,24 +917,14 @@ class ExpireWrite final : public PgWrite {
                      "WHERE id = ANY($1::uuid[])"),
         absl::StrCat("{", absl::StrJoin(ids, ","), "}"), b.now_us,
         std::string(StateName(State::kExpired)));
-    for (Transition& plan : plans) {
-      const std::vector<AuditEvent> written = WriteEvents(b, plan);
-      AddCommitted(plan, written.back().seq, absl::FromUnixMicros(b.now_us),
-                   b.committed);
-      result.push_back(ToApprovalEvent(written.back(), std::move(plan.after)));
-    }
+    for (Transition& plan : plans) Record(b, plan);
     return {};
   }
-
-  std::vector<ApprovalEvent> result;
-
- private:
-  const int limit_;
 };
 
-class EscalateWrite final : public PgWrite {
+class EscalateWrite final : public SweepWrite {
  public:
-  explicit EscalateWrite(int limit) : PgWrite("EscalateDue"), limit_(limit) {}
+  explicit EscalateWrite(int limit) : SweepWrite("EscalateDue", limit) {}
 
   Applied Apply(BatchTx& b) override {
     result.clear();
@@ -922,15 +942,9 @@ class EscalateWrite final : public PgWrite {
                      "LOCKED"),
         limit_, b.now_us);
     if (due.empty()) return {};
-    std::vector<Approval> approvals;
-    for (const pqxx::row& row : due) {
-      absl::StatusOr<Approval> a = ApprovalFromRow(row, 0);
-      if (!a.ok()) return {a.status()};
-      approvals.push_back(*std::move(a));
-    }
-    if (absl::Status s = LoadReviews(b.WithEvents(), approvals); !s.ok())
-      return {s};
-    for (const Approval& a : approvals) {
+    absl::StatusOr<std::vector<Approval>> approvals = Selected(b, due);
+    if (!approvals.ok()) return {approvals.status()};
+    for (const Approval& a : *approvals) {
       Transition plan = PlanEscalate(a, absl::FromUnixMicros(b.now_us));
       // The query selected only due approvals under this clock.
       if (plan.refused()) return {plan.refusal};
@@ -940,18 +954,10 @@ class EscalateWrite final : public PgWrite {
               "UPDATE approvals SET escalated_at = ", TimeFromMicros("$2"),
               " WHERE id = $1::uuid AND escalated_at IS NULL"),
           a.id, b.now_us);
-      const std::vector<AuditEvent> written = WriteEvents(b, plan);
-      AddCommitted(plan, written.back().seq, absl::FromUnixMicros(b.now_us),
-                   b.committed);
-      result.push_back(ToApprovalEvent(written.back(), std::move(plan.after)));
+      Record(b, plan);
     }
     return {};
   }
-
-  std::vector<ApprovalEvent> result;
-
- private:
-  const int limit_;
 };
 
 // How one try at applying a batch ended.
