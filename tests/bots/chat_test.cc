@@ -961,6 +961,22 @@ TEST_CASE(
   CHECK(found);
 }
 
+TEST_CASE(
+    "an http:// URL whose host only looks like 127.0.0.1 (user info) is "
+    "refused",
+    "[chat][config]") {
+  // curl sends "http://127.0.0.1:80@evil.example/" to evil.example, with
+  // the connector's bearer token in plaintext. Found by
+  // fuzz/chat_config_fuzzer.cc.
+  std::string text = kTeamsOnlyConfig;
+  const std::string from = "https://smba.trafficmanager.net/emea/";
+  text.replace(text.find(from), from.size(),
+               "http://127.0.0.1:80@evil.example/");
+  absl::StatusOr<chat::ChatConfig> c = chat::ParseChatConfig(text, "chat.json");
+  REQUIRE_FALSE(c.ok());
+  CHECK(absl::StrContains(c.status().message(), "teams.service_url"));
+}
+
 // approval-chat serving Teams only, against a fake Bot Framework, the
 // broker with relay teams-bot for tenant-2, and its state in PostgreSQL.
 struct TeamsRig {
