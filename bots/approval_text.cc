@@ -4,11 +4,32 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "server/domain/text.h"
 
 namespace approval::chat {
 
-std::string Shorten(absl::string_view s, size_t max) {
-  if (s.size() <= max) return std::string(s);
+std::string ValidUtf8(absl::string_view s) {
+  if (IsValidUtf8(s)) return std::string(s);
+  std::string out;
+  out.reserve(s.size() + 16);
+  for (size_t i = 0; i < s.size();) {
+    const unsigned char lead = static_cast<unsigned char>(s[i]);
+    const size_t n = lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
+    if (i + n <= s.size() && IsValidUtf8(s.substr(i, n))) {
+      out.append(s.data() + i, n);
+      i += n;
+    } else {
+      out += "\xEF\xBF\xBD";  // U+FFFD
+      ++i;
+    }
+  }
+  return out;
+}
+
+std::string Shorten(absl::string_view in, size_t max) {
+  const std::string valid = ValidUtf8(in);
+  const absl::string_view s = valid;
+  if (s.size() <= max) return valid;
   size_t end = max - 3;  // room for "…" (3 bytes)
   while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) --end;
   return absl::StrCat(s.substr(0, end), "…");

@@ -17,8 +17,14 @@ namespace approval::chat {
 
 using EscapeFn = std::function<std::string(absl::string_view)>;
 
-// `s` cut to at most `max` bytes (max >= 4) on a UTF-8 boundary, "…"
-// marking a cut: valid UTF-8 in, valid UTF-8 out.
+// `s` with each byte that is not part of well-formed UTF-8 (RFC 3629)
+// replaced by U+FFFD, as the broker's log does: text every JSON writer can
+// write (nlohmann's dump() throws on invalid UTF-8, which would stop the
+// app's stream on the approval that holds it).
+std::string ValidUtf8(absl::string_view s);
+
+// ValidUtf8(s) cut to at most `max` bytes (max >= 4) on a character
+// boundary, "…" marking a cut: any bytes in, valid UTF-8 out.
 std::string Shorten(absl::string_view s, size_t max);
 
 // "Pending", "Approved", "Denied", "Expired", "Cancelled"; "Closed" for a

@@ -1,5 +1,6 @@
 #include "bots/chat_config.h"
 
+#include <cstring>
 #include <filesystem>
 
 #include "absl/strings/ascii.h"
@@ -31,7 +32,13 @@ bool ValidSlackId(absl::string_view s) {
   return true;
 }
 
+// http:// to this machine. No user info in the authority (up to the first
+// '/', '?' or '#'): in "http://127.0.0.1:80@elsewhere/" the host is
+// "elsewhere".
 bool LoopbackHttp(absl::string_view url) {
+  const absl::string_view authority =
+      url.substr(0, url.find_first_of("/?#", std::strlen("http://")));
+  if (absl::StrContains(authority, '@')) return false;
   return absl::StartsWith(url, "http://127.0.0.1:") ||
          absl::StartsWith(url, "http://127.0.0.1/") ||
          absl::StartsWith(url, "http://localhost:") ||

@@ -49,10 +49,12 @@ absl::StatusOr<std::string> FormDecode(absl::string_view in) {
 
 // Text from the approval as Slack mrkdwn shows it literally: &, < and > are
 // escaped (so no <!channel> or <url|label> can be smuggled in) and a
-// backtick cannot close a code span.
+// backtick cannot close a code span. At most `max` bytes once escaped (an
+// entity is never cut), so that escaping cannot take a block past Slack's
+// limits (3000 characters per section text, 2000 per field).
 std::string Escape(absl::string_view s, size_t max = 1000) {
   std::string out;
-  for (char c : Shorten(s, max)) {
+  for (char c : ValidUtf8(s)) {
     switch (c) {
       case '&':
         out += "&amp;";
@@ -70,7 +72,15 @@ std::string Escape(absl::string_view s, size_t max = 1000) {
         out.push_back(c);
     }
   }
-  return out;
+  if (out.size() <= max) return out;
+  size_t end = max - 3;  // room for "…" (3 bytes)
+  while (end > 0 && (static_cast<unsigned char>(out[end]) & 0xC0) == 0x80) {
+    --end;
+  }
+  const size_t amp = end > 0 ? out.rfind('&', end - 1) : std::string::npos;
+  if (amp != std::string::npos && out.find(';', amp) >= end) end = amp;
+  out.resize(end);
+  return out + "…";
 }
 
 // What the rule still needs, groups escaped.
@@ -303,11 +313,13 @@ nlohmann::json RenderSlackMessage(const v1::Approval& a) {
         reviews.empty() ? "No reviews yet" : absl::StrJoin(reviews, " · ");
     absl::StrAppend(&progress, " · ", a.approvals_missing(), " more needed");
     blocks.push_back({{"type", "context"}, {"elements", {Mrkdwn(progress)}}});
+    // The broker's ids are ASCII; anything else must still serialize.
+    const std::string id = ValidUtf8(a.id());
     blocks.push_back({{"type", "actions"},
                       {"block_id", "approval_decision"},
                       {"elements",
-                       {Button("Approve", kApproveActionId, a.id(), "primary"),
-                        Button("Deny", kDenyActionId, a.id(), "danger")}}});
+                       {Button("Approve", kApproveActionId, id, "primary"),
+                        Button("Deny", kDenyActionId, id, "danger")}}});
   } else {
     std::string outcome = absl::StrCat("*", StateWord(a.state()), "*");
     if (!a.decided_by().empty()) {

@@ -213,7 +213,7 @@ class TeamsConnectorApi final : public TeamsConnector {
     req.user_agent = "approval-chat";
     req.content_type = "application/json; charset=utf-8";
     req.headers = {{"Authorization", absl::StrCat("Bearer ", *token)}};
-    req.body = body.dump();
+    req.body = body.dump(-1, ' ', false, Json::error_handler_t::replace);
     absl::StatusOr<HttpResponse> r = HttpPost(req);
     if (!r.ok()) {
       return absl::UnavailableError(
@@ -431,7 +431,8 @@ nlohmann::json RenderTeamsCard(const v1::Approval& a,
                     {"placeholder", "Reason (for Deny)"},
                     {"maxLength", 2000},
                     {"isMultiline", true}});
-    const Json data = {{"approval_id", a.id()}};
+    // The broker's ids are ASCII; anything else must still serialize.
+    const Json data = {{"approval_id", ValidUtf8(a.id())}};
     card["actions"] = {{{"type", "Action.Execute"},
                         {"title", "Approve"},
                         {"verb", kTeamsApproveVerb},

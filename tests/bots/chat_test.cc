@@ -912,6 +912,71 @@ TEST_CASE(
   CHECK(!none.empty());
 }
 
+// ------------------------------------------------------------ invalid UTF-8
+
+TEST_CASE(
+    "invalid UTF-8 in an approval is written as U+FFFD on both platforms, "
+    "so the JSON writer cannot throw",
+    "[chat][render]") {
+  // nlohmann's dump() throws on invalid UTF-8: a message or card holding
+  // it could never be sent, and the stream would stop at that approval.
+  // Found by fuzz/chat_render_fuzzer.cc.
+  v1::Approval a = PendingApproval();
+  a.set_justification("bad \xff byte");
+  a.set_resource("cut \xe2\x82 here");
+  a.set_id("id-\xc3");
+  std::string slack;
+  std::string teams;
+  REQUIRE_NOTHROW(slack = chat::RenderSlackMessage(a).dump());
+  REQUIRE_NOTHROW(
+      teams = chat::TeamsCardActivity(chat::RenderTeamsCard(a, "why \xc0\xaf"))
+                  .dump());
+  CHECK(absl::StrContains(slack, "bad \xef\xbf\xbd byte"));
+  CHECK(absl::StrContains(teams, "bad \xef\xbf\xbd byte"));
+  CHECK(absl::StrContains(teams, "id-\xef\xbf\xbd"));
+  REQUIRE_NOTHROW(
+      nlohmann::json(chat::RefusalText(absl::PermissionDeniedError("no \xff")))
+          .dump());
+}
+
+TEST_CASE(
+    "escaping cannot take a Slack section past 3000 characters, and a cut "
+    "never splits an entity",
+    "[chat][render]") {
+  // Each '&' becomes "&amp;": cut before escaping, 2500 of them made a
+  // 12500-character section, which Slack refuses (invalid_blocks).
+  // Found by fuzz/chat_render_fuzzer.cc.
+  v1::Approval a = PendingApproval();
+  a.set_parameters_preview_json(std::string(2500, '&'));
+  const nlohmann::json m = chat::RenderSlackMessage(a);
+  bool found = false;
+  for (const nlohmann::json& block : m["blocks"]) {
+    if (!block.contains("text")) continue;
+    const std::string text = block["text"]["text"];
+    if (!absl::StrContains(text, "masked preview")) continue;
+    found = true;
+    CHECK(text.size() <= 3000);
+    CHECK(absl::StrContains(text, "&amp;…"));
+  }
+  CHECK(found);
+}
+
+TEST_CASE(
+    "an http:// URL whose host only looks like 127.0.0.1 (user info) is "
+    "refused",
+    "[chat][config]") {
+  // curl sends "http://127.0.0.1:80@evil.example/" to evil.example, with
+  // the connector's bearer token in plaintext. Found by
+  // fuzz/chat_config_fuzzer.cc.
+  std::string text = kTeamsOnlyConfig;
+  const std::string from = "https://smba.trafficmanager.net/emea/";
+  text.replace(text.find(from), from.size(),
+               "http://127.0.0.1:80@evil.example/");
+  absl::StatusOr<chat::ChatConfig> c = chat::ParseChatConfig(text, "chat.json");
+  REQUIRE_FALSE(c.ok());
+  CHECK(absl::StrContains(c.status().message(), "teams.service_url"));
+}
+
 // approval-chat serving Teams only, against a fake Bot Framework, the
 // broker with relay teams-bot for tenant-2, and its state in PostgreSQL.
 struct TeamsRig {
