@@ -389,13 +389,18 @@ class ChatApp::Impl final : public CivetHandler {
     for (const Platform& p : platforms_) {
       absl::StatusOr<uint64_t> c = deps_.state->Cursor(p.stream);
       if (!c.ok()) return c.status();
-      platform_cursor_[p.name] = *c;
-      if (*c == 0) {
+      // None stored yet, but this process already followed the live stream
+      // from live_from_ (after its backfill): resume there, or an approval
+      // decided while the stream was broken would never be updated.
+      const uint64_t from = *c != 0 ? *c : live_from_;
+      platform_cursor_[p.name] = from;
+      if (from == 0) {
         fresh.push_back(&p);
-      } else if (after == 0 || *c < after) {
-        after = *c;
+      } else if (after == 0 || from < after) {
+        after = from;
       }
     }
+    const bool live = after == 0;
     std::unique_ptr<grpc::ClientContext> ctx = Context(false);
     {
       absl::MutexLock lock(&mu_);
@@ -418,6 +423,9 @@ class ChatApp::Impl final : public CivetHandler {
     v1::DecisionEvent event;
     if (!applied.ok()) ctx->TryCancel();
     while (applied.ok() && reader->Read(&event)) {
+      // (A first event with cursor 1 cannot be resumed from: after_cursor 0
+      // means live.)
+      if (live && live_from_ == 0) live_from_ = event.cursor() - 1;
       applied = Apply(event);
       if (!applied.ok()) {
         ctx->TryCancel();
@@ -756,6 +764,9 @@ class ChatApp::Impl final : public CivetHandler {
   std::vector<Platform> platforms_;
   // Each platform's last applied cursor; the follower thread's only.
   std::map<std::string, uint64_t> platform_cursor_;
+  // The cursor just before the first event of the live stream this process
+  // followed (0: none yet); the follower thread's only.
+  uint64_t live_from_ = 0;
   // auth.test's bot_id, asked once when first needed; the follower's only.
   std::string slack_bot_id_;
 

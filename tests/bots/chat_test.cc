@@ -1537,5 +1537,40 @@ TEST_CASE(
         looked[1].body.value("cursor", ""));
 }
 
+TEST_CASE(
+    "a record lost before the first event was ever applied resumes from the "
+    "live stream: decided meanwhile, the message is updated",
+    "[chat][e2e][pg]") {
+  ChatRig rig;
+  rig.slack.set_ts_clock(absl::Now);
+  // Events before the app's first start (nothing pending: no backfill).
+  v1::DecideResponse resp;
+  const std::string earlier = rig.RequestWithSecret();
+  REQUIRE(rig.broker.Decide("alice", earlier, v1::APPROVE, &resp).ok());
+  REQUIRE(rig.broker.Decide("bob", earlier, v1::APPROVE, &resp).ok());
+  // While Slack takes the first post, the approval is decided and the app
+  // loses its database: nothing of it is recorded, no cursor stored.
+  auto posts = std::make_shared<std::atomic<int>>(0);
+  rig.slack.OnPost([&rig, posts](const SlackCall& call) {
+    if (++*posts != 1) return;
+    const std::string id =
+        call.body["metadata"]["event_payload"].value("approval_id", "");
+    v1::DecideResponse r;
+    CHECK(rig.broker.Decide("alice", id, v1::APPROVE, &r).ok());
+    CHECK(rig.broker.Decide("bob", id, v1::APPROVE, &r).ok());
+    EndChatSessions(rig);
+  });
+  rig.StartApp();
+  const std::string id = rig.RequestWithSecret();
+
+  REQUIRE(rig.AwaitUpdate("*Approved*"));
+  const std::vector<nlohmann::json> posted = MessagesFor(rig, id);
+  REQUIRE(posted.size() == 1);
+  const std::vector<SlackCall> updates = rig.slack.Calls("chat.update");
+  REQUIRE_FALSE(updates.empty());
+  CHECK(updates.back().body.value("ts", "") == posted[0].value("ts", ""));
+  CHECK(CountContaining(rig.slack.Calls("chat.postMessage"), id) == 1);
+}
+
 }  // namespace
 }  // namespace approval::testing
