@@ -1436,7 +1436,7 @@ std::vector<std::string> ApproveAndCollectUpdatedTs(ChatRig& rig,
 
 TEST_CASE(
     "a post whose record was lost is found in the channel's history and "
-    "not posted twice; updates go to it",
+    "not posted twice, and updates go to it",
     "[chat][e2e][pg]") {
   ChatRig rig;
   rig.slack.set_ts_clock(absl::Now);
