@@ -6,19 +6,27 @@
 # grpcurl walkthrough, then serves in the foreground. Ctrl-C stops the
 # broker and the PostgreSQL cluster.
 #
+# The demo also declares two chat relays (slack-bot and teams-bot, role
+# observer) and links alice's and bob's users in a demo Slack workspace and
+# Teams tenant, for scripts/try-chat.sh (approval-chat against fake Slack and
+# Teams); their tokens and ids go to .run/chat-demo.env.
+#
 #   APPROVAL_BROKER_PGPORT            PostgreSQL port (default: 55432)
 #   APPROVAL_BROKER_LISTEN_ADDRESS    gRPC address (default: 127.0.0.1:50051)
 #   APPROVAL_BROKER_METRICS_ADDRESS   /metrics address (default: 127.0.0.1:9464)
+#   APPROVAL_BROKER_RUN_DIR           config, tokens, keys (default: .run)
+#   APPROVAL_BROKER_PREBUILT=1        skip installing and building; use the
+#                                     binaries already in BUILD_DIR (the
+#                                     tests run this script that way)
 #   BUILD_DIR, JOBS                   as for scripts/build.sh
 set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
 source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib/common.sh"
 
 cd "${AB_REPO_ROOT}"
-scripts/install-deps.sh
 # Only what the demo runs: the broker, approvalctl and the example agent
 # (scripts/test.sh builds everything, tests included).
-BUILD_TARGETS="approval-broker approvalctl export_agent" scripts/build.sh
+ab_install_and_build "approval-broker approvalctl export_agent"
 
 export APPROVAL_BROKER_PGPORT="${APPROVAL_BROKER_PGPORT:-55432}"
 listen="${APPROVAL_BROKER_LISTEN_ADDRESS:-127.0.0.1:50051}"
@@ -65,8 +73,18 @@ agent_token="$(openssl rand -hex 24)"
 alice_token="$(openssl rand -hex 24)"
 bob_token="$(openssl rand -hex 24)"
 admin_token="$(openssl rand -hex 24)"
+slack_bot_token="$(openssl rand -hex 24)"
+teams_bot_token="$(openssl rand -hex 24)"
+# The demo Slack workspace and Teams tenant, and alice's and bob's users in
+# them (scripts/try-chat.sh plays both platforms with these).
+slack_team=T0DEMO0001
+slack_alice=U0ALICE001
+slack_bob=U0BOB00001
+teams_tenant=5f0c1d2e-0000-4000-8000-00000000d3e0
+teams_alice=a11ce000-0000-4000-8000-00000000a11c
+teams_bob=b0b00000-0000-4000-8000-00000000b0b0
 
-run_dir="${AB_REPO_ROOT}/.run"
+run_dir="${APPROVAL_BROKER_RUN_DIR:-${AB_REPO_ROOT}/.run}"
 mkdir -p "${run_dir}"
 chmod 700 "${run_dir}"
 (
@@ -76,9 +94,23 @@ chmod 700 "${run_dir}"
   {"sha256": "$(ab_sha256_hex "${agent_token}")", "identity": "agent-demo", "roles": ["agent"]},
   {"sha256": "$(ab_sha256_hex "${alice_token}")", "identity": "alice", "roles": ["reviewer", "agent"]},
   {"sha256": "$(ab_sha256_hex "${bob_token}")", "identity": "bob", "roles": ["reviewer"]},
-  {"sha256": "$(ab_sha256_hex "${admin_token}")", "identity": "ops-admin", "roles": ["admin"]}
+  {"sha256": "$(ab_sha256_hex "${admin_token}")", "identity": "ops-admin", "roles": ["admin"]},
+  {"sha256": "$(ab_sha256_hex "${slack_bot_token}")", "identity": "slack-bot", "roles": ["observer"]},
+  {"sha256": "$(ab_sha256_hex "${teams_bot_token}")", "identity": "teams-bot", "roles": ["observer"]}
 ]}
 JSON
+  printf '%s\n' "${slack_bot_token}" >"${run_dir}/slack-bot.token"
+  printf '%s\n' "${teams_bot_token}" >"${run_dir}/teams-bot.token"
+  cat >"${run_dir}/chat-demo.env" <<ENV
+# Written by scripts/run-demo.sh for scripts/try-chat.sh.
+DEMO_BROKER_ADDRESS='${listen}'
+DEMO_SLACK_TEAM=${slack_team}
+DEMO_SLACK_ALICE=${slack_alice}
+DEMO_SLACK_BOB=${slack_bob}
+DEMO_TEAMS_TENANT=${teams_tenant}
+DEMO_TEAMS_ALICE=${teams_alice}
+DEMO_TEAMS_BOB=${teams_bob}
+ENV
   # Keys survive runs (like the database): fingerprints stay comparable and
   # earlier approval tokens keep verifying.
   [[ -s "${run_dir}/fingerprint.key" ]] ||
@@ -117,7 +149,20 @@ JSON
   "database_url": "postgresql://approval_broker@127.0.0.1:${APPROVAL_BROKER_PGPORT}/approval_broker",
   "listen_address": "$(ab_json_escape "${listen}")",
   "metrics_address": "$(ab_json_escape "${metrics}")",
-  "auth": {"tokens_file": "$(ab_json_escape "${run_dir}/tokens.json")"},
+  "auth": {
+    "tokens_file": "$(ab_json_escape "${run_dir}/tokens.json")",
+    // The chat relays of scripts/try-chat.sh, and the people behind clicks.
+    "relays": [
+      {"identity": "token:slack-bot", "namespace": "slack:${slack_team}"},
+      {"identity": "token:teams-bot", "namespace": "teams:${teams_tenant}"}
+    ],
+    "principals": [
+      {"principal": "alice", "identities": ["token:alice",
+        "slack:${slack_team}/${slack_alice}", "teams:${teams_tenant}/${teams_alice}"]},
+      {"principal": "bob", "identities": ["token:bob",
+        "slack:${slack_team}/${slack_bob}", "teams:${teams_tenant}/${teams_bob}"]}
+    ]
+  },
   "policy_file": "$(ab_json_escape "${run_dir}/policy.jsonc")",
   "fingerprint_key_file": "$(ab_json_escape "${run_dir}/fingerprint.key")",
   "signing_key_file": "$(ab_json_escape "${run_dir}/signing-key.pem")"
@@ -176,6 +221,9 @@ Walkthrough with grpcurl (https://github.com/fullstorydev/grpcurl/releases):
     -d "{\"approval_id\":\"<its id>\",\"verdict\":\"APPROVE\"}" ${listen} approval.v1.ApprovalBroker/Decide
 
   grpcurl -plaintext ${listen} grpc.health.v1.Health/Check
+
+To approve in (fake) Slack and Teams instead, run scripts/try-chat.sh in a
+second terminal: approval-chat joins as the relays slack-bot and teams-bot.
 
 Ctrl-C stops the broker and its PostgreSQL cluster.
 ================================================================================

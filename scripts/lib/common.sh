@@ -46,3 +46,13 @@ ab_json_escape() {
   s="${s//\"/\\\"}"
   printf '%s' "${s}"
 }
+
+# Installs the Debian packages that are missing and builds the CMake targets
+# $1 (space-separated), unless APPROVAL_BROKER_PREBUILT=1: then the binaries
+# already in the build directory are used as they are (the tests run the
+# scripts that way).
+ab_install_and_build() {
+  [[ "${APPROVAL_BROKER_PREBUILT:-}" == 1 ]] && return 0
+  "${AB_REPO_ROOT}/scripts/install-deps.sh"
+  BUILD_TARGETS="$1" "${AB_REPO_ROOT}/scripts/build.sh"
+}

@@ -34,7 +34,7 @@ class FakeSlack::Handler final : public CivetHandler {
         fake_.Record(method, auth ? auth : "", body);
     if (method == "chat.postMessage" && answered.value("ok", false)) {
       SlackCall call{method, auth ? auth : "", body,
-                     nlohmann::json::parse(body, nullptr, false)};
+                     nlohmann::json::parse(body, nullptr, false), answered};
       fake_.RunPostHook(call);
     }
     const std::string answer = answered.dump();
@@ -70,7 +70,7 @@ nlohmann::json FakeSlack::Record(const std::string& method,
                                  const std::string& authorization,
                                  const std::string& body) {
   SlackCall call{method, authorization, body,
-                 nlohmann::json::parse(body, nullptr, false)};
+                 nlohmann::json::parse(body, nullptr, false), nullptr};
   if (call.body.is_discarded()) call.body = nullptr;
   absl::MutexLock lock(&mu_);
   calls_.push_back(call);
@@ -113,10 +113,12 @@ nlohmann::json FakeSlack::Record(const std::string& method,
     }
     history_[channel.is_string() ? channel.get<std::string>() : ""].push_back(
         std::move(stored));
-    return {{"ok", true},
-            {"channel", channel},
-            {"ts", ts},
-            {"message", {{"text", call.body.value("text", "")}, {"ts", ts}}}};
+    calls_.back().answer = {
+        {"ok", true},
+        {"channel", channel},
+        {"ts", ts},
+        {"message", {{"text", call.body.value("text", "")}, {"ts", ts}}}};
+    return calls_.back().answer;
   }
   if (method == "chat.update") {
     return {{"ok", true},

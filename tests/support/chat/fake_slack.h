@@ -29,7 +29,8 @@ struct SlackCall {
   std::string method;         // "chat.postMessage", ...
   std::string authorization;  // the Authorization header as sent
   std::string raw_body;
-  nlohmann::json body;  // parsed; null if not JSON
+  nlohmann::json body;    // parsed; null if not JSON
+  nlohmann::json answer;  // chat.postMessage: what the fake answered (ts)
 };
 
 // Thread-safe; calls arrive on civetweb threads.

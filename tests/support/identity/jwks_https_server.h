@@ -1,22 +1,19 @@
 // JwksHttpsServer: a tiny HTTPS server on 127.0.0.1:<port chosen by the OS>
 // that answers every GET with the current body (a JWKS), for tests of
 // fetching, verifying and rotating the IdP's keys. A thread per connection
-// (so that concurrent fetches would be seen), "Connection: close". It can be
-// held, to play an IdP that is slow until the test says otherwise.
-// Thread-safe; releases held requests and stops on destruction.
+// (TlsListener: concurrent fetches are seen as such), "Connection: close".
+// It can be held, to play an IdP that is slow until the test says
+// otherwise. Thread-safe; releases held requests and stops on destruction.
 #ifndef APPROVAL_TESTS_SUPPORT_IDENTITY_JWKS_HTTPS_SERVER_H_
 #define APPROVAL_TESTS_SUPPORT_IDENTITY_JWKS_HTTPS_SERVER_H_
 
 #include <string>
-#include <thread>
-#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "tests/support/certs/test_certs.h"
-
-typedef struct ssl_ctx_st SSL_CTX;
+#include "tests/support/certs/tls_listener.h"
 
 namespace approval::testing {
 
@@ -48,15 +45,9 @@ class JwksHttpsServer final {
   int max_concurrent() const;
 
  private:
-  void Serve();
-  void Handle(int fd);
+  void Handle(SSL* ssl);
 
-  SSL_CTX* ctx_ = nullptr;
-  int listen_fd_ = -1;
-  int wake_[2] = {-1, -1};
-  int port_ = 0;
-  std::thread thread_;
-  std::vector<std::thread> connections_;  // touched by thread_ only
+  TlsListener listener_;  // stopped in the destructor, before the rest goes
 
   mutable absl::Mutex mu_;
   std::string body_ ABSL_GUARDED_BY(mu_);

@@ -1,17 +1,10 @@
 #include "tests/support/webhook/webhook_receiver.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <poll.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <unistd.h>
 
 #include <csignal>
 #include <cstdio>
@@ -73,7 +66,8 @@ std::string Header(const std::string& head, absl::string_view name) {
 }  // namespace
 
 WebhookReceiver::WebhookReceiver(const KeyPair& server,
-                                 std::vector<std::string> secrets) {
+                                 std::vector<std::string> secrets)
+    : listener_(server, 64) {
   // A client that hangs up mid-answer (the endless body) must cost the
   // writer an error, not the test process a SIGPIPE.
   std::signal(SIGPIPE, SIG_IGN);
@@ -81,59 +75,21 @@ WebhookReceiver::WebhookReceiver(const KeyPair& server,
     Check(absl::StartsWith(s, "whsec_"), "secret prefix");
     keys_.push_back(DecodeBase64(s.substr(6)));
   }
-  ctx_ = SSL_CTX_new(TLS_server_method());
-  Check(ctx_ != nullptr, "SSL_CTX_new");
-  BIO* cert_bio = BIO_new_mem_buf(server.cert_pem.data(),
-                                  static_cast<int>(server.cert_pem.size()));
-  X509* cert = PEM_read_bio_X509(cert_bio, nullptr, nullptr, nullptr);
-  BIO_free(cert_bio);
-  BIO* key_bio = BIO_new_mem_buf(server.key_pem.data(),
-                                 static_cast<int>(server.key_pem.size()));
-  EVP_PKEY* key = PEM_read_bio_PrivateKey(key_bio, nullptr, nullptr, nullptr);
-  BIO_free(key_bio);
-  Check(cert != nullptr && key != nullptr &&
-            SSL_CTX_use_certificate(ctx_, cert) == 1 &&
-            SSL_CTX_use_PrivateKey(ctx_, key) == 1,
-        "server certificate");
-  X509_free(cert);
-  EVP_PKEY_free(key);
-
-  listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-  Check(listen_fd_ >= 0, "socket");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  Check(
-      ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0,
-      "bind");
-  Check(::listen(listen_fd_, 64) == 0, "listen");
-  socklen_t len = sizeof(addr);
-  Check(
-      ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len) == 0,
-      "getsockname");
-  port_ = ntohs(addr.sin_port);
-  Check(::pipe(wake_) == 0, "pipe");
-  thread_ = std::thread([this] { Serve(); });
+  listener_.Start([this](SSL* ssl, int fd, int connection) {
+    Handle(ssl, fd, connection);
+  });
 }
 
 WebhookReceiver::~WebhookReceiver() {
   {
     absl::MutexLock lock(&mu_);
-    stopping_ = true;
+    stopping_ = true;  // ends held and endless answers, and keep-alive
   }
-  const char stop = 'x';
-  (void)!::write(wake_[1], &stop, 1);
-  thread_.join();
-  for (std::thread& t : connections_) t.join();
-  ::close(listen_fd_);
-  ::close(wake_[0]);
-  ::close(wake_[1]);
-  SSL_CTX_free(ctx_);
+  listener_.Stop();
 }
 
 std::string WebhookReceiver::url() const {
-  return absl::StrCat("https://127.0.0.1:", port_, "/hooks");
+  return absl::StrCat("https://127.0.0.1:", listener_.port(), "/hooks");
 }
 
 void WebhookReceiver::SetStatus(int status) {
@@ -199,23 +155,6 @@ bool WebhookReceiver::Verify(const ReceivedWebhook& r) const {
   return false;
 }
 
-void WebhookReceiver::Serve() {
-  int next_connection = 0;
-  for (;;) {
-    pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_[0], POLLIN, 0}};
-    if (::poll(fds, 2, -1) < 0) continue;
-    if (fds[1].revents != 0) return;
-    if ((fds[0].revents & POLLIN) == 0) continue;
-    const int fd = ::accept(listen_fd_, nullptr, nullptr);
-    if (fd < 0) continue;
-    const int connection = ++next_connection;
-    connections_.emplace_back([this, fd, connection] {
-      Handle(fd, connection);
-      ::close(fd);
-    });
-  }
-}
-
 bool WebhookReceiver::AwaitReadable(SSL* ssl, int fd) const {
   for (;;) {
     if (SSL_pending(ssl) > 0) return true;
@@ -256,18 +195,7 @@ bool WebhookReceiver::ReadRequest(SSL* ssl, int fd, std::string& buffer,
   }
 }
 
-void WebhookReceiver::Handle(int fd, int connection) {
-  timeval timeout{5, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
-  SSL* ssl = SSL_new(ctx_);
-  if (ssl == nullptr) return;
-  SSL_set_fd(ssl, fd);
-  if (SSL_accept(ssl) != 1) {
-    SSL_free(ssl);
-    ERR_clear_error();
-    return;
-  }
+void WebhookReceiver::Handle(SSL* ssl, int fd, int connection) {
   // Requests one after another on the connection (HTTP/1.1 keep-alive)
   // while the receiver answers them; held and endless answers end it.
   std::string buffer;
@@ -301,8 +229,6 @@ void WebhookReceiver::Handle(int fd, int connection) {
     }
   }
   SSL_shutdown(ssl);
-  SSL_free(ssl);
-  ERR_clear_error();
 }
 
 void WebhookReceiver::Hold(int fd) const {

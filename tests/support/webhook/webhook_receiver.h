@@ -7,23 +7,23 @@
 //
 // Behaviours a test switches at any time: answer with a status (default
 // 200), hold requests unanswered (a receiver that never answers), or answer
-// 200 with an endless body. A thread per connection, which serves request
-// after request while it answers (HTTP/1.1 keep-alive). Thread-safe; stops on
-// destruction. Constructing one ignores SIGPIPE in the test process.
+// 200 with an endless body. A thread per connection (TlsListener), which
+// serves request after request while it answers (HTTP/1.1 keep-alive).
+// Thread-safe; stops on destruction. Constructing one ignores SIGPIPE in the
+// test process.
 #ifndef APPROVAL_TESTS_SUPPORT_WEBHOOK_WEBHOOK_RECEIVER_H_
 #define APPROVAL_TESTS_SUPPORT_WEBHOOK_WEBHOOK_RECEIVER_H_
 
 #include <functional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "tests/support/certs/test_certs.h"
+#include "tests/support/certs/tls_listener.h"
 
-typedef struct ssl_ctx_st SSL_CTX;
 typedef struct ssl_st SSL;
 
 namespace approval::testing {
@@ -74,8 +74,7 @@ class WebhookReceiver final {
   bool AwaitAccepted(size_t n, absl::Duration timeout) const;
 
  private:
-  void Serve();
-  void Handle(int fd, int connection);
+  void Handle(SSL* ssl, int fd, int connection);
   // Waits until `fd` (or `ssl`'s buffer) has data; false once stopping.
   bool AwaitReadable(SSL* ssl, int fd) const;
   // The next whole request from `buffer` and the connection; false at EOF,
@@ -86,13 +85,8 @@ class WebhookReceiver final {
   void WriteEndlessBody(SSL* ssl) const;
   bool Verify(const ReceivedWebhook& r) const;
 
-  SSL_CTX* ctx_ = nullptr;
-  int listen_fd_ = -1;
-  int wake_[2] = {-1, -1};
-  int port_ = 0;
+  TlsListener listener_;  // stopped in the destructor, before the rest goes
   std::vector<std::string> keys_;  // decoded secrets
-  std::thread thread_;
-  std::vector<std::thread> connections_;  // touched by thread_ only
 
   mutable absl::Mutex mu_;
   std::vector<ReceivedWebhook> received_ ABSL_GUARDED_BY(mu_);
