@@ -1,6 +1,7 @@
 #include "bots/chat_app.h"
 
 #include <map>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -24,6 +25,13 @@ namespace {
 
 constexpr char kSlack[] = "slack";
 constexpr char kTeams[] = "teams";
+
+// Looking for a Slack message posted before a crash: from this long before
+// the intent (clock skew between us and Slack), at most this many pages of
+// this many messages (newest first), after which it is posted again.
+constexpr absl::Duration kHistoryMargin = absl::Minutes(5);
+constexpr int kHistoryPageSize = 200;
+constexpr int kHistoryMaxPages = 10;
 
 // A platform approval-chat posts to, and the name of its stream cursor
 // ("broker" for Slack, as before Teams existed).
@@ -79,6 +87,14 @@ class ChatMetrics final {
                        .Name("approval_chat_api_errors_total")
                        .Help("Failed platform API calls, by method")
                        .Register(*registry);
+    recoveries_ =
+        &prometheus::BuildCounter()
+             .Name("approval_chat_post_recoveries_total")
+             .Help(
+                 "Approvals found with a post intent but no recorded message "
+                 "(a crash while posting), by what the history look-up did: "
+                 "adopted, not_found (posted), lookup_failed (posted again)")
+             .Register(*registry);
     lag_ = &prometheus::BuildGauge()
                 .Name("approval_chat_stream_lag_seconds")
                 .Help("Age of the last broker event applied when applied")
@@ -113,6 +129,12 @@ class ChatMetrics final {
           .Increment();
     }
   }
+  void Recovery(const std::string& outcome, const char* platform = kSlack) {
+    if (recoveries_) {
+      recoveries_->Add({{"platform", platform}, {"outcome", outcome}})
+          .Increment();
+    }
+  }
   void Applied(uint64_t cursor, double lag_seconds) {
     if (cursor_) cursor_->Set(static_cast<double>(cursor));
     if (lag_) lag_->Set(lag_seconds);
@@ -124,6 +146,7 @@ class ChatMetrics final {
   prometheus::Family<prometheus::Counter>* interactions_ = nullptr;
   prometheus::Family<prometheus::Counter>* signature_failures_ = nullptr;
   prometheus::Family<prometheus::Counter>* api_errors_ = nullptr;
+  prometheus::Family<prometheus::Counter>* recoveries_ = nullptr;
   prometheus::Gauge* lag_ = nullptr;
   prometheus::Gauge* cursor_ = nullptr;
 };
@@ -366,13 +389,18 @@ class ChatApp::Impl final : public CivetHandler {
     for (const Platform& p : platforms_) {
       absl::StatusOr<uint64_t> c = deps_.state->Cursor(p.stream);
       if (!c.ok()) return c.status();
-      platform_cursor_[p.name] = *c;
-      if (*c == 0) {
+      // None stored yet, but this process already followed the live stream
+      // from live_from_ (after its backfill): resume there, or an approval
+      // decided while the stream was broken would never be updated.
+      const uint64_t from = *c != 0 ? *c : live_from_;
+      platform_cursor_[p.name] = from;
+      if (from == 0) {
         fresh.push_back(&p);
-      } else if (after == 0 || *c < after) {
-        after = *c;
+      } else if (after == 0 || from < after) {
+        after = from;
       }
     }
+    const bool live = after == 0;
     std::unique_ptr<grpc::ClientContext> ctx = Context(false);
     {
       absl::MutexLock lock(&mu_);
@@ -395,6 +423,9 @@ class ChatApp::Impl final : public CivetHandler {
     v1::DecisionEvent event;
     if (!applied.ok()) ctx->TryCancel();
     while (applied.ok() && reader->Read(&event)) {
+      // (A first event with cursor 1 cannot be resumed from: after_cursor 0
+      // means live.)
+      if (live && live_from_ == 0) live_from_ = event.cursor() - 1;
       applied = Apply(event);
       if (!applied.ok()) {
         ctx->TryCancel();
@@ -460,8 +491,13 @@ class ChatApp::Impl final : public CivetHandler {
   absl::StatusOr<std::string> Post(const Platform& p, const std::string& to,
                                    const v1::Approval& a) {
     if (p.is_slack) {
-      return deps_.slack->PostMessage(to, RenderSlackMessage(a));
+      nlohmann::json message = RenderSlackMessage(a);
+      message["metadata"] = SlackApprovalMetadata(a.id());
+      return deps_.slack->PostMessage(to, message);
     }
+    // Bot Framework documents no way to list a Teams channel's past
+    // activities: a crash after this post and before RecordPost posts the
+    // card again after the restart.
     return deps_.teams->PostActivity(config_.teams.service_url, to,
                                      TeamsCardActivity(RenderTeamsCard(a)));
   }
@@ -517,6 +553,17 @@ class ChatApp::Impl final : public CivetHandler {
         a.requirement().outcome() != v1::REQUIRE_APPROVAL || to.empty()) {
       return deps_.state->SetCursor(p.stream, event.cursor());
     }
+    if (p.is_slack) {
+      absl::StatusOr<std::optional<PostedMessage>> earlier =
+          BeforeSlackPost(to, a);
+      if (!earlier.ok()) return earlier.status();
+      if (earlier->has_value()) {
+        PostedMessage adopted = **earlier;
+        adopted.last_cursor = event.cursor();
+        return deps_.state->RecordPost(p.stream, p.name, a.id(), adopted,
+                                       StateName(a.state()));
+      }
+    }
     absl::StatusOr<std::string> ref = Post(p, to, a);
     if (!ref.ok()) {
       metrics_.ApiError(p.is_slack ? "chat.postMessage" : "activities.post",
@@ -531,6 +578,76 @@ class ChatApp::Impl final : public CivetHandler {
     return deps_.state->RecordPost(p.stream, p.name, a.id(),
                                    {to, *ref, event.cursor()},
                                    StateName(a.state()));
+  }
+
+  // Before posting `a` to `to` on Slack. The first time, commits the intent
+  // to post and returns nullopt (post). When an intent is already stored, an
+  // earlier attempt may have posted it and crashed (or lost the database)
+  // before recording the ts: returns that message if our bot's history has
+  // it, else nullopt. A failed look-up (no channels:history scope, an API
+  // error, too many messages since) is logged and counted and returns
+  // nullopt: posting again beats losing the approval. Errors: the state's,
+  // and UNAVAILABLE when Slack could not answer (retry later).
+  absl::StatusOr<std::optional<PostedMessage>> BeforeSlackPost(
+      const std::string& to, const v1::Approval& a) {
+    absl::StatusOr<std::optional<PostIntent>> intent =
+        deps_.state->FindIntent(kSlack, a.id());
+    if (!intent.ok()) return intent.status();
+    if (!intent->has_value()) {
+      absl::Status s =
+          deps_.state->RecordIntent(kSlack, a.id(), to, deps_.now());
+      if (!s.ok()) return s;
+      return std::nullopt;
+    }
+    absl::StatusOr<std::optional<std::string>> ts =
+        FindSlackPost(**intent, a.id());
+    if (!ts.ok()) {
+      if (ts.status().code() == absl::StatusCode::kUnavailable) {
+        return ts.status();
+      }
+      metrics_.Recovery("lookup_failed");
+      LogWarn("slack_post_lookup_failed_posting_again", a.id(), ts.status());
+      return std::nullopt;
+    }
+    if (!ts->has_value()) {
+      metrics_.Recovery("not_found");
+      return std::nullopt;
+    }
+    metrics_.Recovery("adopted");
+    return PostedMessage{(*intent)->channel, **ts, 0};
+  }
+
+  // The ts of our bot's message for `approval_id` in `intent`'s channel since
+  // the intent, through at most kHistoryMaxPages pages; nullopt when there is
+  // none. FAILED_PRECONDITION when more messages than that came since.
+  absl::StatusOr<std::optional<std::string>> FindSlackPost(
+      const PostIntent& intent, const std::string& approval_id) {
+    if (slack_bot_id_.empty()) {
+      absl::StatusOr<std::string> bot = deps_.slack->BotId();
+      if (!bot.ok()) {
+        metrics_.ApiError("auth.test");
+        return bot.status();
+      }
+      slack_bot_id_ = *bot;
+    }
+    std::string cursor;
+    for (int page = 0; page < kHistoryMaxPages; ++page) {
+      absl::StatusOr<SlackHistoryPage> got = deps_.slack->History(
+          intent.channel, intent.at - kHistoryMargin, cursor, kHistoryPageSize);
+      if (!got.ok()) {
+        metrics_.ApiError("conversations.history");
+        return got.status();
+      }
+      std::optional<std::string> ts =
+          FindApprovalMessage(got->messages, slack_bot_id_, approval_id);
+      if (ts.has_value()) return ts;
+      if (!got->has_more || got->next_cursor.empty()) return std::nullopt;
+      cursor = got->next_cursor;
+    }
+    return absl::FailedPreconditionError(
+        absl::StrCat("conversations.history: not among the ",
+                     kHistoryMaxPages * kHistoryPageSize,
+                     " newest messages since the intent"));
   }
 
   // ---------------------------------------------------------------- Teams
@@ -647,6 +764,11 @@ class ChatApp::Impl final : public CivetHandler {
   std::vector<Platform> platforms_;
   // Each platform's last applied cursor; the follower thread's only.
   std::map<std::string, uint64_t> platform_cursor_;
+  // The cursor just before the first event of the live stream this process
+  // followed (0: none yet); the follower thread's only.
+  uint64_t live_from_ = 0;
+  // auth.test's bot_id, asked once when first needed; the follower's only.
+  std::string slack_bot_id_;
 
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

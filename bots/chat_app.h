@@ -14,6 +14,12 @@
 // Action.Execute invoke decides as "teams:<tenant>/<aadObjectId>" and is
 // answered with the card as it now stands (with why, when refused). Each
 // platform keeps its own cursor; the stream resumes from the smallest.
+//
+// Before a Slack post it commits an intent and tags the message with
+// metadata naming the approval: when a replay finds an intent but no
+// recorded message (a crash between posting and recording), it adopts the
+// message its bot posted (conversations.history) instead of posting again,
+// and posts again only when that look-up fails (at least once, counted).
 #ifndef APPROVAL_BOTS_CHAT_APP_H_
 #define APPROVAL_BOTS_CHAT_APP_H_
 

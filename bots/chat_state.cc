@@ -202,6 +202,38 @@ absl::StatusOr<std::optional<PostedMessage>> ChatState::Find(
   return found;
 }
 
+absl::Status ChatState::RecordIntent(const std::string& platform,
+                                     const std::string& approval_id,
+                                     const std::string& channel,
+                                     absl::Time at) {
+  if (absl::Status s = Connect(); !s.ok()) return s;
+  return InTransaction(conn_, "record intent", [&](pqxx::work& tx) {
+    tx.exec_params0(
+        "INSERT INTO approval_chat.post_intents (platform, approval_id, "
+        "channel, intended_at) VALUES ($1, $2, $3, "
+        "to_timestamp($4::bigint / 1000000.0)) ON CONFLICT DO NOTHING",
+        platform, approval_id, channel, absl::ToUnixMicros(at));
+  });
+}
+
+absl::StatusOr<std::optional<PostIntent>> ChatState::FindIntent(
+    const std::string& platform, const std::string& approval_id) {
+  if (absl::Status s = Connect(); !s.ok()) return s;
+  std::optional<PostIntent> found;
+  absl::Status s = InTransaction(conn_, "read intent", [&](pqxx::work& tx) {
+    pqxx::result r = tx.exec_params(
+        "SELECT channel, (extract(epoch FROM intended_at) * 1000000)::bigint "
+        "FROM approval_chat.post_intents WHERE platform = $1 AND "
+        "approval_id = $2",
+        platform, approval_id);
+    if (r.empty()) return;
+    found = PostIntent{r[0][0].as<std::string>(),
+                       absl::FromUnixMicros(r[0][1].as<int64_t>())};
+  });
+  if (!s.ok()) return s;
+  return found;
+}
+
 absl::Status ChatState::RecordPost(const std::string& stream,
                                    const std::string& platform,
                                    const std::string& approval_id,

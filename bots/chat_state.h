@@ -13,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "server/store/postgres/migrator.h"
 
 namespace approval::chat {
@@ -32,6 +33,13 @@ struct PostedMessage {
   uint64_t last_cursor = 0;
 };
 
+// approval-chat was about to post an approval to `channel` at `at`: the
+// message may exist on the platform although none is recorded.
+struct PostIntent {
+  std::string channel;
+  absl::Time at;
+};
+
 // One connection, reconnected on the next call after a failure. Errors:
 // UNAVAILABLE (database unreachable: retry), FAILED_PRECONDITION (schema
 // missing or too old: run `approval-chat migrate`), INTERNAL otherwise.
@@ -49,6 +57,15 @@ class ChatState final {
 
   // The message recorded for `approval_id` on `platform`, if any.
   absl::StatusOr<std::optional<PostedMessage>> Find(
+      const std::string& platform, const std::string& approval_id);
+
+  // Commits that the approval is about to be posted to `channel` at `at`;
+  // an intent already stored is kept (its time bounds the look-up).
+  absl::Status RecordIntent(const std::string& platform,
+                            const std::string& approval_id,
+                            const std::string& channel, absl::Time at);
+  // The intent stored for `approval_id` on `platform`, if any.
+  absl::StatusOr<std::optional<PostIntent>> FindIntent(
       const std::string& platform, const std::string& approval_id);
 
   // In one transaction: records the message posted for `approval_id` as of

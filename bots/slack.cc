@@ -364,4 +364,34 @@ std::string RefusalText(const absl::Status& refusal) {
   return RefusalText(refusal, [](absl::string_view m) { return Escape(m); });
 }
 
+nlohmann::json SlackApprovalMetadata(const std::string& approval_id) {
+  return {{"event_type", kApprovalEventType},
+          {"event_payload", {{"approval_id", approval_id}}}};
+}
+
+std::optional<std::string> FindApprovalMessage(const nlohmann::json& messages,
+                                               absl::string_view bot_id,
+                                               absl::string_view approval_id) {
+  if (!messages.is_array() || bot_id.empty()) return std::nullopt;
+  auto text = [](const nlohmann::json& o, const char* key) -> std::string {
+    if (!o.is_object()) return "";
+    auto it = o.find(key);
+    return it != o.end() && it->is_string() ? it->get<std::string>() : "";
+  };
+  for (const nlohmann::json& m : messages) {
+    if (text(m, "bot_id") != bot_id || text(m, "ts").empty()) continue;
+    auto metadata = m.find("metadata");
+    if (metadata == m.end() ||
+        text(*metadata, "event_type") != kApprovalEventType) {
+      continue;
+    }
+    auto payload = metadata->find("event_payload");
+    if (payload != metadata->end() &&
+        text(*payload, "approval_id") == approval_id) {
+      return text(m, "ts");
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace approval::chat

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
@@ -102,6 +103,24 @@ nlohmann::json RenderSlackMessage(const v1::Approval& approval);
 // The Deny reason dialog (a views.open `view`) for `click`'s approval; its
 // private_metadata carries the approval id and channel back on submit.
 nlohmann::json RenderDenyReasonModal(const SlackClick& click);
+
+// The metadata event type approval-chat tags its messages with.
+inline constexpr char kApprovalEventType[] = "approval_broker_approval";
+
+// chat.postMessage's `metadata` naming `approval_id`
+// ({"event_type": kApprovalEventType, "event_payload": {"approval_id"}}):
+// after a crash between posting and recording, the message is found again
+// by it in conversations.history.
+nlohmann::json SlackApprovalMetadata(const std::string& approval_id);
+
+// The ts of the message for `approval_id` in `messages` (a
+// conversations.history `messages` array, read with include_all_metadata):
+// one posted by our bot (`bot_id`, from auth.test) whose metadata is
+// SlackApprovalMetadata(approval_id). Messages of other bots or of people,
+// even with the same metadata, never match. nullopt when none does.
+std::optional<std::string> FindApprovalMessage(const nlohmann::json& messages,
+                                               absl::string_view bot_id,
+                                               absl::string_view approval_id);
 
 // Text a refused click is answered with (ephemeral), from the broker's
 // refusal.

@@ -1,6 +1,7 @@
 #include "bots/slack_api.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "server/common/http_post.h"
 
 namespace approval::chat {
@@ -48,6 +49,48 @@ class SlackWebApi final : public SlackApi {
     return Call("chat.postEphemeral",
                 {{"channel", channel}, {"user", user}, {"text", text}})
         .status();
+  }
+
+  absl::StatusOr<std::string> BotId() override {
+    absl::StatusOr<Json> answer = Call("auth.test", Json::object());
+    if (!answer.ok()) return answer.status();
+    auto bot = answer->find("bot_id");
+    if (bot == answer->end() || !bot->is_string() ||
+        bot->get<std::string>().empty()) {
+      return absl::FailedPreconditionError(
+          "auth.test: no bot_id (is slack.bot_token_file a bot token?)");
+    }
+    return bot->get<std::string>();
+  }
+
+  absl::StatusOr<SlackHistoryPage> History(const std::string& channel,
+                                           absl::Time oldest,
+                                           const std::string& cursor,
+                                           int limit) override {
+    const int64_t micros = absl::ToUnixMicros(oldest);
+    Json body = {{"channel", channel},
+                 {"oldest", absl::StrFormat("%d.%06d", micros / 1000000,
+                                            micros % 1000000)},
+                 {"include_all_metadata", true},
+                 {"limit", limit}};
+    if (!cursor.empty()) body["cursor"] = cursor;
+    absl::StatusOr<Json> answer = Call("conversations.history", body);
+    if (!answer.ok()) return answer.status();
+    SlackHistoryPage page;
+    auto messages = answer->find("messages");
+    if (messages == answer->end() || !messages->is_array()) {
+      return absl::FailedPreconditionError(
+          "conversations.history: answer has no messages");
+    }
+    page.messages = *messages;
+    auto more = answer->find("has_more");
+    page.has_more = more != answer->end() && more->is_boolean() && *more;
+    auto meta = answer->find("response_metadata");
+    if (meta != answer->end() && meta->is_object()) {
+      auto next = meta->find("next_cursor");
+      if (next != meta->end() && next->is_string()) page.next_cursor = *next;
+    }
+    return page;
   }
 
   absl::Status OpenView(const std::string& trigger_id,

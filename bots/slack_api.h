@@ -1,6 +1,8 @@
 // The Slack Web API methods approval-chat calls (chat.postMessage,
-// chat.update, chat.postEphemeral, views.open), as an interface so the app can
-// be tested against a fake, and its implementation over HTTPS with libcurl.
+// chat.update, chat.postEphemeral, views.open, and auth.test and
+// conversations.history to find a message posted before a crash), as an
+// interface so the app can be tested against a fake, and its implementation
+// over HTTPS with libcurl.
 #ifndef APPROVAL_BOTS_SLACK_API_H_
 #define APPROVAL_BOTS_SLACK_API_H_
 
@@ -14,6 +16,13 @@
 
 namespace approval::chat {
 
+// One page of conversations.history.
+struct SlackHistoryPage {
+  nlohmann::json messages = nlohmann::json::array();  // newest first
+  bool has_more = false;
+  std::string next_cursor;  // "" when there is no next page
+};
+
 // Errors of every method: UNAVAILABLE when Slack could not be reached or
 // answered 429/5xx (retry later); FAILED_PRECONDITION "<method>: <error>"
 // when Slack answered {"ok": false, "error": ...} (retrying will not help).
@@ -21,7 +30,8 @@ namespace approval::chat {
 class SlackApi {
  public:
   virtual ~SlackApi() = default;
-  // Posts `message` ({"text", "blocks"}) to `channel`; the message's ts.
+  // Posts `message` ({"text", "blocks"}, optionally "metadata") to
+  // `channel`; the message's ts.
   virtual absl::StatusOr<std::string> PostMessage(
       const std::string& channel, const nlohmann::json& message) = 0;
   // Replaces the message `ts` in `channel` with `message`.
@@ -32,6 +42,18 @@ class SlackApi {
   virtual absl::Status PostEphemeral(const std::string& channel,
                                      const std::string& user,
                                      const std::string& text) = 0;
+  // The bot id of our token (auth.test's bot_id); the messages it posts
+  // carry it. FAILED_PRECONDITION when the answer has none.
+  virtual absl::StatusOr<std::string> BotId() = 0;
+  // One page of `channel`'s messages newer than `oldest`, with their
+  // metadata (include_all_metadata), at most `limit`, from `cursor` ("": the
+  // first page). Needs channels:history (groups:history for private
+  // channels): without it FAILED_PRECONDITION "conversations.history:
+  // missing_scope".
+  virtual absl::StatusOr<SlackHistoryPage> History(const std::string& channel,
+                                                   absl::Time oldest,
+                                                   const std::string& cursor,
+                                                   int limit) = 0;
   // Opens the modal `view` for the interaction `trigger_id` (views.open).
   virtual absl::Status OpenView(const std::string& trigger_id,
                                 const nlohmann::json& view) = 0;

@@ -2,8 +2,11 @@
 // rendering, routing, config) and the app end to end against a fake Slack Web
 // API, an in-process broker with a relay, and approval-chat's state in
 // PostgreSQL.
+#include <atomic>
 #include <catch2/catch.hpp>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 
@@ -1344,6 +1347,294 @@ TEST_CASE(
   CHECK(CountContaining(teams_posted, second) == 1);
   CHECK(slack.Calls("chat.postMessage").size() == 2);
   CHECK(rig.Get(first).reviews(0).platform_user() == "slack:T0123/UALICE");
+}
+
+// ======================================= Slack: no double post after a crash
+
+TEST_CASE(
+    "our bot's message for an approval is found by its metadata, nobody "
+    "else's",
+    "[chat][slack]") {
+  const nlohmann::json ours = chat::SlackApprovalMetadata("a-1");
+  CHECK(ours["event_type"] == chat::kApprovalEventType);
+  CHECK(ours["event_payload"]["approval_id"] == "a-1");
+  nlohmann::json messages = nlohmann::json::array({
+      // Newest first, as conversations.history lists them.
+      {{"user", "U0MALLORY"}, {"ts", "5.0"}, {"metadata", ours}},
+      {{"bot_id", "B0OTHER"}, {"ts", "4.0"}, {"metadata", ours}},
+      {{"bot_id", FakeSlack::kBotId},
+       {"ts", "3.0"},
+       {"metadata", chat::SlackApprovalMetadata("a-2")}},
+      {{"bot_id", FakeSlack::kBotId}, {"ts", "2.5"}},
+      {{"bot_id", FakeSlack::kBotId},
+       {"ts", "2.0"},
+       {"metadata",
+        {{"event_type", "something_else"},
+         {"event_payload", {{"approval_id", "a-1"}}}}}},
+  });
+  CHECK_FALSE(chat::FindApprovalMessage(messages, FakeSlack::kBotId, "a-1")
+                  .has_value());
+  messages.push_back(
+      {{"bot_id", FakeSlack::kBotId}, {"ts", "1.0"}, {"metadata", ours}});
+  CHECK(chat::FindApprovalMessage(messages, FakeSlack::kBotId, "a-1") ==
+        std::optional<std::string>("1.0"));
+  CHECK_FALSE(chat::FindApprovalMessage(messages, "", "a-1").has_value());
+}
+
+TEST_CASE(
+    "conversations.history pages newest first after oldest, with metadata "
+    "and next_cursor",
+    "[chat][slack]") {
+  FakeSlack slack(kBotToken);
+  slack.set_ts_clock(absl::Now);
+  slack.set_history_page_size(2);
+  slack.AddMessage("C1", {{"user", "U1"}});  // before `cut`: not listed
+  const absl::Time cut = absl::Now();
+  std::vector<std::string> after;
+  for (int i = 0; i < 5; ++i) {
+    after.push_back(slack.AddMessage(
+        "C1", {{"bot_id", "B0OTHER"},
+               {"metadata", chat::SlackApprovalMetadata(absl::StrCat(i))}}));
+  }
+  slack.AddMessage("C2", {{"user", "U1"}});
+  std::unique_ptr<chat::SlackApi> api = chat::NewSlackWebApi(
+      slack.base_url(), kBotToken, "", absl::Seconds(10), true);
+
+  absl::StatusOr<std::string> bot = api->BotId();
+  REQUIRE(bot.ok());
+  CHECK(*bot == FakeSlack::kBotId);
+
+  std::vector<std::string> seen;
+  std::string cursor;
+  int pages = 0;
+  for (;;) {
+    absl::StatusOr<chat::SlackHistoryPage> page =
+        api->History("C1", cut, cursor, 200);
+    INFO(page.status().ToString());
+    REQUIRE(page.ok());
+    ++pages;
+    CHECK(page->messages.size() <= 2);
+    for (const nlohmann::json& m : page->messages) {
+      seen.push_back(m.value("ts", ""));
+      CHECK(m.contains("metadata"));
+    }
+    if (!page->has_more) {
+      CHECK(page->next_cursor.empty());
+      break;
+    }
+    REQUIRE_FALSE(page->next_cursor.empty());
+    cursor = page->next_cursor;
+    REQUIRE(pages < 10);
+  }
+  CHECK(pages == 3);
+  CHECK(seen == std::vector<std::string>(after.rbegin(), after.rend()));
+  for (const SlackCall& c : slack.Calls("conversations.history")) {
+    CHECK(c.body.value("include_all_metadata", false));
+  }
+
+  slack.set_history_scope(false);
+  absl::StatusOr<chat::SlackHistoryPage> refused =
+      api->History("C1", cut, "", 200);
+  CHECK(refused.status().code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(absl::StrContains(refused.status().message(), "missing_scope"));
+}
+
+// Ends approval-chat's database sessions (as Slack takes its first post, if
+// the test arranges so) and waits until they are gone: the app's record of
+// the post then fails, as if it had crashed between posting and recording.
+void EndChatSessions(ChatRig& rig) {
+  const std::string admin = rig.database.db.admin_url();
+  const std::string filter =
+      " FROM pg_stat_activity WHERE usename = 'abt_chat' AND datname = "
+      "current_database()";
+  ExecSql(admin, "SELECT pg_terminate_backend(pid)" + filter);
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (ExecSql(admin, "SELECT count(*)" + filter) != "0" &&
+         absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+}
+
+// Arranges the crash window for the `nth` chat.postMessage: Slack has the
+// message, then approval-chat loses its database before recording the ts;
+// `also` runs in between (e.g. other messages arrive in the channel).
+void BreakDatabaseOnPost(ChatRig& rig, int nth,
+                         std::function<void()> also = nullptr) {
+  auto posts = std::make_shared<std::atomic<int>>(0);
+  rig.slack.OnPost([&rig, posts, nth, also](const SlackCall&) {
+    if (++*posts != nth) return;
+    if (also) also();
+    EndChatSessions(rig);
+  });
+}
+
+// The messages in C0APPROVALS carrying approval `id`'s metadata.
+std::vector<nlohmann::json> MessagesFor(const ChatRig& rig,
+                                        const std::string& id) {
+  std::vector<nlohmann::json> out;
+  for (const nlohmann::json& m : rig.slack.Messages("C0APPROVALS")) {
+    if (m.contains("metadata") &&
+        m["metadata"]
+                .value("event_payload", nlohmann::json::object())
+                .value("approval_id", "") == id &&
+        m.value("bot_id", "") == FakeSlack::kBotId) {
+      out.push_back(m);
+    }
+  }
+  return out;
+}
+
+// Approves `id` (two reviewers) and waits for the message to show it; every
+// chat.update's ts.
+std::vector<std::string> ApproveAndCollectUpdatedTs(ChatRig& rig,
+                                                    const std::string& id) {
+  v1::DecideResponse resp;
+  REQUIRE(rig.broker.Decide("alice", id, v1::APPROVE, &resp).ok());
+  REQUIRE(rig.broker.Decide("bob", id, v1::APPROVE, &resp).ok());
+  REQUIRE(rig.AwaitUpdate("*Approved*"));
+  std::vector<std::string> ts;
+  for (const SlackCall& u : rig.slack.Calls("chat.update")) {
+    ts.push_back(u.body.value("ts", ""));
+  }
+  return ts;
+}
+
+TEST_CASE(
+    "a post whose record was lost is found in the channel's history and "
+    "not posted twice, and updates go to it",
+    "[chat][e2e][pg]") {
+  ChatRig rig;
+  rig.slack.set_ts_clock(absl::Now);
+  // The app has applied an event before (a stored cursor to resume from).
+  BreakDatabaseOnPost(rig, 2);
+  rig.StartApp();
+  rig.RequestWithSecret();
+  rig.AwaitPosts(1);
+  const std::string id = rig.RequestWithSecret();
+
+  // Once the outcome shows, the post (or posts) were recorded.
+  const std::vector<std::string> updated = ApproveAndCollectUpdatedTs(rig, id);
+  const std::vector<nlohmann::json> posted = MessagesFor(rig, id);
+  CHECK(CountContaining(rig.slack.Calls("chat.postMessage"), id) == 1);
+  REQUIRE(posted.size() == 1);
+  const std::string first_ts = posted[0].value("ts", "");
+  REQUIRE_FALSE(updated.empty());
+  for (const std::string& ts : updated) CHECK(ts == first_ts);
+  const std::vector<SlackCall> looked =
+      rig.slack.Calls("conversations.history");
+  REQUIRE_FALSE(looked.empty());
+  CHECK(looked[0].body.value("channel", "") == "C0APPROVALS");
+  CHECK(rig.Counter("approval_chat_post_recoveries_total", "outcome",
+                    "adopted") == 1);
+  CHECK(rig.Counter("approval_chat_post_recoveries_total", "outcome",
+                    "lookup_failed") == 0);
+}
+
+TEST_CASE(
+    "without the history scope a post whose record was lost is posted "
+    "again, and that is counted",
+    "[chat][e2e][pg]") {
+  ChatRig rig;
+  rig.slack.set_ts_clock(absl::Now);
+  rig.slack.set_history_scope(false);
+  BreakDatabaseOnPost(rig, 1);
+  rig.StartApp();
+  const std::string id = rig.RequestWithSecret();
+
+  REQUIRE(rig.AwaitCounter("approval_chat_post_recoveries_total", "outcome",
+                           "lookup_failed", 1) == 1);
+  rig.AwaitPosts(2);
+  CHECK(CountContaining(rig.slack.Calls("chat.postMessage"), id) == 2);
+  CHECK(rig.AwaitCounter("approval_chat_api_errors_total", "method",
+                         "conversations.history", 1) == 1);
+  CHECK(rig.Counter("approval_chat_post_recoveries_total", "outcome",
+                    "adopted") == 0);
+  // The second message is the one recorded: updates go there.
+  const std::vector<nlohmann::json> posted = MessagesFor(rig, id);
+  REQUIRE(posted.size() == 2);
+  const std::vector<std::string> updated = ApproveAndCollectUpdatedTs(rig, id);
+  REQUIRE_FALSE(updated.empty());
+  for (const std::string& ts : updated) {
+    CHECK(ts == posted[1].value("ts", ""));
+  }
+}
+
+TEST_CASE(
+    "the look-up pages through newer messages and adopts neither another "
+    "bot's nor a person's message with the same approval id",
+    "[chat][e2e][pg]") {
+  ChatRig rig;
+  rig.slack.set_ts_clock(absl::Now);
+  rig.slack.set_history_page_size(2);
+  std::string id;  // set before the post arrives
+  BreakDatabaseOnPost(rig, 1, [&rig, &id] {
+    // Newer than ours, so listed before it.
+    const nlohmann::json same = chat::SlackApprovalMetadata(id);
+    rig.slack.AddMessage("C0APPROVALS", {{"user", "U0HUMAN"}, {"text", "hi"}});
+    rig.slack.AddMessage(
+        "C0APPROVALS",
+        {{"bot_id", "B0OTHER"}, {"app_id", "A0OTHER"}, {"metadata", same}});
+    rig.slack.AddMessage("C0APPROVALS",
+                         {{"user", "U0MALLORY"}, {"metadata", same}});
+    rig.slack.AddMessage("C0APPROVALS", {{"user", "U0HUMAN"}, {"text", "ok"}});
+    rig.slack.AddMessage(
+        "C0APPROVALS",
+        {{"bot_id", "B0OTHER"}, {"app_id", "A0OTHER"}, {"metadata", same}});
+  });
+  // The approval id is known only once requested; requesting before the
+  // app starts makes it the backfilled first post.
+  id = rig.RequestWithSecret();
+  rig.StartApp();
+
+  const std::vector<std::string> updated = ApproveAndCollectUpdatedTs(rig, id);
+  const std::vector<nlohmann::json> posted = MessagesFor(rig, id);
+  CHECK(CountContaining(rig.slack.Calls("chat.postMessage"), id) == 1);
+  REQUIRE(posted.size() == 1);
+  REQUIRE_FALSE(updated.empty());
+  for (const std::string& ts : updated) CHECK(ts == posted[0].value("ts", ""));
+  // 6 messages since, 2 a page: ours is on the third page.
+  const std::vector<SlackCall> looked =
+      rig.slack.Calls("conversations.history");
+  REQUIRE(looked.size() == 3);
+  CHECK_FALSE(looked[0].body.contains("cursor"));
+  CHECK(looked[1].body.value("cursor", "") != "");
+  CHECK(looked[2].body.value("cursor", "") !=
+        looked[1].body.value("cursor", ""));
+}
+
+TEST_CASE(
+    "a record lost before the first event was ever applied resumes from the "
+    "live stream: decided meanwhile, the message is updated",
+    "[chat][e2e][pg]") {
+  ChatRig rig;
+  rig.slack.set_ts_clock(absl::Now);
+  // Events before the app's first start (nothing pending: no backfill).
+  v1::DecideResponse resp;
+  const std::string earlier = rig.RequestWithSecret();
+  REQUIRE(rig.broker.Decide("alice", earlier, v1::APPROVE, &resp).ok());
+  REQUIRE(rig.broker.Decide("bob", earlier, v1::APPROVE, &resp).ok());
+  // While Slack takes the first post, the approval is decided and the app
+  // loses its database: nothing of it is recorded, no cursor stored.
+  auto posts = std::make_shared<std::atomic<int>>(0);
+  rig.slack.OnPost([&rig, posts](const SlackCall& call) {
+    if (++*posts != 1) return;
+    const std::string id =
+        call.body["metadata"]["event_payload"].value("approval_id", "");
+    v1::DecideResponse r;
+    CHECK(rig.broker.Decide("alice", id, v1::APPROVE, &r).ok());
+    CHECK(rig.broker.Decide("bob", id, v1::APPROVE, &r).ok());
+    EndChatSessions(rig);
+  });
+  rig.StartApp();
+  const std::string id = rig.RequestWithSecret();
+
+  REQUIRE(rig.AwaitUpdate("*Approved*"));
+  const std::vector<nlohmann::json> posted = MessagesFor(rig, id);
+  REQUIRE(posted.size() == 1);
+  const std::vector<SlackCall> updates = rig.slack.Calls("chat.update");
+  REQUIRE_FALSE(updates.empty());
+  CHECK(updates.back().body.value("ts", "") == posted[0].value("ts", ""));
+  CHECK(CountContaining(rig.slack.Calls("chat.postMessage"), id) == 1);
 }
 
 }  // namespace
