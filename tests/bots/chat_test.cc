@@ -22,6 +22,7 @@
 #include "server/store/memory_store.h"
 #include "tests/support/broker/broker_harness.h"
 #include "tests/support/chat/bot_framework_keys.h"
+#include "tests/support/chat/chat_database.h"
 #include "tests/support/chat/fake_slack.h"
 #include "tests/support/chat/fake_teams.h"
 #include "tests/support/identity/jwks_https_server.h"
@@ -321,28 +322,6 @@ TEST_CASE("config errors name the key", "[chat][config]") {
 constexpr char kBotToken[] = "xoxb-test-bot-token";
 constexpr char kTeam[] = "T0123";
 constexpr char kSecretInParameters[] = "sk-live-0123456789abcdefSECRET";
-
-// A chat app database: approval-chat's schema migrated in a fresh database,
-// used through a login role that only has approval_chat_app.
-struct ChatDatabase {
-  ChatDatabase() : db(TestDatabase::Schema::kEmpty) {
-    std::ostringstream log;
-    REQUIRE(chat::MigrateChat(db.admin_url(), log).ok());
-    ExecSql(TestClusterUrl(),
-            // Test processes race for the cluster-wide role: the lock
-            // orders them (taken in the one database they all share).
-            "SELECT pg_advisory_xact_lock(7243); "
-            "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE "
-            "rolname = 'abt_chat') THEN CREATE ROLE abt_chat LOGIN; END IF; "
-            "END $$; GRANT approval_chat_app TO abt_chat");
-    app_url = db.admin_url();
-    const size_t at = app_url.find("postgres@");
-    REQUIRE(at != std::string::npos);
-    app_url.replace(at, 8, "abt_chat");
-  }
-  TestDatabase db;
-  std::string app_url;
-};
 
 struct ChatRig {
   ChatRig()
