@@ -23,15 +23,6 @@ bool ValidHostPort(absl::string_view s) {
          port <= 65535;
 }
 
-// Slack ids: upper-case letters and digits (T0123, C0ABC, U0456).
-bool ValidSlackId(absl::string_view s) {
-  if (s.empty() || s.size() > 32) return false;
-  for (char c : s) {
-    if (!absl::ascii_isupper(c) && !absl::ascii_isdigit(c)) return false;
-  }
-  return true;
-}
-
 // http:// to this machine. No user info in the authority (up to the first
 // '/', '?' or '#'): in "http://127.0.0.1:80@elsewhere/" the host is
 // "elsewhere".
@@ -188,6 +179,14 @@ std::string Resolve(const std::filesystem::path& dir, const std::string& f) {
 }
 
 }  // namespace
+
+bool ValidSlackId(absl::string_view s) {
+  if (s.empty() || s.size() > 32) return false;
+  for (char c : s) {
+    if (!absl::ascii_isupper(c) && !absl::ascii_isdigit(c)) return false;
+  }
+  return true;
+}
 
 absl::StatusOr<ChatConfig> ParseChatConfig(absl::string_view text,
                                            absl::string_view source) {

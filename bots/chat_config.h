@@ -106,6 +106,10 @@ struct ChatConfig {
   absl::Duration reconnect_backoff = absl::Seconds(1);
 };
 
+// Slack ids (team, channel, user): 1 to 32 upper-case letters and digits
+// (T0123, C0ABC, U0456).
+bool ValidSlackId(absl::string_view s);
+
 // Parses and validates `text`; `source` (a file name) prefixes errors.
 // INVALID_ARGUMENT "<source>: <key path>: <what>" on any problem.
 absl::StatusOr<ChatConfig> ParseChatConfig(absl::string_view text,

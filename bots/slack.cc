@@ -163,7 +163,23 @@ absl::Status SlackSignatureVerifier::Verify(absl::string_view timestamp,
   return absl::OkStatus();
 }
 
-absl::StatusOr<SlackClick> ParseSlackInteraction(absl::string_view body) {
+namespace {
+
+// `key` of `obj` when it is a string, else "".
+std::string Str(const Json& obj, const char* key) {
+  if (!obj.is_object()) return "";
+  auto it = obj.find(key);
+  return it != obj.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+// `key` of `obj` when it is there, else an empty object.
+const Json& Member(const Json& obj, const char* key) {
+  static const Json* const kEmpty = new Json(Json::object());
+  return obj.is_object() && obj.contains(key) ? obj[key] : *kEmpty;
+}
+
+// The payload JSON of a form-encoded interaction body.
+absl::StatusOr<Json> InteractionPayload(absl::string_view body) {
   std::string payload_text;
   bool found = false;
   for (absl::string_view part : absl::StrSplit(body, '&')) {
@@ -176,73 +192,76 @@ absl::StatusOr<SlackClick> ParseSlackInteraction(absl::string_view body) {
     }
   }
   if (!found) return absl::InvalidArgumentError("body: no payload field");
-  const Json p = Json::parse(payload_text, nullptr, /*allow_exceptions=*/false);
+  Json p = Json::parse(payload_text, nullptr, /*allow_exceptions=*/false);
   if (!p.is_object()) {
     return absl::InvalidArgumentError("payload: not a JSON object");
   }
-  auto str = [](const Json& obj, const char* key) -> std::string {
-    if (!obj.is_object()) return "";
-    auto it = obj.find(key);
-    return it != obj.end() && it->is_string() ? it->get<std::string>() : "";
-  };
-  const std::string type = str(p, "type");
-  if (type != "block_actions" && type != "view_submission") {
-    return absl::UnimplementedError(
-        absl::StrCat("payload.type: ", Shorten(type, 40), " is not handled"));
+  return p;
+}
+
+// Who clicked where: team, user and channel, each a Slack id (they become
+// the platform identity slack:<team>/<user>, so nothing else may pass).
+absl::Status ReadWho(const Json& p, SlackClick& click) {
+  const Json& user = Member(p, "user");
+  click.user_id = Str(user, "id");
+  click.team_id = Str(Member(p, "team"), "id");
+  if (click.team_id.empty()) click.team_id = Str(user, "team_id");
+  click.channel_id = Str(Member(p, "channel"), "id");
+  click.message_ts = Str(Member(p, "container"), "message_ts");
+  if (!ValidSlackId(click.user_id)) {
+    return absl::InvalidArgumentError(
+        "payload.user.id: missing or not a Slack id");
   }
-  SlackClick click;
-  const Json empty = Json::object();
-  const Json& user = p.contains("user") ? p["user"] : empty;
-  const Json& team = p.contains("team") ? p["team"] : empty;
-  click.user_id = str(user, "id");
-  click.team_id = str(team, "id");
-  if (click.team_id.empty()) click.team_id = str(user, "team_id");
-  click.channel_id = str(p.contains("channel") ? p["channel"] : empty, "id");
-  click.message_ts =
-      str(p.contains("container") ? p["container"] : empty, "message_ts");
-  if (click.user_id.empty())
-    return absl::InvalidArgumentError("payload.user.id: missing");
-  if (click.team_id.empty())
-    return absl::InvalidArgumentError("payload.team.id: missing");
-  if (type == "view_submission") {
-    const Json& view = p.contains("view") ? p["view"] : empty;
-    if (str(view, "callback_id") != kDenyReasonCallbackId) {
-      return absl::UnimplementedError("payload.view: not our dialog");
-    }
-    const Json meta =
-        Json::parse(str(view, "private_metadata"), nullptr, false);
-    click.kind = SlackClick::Kind::kDenyReason;
-    click.verdict = v1::DENY;
-    click.approval_id = str(meta, "approval_id");
-    click.channel_id = str(meta, "channel");
-    if (click.approval_id.empty() || click.approval_id.size() > 64) {
-      return absl::InvalidArgumentError(
-          "payload.view.private_metadata: bad approval id");
-    }
-    const Json* value = nullptr;
-    if (view.contains("state") && view["state"].is_object() &&
-        view["state"].contains("values")) {
-      const Json& values = view["state"]["values"];
-      if (values.is_object() && values.contains(kDenyReasonBlockId) &&
-          values[kDenyReasonBlockId].is_object() &&
-          values[kDenyReasonBlockId].contains(kDenyReasonActionId)) {
-        value = &values[kDenyReasonBlockId][kDenyReasonActionId];
-      }
-    }
-    if (value == nullptr) {
-      return absl::InvalidArgumentError(
-          "payload.view.state.values.reason: missing");
-    }
-    click.comment = str(*value, "value");
-    return click;
+  if (!ValidSlackId(click.team_id)) {
+    return absl::InvalidArgumentError(
+        "payload.team.id: missing or not a Slack id");
   }
-  click.trigger_id = str(p, "trigger_id");
+  return absl::OkStatus();
+}
+
+absl::Status CheckApprovalId(const std::string& id, const char* where) {
+  if (id.empty() || id.size() > 64) {
+    return absl::InvalidArgumentError(absl::StrCat(where, ": bad approval id"));
+  }
+  return absl::OkStatus();
+}
+
+// The submitted Deny reason dialog.
+absl::Status ReadDenyReason(const Json& p, SlackClick& click) {
+  const Json& view = Member(p, "view");
+  if (Str(view, "callback_id") != kDenyReasonCallbackId) {
+    return absl::UnimplementedError("payload.view: not our dialog");
+  }
+  const Json meta = Json::parse(Str(view, "private_metadata"), nullptr, false);
+  click.kind = SlackClick::Kind::kDenyReason;
+  click.verdict = v1::DENY;
+  click.approval_id = Str(meta, "approval_id");
+  click.channel_id = Str(meta, "channel");
+  if (absl::Status s =
+          CheckApprovalId(click.approval_id, "payload.view.private_metadata");
+      !s.ok()) {
+    return s;
+  }
+  const Json& value = Member(
+      Member(Member(Member(view, "state"), "values"), kDenyReasonBlockId),
+      kDenyReasonActionId);
+  if (!value.is_object() || value.empty()) {
+    return absl::InvalidArgumentError(
+        "payload.view.state.values.reason: missing");
+  }
+  click.comment = Str(value, "value");
+  return absl::OkStatus();
+}
+
+// The Approve or Deny button.
+absl::Status ReadButton(const Json& p, SlackClick& click) {
+  click.trigger_id = Str(p, "trigger_id");
   if (!p.contains("actions") || !p["actions"].is_array() ||
       p["actions"].size() != 1) {
     return absl::InvalidArgumentError("payload.actions: expected one action");
   }
   const Json& action = p["actions"][0];
-  const std::string action_id = str(action, "action_id");
+  const std::string action_id = Str(action, "action_id");
   if (action_id == kApproveActionId) {
     click.verdict = v1::APPROVE;
   } else if (action_id == kDenyActionId) {
@@ -250,10 +269,27 @@ absl::StatusOr<SlackClick> ParseSlackInteraction(absl::string_view body) {
   } else {
     return absl::InvalidArgumentError("payload.actions[0].action_id: unknown");
   }
-  click.approval_id = str(action, "value");
-  if (click.approval_id.empty() || click.approval_id.size() > 64) {
-    return absl::InvalidArgumentError(
-        "payload.actions[0].value: bad approval id");
+  click.approval_id = Str(action, "value");
+  return CheckApprovalId(click.approval_id, "payload.actions[0].value");
+}
+
+}  // namespace
+
+absl::StatusOr<SlackClick> ParseSlackInteraction(absl::string_view body) {
+  absl::StatusOr<Json> p = InteractionPayload(body);
+  if (!p.ok()) return p.status();
+  const std::string type = Str(*p, "type");
+  if (type != "block_actions" && type != "view_submission") {
+    return absl::UnimplementedError(
+        absl::StrCat("payload.type: ", Shorten(type, 40), " is not handled"));
+  }
+  SlackClick click;
+  if (absl::Status s = ReadWho(*p, click); !s.ok()) return s;
+  absl::Status s = type == "view_submission" ? ReadDenyReason(*p, click)
+                                             : ReadButton(*p, click);
+  if (!s.ok()) return s;
+  if (!click.channel_id.empty() && !ValidSlackId(click.channel_id)) {
+    return absl::InvalidArgumentError("payload.channel.id: not a Slack id");
   }
   return click;
 }

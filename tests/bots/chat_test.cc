@@ -162,6 +162,37 @@ TEST_CASE("payloads that are not one click of ours are refused",
         absl::StatusCode::kInvalidArgument);
 }
 
+TEST_CASE(
+    "a click whose team, user or channel is not a Slack id is refused, so "
+    "nothing else reaches the platform identity slack:<team>/<user>",
+    "[chat][payload]") {
+  auto code = [](const std::string& team, const std::string& user,
+                 const std::string& channel) {
+    return chat::ParseSlackInteraction(BlockActionsBody(team, user,
+                                                        chat::kApproveActionId,
+                                                        "id-1", channel, "1.2"))
+        .status()
+        .code();
+  };
+  REQUIRE(code("T0123", "U0456", "C0789") == absl::StatusCode::kOk);
+  for (const std::string& bad :
+       {std::string("U04/56"), std::string("u0456"), std::string("U04 56"),
+        std::string("U04\0"
+                    "56",
+                    6),
+        std::string("U0456\n"),
+        std::string("\xc3\x9c"
+                    "0456"),
+        std::string(33, 'U'), std::string()}) {
+    INFO(bad);
+    CHECK(code("T0123", bad, "C0789") == absl::StatusCode::kInvalidArgument);
+    CHECK(code(bad, "U0456", "C0789") == absl::StatusCode::kInvalidArgument);
+    if (!bad.empty()) {
+      CHECK(code("T0123", "U0456", bad) == absl::StatusCode::kInvalidArgument);
+    }
+  }
+}
+
 TEST_CASE("a submitted Deny reason dialog is read with its reason",
           "[chat][payload]") {
   absl::StatusOr<chat::SlackClick> click =
