@@ -68,6 +68,22 @@ std::string Needs(const v1::Requirement& requirement, const EscapeFn& escape) {
   return out;
 }
 
+std::string ReviewsLine(const v1::Approval& approval, const EscapeFn& escape) {
+  std::vector<std::string> named;
+  for (const v1::Review& r : approval.reviews()) {
+    if (static_cast<int>(named.size()) == kReviewsShown) break;
+    named.push_back(
+        absl::StrCat(escape(r.reviewer()),
+                     r.verdict() == v1::APPROVE ? " approved" : " denied"));
+  }
+  std::string line = absl::StrJoin(named, " · ");
+  if (approval.reviews_size() > kReviewsShown) {
+    absl::StrAppend(&line, " · and ", approval.reviews_size() - kReviewsShown,
+                    " more");
+  }
+  return line;
+}
+
 std::string RefusalText(const absl::Status& refusal, const EscapeFn& escape) {
   switch (refusal.code()) {
     case absl::StatusCode::kPermissionDenied:

@@ -35,6 +35,16 @@ std::string StateWord(v1::State state);
 // group passed through `escape`.
 std::string Needs(const v1::Requirement& requirement, const EscapeFn& escape);
 
+// At most this many reviews are named on a message or card.
+inline constexpr int kReviewsShown = 10;
+
+// The reviews so far: "alice approved · bob denied", each reviewer passed
+// through `escape` (which must bound its length); past kReviewsShown
+// reviews, the first ones and "and N more", so that a rule with many
+// reviewers cannot take a message past the platforms' size limits. ""
+// when there are none.
+std::string ReviewsLine(const v1::Approval& approval, const EscapeFn& escape);
+
 // What the person who clicked is told when the broker refused the click:
 // its reason (through `escape`, at most 500 bytes) when the broker gave one
 // for them, else that it could not be reached.

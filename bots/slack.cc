@@ -338,15 +338,10 @@ nlohmann::json RenderSlackMessage(const v1::Approval& a) {
                                                  : a.parameters_preview_json(),
              2500),
       "```")));
-  std::vector<std::string> reviews;
-  for (const v1::Review& r : a.reviews()) {
-    reviews.push_back(
-        absl::StrCat(Escape(r.reviewer(), 200),
-                     r.verdict() == v1::APPROVE ? " approved" : " denied"));
-  }
+  const std::string reviews =
+      ReviewsLine(a, [](absl::string_view name) { return Escape(name, 100); });
   if (pending) {
-    std::string progress =
-        reviews.empty() ? "No reviews yet" : absl::StrJoin(reviews, " · ");
+    std::string progress = reviews.empty() ? "No reviews yet" : reviews;
     absl::StrAppend(&progress, " · ", a.approvals_missing(), " more needed");
     blocks.push_back({{"type", "context"}, {"elements", {Mrkdwn(progress)}}});
     // The broker's ids are ASCII; anything else must still serialize.
@@ -362,7 +357,7 @@ nlohmann::json RenderSlackMessage(const v1::Approval& a) {
       absl::StrAppend(&outcome, " by ", Escape(a.decided_by(), 200));
     }
     if (!reviews.empty()) {
-      absl::StrAppend(&outcome, " (", absl::StrJoin(reviews, " · "), ")");
+      absl::StrAppend(&outcome, " (", reviews, ")");
     }
     if (!a.decision_comment().empty()) {
       absl::StrAppend(&outcome, ": ", Escape(a.decision_comment(), 500));

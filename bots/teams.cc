@@ -411,19 +411,14 @@ nlohmann::json RenderTeamsCard(const v1::Approval& a,
                           : Plain(a.parameters_preview_json(), 2500));
   preview["fontType"] = "Monospace";
   body.push_back(preview);
-  std::vector<std::string> reviews;
-  for (const v1::Review& r : a.reviews()) {
-    reviews.push_back(
-        absl::StrCat(Plain(r.reviewer(), 200),
-                     r.verdict() == v1::APPROVE ? " approved" : " denied"));
-  }
+  const std::string reviews =
+      ReviewsLine(a, [](absl::string_view name) { return Plain(name, 100); });
   Json card = {
       {"type", "AdaptiveCard"},
       {"$schema", "http://adaptivecards.io/schemas/adaptive-card.json"},
       {"version", "1.4"}};
   if (pending) {
-    std::string progress =
-        reviews.empty() ? "No reviews yet" : absl::StrJoin(reviews, " · ");
+    std::string progress = reviews.empty() ? "No reviews yet" : reviews;
     absl::StrAppend(&progress, " · ", a.approvals_missing(), " more needed");
     body.push_back(Text(progress));
     body.push_back({{"type", "Input.Text"},
@@ -449,7 +444,7 @@ nlohmann::json RenderTeamsCard(const v1::Approval& a,
       absl::StrAppend(&outcome, " by ", Plain(a.decided_by(), 200));
     }
     if (!reviews.empty()) {
-      absl::StrAppend(&outcome, " (", absl::StrJoin(reviews, " · "), ")");
+      absl::StrAppend(&outcome, " (", reviews, ")");
     }
     if (!a.decision_comment().empty()) {
       absl::StrAppend(&outcome, ": ", Plain(a.decision_comment(), 500));

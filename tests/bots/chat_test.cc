@@ -2,6 +2,7 @@
 // rendering, routing, config) and the app end to end against a fake Slack Web
 // API, an in-process broker with a relay, and approval-chat's state in
 // PostgreSQL.
+#include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <functional>
@@ -264,6 +265,53 @@ TEST_CASE("a decided approval renders its outcome and no buttons",
   CHECK(absl::StrContains(text, "*Approved* by bob (alice approved)"));
   CHECK_FALSE(absl::StrContains(text, chat::kApproveActionId));
   CHECK_FALSE(absl::StrContains(text, "\"actions\""));
+}
+
+// The longest mrkdwn text of a Block Kit message (section texts, fields,
+// context elements).
+size_t LongestSlackText(const nlohmann::json& j) {
+  size_t longest = 0;
+  if (j.is_object()) {
+    if (j.value("type", "") == "mrkdwn" && j.contains("text")) {
+      longest = j["text"].get<std::string>().size();
+    }
+    for (const auto& item : j.items()) {
+      longest = std::max(longest, LongestSlackText(item.value()));
+    }
+  } else if (j.is_array()) {
+    for (const nlohmann::json& e : j) {
+      longest = std::max(longest, LongestSlackText(e));
+    }
+  }
+  return longest;
+}
+
+TEST_CASE(
+    "with many long-named reviews the first ten are named and the rest "
+    "counted, within Slack's 3000 characters a text and Teams' 28 KB a card",
+    "[chat][render][teams]") {
+  v1::Approval a = PendingApproval();
+  a.set_approvals_missing(1);
+  for (int i = 0; i < 60; ++i) {
+    v1::Review* r = a.add_reviews();
+    r->set_reviewer(absl::StrCat("r", i, "-", std::string(300, '&')));
+    r->set_verdict(i % 2 == 0 ? v1::APPROVE : v1::DENY);
+  }
+  for (v1::State state : {v1::PENDING, v1::DENIED}) {
+    a.set_state(state);
+    a.set_decided_by(state == v1::PENDING ? "" : std::string(300, '<'));
+    a.set_decision_comment(state == v1::PENDING ? "" : std::string(600, '>'));
+    const nlohmann::json slack = chat::RenderSlackMessage(a);
+    const std::string slack_text = slack.dump();
+    CHECK(absl::StrContains(slack_text, "and 50 more"));
+    CHECK(absl::StrContains(slack_text, "r9-"));
+    CHECK_FALSE(absl::StrContains(slack_text, "r10-"));
+    CHECK(LongestSlackText(slack) <= 3000);
+    const std::string card =
+        chat::TeamsCardActivity(chat::RenderTeamsCard(a)).dump();
+    CHECK(absl::StrContains(card, "and 50 more"));
+    CHECK(card.size() < 28 * 1000);
+  }
 }
 
 TEST_CASE("routes pick the channel by rule, then group, then default",
