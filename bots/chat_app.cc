@@ -357,15 +357,29 @@ class ChatApp::Impl final : public CivetHandler {
     return ctx;
   }
 
-  absl::Status Decide(const SlackClick& click) {
+  // Decides `approval_id` as `platform_user`, through the relay `token`
+  // authenticates; the approval as it now stands.
+  absl::StatusOr<v1::Approval> DecideAs(const std::string& token,
+                                        const std::string& platform_user,
+                                        const std::string& approval_id,
+                                        v1::Verdict verdict,
+                                        const std::string& comment) {
     v1::DecideRequest req;
-    req.set_approval_id(click.approval_id);
-    req.set_verdict(click.verdict);
-    req.set_comment(click.comment);
-    req.set_platform_user(
-        absl::StrCat("slack:", click.team_id, "/", click.user_id));
+    req.set_approval_id(approval_id);
+    req.set_verdict(verdict);
+    req.set_comment(comment);
+    req.set_platform_user(platform_user);
     v1::DecideResponse resp;
-    return FromGrpc(stub_->Decide(Context(true).get(), req, &resp));
+    grpc::Status s = stub_->Decide(Context(true, &token).get(), req, &resp);
+    if (!s.ok()) return FromGrpc(s);
+    return resp.approval();
+  }
+
+  absl::Status Decide(const SlackClick& click) {
+    return DecideAs(deps_.broker_token,
+                    absl::StrCat("slack:", click.team_id, "/", click.user_id),
+                    click.approval_id, click.verdict, click.comment)
+        .status();
   }
 
   void Follow() {
@@ -739,19 +753,11 @@ class ChatApp::Impl final : public CivetHandler {
   }
 
   absl::StatusOr<v1::Approval> DecideTeams(const TeamsInvoke& invoke) {
-    v1::DecideRequest req;
-    req.set_approval_id(invoke.approval_id);
-    req.set_verdict(invoke.verdict);
-    req.set_comment(invoke.comment);
-    req.set_platform_user(
-        absl::StrCat("teams:", invoke.tenant_id, "/", invoke.aad_object_id));
-    v1::DecideResponse resp;
-    const std::string& token = deps_.teams_relay_token.empty()
-                                   ? deps_.broker_token
-                                   : deps_.teams_relay_token;
-    grpc::Status s = stub_->Decide(Context(true, &token).get(), req, &resp);
-    if (!s.ok()) return FromGrpc(s);
-    return resp.approval();
+    return DecideAs(
+        deps_.teams_relay_token.empty() ? deps_.broker_token
+                                        : deps_.teams_relay_token,
+        absl::StrCat("teams:", invoke.tenant_id, "/", invoke.aad_object_id),
+        invoke.approval_id, invoke.verdict, invoke.comment);
   }
 
   const ChatConfig config_;

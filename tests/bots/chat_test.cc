@@ -460,6 +460,19 @@ struct ChatRig {
     return slack.Calls("chat.postMessage")[n - 1].raw_body;
   }
 
+  // Waits for the first ephemeral message (a refused click); that call.
+  SlackCall AwaitEphemeral() {
+    REQUIRE(slack.Await(
+        [](const std::vector<SlackCall>& calls) {
+          for (const SlackCall& c : calls) {
+            if (c.method == "chat.postEphemeral") return true;
+          }
+          return false;
+        },
+        absl::Seconds(30)));
+    return slack.Calls("chat.postEphemeral")[0];
+  }
+
   HttpAnswer Click(const std::string& user, const char* action,
                    const std::string& approval_id) {
     return PostInteraction(app->http_port(),
@@ -683,15 +696,7 @@ TEST_CASE(
   rig.AwaitPosts(1);
 
   CHECK(rig.Click("UAGENT", chat::kApproveActionId, id).status == 200);
-  REQUIRE(rig.slack.Await(
-      [](const std::vector<SlackCall>& calls) {
-        for (const SlackCall& c : calls) {
-          if (c.method == "chat.postEphemeral") return true;
-        }
-        return false;
-      },
-      absl::Seconds(30)));
-  const SlackCall e = rig.slack.Calls("chat.postEphemeral")[0];
+  const SlackCall e = rig.AwaitEphemeral();
   CHECK(e.body.value("user", "") == "UAGENT");
   CHECK(e.body.value("channel", "") == "C0APPROVALS");
   CHECK(absl::StrContains(e.body.value("text", ""), "not recorded"));
@@ -708,17 +713,8 @@ TEST_CASE("an unlinked Slack user gets told the account is not linked",
   const std::string id = rig.RequestWithSecret();
   rig.AwaitPosts(1);
   CHECK(rig.Click("UNOBODY", chat::kApproveActionId, id).status == 200);
-  REQUIRE(rig.slack.Await(
-      [](const std::vector<SlackCall>& calls) {
-        for (const SlackCall& c : calls) {
-          if (c.method == "chat.postEphemeral") return true;
-        }
-        return false;
-      },
-      absl::Seconds(30)));
-  CHECK(absl::StrContains(
-      rig.slack.Calls("chat.postEphemeral")[0].body.value("text", ""),
-      "not linked"));
+  CHECK(absl::StrContains(rig.AwaitEphemeral().body.value("text", ""),
+                          "not linked"));
   CHECK(rig.Get(id).reviews_size() == 0);
 }
 
