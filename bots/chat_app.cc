@@ -30,8 +30,8 @@ constexpr char kTeams[] = "teams";
 // the intent (clock skew between us and Slack), at most this many pages of
 // this many messages (newest first), after which it is posted again.
 constexpr absl::Duration kHistoryMargin = absl::Minutes(5);
-constexpr int kHistoryPageSize = 200;
-constexpr int kHistoryMaxPages = 10;
+constexpr int kHistoryPageSize = 100;
+constexpr int kHistoryMaxPages = 20;
 
 // A platform approval-chat posts to, and the name of its stream cursor
 // ("broker" for Slack, as before Teams existed).

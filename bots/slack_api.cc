@@ -9,6 +9,11 @@ namespace {
 
 using Json = nlohmann::json;
 
+// The most of a conversations.history answer read: a page of 100 messages
+// with their blocks and metadata (Slack caps a message's text at 40,000
+// characters).
+constexpr size_t kHistoryAnswerBytes = 8 << 20;
+
 class SlackWebApi final : public SlackApi {
  public:
   SlackWebApi(std::string base_url, std::string token, std::string ca_file,
@@ -74,7 +79,11 @@ class SlackWebApi final : public SlackApi {
                  {"include_all_metadata", true},
                  {"limit", limit}};
     if (!cursor.empty()) body["cursor"] = cursor;
-    absl::StatusOr<Json> answer = Call("conversations.history", body);
+    // A page of messages with their blocks is far larger than the other
+    // answers: cut at the usual 64 KiB it would not parse, and every
+    // look-up would end in posting again.
+    absl::StatusOr<Json> answer =
+        Call("conversations.history", body, kHistoryAnswerBytes);
     if (!answer.ok()) return answer.status();
     SlackHistoryPage page;
     auto messages = answer->find("messages");
@@ -100,8 +109,10 @@ class SlackWebApi final : public SlackApi {
   }
 
  private:
-  absl::StatusOr<Json> Call(const std::string& method, const Json& body) {
+  absl::StatusOr<Json> Call(const std::string& method, const Json& body,
+                            size_t max_answer_bytes = 64 * 1024) {
     HttpPostRequest request;
+    request.max_response_bytes = max_answer_bytes;
     request.url = absl::StrCat(base_url_, "/", method);
     request.ca_file = ca_file_;
     request.timeout = timeout_;

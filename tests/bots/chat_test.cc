@@ -1657,6 +1657,31 @@ TEST_CASE(
 }
 
 TEST_CASE(
+    "the look-up reads a history page far larger than an ordinary API answer "
+    "(a busy channel) and still adopts the message",
+    "[chat][e2e][pg]") {
+  ChatRig rig;
+  rig.slack.set_ts_clock(absl::Now);
+  BreakDatabaseOnPost(rig, 1, [&rig] {
+    // 100 newer messages of 2 KB each: one page, about 200 KB.
+    for (int i = 0; i < 100; ++i) {
+      rig.slack.AddMessage("C0APPROVALS",
+                           {{"user", "U0HUMAN"},
+                            {"text", absl::StrCat(i, std::string(2000, 'x'))}});
+    }
+  });
+  const std::string id = rig.RequestWithSecret();
+  rig.StartApp();
+
+  const std::vector<std::string> updated = ApproveAndCollectUpdatedTs(rig, id);
+  const std::vector<nlohmann::json> posted = MessagesFor(rig, id);
+  CHECK(CountContaining(rig.slack.Calls("chat.postMessage"), id) == 1);
+  REQUIRE(posted.size() == 1);
+  REQUIRE_FALSE(updated.empty());
+  for (const std::string& ts : updated) CHECK(ts == posted[0].value("ts", ""));
+}
+
+TEST_CASE(
     "a record lost before the first event was ever applied resumes from the "
     "live stream: decided meanwhile, the message is updated",
     "[chat][e2e][pg]") {
