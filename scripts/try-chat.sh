@@ -67,12 +67,12 @@ trap 'exit 143' TERM
   --user "bob=${DEMO_SLACK_BOB},${DEMO_TEAMS_BOB}" \
   --user "mallory=U0MALLORY1,3a110000-0000-4000-8000-0000000bad00" &
 pids+=($!)
-for _ in $(seq 300); do
-  [[ -s "${chat_dir}/fakes.env" ]] && break
+# shellcheck disable=SC2317  # called through ab_await
+fakes_up() {
   kill -0 "${pids[0]}" 2>/dev/null || ab_die "approval-chat-fakes stopped"
-  sleep 0.1
-done
-[[ -s "${chat_dir}/fakes.env" ]] || ab_die "approval-chat-fakes did not start"
+  [[ -s "${chat_dir}/fakes.env" ]]
+}
+ab_await 30 fakes_up || ab_die "approval-chat-fakes did not start"
 # shellcheck source=/dev/null
 source "${chat_dir}/fakes.env"
 
@@ -125,11 +125,11 @@ log="${chat_dir}/approval-chat.log"
 : >"${log}"
 "${chat}" serve --config "${chat_dir}/chat.jsonc" >>"${log}" 2>&1 &
 pids+=($!)
-for _ in $(seq 300); do
-  grep -q '"event":"serving"' "${log}" && break
-  kill -0 "${pids[1]}" 2>/dev/null || break
-  sleep 0.1
-done
+# shellcheck disable=SC2317  # called through ab_await
+chat_up() {
+  grep -q '"event":"serving"' "${log}" || ! kill -0 "${pids[1]}" 2>/dev/null
+}
+ab_await 30 chat_up || true
 grep -q '"event":"serving"' "${log}" ||
   ab_die "approval-chat did not start; its log, ${log}, says: $(tail -n 5 "${log}")"
 

@@ -56,3 +56,16 @@ ab_install_and_build() {
   "${AB_REPO_ROOT}/scripts/install-deps.sh"
   BUILD_TARGETS="$1" "${AB_REPO_ROOT}/scripts/build.sh"
 }
+
+# Runs "$@" until it succeeds, for at most $1 seconds; fails after that.
+# For what another process writes to a file, which gives bash no event to
+# wait on: it polls every 0.1 s, always with a deadline.
+ab_await() {
+  local seconds="$1"
+  shift
+  for _ in $(seq $((seconds * 10))); do
+    "$@" && return 0
+    sleep 0.1
+  done
+  return 1
+}

@@ -12,6 +12,8 @@ set -euo pipefail
 
 build_dir="$(readlink -f "$1")"
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
+# shellcheck source=scripts/lib/common.sh
+source "${repo}/scripts/lib/common.sh"
 work="$(mktemp -d /tmp/try-chat-test.XXXXXX)"
 chmod 755 "${work}" # the cluster runs as the postgres user
 
@@ -67,12 +69,9 @@ trap cleanup EXIT
 
 # Waits up to $2 seconds until file $1 contains the fixed string $3.
 await_text() {
-  local file="$1" seconds="$2" text="$3"
-  for _ in $(seq $((seconds * 10))); do
-    [[ -f "${file}" ]] && grep -qF -- "${text}" "${file}" && return 0
-    sleep 0.1
-  done
-  return 1
+  # shellcheck disable=SC2317  # called through ab_await
+  has_text() { [[ -f "$1" ]] && grep -qF -- "$2" "$1"; }
+  ab_await "$2" has_text "$1" "$3"
 }
 
 # Terminal 1.
@@ -94,7 +93,7 @@ click="$(sed -n 's/^  \(\S*approval-chat-fakes click --dir \S*\) slack alice app
 # Terminal 3: the agent asks and waits.
 (cd "${work}" &&
   APPROVAL_BROKER_ADDR="${broker_address}" APPROVAL_BROKER_TOKEN="${agent_token}" \
-    "${build_dir}/client_lib/examples/export_agent/export_agent" customers) \
+    timeout 120 "${build_dir}/client_lib/examples/export_agent/export_agent" customers) \
   >"${work}/agent.log" 2>&1 &
 agent_pid=$!
 await_text "${work}/chat.log" 60 "[slack C0APPROVALS] new message" ||
@@ -115,10 +114,7 @@ await_text "${work}/chat.log" 60 "1 more needed" ||
   fail "the message was not updated with alice's review"
 out="$(${click} teams bob approve "${id}")" || fail "bob's approve was refused: ${out}"
 
-for _ in $(seq 600); do
-  kill -0 "${agent_pid}" 2>/dev/null || break
-  sleep 0.1
-done
+# The agent ends on the decision (or its own 120 s bound): wait for that.
 agent_rc=0
 wait "${agent_pid}" || agent_rc=$?
 agent_pid=""
@@ -130,13 +126,11 @@ last_block() {
     /^(\[|==>)/ { keep = 0 } keep { block = block $0 "\n" }
     END { printf "%s", block }' "${work}/chat.log"
 }
+# shellcheck disable=SC2317  # called through ab_await
+shows_outcome() { grep -q "Approved" <<<"$(last_block "$1")"; }
 for platform in slack teams; do
-  block=""
-  for _ in $(seq 600); do
-    block="$(last_block "${platform}")"
-    grep -q "Approved" <<<"${block}" && break
-    sleep 0.1
-  done
+  ab_await 60 shows_outcome "${platform}" || true
+  block="$(last_block "${platform}")"
   grep -q "Approved" <<<"${block}" ||
     fail "the last ${platform} update does not show the outcome: ${block}"
   if grep -q "\[Approve\]" <<<"${block}"; then
